@@ -1,0 +1,165 @@
+"""`Backend`: the typed facade callers use instead of ``pm.hook``.
+
+It validates input before a plugin sees it, stamps ownership labels on what it runs,
+refuses to stop or remove containers it did not create, and turns a hook the plugin does
+not implement into an error that says so.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from . import config
+from .errors import InvalidSpecError, NotOwnedError, OblakoBackendError
+from .hookspecs import Progress
+from .models import ABSENT, ContainerInfo, LogStream, Probe, State
+from .spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE, ContainerSpec, validate_image, validate_name
+
+if TYPE_CHECKING:
+    from .plugins import BackendInfo
+
+
+def _tail(tail: object) -> int:
+    if isinstance(tail, bool) or not isinstance(tail, int) or tail < 0:
+        raise InvalidSpecError("tail", tail, "a number of lines is a whole number, 0 or more")
+    return tail
+
+
+class Backend:
+    """One loaded container backend. Get one with `oblako_backends.get_backend()`."""
+
+    def __init__(
+        self,
+        name: str,
+        pm: pluggy.PluginManager,
+        *,
+        selected_by: str = "argument",
+        info: BackendInfo | None = None,
+    ):
+        self.name = name
+        self.selected_by = selected_by
+        self.info = info
+        self._pm = pm
+
+    def __repr__(self) -> str:
+        return f"<Backend {self.name!r} selected by {self.selected_by}>"
+
+    @property
+    def plugin(self) -> Any:
+        """The backend plugin object itself (for its own extras, e.g. in tests)."""
+        return self._pm.get_plugin(f"backend:{self.name}")
+
+    # -- images -----------------------------------------------------------------------------
+
+    def ensure_image(self, image: str, progress: Progress | None = None) -> None:
+        """Make `image` present locally, pulling it if needed."""
+        self._call("oblako_ensure_image", image=validate_image(image), progress=progress)
+
+    def build_image(self, image: str, context_dir: str, progress: Progress | None = None) -> None:
+        """Build `image` from the Dockerfile in `context_dir`."""
+        if not os.path.isfile(os.path.join(str(context_dir), "Dockerfile")):
+            raise InvalidSpecError("context_dir", context_dir, "must be a directory with a Dockerfile")
+        self._call(
+            "oblako_build_image",
+            image=validate_image(image),
+            context_dir=os.path.abspath(context_dir),
+            progress=progress,
+        )
+
+    # -- containers -------------------------------------------------------------------------
+
+    def run(self, spec: ContainerSpec | None = None, /, *, service: str | None = None, **fields: Any) -> None:
+        """Create and start a container from `spec`, or from ContainerSpec keyword fields.
+
+        The keyword form is the one oblako's ``Service.start`` uses today:
+        ``run(name=..., image=..., ports=..., environment=..., volumes=..., ...)``.
+        """
+        if spec is None:
+            spec = ContainerSpec(**fields)
+        elif fields:
+            raise TypeError("pass either a ContainerSpec or keyword fields, not both")
+        self._call("oblako_run", spec=spec.owned_by(self.name, service))
+
+    def inspect(self, name: str) -> ContainerInfo | None:
+        """Describe the container called `name`, or None if there is none."""
+        info: ContainerInfo | None = self._call("oblako_inspect", name=validate_name(name))
+        return info
+
+    def status(self, name: str) -> State:
+        """running, stopped or absent."""
+        info = self.inspect(name)
+        return info.state if info is not None else ABSENT
+
+    def logs(self, name: str, tail: int = 50) -> str:
+        """The last `tail` log lines; an empty string when the container is gone."""
+        text: str = self._required("oblako_logs", name=validate_name(name), tail=_tail(tail))
+        return text
+
+    def follow_logs(self, name: str, tail: int = 0) -> LogStream:
+        """The last `tail` lines, then new ones as written. Close it (or leave a `with`) to stop."""
+        stream: LogStream = self._required(
+            "oblako_follow_logs", name=validate_name(name), tail=_tail(tail)
+        )
+        return stream
+
+    def stop(self, name: str, timeout: float = 10.0) -> None:
+        """Stop gracefully, then remove. No-op when absent; refuses containers it did not make."""
+        if self._owned_or_absent(name) is not None:
+            self._call("oblako_stop", name=name, timeout=float(timeout))
+
+    def remove(self, name: str) -> None:
+        """Remove at once, running or not. Idempotent; refuses containers it did not make."""
+        if self._owned_or_absent(name) is not None:
+            self._call("oblako_remove", name=name)
+
+    def list(self) -> list[ContainerInfo]:
+        """Every container this layer created on this runtime."""
+        found: list[ContainerInfo] = self._required("oblako_list")
+        return sorted(found, key=lambda c: c.name)
+
+    # -- the runtime ------------------------------------------------------------------------
+
+    def probe(self, timeout: float | None = None) -> Probe:
+        """Is the runtime reachable within `timeout` seconds, and what is it?"""
+        deadline = config.probe_timeout() if timeout is None else float(timeout)
+        probe: Probe = self._required("oblako_probe", timeout=deadline)
+        return probe
+
+    def docker_client(self) -> Any:
+        """A docker-py client for this runtime, or None when it has no Docker Engine API."""
+        if not self._implemented("oblako_docker_client"):
+            return None
+        return self._pm.hook.oblako_docker_client()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _owned_or_absent(self, name: str) -> ContainerInfo | None:
+        info = self.inspect(name)
+        if info is not None and not info.owned:
+            raise NotOwnedError(
+                f"container {name!r} exists on {self.name} but was not created by oblako-backends "
+                f"(it lacks the label {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}), so it was left "
+                "alone. Remove it with your runtime's own CLI, or use another name."
+            )
+        return info
+
+    def _implemented(self, hook_name: str) -> bool:
+        caller = getattr(self._pm.hook, hook_name)
+        return any(not (i.hookwrapper or i.wrapper) for i in caller.get_hookimpls())
+
+    def _call(self, hook_name: str, **kwargs: Any) -> Any:
+        if not self._implemented(hook_name):
+            what = hook_name.removeprefix("oblako_").replace("_", " ")
+            raise OblakoBackendError(f"the {self.name} backend does not support {what}")
+        return getattr(self._pm.hook, hook_name)(**kwargs)
+
+    def _required(self, hook_name: str, **kwargs: Any) -> Any:
+        result = self._call(hook_name, **kwargs)
+        if result is None:
+            raise OblakoBackendError(
+                f"the {self.name} backend returned nothing from {hook_name} (a plugin bug)"
+            )
+        return result

@@ -1,0 +1,276 @@
+"""The ``oblako-backends`` command: see what is installed, diagnose, and run containers.
+
+Exit codes: 0 success, 1 the operation failed (cause on stderr), 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from . import config
+from .backend import Backend
+from .errors import ConfigurationError, InvalidSpecError, OblakoBackendError, UnknownBackendError
+from .models import RUNNING, ContainerInfo
+from .plugins import get_backend, list_backends
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+
+
+def _table(rows: list[list[str]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Installed backends, each checked by importing it (a broken one shows its reason)."""
+    infos = list_backends(check=True)
+    if args.json:
+        _print_json([i.as_dict() for i in infos])
+        return 0
+    if not infos:
+        print("no backends installed; try: pip install 'oblako-backends[docker]'")
+        return 0
+    rows = [["NAME", "ALIASES", "DISTRIBUTION", "VERSION", "STATUS"]]
+    for i in infos:
+        status = "ok" if i.problem is None else f"broken: {i.problem}"
+        rows.append([i.name, ",".join(i.aliases) or "-", i.distribution, i.version, status])
+    _table(rows)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Which backend would be used and why, and whether its runtime answers."""
+    name, why = config.selected_backend(args.backend)
+    backend = get_backend(args.backend)
+    probe = backend.probe()
+    if args.json:
+        _print_json({"selected": backend.name, "selected_by": why, **probe.as_dict()})
+        return 0 if probe.reachable else 1
+    dist = f"{backend.info.distribution} {backend.info.version}" if backend.info else "?"
+    lines = [
+        ("backend", f"{backend.name} (selected by {why}; from {dist})"),
+        ("endpoint", f"{probe.endpoint or '-'}" + (f" (from {probe.endpoint_source})" if probe.endpoint_source else "")),
+        ("reachable", "yes" if probe.reachable else "NO"),
+    ]
+    if probe.reachable:
+        lines += [
+            ("engine", f"{probe.engine} {probe.version}".strip()),
+            ("capabilities", ", ".join(sorted(probe.capabilities)) or "-"),
+        ]
+    lines += [(k, v) for k, v in sorted(probe.details.items())]
+    if probe.error:
+        lines.append(("error", probe.error))
+    if probe.hint:
+        lines.append(("what to do", probe.hint))
+    for key, value in lines:
+        print(f"{key + ':':14}{value}")
+    return 0 if probe.reachable else 1
+
+
+def _split_pair(option: str, value: str, sep: str) -> tuple[str, str]:
+    key, found, rest = value.partition(sep)
+    if not found or not key:
+        raise InvalidSpecError(option, value, f"expected KEY{sep}VALUE")
+    return key, rest
+
+
+def spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """ContainerSpec keyword fields from docker-style command-line options."""
+    ports: dict[str, int | None] = {}
+    for item in args.publish:
+        host, sep, container = item.rpartition(":")
+        number, _, proto = container.partition("/")
+        key = f"{number}/{proto or 'tcp'}"
+        ports[key] = int(host) if host.isdigit() else None
+        if sep and not host.isdigit():
+            raise InvalidSpecError("-p", item, "expected HOST_PORT:CONTAINER_PORT[/PROTO] or CONTAINER_PORT")
+    environment: dict[str, str] = {}
+    for item in args.env:
+        if "=" not in item:
+            if item not in os.environ:
+                raise InvalidSpecError("-e", item, "expected KEY=VALUE (or KEY set in this shell)")
+            environment[item] = os.environ[item]
+        else:
+            key, value = _split_pair("-e", item, "=")
+            environment[key] = value
+    volumes: dict[str, dict[str, str]] = {}
+    for item in args.volume:
+        parts = item.split(":")
+        if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
+            raise InvalidSpecError("-v", item, "expected SOURCE:TARGET[:ro|rw]")
+        volumes[parts[0]] = {"bind": parts[1], "mode": parts[2] if len(parts) == 3 else "rw"}
+    labels = dict(_split_pair("-l", item, "=") for item in args.label)
+    command = list(args.cmd)
+    return {
+        "name": args.name,
+        "image": args.image,
+        "ports": ports,
+        "environment": environment,
+        "volumes": volumes,
+        "command": command or None,
+        "working_dir": args.workdir,
+        "user": args.user,
+        "labels": labels,
+    }
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    fields = spec_from_args(args)  # validated before any runtime is touched
+    backend = get_backend(args.backend)
+    backend.run(**fields)
+    print(fields["name"])
+    return 0
+
+
+def _ports_text(info: ContainerInfo) -> str:
+    return ", ".join(
+        f"{p.host_ip}:{p.host_port}->{p.container_port}/{p.protocol}" for p in info.ports
+    ) or "-"
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    infos = [i for i in get_backend(args.backend).list() if args.all or i.state == RUNNING]
+    if args.json:
+        _print_json(
+            [
+                {
+                    "name": i.name,
+                    "state": str(i.state),
+                    "image": i.image,
+                    "service": i.service,
+                    "ports": [p.__dict__ for p in i.ports],
+                }
+                for i in infos
+            ]
+        )
+        return 0
+    rows = [["NAME", "STATE", "IMAGE", "PORTS"]]
+    rows += [[i.name, str(i.state), i.image, _ports_text(i)] for i in infos]
+    _table(rows)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    print(get_backend(args.backend).status(args.name))
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    backend = get_backend(args.backend)
+    if not args.follow:
+        sys.stdout.write(backend.logs(args.name, tail=args.tail))
+        return 0
+    with backend.follow_logs(args.name, tail=args.tail) as stream:
+        for line in stream:
+            print(line, flush=True)
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    get_backend(args.backend).stop(args.name, timeout=args.timeout)
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    get_backend(args.backend).remove(args.name)
+    return 0
+
+
+def _non_negative(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more, got {text!r}")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="oblako-backends", description="Run oblako's service containers on any runtime."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    choose = argparse.ArgumentParser(add_help=False)
+    choose.add_argument(
+        "--backend", metavar="NAME", help=f"backend to use (default: ${config.BACKEND_VAR} or docker)"
+    )
+
+    p = sub.add_parser("list", help="installed backends, including broken ones")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("doctor", parents=[choose], help="which backend, which endpoint, does it answer")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("run", parents=[choose], help="start a detached container")
+    p.add_argument("name")
+    p.add_argument("image")
+    p.add_argument("-p", "--publish", action="append", default=[], metavar="HOST:CONTAINER[/PROTO]")
+    p.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("-v", "--volume", action="append", default=[], metavar="SRC:DST[:ro]")
+    p.add_argument("-l", "--label", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("-w", "--workdir", metavar="DIR")
+    p.add_argument("-u", "--user", metavar="USER")
+    p.add_argument("cmd", nargs="*", metavar="CMD", help="command and arguments; put them after --")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("ps", parents=[choose], help="containers this layer created")
+    p.add_argument("-a", "--all", action="store_true", help="include stopped ones")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ps)
+
+    p = sub.add_parser("status", parents=[choose], help="running, stopped or absent")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("logs", parents=[choose], help="a container's log lines")
+    p.add_argument("name")
+    p.add_argument("-n", "--tail", type=_non_negative, default=50)
+    p.add_argument("-f", "--follow", action="store_true")
+    p.set_defaults(func=cmd_logs)
+
+    p = sub.add_parser("stop", parents=[choose], help="stop and remove a container")
+    p.add_argument("name")
+    p.add_argument("-t", "--timeout", type=float, default=10.0, help="seconds before a kill")
+    p.set_defaults(func=cmd_stop)
+
+    p = sub.add_parser("rm", parents=[choose], help="remove a container at once")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_rm)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    # Everything after the first "--" is the container's command, never our options.
+    after: list[str] = []
+    if "--" in words:
+        cut = words.index("--")
+        words, after = words[:cut], words[cut + 1 :]
+    args = build_parser().parse_args(words)
+    if after:
+        if args.command != "run":
+            build_parser().error("only `run` takes a command after --")
+        args.cmd = [*args.cmd, *after]
+    try:
+        code: int = args.func(args)
+        return code
+    except (ConfigurationError, InvalidSpecError, UnknownBackendError) as exc:
+        print(f"oblako-backends: {exc}", file=sys.stderr)
+        return 2
+    except OblakoBackendError as exc:
+        print(f"oblako-backends: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Settings read from the environment, each validated with an error that names the variable.
+
+One place for every ``OBLAKO_*`` variable, so the README table and the code cannot drift.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+import re
+
+from .errors import ConfigurationError
+
+BACKEND_VAR = "OBLAKO_CONTAINER_BACKEND"
+TRACE_VAR = "OBLAKO_TRACE"
+TIMEOUT_VAR = "OBLAKO_TIMEOUT"
+PROBE_TIMEOUT_VAR = "OBLAKO_PROBE_TIMEOUT"
+BIND_ADDRESS_VAR = "OBLAKO_BIND_ADDRESS"
+
+DEFAULT_BACKEND = "docker"
+DEFAULT_TIMEOUT = 60.0  # one runtime API call (a pull streams, so this bounds each step)
+DEFAULT_PROBE_TIMEOUT = 5.0  # "does the runtime answer at all?"
+DEFAULT_BIND_ADDRESSES = ("127.0.0.1",)
+
+BACKEND_NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+def backend_name(value: str, source: str) -> str:
+    """Normalise a backend name as typed by a user (case and spaces forgiven)."""
+    name = value.strip().lower()
+    if not BACKEND_NAME_RE.fullmatch(name):
+        raise ConfigurationError(
+            f"{source}={value!r} is not a backend name: use lower-case letters, digits, '.', '_' "
+            "or '-' (for example docker, podman, kubernetes), or 'auto'"
+        )
+    return name
+
+
+def selected_backend(explicit: str | None = None) -> tuple[str, str]:
+    """Return (name, why): the explicit argument, else the environment, else the default."""
+    if explicit is not None:
+        return backend_name(explicit, "name"), "argument"
+    from_env = os.environ.get(BACKEND_VAR, "")
+    if from_env.strip():
+        return backend_name(from_env, BACKEND_VAR), f"environment ({BACKEND_VAR})"
+    return DEFAULT_BACKEND, "default"
+
+
+def flag(var: str) -> bool:
+    """Read an on/off variable; anything but the usual spellings is an error, not a guess."""
+    raw = os.environ.get(var, "")
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigurationError(f"{var}={raw!r}: use 1 or 0 (also true/false, yes/no, on/off)")
+
+
+def seconds(var: str, default: float) -> float:
+    """Read a positive duration in seconds."""
+    raw = os.environ.get(var, "")
+    if not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise ConfigurationError(f"{var}={raw!r}: expected a positive number of seconds, e.g. 30")
+    return value
+
+
+def call_timeout() -> float:
+    """The deadline for one runtime call."""
+    return seconds(TIMEOUT_VAR, DEFAULT_TIMEOUT)
+
+
+def probe_timeout() -> float:
+    """The deadline for a reachability probe."""
+    return seconds(PROBE_TIMEOUT_VAR, DEFAULT_PROBE_TIMEOUT)
+
+
+def bind_addresses() -> tuple[str, ...]:
+    """Host addresses published ports listen on: loopback unless the user widens it."""
+    raw = os.environ.get(BIND_ADDRESS_VAR, "")
+    if not raw.strip():
+        return DEFAULT_BIND_ADDRESSES
+    out: list[str] = []
+    for part in raw.split(","):
+        part = part.strip()
+        try:
+            out.append(str(ipaddress.ip_address(part)))
+        except ValueError:
+            raise ConfigurationError(
+                f"{BIND_ADDRESS_VAR}={raw!r}: {part!r} is not an IP address; use one address or a "
+                "comma-separated list, e.g. 127.0.0.1 or 0.0.0.0"
+            ) from None
+    return tuple(dict.fromkeys(out))

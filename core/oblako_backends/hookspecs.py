@@ -1,0 +1,132 @@
+"""The container contract every backend plugin implements.
+
+Only the selected backend's plugin is registered, so each hook has one implementation;
+extension plugins may wrap it (``@hookimpl(wrapper=True)``). Callers never use these hooks
+directly: they go through `oblako_backends.Backend`, which validates input, checks ownership
+and turns a missing implementation into a clear error.
+
+Every hook that talks to a runtime must finish within a deadline of the plugin's choosing
+and raise `RuntimeUnavailableError` when the runtime does not answer.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+from .models import ContainerInfo, LogStream, Probe
+from .spec import ContainerSpec
+
+PROJECT = "oblako"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+Progress = Callable[[str], None]
+
+
+@hookspec
+def oblako_ensure_image(image: str, progress: Progress | None) -> None:
+    """Make `image` present locally, pulling it if needed.
+
+    :param image: a validated image reference.
+    :param progress: called with one human-readable line per progress step of a pull, or None.
+    :raises ImageNotFoundError: the image is neither local nor pullable.
+    Called by `Backend.ensure_image` and by anyone who wants to pay the pull up front.
+    """
+
+
+@hookspec
+def oblako_build_image(image: str, context_dir: str, progress: Progress | None) -> None:
+    """Build `image` from the Dockerfile in `context_dir` (an existing directory).
+
+    :raises OblakoBackendError: the build failed (message carries the builder's output) or the
+        runtime has no builder (message says what to do instead).
+    """
+
+
+@hookspec
+def oblako_run(spec: ContainerSpec) -> None:
+    """Create and start a detached container from `spec`; pull its image if it is missing.
+
+    `spec.labels` already carries the ownership labels and must be applied as given.
+    Published ports listen on the loopback address unless the user configured otherwise.
+
+    :raises PortInUseError: a host port is taken (nothing is left behind).
+    :raises ImageNotFoundError: the image cannot be found or pulled.
+    :raises OblakoBackendError: a container of that name already exists, or the runtime refused.
+    """
+
+
+@hookspec(firstresult=True)
+def oblako_inspect(name: str) -> ContainerInfo | None:
+    """Describe the container called `name`, or return None when there is none.
+
+    This is the status hook: `Backend.status` derives running / stopped / absent from it, and
+    `Service.start` uses its labels to tell a current container from a stale one.
+    """
+
+
+@hookspec(firstresult=True)
+def oblako_logs(name: str, tail: int) -> str:
+    """Return the last `tail` lines of the container's output (stdout and stderr).
+
+    Returns an empty string when the container does not exist.
+    """
+
+
+@hookspec(firstresult=True)
+def oblako_follow_logs(name: str, tail: int) -> LogStream:
+    """Return the last `tail` lines, then each new line as it is written, until closed.
+
+    One request: no line written between the tail and the follow is lost or repeated.
+
+    :raises OblakoBackendError: the container does not exist.
+    """
+
+
+@hookspec
+def oblako_stop(name: str, timeout: float) -> None:
+    """Stop the container gracefully (kill after `timeout` seconds), then remove it.
+
+    Named volumes are kept. Called only for a container this layer owns; a container
+    that vanished meanwhile is not an error.
+    """
+
+
+@hookspec
+def oblako_remove(name: str) -> None:
+    """Remove the container at once, running or not. Named volumes are kept.
+
+    Called only for a container this layer owns; a missing container is not an error.
+    """
+
+
+@hookspec(firstresult=True)
+def oblako_list() -> list[ContainerInfo]:
+    """Return every container carrying this layer's ownership label, running or not.
+
+    Backends answer with one filtered query, not one query per container.
+    """
+
+
+@hookspec(firstresult=True)
+def oblako_probe(timeout: float) -> Probe:
+    """Report whether the runtime answers within `timeout` seconds, and what it is.
+
+    Never raises for an unreachable runtime: return ``Probe(reachable=False, error=..., hint=...)``
+    saying which endpoints were tried and what to do. `capabilities` names the optional
+    features this backend supports (see `oblako_backends.models.CAPABILITIES`).
+    """
+
+
+@hookspec(firstresult=True)
+def oblako_docker_client() -> Any:
+    """Return a docker-py ``DockerClient`` for this runtime's Docker Engine API, or None.
+
+    For the compute paths (Lambda exec, Glue jobs, ...) that need a Docker API and must reach
+    the same daemon as the services. Backends without a Docker API return None.
+    """

@@ -1,0 +1,180 @@
+"""The values backends return: normalised so callers never see a runtime's own vocabulary."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from types import MappingProxyType, TracebackType
+
+from .spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SERVICE_LABEL, SPEC_HASH_LABEL
+
+
+class State(str, Enum):
+    """A container's state, the same three words on every backend.
+
+    Values compare equal to the plain strings oblako uses (``State.RUNNING == "running"``).
+    """
+
+    RUNNING = "running"
+    STOPPED = "stopped"
+    ABSENT = "absent"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+RUNNING, STOPPED, ABSENT = State.RUNNING, State.STOPPED, State.ABSENT
+
+# The optional features a backend may declare in `Probe.capabilities`. Conformance tests for
+# an optional feature run only where the backend declares it.
+CAPABILITIES: Mapping[str, str] = MappingProxyType(
+    {
+        "pull": "pulls images from a registry",
+        "build": "builds images from a Dockerfile context",
+        "follow_logs": "streams log lines as they are written",
+        "named_volumes": "named volumes keep their data across stop and start",
+        "bind_mounts": "mounts absolute host paths",
+        "user": "runs the container as a given user",
+        "extra_hosts": "adds host-name entries to the container",
+        "docker_api": "docker_client() returns a Docker Engine API client",
+    }
+)
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    """Where a container port is reachable from the host."""
+
+    container_port: int
+    protocol: str
+    host_ip: str
+    host_port: int
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """What a backend knows about one container it can see."""
+
+    name: str
+    state: State
+    image: str = ""
+    labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    ports: tuple[PublishedPort, ...] = ()
+    backend: str = ""
+
+    @property
+    def owned(self) -> bool:
+        """True when this layer created the container (it carries our ownership label)."""
+        return self.labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
+
+    @property
+    def service(self) -> str | None:
+        """The service name recorded at creation, if ours."""
+        return self.labels.get(SERVICE_LABEL)
+
+    @property
+    def spec_hash(self) -> str | None:
+        """The fingerprint of the spec it was created from, if ours."""
+        return self.labels.get(SPEC_HASH_LABEL)
+
+    def host_port(self, container_port: int, protocol: str = "tcp") -> int | None:
+        """The host port a container port is published on, or None if it is not."""
+        for port in self.ports:
+            if port.container_port == container_port and port.protocol == protocol:
+                return port.host_port
+        return None
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The answer to "can this backend work right now, and with what?"."""
+
+    backend: str
+    reachable: bool
+    endpoint: str = ""
+    endpoint_source: str = ""
+    engine: str = ""
+    version: str = ""
+    capabilities: frozenset[str] = frozenset()
+    error: str = ""
+    hint: str = ""
+    details: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready dict (used by `doctor --json`)."""
+        return {
+            "backend": self.backend,
+            "reachable": self.reachable,
+            "endpoint": self.endpoint,
+            "endpoint_source": self.endpoint_source,
+            "engine": self.engine,
+            "version": self.version,
+            "capabilities": sorted(self.capabilities),
+            "error": self.error,
+            "hint": self.hint,
+            "details": dict(self.details),
+        }
+
+
+class LogStream(Iterator[str]):
+    """Log lines as they are written, until the container stops or the caller closes it.
+
+    Backends hand over any iterable of text chunks plus a `close` callable that interrupts a
+    blocked read (closing a socket, terminating a subprocess). Chunks are re-cut into lines
+    without their newline. Safe to close from another thread; closing twice is harmless.
+    """
+
+    def __init__(self, chunks: Iterable[str | bytes], close: Callable[[], None] | None = None):
+        self._chunks = iter(chunks)
+        self._close = close
+        self._closed = threading.Event()
+        self._pending: list[str] = []
+        self._partial = ""
+
+    def __iter__(self) -> LogStream:
+        return self
+
+    def __next__(self) -> str:
+        while not self._pending:
+            if self._closed.is_set():
+                raise StopIteration
+            try:
+                chunk = next(self._chunks)
+            except StopIteration:
+                if self._partial:
+                    line, self._partial = self._partial, ""
+                    return line
+                raise
+            except Exception:
+                if self._closed.is_set():  # reading from a stream we closed under it
+                    raise StopIteration from None
+                raise
+            text = chunk.decode("utf-8", "replace") if isinstance(chunk, bytes) else chunk
+            *lines, self._partial = (self._partial + text).split("\n")
+            self._pending.extend(line.rstrip("\r") for line in lines)
+        return self._pending.pop(0)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def close(self) -> None:
+        """Stop following; a blocked `next()` in another thread ends with StopIteration."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        if self._close is not None:
+            self._close()
+
+    def __enter__(self) -> LogStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

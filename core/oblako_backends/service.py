@@ -1,0 +1,202 @@
+"""`Service`: the lifecycle oblako's emulated services need, on top of any backend.
+
+start is idempotent and self-healing (a stopped leftover or a container made from an older
+spec is recreated), status never raises for an unreachable runtime, and wait_ready explains
+a failure with the service's own last log lines.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .backend import Backend
+from .errors import NotOwnedError, OblakoBackendError, ServiceNotReadyError
+from .models import RUNNING, ContainerInfo, State
+from .spec import ContainerSpec, validate_name
+
+HealthCheck = Callable[["Service"], bool]
+_WILDCARDS = {"", "0.0.0.0", "::"}
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """A service's state, or why it could not be read (never an exception)."""
+
+    service: str
+    container: str
+    state: State | None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def __str__(self) -> str:
+        return str(self.state) if self.state is not None else f"error: {self.error}"
+
+
+class Service:
+    """One emulated service backed by one container named ``oblako-<name>`` by default."""
+
+    def __init__(
+        self,
+        name: str,
+        image: str,
+        *,
+        backend: Backend | None = None,
+        container_name: str | None = None,
+        health_check: HealthCheck | None = None,
+        stop_timeout: float = 10.0,
+        **spec_fields: Any,
+    ):
+        self.name = validate_name(name, "service name")
+        self.container_name = container_name or f"oblako-{name}"
+        self.spec = ContainerSpec(name=self.container_name, image=image, **spec_fields)
+        self.health_check = health_check
+        self.stop_timeout = stop_timeout
+        self._backend = backend
+
+    def __repr__(self) -> str:
+        return f"<Service {self.name!r} container={self.container_name!r}>"
+
+    @property
+    def backend(self) -> Backend:
+        """The backend in use: the one given, else the selected one (loaded on first use)."""
+        if self._backend is None:
+            from .plugins import get_backend
+
+            self._backend = get_backend()
+        return self._backend
+
+    def start(self) -> bool:
+        """Make the service run its current spec. Returns False when it already did."""
+        info = self.backend.inspect(self.container_name)
+        if info is not None:
+            if not info.owned:
+                raise NotOwnedError(
+                    f"cannot start service {self.name!r}: a container named "
+                    f"{self.container_name!r} exists that oblako-backends did not create. "
+                    "Remove it with your runtime's CLI, or give the service another container_name."
+                )
+            if info.state == RUNNING and info.spec_hash == self.spec.fingerprint():
+                return False
+            self.backend.remove(self.container_name)  # stopped leftover, or an older spec
+        self.backend.run(self.spec, service=self.name)
+        return True
+
+    def stop(self) -> None:
+        """Stop and remove the container; named volumes keep their data. No-op when absent."""
+        self.backend.stop(self.container_name, timeout=self.stop_timeout)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def status(self) -> ServiceStatus:
+        """The state, or an error text when the runtime cannot be asked."""
+        try:
+            state = self.backend.status(self.container_name)
+        except OblakoBackendError as exc:
+            return ServiceStatus(self.name, self.container_name, None, str(exc))
+        return ServiceStatus(self.name, self.container_name, state)
+
+    def logs(self, tail: int = 50) -> str:
+        return self.backend.logs(self.container_name, tail=tail)
+
+    def info(self) -> ContainerInfo | None:
+        return self.backend.inspect(self.container_name)
+
+    def wait_ready(
+        self, timeout: float = 60.0, health_check: HealthCheck | None = None, interval: float = 0.2
+    ) -> None:
+        """Poll the health check until it passes; raise with the last logs if it never does.
+
+        The check is, in order: the argument, the one given at construction, else "the first
+        published port accepts TCP connections" (or just "running" without ports).
+        """
+        check = health_check or self.health_check or _default_check
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.backend.status(self.container_name)
+            if state != RUNNING:
+                raise ServiceNotReadyError(
+                    f"service {self.name!r} is {state} instead of becoming ready", self._last_logs()
+                )
+            if check(self):
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ServiceNotReadyError(
+                    f"service {self.name!r} was not ready within {timeout:g} s", self._last_logs()
+                )
+            time.sleep(min(interval, remaining))  # the poll interval of a readiness loop
+
+    def endpoint(self, container_port: int, protocol: str = "tcp") -> tuple[str, int] | None:
+        """(host, port) where a container port is reachable from this machine, if published."""
+        info = self.info()
+        if info is None:
+            return None
+        for port in info.ports:
+            if port.container_port == container_port and port.protocol == protocol:
+                host = "127.0.0.1" if port.host_ip in _WILDCARDS else port.host_ip
+                return host, port.host_port
+        return None
+
+    def _last_logs(self) -> str:
+        try:
+            return self.logs(tail=20)
+        except OblakoBackendError as exc:
+            return f"(logs unavailable: {exc})"
+
+
+def _connects(address: tuple[str, int] | None, timeout: float = 1.0) -> bool:
+    if address is None:
+        return False
+    try:
+        with socket.create_connection(address, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _default_check(service: Service) -> bool:
+    tcp = [p for p in service.spec.ports if p.protocol == "tcp"]
+    if not tcp:
+        return True
+    return _connects(service.endpoint(tcp[0].container_port))
+
+
+def tcp_check(container_port: int) -> HealthCheck:
+    """Ready when the published `container_port` accepts a TCP connection."""
+    return lambda service: _connects(service.endpoint(container_port))
+
+
+def http_check(container_port: int, path: str = "/", ok: Callable[[int], bool] | None = None) -> HealthCheck:
+    """Ready when GET `path` on the published port answers a status `ok` accepts (< 500)."""
+    accept = ok or (lambda status: status < 500)
+
+    def check(service: Service) -> bool:
+        address = service.endpoint(container_port)
+        if address is None:
+            return False
+        conn = http.client.HTTPConnection(*address, timeout=2)
+        try:
+            conn.request("GET", path)
+            return accept(conn.getresponse().status)
+        except (OSError, http.client.HTTPException):
+            return False
+        finally:
+            conn.close()
+
+    return check
+
+
+def log_check(text: str, tail: int = 200) -> HealthCheck:
+    """Ready when `text` appears in the last `tail` log lines."""
+    return lambda service: text in service.logs(tail=tail)
+

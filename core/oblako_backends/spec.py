@@ -1,0 +1,388 @@
+"""`ContainerSpec`: what to run, validated once and handed unchanged to every backend.
+
+It accepts the shapes oblako passes today (docker-py's keyword shapes) and normalises them
+into small immutable values, so backends never re-parse user input and bad input fails
+here, before any runtime is touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from .errors import InvalidSpecError
+
+# Docker's own rule for container names; Podman and Apple's CLI accept the same set.
+NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}")
+# Docker's rule for named volumes.
+VOLUME_NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+# An image reference: [registry[:port]/]path[:tag][@digest], path components lower case.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REGISTRY = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9-]+)*(?::[0-9]+)?/)"
+IMAGE_RE = re.compile(
+    rf"{_REGISTRY}?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?(?:@sha256:[a-f0-9]{{64}})?"
+)
+USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?")
+HOSTNAME_RE = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+LABEL_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]{0,252}")
+PROTOCOLS = ("tcp", "udp", "sctp")
+HOST_GATEWAY = "host-gateway"
+
+# Ownership labels: stamped on everything this layer creates, checked before stop/remove.
+MANAGED_BY_LABEL = "oblako.managed-by"
+MANAGED_BY_VALUE = "oblako-backends"
+SERVICE_LABEL = "oblako.service"
+BACKEND_LABEL = "oblako.backend"
+SPEC_HASH_LABEL = "oblako.spec-hash"
+RESERVED_LABEL_PREFIX = "oblako."
+
+
+def validate_name(name: object, field_name: str = "name") -> str:
+    """Return `name` if a runtime would accept it as a container name, else raise."""
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise InvalidSpecError(
+            field_name,
+            name,
+            "a container name is 1-128 characters from [a-zA-Z0-9_.-], starting with a letter "
+            "or digit",
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    """One container port, published on `host_port` (None: the runtime picks a free port)."""
+
+    container_port: int
+    protocol: str = "tcp"
+    host_port: int | None = None
+
+    @property
+    def key(self) -> str:
+        """The docker-py key, e.g. ``"8000/tcp"``."""
+        return f"{self.container_port}/{self.protocol}"
+
+
+@dataclass(frozen=True)
+class VolumeSpec:
+    """A named volume or an absolute host path, mounted at `target`."""
+
+    source: str
+    target: str
+    read_only: bool = False
+
+    @property
+    def is_named(self) -> bool:
+        """True for a named volume (kept by the runtime), False for a host bind path."""
+        return not self.source.startswith("/")
+
+
+def _frozen(mapping: dict[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """A validated, immutable description of one container.
+
+    Build it with the keyword shapes oblako uses today::
+
+        ContainerSpec(name="oblako-s3", image="localhost/s3:1",
+                      ports={"8000/tcp": 8001}, volumes={"data": {"bind": "/data", "mode": "rw"}},
+                      command="serve --port 8000")
+
+    Every field is normalised; an invalid one raises `InvalidSpecError` naming the field,
+    the value and the rule.
+    """
+
+    name: str
+    image: str
+    ports: tuple[PortSpec, ...] = ()
+    environment: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+    volumes: tuple[VolumeSpec, ...] = ()
+    extra_hosts: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+    command: tuple[str, ...] | None = None
+    working_dir: str | None = None
+    user: str | None = None
+    labels: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "name", validate_name(self.name))
+        set_(self, "image", validate_image(self.image))
+        set_(self, "ports", _ports(self.ports))
+        set_(self, "environment", _frozen(_environment(self.environment)))
+        set_(self, "volumes", _volumes(self.volumes))
+        set_(self, "extra_hosts", _frozen(_extra_hosts(self.extra_hosts)))
+        set_(self, "command", _command(self.command))
+        set_(self, "working_dir", _absolute_path("working_dir", self.working_dir))
+        set_(self, "user", _user(self.user))
+        set_(self, "labels", _frozen(_labels(self.labels)))
+
+    def __hash__(self) -> int:
+        return hash(self.fingerprint())
+
+    def to_kwargs(self) -> dict[str, Any]:
+        """The spec in oblako's keyword shapes; ``ContainerSpec(**spec.to_kwargs()) == spec``."""
+        return {
+            "name": self.name,
+            "image": self.image,
+            "ports": {p.key: p.host_port for p in self.ports},
+            "environment": dict(self.environment),
+            "volumes": {
+                v.source: {"bind": v.target, "mode": "ro" if v.read_only else "rw"}
+                for v in self.volumes
+            },
+            "extra_hosts": dict(self.extra_hosts),
+            "command": list(self.command) if self.command is not None else None,
+            "working_dir": self.working_dir,
+            "user": self.user,
+            "labels": dict(self.labels),
+        }
+
+    def fingerprint(self) -> str:
+        """A short stable hash of everything but ownership labels: a changed spec changes it."""
+        data = self.to_kwargs()
+        data["labels"] = {
+            k: v for k, v in data["labels"].items() if not k.startswith(RESERVED_LABEL_PREFIX)
+        }
+        blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def owned_by(self, backend: str, service: str | None = None) -> ContainerSpec:
+        """This spec plus the ownership labels that let stop/remove recognise it later."""
+        labels = dict(self.labels)
+        labels.update(
+            {
+                MANAGED_BY_LABEL: MANAGED_BY_VALUE,
+                SERVICE_LABEL: service or self.name,
+                BACKEND_LABEL: backend,
+                SPEC_HASH_LABEL: self.fingerprint(),
+            }
+        )
+        return _with_labels(self, labels)
+
+
+def _with_labels(spec: ContainerSpec, labels: dict[str, str]) -> ContainerSpec:
+    """Copy `spec` with labels that may use the reserved prefix (only this module does that)."""
+    copy = object.__new__(ContainerSpec)
+    for name in ContainerSpec.__dataclass_fields__:
+        object.__setattr__(copy, name, getattr(spec, name))
+    object.__setattr__(copy, "labels", _frozen(_labels(labels, allow_reserved=True)))
+    return copy
+
+
+def _no_nul(field_name: str, value: str) -> str:
+    if "\x00" in value:
+        raise InvalidSpecError(field_name, value, "must not contain a NUL character")
+    return value
+
+
+def validate_image(image: object) -> str:
+    if not isinstance(image, str) or not image:
+        raise InvalidSpecError("image", image, "an image reference is a non-empty string")
+    if not IMAGE_RE.fullmatch(image):
+        raise InvalidSpecError(
+            "image",
+            image,
+            "expected [registry[:port]/]path[:tag][@sha256:digest], path in lower case, "
+            "no spaces",
+        )
+    return image
+
+
+def _port_number(field_name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise InvalidSpecError(field_name, value, "a port is a whole number from 1 to 65535")
+    if isinstance(value, str):
+        if not value.isdigit() or not value.isascii():
+            raise InvalidSpecError(field_name, value, "a port is a whole number from 1 to 65535")
+        value = int(value)
+    if not 1 <= value <= 65535:
+        raise InvalidSpecError(field_name, value, "a port is a whole number from 1 to 65535")
+    return value
+
+
+def _ports(ports: object) -> tuple[PortSpec, ...]:
+    if ports is None:
+        return ()
+    if isinstance(ports, tuple) and all(isinstance(p, PortSpec) for p in ports):
+        ports = {p.key: p.host_port for p in ports}
+    if not isinstance(ports, Mapping):
+        raise InvalidSpecError(
+            "ports", ports, 'expected a mapping like {"8000/tcp": 8001} (None for any free port)'
+        )
+    out: list[PortSpec] = []
+    seen_host: set[tuple[int, str]] = set()
+    seen_container: set[tuple[int, str]] = set()
+    for key, host in ports.items():
+        if isinstance(key, int) and not isinstance(key, bool):
+            number, protocol = key, "tcp"
+        elif isinstance(key, str):
+            number_text, _, protocol = key.partition("/")
+            protocol = protocol or "tcp"
+            number = _port_number("ports", number_text)
+        else:
+            raise InvalidSpecError("ports", key, 'a port key is "PORT" or "PORT/PROTOCOL"')
+        number = _port_number("ports", number)
+        if protocol not in PROTOCOLS:
+            raise InvalidSpecError("ports", key, f"protocol must be one of {', '.join(PROTOCOLS)}")
+        host_port = None if host is None else _port_number(f"ports[{key!r}]", host)
+        if (number, protocol) in seen_container:
+            raise InvalidSpecError("ports", key, "each container port may appear once")
+        seen_container.add((number, protocol))
+        if host_port is not None:
+            if (host_port, protocol) in seen_host:
+                raise InvalidSpecError(
+                    f"ports[{key!r}]", host_port, "two container ports cannot share a host port"
+                )
+            seen_host.add((host_port, protocol))
+        out.append(PortSpec(number, protocol, host_port))
+    return tuple(sorted(out, key=lambda p: (p.container_port, p.protocol)))
+
+
+def _string_map(field_name: str, value: object) -> Mapping[object, object]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidSpecError(field_name, value, "expected a mapping of names to values")
+    return value
+
+
+def _environment(environment: object) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in _string_map("environment", environment).items():
+        if not isinstance(key, str) or not key or "=" in key or "\x00" in key:
+            raise InvalidSpecError(
+                "environment", key, "a variable name is a non-empty string without '=' or NUL"
+            )
+        if value is None or isinstance(value, (Mapping, list, tuple, set, bytes)):
+            raise InvalidSpecError(
+                f"environment[{key!r}]", value, "a value is a string, number or boolean"
+            )
+        out[key] = _no_nul(f"environment[{key!r}]", str(value))
+    return dict(sorted(out.items()))
+
+
+def _volumes(volumes: object) -> tuple[VolumeSpec, ...]:
+    if volumes is None:
+        return ()
+    if isinstance(volumes, tuple) and all(isinstance(v, VolumeSpec) for v in volumes):
+        return tuple(sorted(volumes, key=lambda v: v.target))
+    if not isinstance(volumes, Mapping):
+        raise InvalidSpecError(
+            "volumes", volumes, 'expected a mapping like {"data": {"bind": "/data", "mode": "rw"}}'
+        )
+    out: list[VolumeSpec] = []
+    targets: set[str] = set()
+    for source, mount in volumes.items():
+        if not isinstance(source, str) or not (
+            VOLUME_NAME_RE.fullmatch(source) or source.startswith("/")
+        ):
+            raise InvalidSpecError(
+                "volumes",
+                source,
+                "a source is a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]*) or an absolute host path; "
+                "relative paths are ambiguous",
+            )
+        _no_nul("volumes", source)
+        if isinstance(mount, str):
+            mount = {"bind": mount}
+        if not isinstance(mount, Mapping) or "bind" not in mount:
+            raise InvalidSpecError(
+                f"volumes[{source!r}]", mount, 'expected {"bind": "/path", "mode": "rw" or "ro"}'
+            )
+        unknown = set(mount) - {"bind", "mode"}
+        if unknown:
+            raise InvalidSpecError(
+                f"volumes[{source!r}]", mount, f"unknown keys {sorted(unknown)}; use bind and mode"
+            )
+        target = _absolute_path(f"volumes[{source!r}].bind", mount["bind"])
+        assert target is not None
+        mode = mount.get("mode", "rw")
+        if mode not in ("rw", "ro"):
+            raise InvalidSpecError(f"volumes[{source!r}].mode", mode, "mode is 'rw' or 'ro'")
+        if target in targets:
+            raise InvalidSpecError(
+                f"volumes[{source!r}].bind", target, "two volumes cannot mount at the same path"
+            )
+        targets.add(target)
+        out.append(VolumeSpec(source, target, mode == "ro"))
+    return tuple(sorted(out, key=lambda v: v.target))
+
+
+def _extra_hosts(extra_hosts: object) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for host, address in _string_map("extra_hosts", extra_hosts).items():
+        if not isinstance(host, str) or not HOSTNAME_RE.fullmatch(host):
+            raise InvalidSpecError("extra_hosts", host, "a key is a valid host name")
+        if address != HOST_GATEWAY:
+            try:
+                ipaddress.ip_address(address)  # type: ignore[arg-type]
+            except ValueError:
+                raise InvalidSpecError(
+                    f"extra_hosts[{host!r}]", address, f"an IP address or {HOST_GATEWAY!r}"
+                ) from None
+        out[host] = str(address)
+    return dict(sorted(out.items()))
+
+
+def _command(command: object) -> tuple[str, ...] | None:
+    if command is None:
+        return None
+    if isinstance(command, str):
+        try:
+            parts = shlex.split(command)
+        except ValueError as exc:
+            raise InvalidSpecError("command", command, f"cannot be split like a shell: {exc}") from None
+    elif isinstance(command, Sequence) and all(isinstance(a, str) for a in command):
+        parts = list(command)
+    else:
+        raise InvalidSpecError("command", command, "a command is a string or a list of strings")
+    if not parts:
+        raise InvalidSpecError(
+            "command", command, "an empty command; pass None to run the image's default"
+        )
+    return tuple(_no_nul("command", a) for a in parts)
+
+
+def _absolute_path(field_name: str, path: object) -> str | None:
+    if path is None:
+        return None
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise InvalidSpecError(field_name, path, "must be an absolute path (starting with '/')")
+    return _no_nul(field_name, path)
+
+
+def _user(user: object) -> str | None:
+    if user is None:
+        return None
+    if isinstance(user, int) and not isinstance(user, bool):
+        if user < 0:
+            raise InvalidSpecError("user", user, "a numeric user id is 0 or more")
+        return str(user)
+    if not isinstance(user, str) or not USER_RE.fullmatch(user):
+        raise InvalidSpecError("user", user, "expected 'name', 'uid' or 'uid:gid'")
+    return user
+
+
+def _labels(labels: object, allow_reserved: bool = False) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in _string_map("labels", labels).items():
+        if not isinstance(key, str) or not LABEL_KEY_RE.fullmatch(key):
+            raise InvalidSpecError("labels", key, "a label key is 1-253 characters of [A-Za-z0-9_./-]")
+        if key.startswith(RESERVED_LABEL_PREFIX) and not allow_reserved:
+            raise InvalidSpecError(
+                "labels", key, f"keys starting with {RESERVED_LABEL_PREFIX!r} are reserved for ownership"
+            )
+        if not isinstance(value, str):
+            raise InvalidSpecError(f"labels[{key!r}]", value, "a label value is a string")
+        out[key] = _no_nul(f"labels[{key!r}]", value)
+    return dict(sorted(out.items()))

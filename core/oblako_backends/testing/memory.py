@@ -1,0 +1,175 @@
+"""The in-memory reference backend: the whole contract, no runtime.
+
+It exists to test code that drives containers without starting any (the core's own tests,
+and applications built on oblako-backends), and to show a plugin author the smallest
+complete implementation. It runs no process: "logs" are what `emit` adds, and a container
+leaves the running state only through the contract or `exit`.
+State lives in the plugin object, so it is shared by everything using one `Backend`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+
+from ..errors import ImageNotFoundError, OblakoBackendError, PortInUseError
+from ..hookspecs import Progress, hookimpl
+from ..models import RUNNING, STOPPED, ContainerInfo, LogStream, Probe, PublishedPort, State
+from ..spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE, ContainerSpec
+
+
+@dataclass
+class _Container:
+    spec: ContainerSpec
+    ports: tuple[PublishedPort, ...]
+    state: State = RUNNING
+    lines: list[str] = field(default_factory=list)
+
+
+class MemoryPlugin:
+    """Reference backend. `pullable`: images a pull can find (None: any image)."""
+
+    def __init__(self, pullable: Iterable[str] | None = None):
+        self._pullable = None if pullable is None else set(pullable)
+        self._images: set[str] = set()
+        self._containers: dict[str, _Container] = {}
+        self._changed = threading.Condition()
+        self._free_ports = itertools.count(32768)
+
+    # -- helpers for tests ------------------------------------------------------------------
+
+    def emit(self, name: str, line: str) -> None:
+        """Append a log line, as if the container printed it."""
+        with self._changed:
+            self._containers[name].lines.append(line)
+            self._changed.notify_all()
+
+    def exit(self, name: str) -> None:
+        """Stop the container as if its process ended on its own."""
+        with self._changed:
+            self._containers[name].state = STOPPED
+            self._changed.notify_all()
+
+    def add_foreign(self, name: str, image: str = "foreign/image:1") -> None:
+        """Create a container this layer does not own (no ownership labels)."""
+        with self._changed:
+            self._containers[name] = _Container(ContainerSpec(name=name, image=image), ())
+
+    # -- the contract -----------------------------------------------------------------------
+
+    @hookimpl
+    def oblako_ensure_image(self, image: str, progress: Progress | None) -> None:
+        if image in self._images:
+            return
+        if self._pullable is not None and image not in self._pullable:
+            raise ImageNotFoundError(f"image {image!r} is not present and no registry has it")
+        if progress:
+            progress(f"pulled {image}")
+        self._images.add(image)
+
+    @hookimpl
+    def oblako_build_image(self, image: str, context_dir: str, progress: Progress | None) -> None:
+        if progress:
+            progress(f"built {image} from {context_dir}")
+        self._images.add(image)
+
+    @hookimpl
+    def oblako_run(self, spec: ContainerSpec) -> None:
+        self.oblako_ensure_image(spec.image, None)
+        with self._changed:
+            if spec.name in self._containers:
+                raise OblakoBackendError(f"a container named {spec.name!r} already exists")
+            taken = {
+                (p.host_port, p.protocol)
+                for c in self._containers.values()
+                if c.state == RUNNING
+                for p in c.ports
+            }
+            ports = []
+            for p in spec.ports:
+                host_port = p.host_port or next(self._free_ports)
+                if (host_port, p.protocol) in taken:
+                    raise PortInUseError(
+                        f"cannot start {spec.name!r}: host port {host_port} is already in use",
+                        host_port,
+                    )
+                ports.append(PublishedPort(p.container_port, p.protocol, "127.0.0.1", host_port))
+            first = f"started {spec.image}" + (f" {' '.join(spec.command)}" if spec.command else "")
+            self._containers[spec.name] = _Container(spec, tuple(ports), lines=[first])
+            self._changed.notify_all()
+
+    @hookimpl
+    def oblako_inspect(self, name: str) -> ContainerInfo | None:
+        c = self._containers.get(name)
+        if c is None:
+            return None
+        return ContainerInfo(name, c.state, c.spec.image, c.spec.labels, c.ports, "memory")
+
+    @hookimpl
+    def oblako_logs(self, name: str, tail: int) -> str:
+        c = self._containers.get(name)
+        if c is None or tail == 0:
+            return ""
+        return "".join(line + "\n" for line in c.lines[-tail:])
+
+    @hookimpl
+    def oblako_follow_logs(self, name: str, tail: int) -> LogStream:
+        if name not in self._containers:
+            raise OblakoBackendError(f"no container named {name!r} to follow")
+        closed = threading.Event()
+
+        def lines() -> Iterator[str]:
+            sent = max(0, len(self._containers[name].lines) - tail)
+            while True:
+                with self._changed:
+                    c = self._containers.get(name)
+                    while not closed.is_set() and c is not None and c.state == RUNNING and sent == len(c.lines):
+                        self._changed.wait()
+                        c = self._containers.get(name)
+                    if closed.is_set() or c is None:
+                        return
+                    new, sent = c.lines[sent:], len(c.lines)
+                    if not new and c.state != RUNNING:
+                        return
+                yield "".join(line + "\n" for line in new)
+
+        def close() -> None:
+            closed.set()
+            with self._changed:
+                self._changed.notify_all()
+
+        return LogStream(lines(), close)
+
+    @hookimpl
+    def oblako_stop(self, name: str, timeout: float) -> None:
+        self.oblako_remove(name)
+
+    @hookimpl
+    def oblako_remove(self, name: str) -> None:
+        with self._changed:
+            self._containers.pop(name, None)
+            self._changed.notify_all()
+
+    @hookimpl
+    def oblako_list(self) -> list[ContainerInfo]:
+        infos = (self.oblako_inspect(name) for name in list(self._containers))
+        return [i for i in infos if i is not None and i.labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE]
+
+    @hookimpl
+    def oblako_probe(self, timeout: float) -> Probe:
+        try:
+            core_version = version("oblako-backends")
+        except PackageNotFoundError:
+            core_version = "unknown"
+        return Probe(
+            backend="memory",
+            reachable=True,
+            endpoint="memory://",
+            endpoint_source="in-process",
+            engine="oblako in-memory reference backend",
+            version=core_version,
+            capabilities=frozenset({"pull", "build", "follow_logs"}),  # it runs no process
+        )

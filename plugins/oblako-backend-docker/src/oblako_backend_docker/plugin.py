@@ -1,0 +1,400 @@
+"""The Docker Engine API backend; Podman and Colima subclass it and change only what differs.
+
+docker-py is imported on first use, never at load time. Every request carries a deadline
+(``OBLAKO_TIMEOUT``, probes ``OBLAKO_PROBE_TIMEOUT``); a daemon that is gone or silent
+raises `RuntimeUnavailableError`, and the next call reconnects, so a restarted daemon is
+picked up by the same object.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from oblako_backends import (
+    ContainerInfo,
+    ContainerSpec,
+    ImageNotFoundError,
+    LogStream,
+    OblakoBackendError,
+    PortInUseError,
+    Probe,
+    PublishedPort,
+    RuntimeUnavailableError,
+    State,
+    hookimpl,
+)
+from oblako_backends import config as core_config
+from oblako_backends.models import CAPABILITIES
+from oblako_backends.spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+
+from . import endpoint as endpoints
+from .endpoint import Endpoint
+from .errors import image_missing, port_in_use
+
+Progress = Callable[[str], None]
+
+
+class _Missing(Exception):
+    """The engine answered 404 for the object asked about."""
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".") if part.isdigit())
+
+
+class DockerPlugin:
+    """Containers on a Docker Engine API endpoint."""
+
+    runtime = "docker"
+    start_hint = (
+        "Start Docker (Docker Desktop, or `sudo systemctl start docker`), or point DOCKER_HOST "
+        "or `docker context use` at a running engine. `oblako-backends doctor` shows what was tried."
+    )
+
+    def __init__(self, base_url: str | None = None, timeout: float | None = None):
+        if base_url is not None:
+            endpoints.check_url(base_url, "base_url")
+        self._base_url = base_url
+        self._timeout = timeout if timeout is not None else core_config.call_timeout()
+        self._lock = threading.Lock()
+        self._api: Any = None
+        self._endpoint: Endpoint | None = None
+        self._client: Any = None
+
+    # -- where the engine is (overridden by podman and colima) --------------------------------
+
+    def candidates(self) -> list[Endpoint]:
+        """Endpoints to try, in order; the first that answers is used."""
+        return [endpoints.resolve(self._base_url)]
+
+    def check_engine(self, version: Mapping[str, Any]) -> str | None:
+        """Return why this engine is the wrong one for this backend, or None if it is fine."""
+        return None
+
+    # -- connection ------------------------------------------------------------------------
+
+    def _connect(self, deadline: float) -> tuple[Any, Endpoint, Mapping[str, Any]]:
+        """Find the first candidate that answers /version within `deadline` seconds."""
+        import docker
+        from docker.utils import version_lt
+
+        tried: list[tuple[str, str]] = []
+        for candidate in self.candidates():
+            try:
+                probe = docker.APIClient(
+                    base_url=candidate.url,
+                    version=docker.constants.MINIMUM_DOCKER_API_VERSION,
+                    timeout=deadline,
+                    tls=candidate.tls,
+                )
+                version = probe.version(api_version=False)
+                probe.close()
+            except Exception as exc:  # any failure of this candidate is reported, not raised
+                tried.append((str(candidate), _reason(exc)))
+                continue
+            wrong = self.check_engine(version)
+            if wrong:
+                tried.append((str(candidate), wrong))
+                continue
+            api_version = str(version.get("ApiVersion", docker.constants.DEFAULT_DOCKER_API_VERSION))
+            if not version_lt(api_version, docker.constants.DEFAULT_DOCKER_API_VERSION):
+                api_version = docker.constants.DEFAULT_DOCKER_API_VERSION
+            api = docker.APIClient(
+                base_url=candidate.url, version=api_version, timeout=self._timeout, tls=candidate.tls
+            )
+            return api, candidate, version
+        raise RuntimeUnavailableError(self.runtime, tried, self.start_hint)
+
+    @property
+    def api(self) -> Any:
+        """The low-level docker-py client, connected on first use."""
+        with self._lock:
+            if self._api is None:
+                self._api, self._endpoint, _ = self._connect(core_config.probe_timeout())
+            return self._api
+
+    def _reset(self) -> None:
+        with self._lock:
+            self._api = self._client = None
+
+    @contextmanager
+    def _requests(self, what: str) -> Iterator[None]:
+        """Map every failure of an Engine API call to the core's errors."""
+        import docker.errors
+        import requests
+
+        try:
+            yield
+        except OblakoBackendError:
+            raise  # already ours (some of ours are OSErrors, which the last clause would catch)
+        except docker.errors.NotFound as exc:
+            raise _Missing(str(exc)) from exc
+        except docker.errors.APIError as exc:
+            message = str(exc.explanation or exc)
+            taken, port = port_in_use(message)
+            if taken:
+                where = f"host port {port}" if port else "a host port it needs"
+                raise PortInUseError(
+                    f"can't {what}: {where} is already in use. Another container or process holds "
+                    f"it; find it with `{self.runtime} ps --filter publish={port or 'PORT'}` or "
+                    f"`ss -ltnp` (often a stale oblako container), stop it, and retry.",
+                    port,
+                ) from exc
+            if exc.status_code == 409:
+                raise OblakoBackendError(f"can't {what}: {message}") from exc
+            raise OblakoBackendError(f"{self.runtime} refused to {what}: {message}") from exc
+        except (requests.exceptions.RequestException, docker.errors.DockerException, OSError) as exc:
+            self._reset()
+            where = str(self._endpoint) if self._endpoint else "the engine"
+            raise RuntimeUnavailableError(
+                self.runtime, [(where, f"while trying to {what}: {_reason(exc)}")], self.start_hint
+            ) from exc
+
+    # -- images ----------------------------------------------------------------------------
+
+    @hookimpl
+    def oblako_ensure_image(self, image: str, progress: Progress | None) -> None:
+        try:
+            with self._requests(f"inspect image {image}"):
+                self.api.inspect_image(image)
+        except _Missing:
+            self._pull(image, progress)
+
+    def _pull(self, image: str, progress: Progress | None) -> None:
+        from docker.utils import parse_repository_tag
+
+        repository, tag = parse_repository_tag(image)
+        if progress:
+            progress(f"pulling {image}")
+        try:
+            with self._requests(f"pull {image}"):
+                for event in self.api.pull(repository, tag=tag or "latest", stream=True, decode=True):
+                    if "error" in event:
+                        raise ImageNotFoundError(f"image {image!r} could not be pulled: {event['error']}")
+                    if progress and event.get("status"):
+                        progress(" ".join(str(event[k]) for k in ("id", "status", "progress") if event.get(k)))
+        except _Missing as exc:
+            raise ImageNotFoundError(f"image {image!r} is not present and could not be pulled: {exc}") from exc
+        except OblakoBackendError as exc:
+            if isinstance(exc, (RuntimeUnavailableError, ImageNotFoundError)):
+                raise
+            raise ImageNotFoundError(f"image {image!r} could not be pulled: {exc}") from exc
+
+    @hookimpl
+    def oblako_build_image(self, image: str, context_dir: str, progress: Progress | None) -> None:
+        with self._requests(f"build {image}"):
+            for event in self.api.build(path=context_dir, tag=image, rm=True, decode=True):
+                if "error" in event:
+                    raise OblakoBackendError(f"building {image} from {context_dir} failed: {event['error']}")
+                if progress and event.get("stream", "").strip():
+                    progress(event["stream"].rstrip())
+
+    # -- containers ------------------------------------------------------------------------
+
+    def bind_addresses(self) -> tuple[str, ...]:
+        """Host addresses published ports listen on."""
+        return core_config.bind_addresses()
+
+    def _create_args(self, spec: ContainerSpec) -> dict[str, Any]:
+        addresses = self.bind_addresses()
+        port_bindings = {
+            p.key: [(ip, p.host_port) if p.host_port else (ip,) for ip in addresses] for p in spec.ports
+        }
+        binds = {v.source: {"bind": v.target, "mode": "ro" if v.read_only else "rw"} for v in spec.volumes}
+        host_config = self.api.create_host_config(
+            port_bindings=port_bindings, binds=binds, extra_hosts=dict(spec.extra_hosts) or None
+        )
+        return {
+            "image": spec.image,
+            "name": spec.name,
+            "command": list(spec.command) if spec.command else None,
+            "environment": dict(spec.environment),
+            "ports": [(p.container_port, p.protocol) for p in spec.ports],
+            "labels": dict(spec.labels),
+            "working_dir": spec.working_dir,
+            "user": spec.user,
+            "host_config": host_config,
+            "detach": True,
+        }
+
+    @hookimpl
+    def oblako_run(self, spec: ContainerSpec) -> None:
+        args = self._create_args(spec)
+        what = f"create container {spec.name!r}"
+        try:
+            with self._requests(what):
+                created = self.api.create_container(**args)
+        except _Missing as exc:
+            if not image_missing(str(exc)):
+                raise OblakoBackendError(f"can't {what}: {exc}") from exc
+            self._pull(spec.image, None)
+            with self._requests(what):
+                created = self.api.create_container(**args)
+        try:
+            with self._requests(f"start container {spec.name!r}"):
+                self.api.start(created["Id"])
+        except BaseException:
+            self._discard(created["Id"])  # a container that never started is not left behind
+            raise
+
+    def _discard(self, container_id: str) -> None:
+        try:
+            with self._requests("remove a container that failed to start"):
+                self.api.remove_container(container_id, force=True)
+        except (_Missing, OblakoBackendError):
+            pass
+
+    @hookimpl
+    def oblako_inspect(self, name: str) -> ContainerInfo | None:
+        try:
+            with self._requests(f"inspect container {name!r}"):
+                data = self.api.inspect_container(name)
+        except _Missing:
+            return None
+        state = data.get("State") or {}
+        config = data.get("Config") or {}
+        ports = []
+        for key, bindings in ((data.get("NetworkSettings") or {}).get("Ports") or {}).items():
+            number, _, proto = key.partition("/")
+            for b in bindings or []:
+                if b.get("HostPort"):
+                    ports.append(PublishedPort(int(number), proto or "tcp", b.get("HostIp", ""), int(b["HostPort"])))
+        running = state.get("Running") and not state.get("Paused")
+        return ContainerInfo(
+            name=str(data.get("Name", name)).lstrip("/"),
+            state=State.RUNNING if running else State.STOPPED,
+            image=str(config.get("Image", "")),
+            labels=dict(config.get("Labels") or {}),
+            ports=tuple(sorted(ports, key=lambda p: (p.container_port, p.host_ip))),
+            backend=self.runtime,
+        )
+
+    @hookimpl
+    def oblako_list(self) -> list[ContainerInfo]:
+        with self._requests("list containers"):
+            found = self.api.containers(all=True, filters={"label": f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"})
+        out = []
+        for c in found:
+            ports = tuple(
+                PublishedPort(p["PrivatePort"], p.get("Type", "tcp"), p.get("IP", ""), p["PublicPort"])
+                for p in c.get("Ports") or []
+                if p.get("PublicPort")
+            )
+            out.append(
+                ContainerInfo(
+                    name=(c.get("Names") or ["/?"])[0].lstrip("/"),
+                    state=State.RUNNING if c.get("State") == "running" else State.STOPPED,
+                    image=str(c.get("Image", "")),
+                    labels=dict(c.get("Labels") or {}),
+                    ports=tuple(sorted(ports, key=lambda p: (p.container_port, p.host_ip))),
+                    backend=self.runtime,
+                )
+            )
+        return out
+
+    @hookimpl
+    def oblako_logs(self, name: str, tail: int) -> str:
+        if tail == 0:
+            return ""
+        try:
+            with self._requests(f"read logs of {name!r}"):
+                raw = self.api.logs(name, stdout=True, stderr=True, tail=tail)
+        except _Missing:
+            return ""
+        return bytes(raw).decode("utf-8", "replace")
+
+    @hookimpl
+    def oblako_follow_logs(self, name: str, tail: int) -> LogStream:
+        try:
+            with self._requests(f"follow logs of {name!r}"):
+                stream = self.api.logs(name, stdout=True, stderr=True, stream=True, follow=True, tail=tail)
+        except _Missing:
+            raise OblakoBackendError(f"no container named {name!r} to follow on {self.runtime}") from None
+        return LogStream(stream, stream.close)
+
+    @hookimpl
+    def oblako_stop(self, name: str, timeout: float) -> None:
+        try:
+            with self._requests(f"stop container {name!r}"):
+                self.api.stop(name, timeout=max(0, math.ceil(timeout)))
+        except _Missing:
+            return
+        self.oblako_remove(name)
+
+    @hookimpl
+    def oblako_remove(self, name: str) -> None:
+        try:
+            with self._requests(f"remove container {name!r}"):
+                self.api.remove_container(name, force=True)
+        except _Missing:
+            pass
+        except OblakoBackendError as exc:
+            if "already in progress" not in str(exc):
+                raise
+
+    # -- the runtime -----------------------------------------------------------------------
+
+    def capabilities(self) -> frozenset[str]:
+        return frozenset(CAPABILITIES)
+
+    @hookimpl
+    def oblako_probe(self, timeout: float) -> Probe:
+        try:
+            _, found, version = self._connect(timeout)
+        except RuntimeUnavailableError as exc:
+            tried = "; ".join(f"{where}: {why}" for where, why in exc.tried)
+            return Probe(self.runtime, False, error=tried or "no endpoint to try", hint=self.start_hint)
+        except OblakoBackendError as exc:  # e.g. a DOCKER_CONTEXT that does not exist
+            return Probe(self.runtime, False, error=str(exc), hint=self.start_hint)
+        return Probe(
+            backend=self.runtime,
+            reachable=True,
+            endpoint=found.url,
+            endpoint_source=found.source,
+            engine=engine_name(version),
+            version=str(version.get("Version", "")),
+            capabilities=self.capabilities(),
+            details={
+                "api version": str(version.get("ApiVersion", "")),
+                "platform": f"{version.get('Os', '')}/{version.get('Arch', '')}",
+            },
+        )
+
+    @hookimpl
+    def oblako_docker_client(self) -> Any:
+        import docker
+
+        api = self.api
+        with self._lock:
+            if self._client is None:
+                assert self._endpoint is not None
+                self._client = docker.DockerClient(
+                    base_url=self._endpoint.url,
+                    version=api.api_version,
+                    timeout=self._timeout,
+                    tls=self._endpoint.tls,
+                )
+            return self._client
+
+
+def engine_name(version: Mapping[str, Any]) -> str:
+    """"Docker Engine" or "Podman Engine" (Podman's compat API names itself in Components)."""
+    names = [str(c.get("Name", "")) for c in version.get("Components") or []]
+    if any("podman" in n.lower() for n in names):
+        return "Podman Engine"
+    platform = str((version.get("Platform") or {}).get("Name", ""))
+    return platform or "Docker Engine"
+
+
+def _reason(exc: BaseException) -> str:
+    """A one-line reason from a connection failure, without urllib3's nesting."""
+    text = str(exc)
+    for marker in ("Connection refused", "No such file or directory", "Read timed out", "timed out",
+                   "Permission denied", "Connection aborted", "Connection reset"):
+        if marker.lower() in text.lower():
+            return marker.lower() if marker != "No such file or directory" else "no such socket"
+    return text.splitlines()[0][:300] if text else type(exc).__name__

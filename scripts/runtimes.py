@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""Start and stop real container runtimes on private sockets, for tests and the demo.
+
+Nothing here touches a daemon it did not start: each runtime gets its own directory,
+socket and data root, and is stopped by the PID it was started with.
+
+    python scripts/runtimes.py start docker --dir /tmp/oblako-rt   # prints DOCKER_HOST=...
+    python scripts/runtimes.py image  --dir /tmp/oblako-rt           # builds the test image
+    python scripts/runtimes.py stop  --dir /tmp/oblako-rt
+
+On Debian as root, missing runtimes are installed from Debian's packages first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+TEST_IMAGE = "localhost/oblako-test:1"
+PACKAGES = {"dockerd": "docker.io", "busybox": "busybox-static"}
+DOCKERFILE = """\
+FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+COPY www /www
+RUN ["/bin/mkdir", "-p", "/tmp", "/data", "/srv"]
+CMD ["/bin/httpd", "-f", "-v", "-p", "8080", "-h", "/www"]
+"""
+
+
+class RuntimeStartError(RuntimeError):
+    """A runtime could not be installed or started; the message says what happened."""
+
+
+@dataclass(frozen=True)
+class Daemon:
+    name: str
+    pid: int
+    url: str
+    directory: Path
+
+    def stop(self) -> None:
+        stop_pid(self.pid)
+
+
+def _busybox_path() -> str:
+    for path in ("/bin/busybox", "/usr/bin/busybox"):
+        if os.path.exists(path):
+            return path
+    raise RuntimeStartError("busybox not found")
+
+
+def ensure_installed(*commands: str) -> None:
+    """Install the Debian packages that provide `commands`, when missing and allowed to."""
+    missing = [c for c in commands if shutil.which(c) is None and not (c == "busybox" and _has_busybox())]
+    if not missing:
+        return
+    packages = sorted({PACKAGES[c] for c in missing})
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise RuntimeStartError(
+            f"{', '.join(missing)} not installed; install {' '.join(packages)} (Debian) or your "
+            "platform's equivalent"
+        )
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, env=env, timeout=900)
+
+
+def _has_busybox() -> bool:
+    try:
+        _busybox_path()
+        return True
+    except RuntimeStartError:
+        return False
+
+
+def _ping_unix(path: str, timeout: float = 1.0) -> bool:
+    """GET /_ping on a unix socket: True when an engine answers OK."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(path)
+            s.sendall(b"GET /_ping HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            return _ok(s)
+    except OSError:
+        return False
+
+
+def _ok(s: socket.socket) -> bool:
+    """Read the status line; True for 200."""
+    data = b""
+    while b"\r\n" not in data:
+        chunk = s.recv(256)
+        if not chunk:
+            break
+        data += chunk
+    return data.startswith(b"HTTP/1.") and b" 200 " in data.split(b"\r\n", 1)[0] + b" "
+
+
+def wait_until(check: object, what: str, timeout: float, proc: subprocess.Popen[bytes] | None = None,
+               log: Path | None = None) -> None:
+    """Poll `check()` until it is true; fail early if `proc` died, with its log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        if proc is not None and proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+    raise RuntimeStartError(f"{what} did not become ready within {timeout:g} s\n{tail}")
+
+
+def _spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    with open(log, "ab") as out:
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=env, start_new_session=True)
+
+
+def start_dockerd(directory: Path, socket_path: Path | None = None, bridge: str | None = None) -> Daemon:
+    """A private Docker Engine: own socket, data root, exec root and pid file."""
+    ensure_installed("dockerd")
+    directory.mkdir(parents=True, exist_ok=True)
+    sock = socket_path or directory / "docker.sock"
+    sock.parent.mkdir(parents=True, exist_ok=True)
+    log = directory / "dockerd.log"
+    argv = [
+        "dockerd",
+        "--host", f"unix://{sock}",
+        "--data-root", str(directory / "data"),
+        "--exec-root", str(directory / "exec"),
+        "--pidfile", str(directory / "dockerd.pid"),
+        "--exec-opt", "native.cgroupdriver=cgroupfs",
+    ]
+    if bridge:
+        argv += ["--bridge", bridge]
+    proc = _spawn(argv, log)
+    (directory / "daemon.pid").write_text(str(proc.pid))
+    try:
+        wait_until(lambda: _ping_unix(str(sock)), "dockerd", 60, proc, log)
+    except RuntimeStartError:
+        stop_pid(proc.pid)
+        raise
+    return Daemon("docker", proc.pid, f"unix://{sock}", directory)
+
+
+def stop_pid(pid: int, timeout: float = 30) -> None:
+    """SIGTERM, wait, then SIGKILL: only the process we started."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # not our child (started by another process): poll instead
+            done = 0
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+        if done == pid:
+            return
+        time.sleep(0.1)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def build_test_image(url: str, tag: str = TEST_IMAGE) -> str:
+    """Build the busybox test image from scratch (no registry needed) on the engine at `url`."""
+    import docker
+
+    ensure_installed("busybox")
+    with tempfile.TemporaryDirectory() as ctx:
+        shutil.copy(_busybox_path(), Path(ctx) / "busybox")
+        (Path(ctx) / "www").mkdir()
+        (Path(ctx) / "www" / "index.html").write_text("hello from oblako-test\n")
+        (Path(ctx) / "Dockerfile").write_text(DOCKERFILE)
+        api = docker.APIClient(base_url=url, version="auto", timeout=300)
+        for event in api.build(path=ctx, tag=tag, rm=True, decode=True):
+            if "error" in event:
+                raise RuntimeStartError(f"building {tag} failed: {event['error']}")
+        api.close()
+    return tag
+
+
+def http_get(host: str, port: int, path: str = "/", timeout: float = 5) -> tuple[int, str]:
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=["start", "image", "stop"])
+    parser.add_argument("runtime", nargs="?", default="docker", choices=["docker"])
+    parser.add_argument("--dir", required=True, type=Path)
+    args = parser.parse_args(argv)
+    directory: Path = args.dir.resolve()
+    pidfile = directory / "daemon.pid"
+    try:
+        if args.action == "start":
+            if pidfile.exists():
+                raise RuntimeStartError(f"{directory} already has a daemon (pid {pidfile.read_text()}); stop it first")
+            daemon = start_dockerd(directory)
+            print(f"DOCKER_HOST={daemon.url}")
+        elif args.action == "image":
+            print(build_test_image(f"unix://{directory / 'docker.sock'}"))
+        else:
+            if pidfile.exists():
+                stop_pid(int(pidfile.read_text()))
+                pidfile.unlink()
+    except (RuntimeStartError, subprocess.SubprocessError) as exc:
+        print(f"runtimes: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
