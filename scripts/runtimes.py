@@ -33,6 +33,7 @@ FROM scratch
 COPY busybox /bin/busybox
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
 COPY www /www
+COPY etc /etc
 RUN ["/bin/mkdir", "-p", "/tmp", "/data", "/srv"]
 CMD ["/bin/httpd", "-f", "-v", "-p", "8080", "-h", "/www"]
 """
@@ -188,6 +189,9 @@ def build_test_image(url: str, tag: str = TEST_IMAGE) -> str:
         shutil.copy(_busybox_path(), Path(ctx) / "busybox")
         (Path(ctx) / "www").mkdir()
         (Path(ctx) / "www" / "index.html").write_text("hello from oblako-test\n")
+        (Path(ctx) / "etc").mkdir()
+        (Path(ctx) / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
+        (Path(ctx) / "etc" / "group").write_text("root:x:0:\nnobody:x:65534:\n")
         (Path(ctx) / "Dockerfile").write_text(DOCKERFILE)
         api = docker.APIClient(base_url=url, version="auto", timeout=300)
         for event in api.build(path=ctx, tag=tag, rm=True, decode=True):
@@ -211,9 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=["start", "image", "stop"])
     parser.add_argument("runtime", nargs="?", default="docker", choices=["docker"])
-    parser.add_argument("--dir", required=True, type=Path)
+    parser.add_argument("--dir", type=Path, help="the runtime's private directory (start, stop)")
+    parser.add_argument("--url", help="engine to build the test image on (image; default: the one in --dir)")
     args = parser.parse_args(argv)
-    directory: Path = args.dir.resolve()
+    if args.dir is None and not (args.action == "image" and args.url):
+        parser.error("--dir is required (or --url with image)")
+    directory: Path = (args.dir or Path(".")).resolve()
     pidfile = directory / "daemon.pid"
     try:
         if args.action == "start":
@@ -222,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             daemon = start_dockerd(directory)
             print(f"DOCKER_HOST={daemon.url}")
         elif args.action == "image":
-            print(build_test_image(f"unix://{directory / 'docker.sock'}"))
+            print(build_test_image(args.url or f"unix://{directory / 'docker.sock'}"))
         else:
             if pidfile.exists():
                 stop_pid(int(pidfile.read_text()))

@@ -33,7 +33,8 @@ class Endpoint:
 
 def check_url(url: str, source: str) -> str:
     """Refuse an endpoint that docker-py could only fail on later, with a readable error."""
-    if not url.startswith(SCHEMES) or url.rstrip("/") in SCHEMES:
+    scheme, _, rest = url.partition("://")
+    if f"{scheme}://" not in SCHEMES or not rest.strip("/"):
         raise ConfigurationError(
             f"{source}={url!r} is not a Docker endpoint: expected e.g. unix:///var/run/docker.sock "
             "or tcp://127.0.0.1:2375"

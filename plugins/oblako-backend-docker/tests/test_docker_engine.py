@@ -1,0 +1,292 @@
+"""The docker backend against a real Docker Engine started by the test harness."""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import runtimes
+
+from oblako_backends import (
+    ABSENT,
+    RUNNING,
+    STOPPED,
+    ImageNotFoundError,
+    NotOwnedError,
+    PortInUseError,
+    RuntimeUnavailableError,
+    Service,
+    get_backend,
+)
+from oblako_backends.backend import Backend
+
+IMAGE = runtimes.TEST_IMAGE
+Names = Callable[[str], str]
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 20) -> None:
+    """Poll until `predicate()` holds (a readiness loop with a deadline, not a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def backend(docker_engine: runtimes.Daemon) -> Iterator[Backend]:
+    backend = get_backend("docker", base_url=docker_engine.url)
+    yield backend
+    for container in backend.list():
+        backend.remove(container.name)
+
+
+def test_probe_reports_the_engine(backend: Backend, docker_engine: runtimes.Daemon) -> None:
+    probe = backend.probe()
+    assert probe.reachable
+    assert probe.endpoint == docker_engine.url and probe.endpoint_source == "base_url option"
+    assert probe.engine and probe.version[:2].isdigit()
+    assert {"build", "named_volumes", "docker_api"} <= probe.capabilities
+
+
+def test_an_http_service_serves_on_loopback_through_its_published_port(backend: Backend, unique_name: Names) -> None:
+    svc = Service(unique_name("web"), IMAGE, backend=backend, ports={"8080/tcp": None})
+    svc.start()
+    svc.wait_ready(timeout=30)
+    host, port = svc.endpoint(8080) or ("", 0)
+    assert host == "127.0.0.1"
+    assert runtimes.http_get(host, port) == (200, "hello from oblako-test\n")
+    (info,) = [c for c in backend.list() if c.name == svc.container_name]
+    assert [(p.host_ip, p.host_port) for p in info.ports] == [("127.0.0.1", port)]
+
+
+def test_env_command_working_dir_and_user_are_honoured(backend: Backend, unique_name: Names) -> None:
+    name = unique_name("env")
+    backend.run(
+        name=name,
+        image=IMAGE,
+        environment={"GREETING": "hi there"},
+        command="""sh -c 'echo "env=$GREETING"; echo "pwd=$(pwd)"; echo "uid=$(id -u)"; echo "two  spaces"'""",
+        working_dir="/srv",
+        user="1234",
+    )
+    wait_for(lambda: backend.status(name) == STOPPED, "the command to finish")
+    assert backend.logs(name).splitlines() == ["env=hi there", "pwd=/srv", "uid=1234", "two  spaces"]
+    listed = unique_name("list")
+    backend.run(name=listed, image=IMAGE, command=["echo", "a b", "$HOME"])
+    wait_for(lambda: backend.status(listed) == STOPPED, "the command to finish")
+    assert backend.logs(listed) == "a b $HOME\n"
+
+
+def test_status_moves_running_stopped_absent(backend: Backend, unique_name: Names) -> None:
+    name = unique_name("state")
+    assert backend.status(name) == ABSENT
+    backend.run(name=name, image=IMAGE, command="sh -c 'read line'")  # blocks until stdin closes
+    backend.run(name=unique_name("exit"), image=IMAGE, command=["true"])
+    wait_for(lambda: backend.status(unique_name("exit")) == STOPPED, "the exit")
+    assert backend.status(name) in (RUNNING, STOPPED)
+    backend.stop(name, timeout=1)
+    assert backend.status(name) == ABSENT
+    backend.remove(name)  # idempotent
+
+
+def test_logs_tail_returns_the_last_n_lines(backend: Backend, unique_name: Names) -> None:
+    name = unique_name("tail")
+    backend.run(name=name, image=IMAGE, command=["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do echo line-$i; done"])
+    wait_for(lambda: backend.status(name) == STOPPED, "the output")
+    assert backend.logs(name, tail=3).splitlines() == ["line-8", "line-9", "line-10"]
+    assert backend.logs(name, tail=0) == ""
+    assert backend.logs(unique_name("never-made")) == ""
+
+
+def test_follow_yields_lines_as_written_and_stops_when_closed(backend: Backend, unique_name: Names) -> None:
+    name = unique_name("follow")
+    backend.run(name=name, image=IMAGE, command=["sh", "-c", "echo first; for i in 1 2 3; do sleep 0.3; echo tick-$i; done; exec sleep 300"])
+    wait_for(lambda: "first" in backend.logs(name), "the first line")
+    stream = backend.follow_logs(name, tail=1)
+    seen = []
+    for line in stream:
+        seen.append(line)
+        if line == "tick-3":
+            break
+    assert seen == ["first", "tick-1", "tick-2", "tick-3"]
+    closer = threading.Timer(0.3, stream.close)
+    closer.start()
+    started = time.monotonic()
+    assert list(stream) == []  # blocked on a silent container until closed from another thread
+    assert time.monotonic() - started < 30
+
+
+def test_a_named_volume_keeps_its_file_across_stop_and_start(backend: Backend, unique_name: Names, docker_engine: runtimes.Daemon) -> None:
+    volume = unique_name("vol")
+    command = "sh -c 'cat /data/marker 2>/dev/null || echo no-marker; echo kept-$(date +%s) > /data/marker; exec sleep 300'"
+    svc = Service(unique_name("data"), IMAGE, backend=backend, volumes={volume: {"bind": "/data", "mode": "rw"}}, command=command)
+    try:
+        svc.start()
+        wait_for(lambda: "no-marker" in svc.logs(), "the first write")
+        svc.stop()
+        assert svc.status().state == ABSENT
+        svc.start()
+        wait_for(lambda: "kept-" in svc.logs(), "the file from the first run")
+    finally:
+        svc.stop()
+        client = backend.docker_client()
+        client.volumes.get(volume).remove()
+
+
+def test_a_port_conflict_names_the_port_and_leaves_nothing_behind(backend: Backend, unique_name: Names) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        name = unique_name("clash")
+        with pytest.raises(PortInUseError) as info:
+            backend.run(name=name, image=IMAGE, ports={"8080/tcp": port})
+    assert info.value.port == port
+    assert str(port) in str(info.value)
+    assert backend.status(name) == ABSENT
+
+
+def test_a_container_it_did_not_create_is_refused(backend: Backend, unique_name: Names) -> None:
+    name = unique_name("foreign")
+    client = backend.docker_client()
+    client.containers.run(IMAGE, name=name, detach=True)
+    try:
+        with pytest.raises(NotOwnedError, match=name):
+            backend.stop(name)
+        with pytest.raises(NotOwnedError):
+            backend.remove(name)
+        with pytest.raises(NotOwnedError):
+            Service("x", IMAGE, backend=backend, container_name=name).start()
+        assert backend.status(name) == RUNNING
+        assert name not in [c.name for c in backend.list()]
+    finally:
+        client.containers.get(name).remove(force=True)
+
+
+def test_list_shows_exactly_the_containers_this_layer_created(backend: Backend, unique_name: Names) -> None:
+    ours = sorted([unique_name("a"), unique_name("b")])
+    for name in ours:
+        backend.run(name=name, image=IMAGE)
+    client = backend.docker_client()
+    foreign = client.containers.run(IMAGE, name=unique_name("c"), detach=True)
+    try:
+        assert [c.name for c in backend.list()] == ours
+        assert all(c.owned and c.state == RUNNING for c in backend.list())
+    finally:
+        foreign.remove(force=True)
+
+
+def test_a_missing_image_that_cannot_be_pulled(backend: Backend, unique_name: Names) -> None:
+    with pytest.raises(ImageNotFoundError, match="localhost/oblako-missing:1"):
+        backend.run(name=unique_name("missing"), image="localhost/oblako-missing:1")
+    assert backend.status(unique_name("missing")) == ABSENT
+
+
+def test_build_then_run_the_built_image(backend: Backend, unique_name: Names, tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(f'FROM {IMAGE}\nRUN echo built-in > /www/built.txt\n')
+    tag = f"localhost/{unique_name('built')}:1"
+    lines: list[str] = []
+    backend.build_image(tag, str(tmp_path), progress=lines.append)
+    assert any("RUN echo built-in" in line for line in lines)
+    svc = Service(unique_name("built"), tag, backend=backend, ports={"8080/tcp": None})
+    svc.start()
+    svc.wait_ready(timeout=30)
+    assert runtimes.http_get(*svc.endpoint(8080) or ("", 0), path="/built.txt") == (200, "built-in\n")  # type: ignore[misc]
+
+
+def test_docker_client_reaches_the_same_daemon(backend: Backend, unique_name: Names) -> None:
+    name = unique_name("same")
+    backend.run(name=name, image=IMAGE)
+    assert backend.docker_client().containers.get(name).labels["oblako.managed-by"] == "oblako-backends"
+
+
+def test_drives_the_backend_exactly_as_oblakos_base_py_does(backend: Backend, unique_name: Names) -> None:
+    name = unique_name("dynamodb")
+    kwargs = dict(
+        name=name,
+        image=IMAGE,
+        ports={"8080/tcp": None},
+        environment={"AWS_REGION": "us-east-1"},
+        volumes={},
+        extra_hosts={"host.docker.internal": "host-gateway"},
+        command="sh -c 'grep host.docker.internal /etc/hosts; exec httpd -f -p 8080 -h /www'",
+        working_dir="/www",
+        user="root",
+    )
+    if backend.status(name) == STOPPED:
+        backend.remove(name)
+    backend.ensure_image(IMAGE)
+    backend.run(**kwargs)
+    wait_for(lambda: "host.docker.internal" in backend.logs(name, tail=50), "the hosts entry")
+    assert backend.status(name) == RUNNING
+    backend.stop(name)
+    assert backend.status(name) == ABSENT
+    assert backend.logs(name, tail=50) == ""
+    backend.stop(name)
+
+
+class SilentServer:
+    """A unix socket that accepts connections and never answers: a wedged daemon."""
+
+    def __init__(self, path: Path):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.bind(str(path))
+        self.sock.listen(16)
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                self.held.append(self.sock.accept()[0])
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+def test_a_silent_daemon_errors_within_the_deadline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OBLAKO_PROBE_TIMEOUT", "1")
+    server = SilentServer(tmp_path / "silent.sock")
+    try:
+        backend = get_backend("docker", base_url=f"unix://{tmp_path}/silent.sock", timeout=1)
+        started = time.monotonic()
+        probe = backend.probe(timeout=1)
+        assert not probe.reachable and "timed out" in probe.error
+        with pytest.raises(RuntimeUnavailableError, match="silent.sock"):
+            backend.status("anything")
+        assert time.monotonic() - started < 20  # bounded: never a hang
+    finally:
+        server.close()
+
+
+def test_a_stopped_daemon_errors_and_a_restarted_one_is_used_again() -> None:
+    directory = Path(tempfile.mkdtemp(prefix="oblako-restart-"))
+    sock = directory / "docker.sock"
+
+    def start() -> runtimes.Daemon:
+        return runtimes.start_dockerd(directory, bridge="none")
+
+    daemon = start()
+    try:
+        backend = get_backend("docker", base_url=daemon.url, timeout=5)
+        assert backend.list() == []
+        daemon.stop()
+        started = time.monotonic()
+        with pytest.raises(RuntimeUnavailableError) as info:
+            backend.list()
+        assert time.monotonic() - started < 20
+        assert str(sock) in str(info.value) and "Start Docker" in str(info.value)
+        daemon = start()
+        assert backend.list() == []  # the same Backend object reconnects
+    finally:
+        daemon.stop()

@@ -1,0 +1,116 @@
+"""Endpoint resolution in the Docker CLI's order, against a fake HOME with real context files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from oblako_backend_docker.endpoint import DEFAULT_SOCKET, resolve
+from oblako_backend_docker.errors import image_missing, port_in_use
+from oblako_backends import ConfigurationError
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for var in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    (tmp_path / ".docker").mkdir()
+    (tmp_path / ".docker" / "config.json").write_text("{}")  # as the Docker CLI leaves it
+    return tmp_path
+
+
+def add_context(home: Path, name: str, host: str, current: bool = False) -> None:
+    """Write a context the way `docker context create` stores it."""
+    meta = home / ".docker" / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest()
+    meta.mkdir(parents=True)
+    (meta / "meta.json").write_text(
+        json.dumps({"Name": name, "Metadata": {}, "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": False}}})
+    )
+    if current:
+        (home / ".docker" / "config.json").write_text(json.dumps({"currentContext": name}))
+
+
+def test_default_socket_when_nothing_is_configured(home: Path) -> None:
+    found = resolve(env={})
+    assert (found.url, found.source) == (DEFAULT_SOCKET, "default socket")
+
+
+def test_current_context_from_config(home: Path) -> None:
+    add_context(home, "colima", "unix:///home/u/.colima/default/docker.sock", current=True)
+    found = resolve(env={})
+    assert found.url == "unix:///home/u/.colima/default/docker.sock"
+    assert "current Docker context" in found.source and "colima" in found.source
+
+
+def test_docker_context_beats_the_current_context(home: Path) -> None:
+    add_context(home, "colima", "unix:///c.sock", current=True)
+    add_context(home, "remote", "tcp://10.0.0.5:2375")
+    found = resolve(env={"DOCKER_CONTEXT": "remote"})
+    assert found.url == "tcp://10.0.0.5:2375" and "DOCKER_CONTEXT" in found.source
+
+
+def test_docker_host_beats_contexts_and_warns_that_it_shadows_one(home: Path) -> None:
+    add_context(home, "colima", "unix:///c.sock", current=True)
+    with pytest.warns(UserWarning, match="overrides the Docker context 'colima'"):
+        found = resolve(env={"DOCKER_HOST": "unix:///d.sock"})
+    assert (found.url, found.source) == ("unix:///d.sock", "DOCKER_HOST")
+
+
+def test_docker_host_without_a_context_does_not_warn(home: Path, recwarn: pytest.WarningsRecorder) -> None:
+    assert resolve(env={"DOCKER_HOST": "tcp://127.0.0.1:2375"}).url == "tcp://127.0.0.1:2375"
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
+def test_explicit_base_url_beats_everything(home: Path) -> None:
+    add_context(home, "colima", "unix:///c.sock", current=True)
+    found = resolve("unix:///explicit.sock", env={"DOCKER_HOST": "unix:///d.sock"})
+    assert (found.url, found.source) == ("unix:///explicit.sock", "base_url option")
+
+
+def test_a_missing_context_is_named_with_the_known_ones(home: Path) -> None:
+    add_context(home, "colima", "unix:///c.sock")
+    with pytest.raises(ConfigurationError, match=r"'nope', which does not exist \(known: .*colima"):
+        resolve(env={"DOCKER_CONTEXT": "nope"})
+
+
+@pytest.mark.parametrize("bad", ["/var/run/docker.sock", "docker.sock", "unix://", "http//x"])
+def test_a_docker_host_that_is_not_an_endpoint_is_refused(home: Path, bad: str) -> None:
+    with pytest.raises(ConfigurationError, match="DOCKER_HOST"):
+        resolve(env={"DOCKER_HOST": bad})
+
+
+@pytest.mark.parametrize(
+    ("message", "port"),
+    [
+        # Docker Engine 20.10+
+        ("driver failed programming external connectivity on endpoint x (abc): Bind for 127.0.0.1:8001 failed: port is already allocated", 8001),
+        ("driver failed programming external connectivity on endpoint x: Error starting userland proxy: listen tcp4 127.0.0.1:18080: bind: address already in use", 18080),
+        # Podman 4.x
+        ("rootlessport listen tcp 0.0.0.0:8080: bind: address already in use", 8080),
+        ("cannot listen on the TCP port: listen tcp4 :9000: bind: address already in use", 9000),
+        ("something went wrong: port already in use", None),
+    ],
+)
+def test_every_wording_of_a_taken_port_is_recognised(message: str, port: int | None) -> None:
+    assert port_in_use(message) == (True, port)
+
+
+def test_other_errors_are_not_taken_for_port_conflicts() -> None:
+    assert port_in_use('Conflict. The container name "/x" is already in use') == (False, None)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "No such image: localhost/nope:1",
+        "manifest for localhost:5000/x:1 not found: manifest unknown: manifest unknown",
+        "pull access denied for nope, repository does not exist or may require 'docker login'",
+        "localhost/nope:1: image not known",
+    ],
+)
+def test_missing_image_wordings(message: str) -> None:
+    assert image_missing(message)

@@ -1,0 +1,274 @@
+"""Selecting a backend by name through real entry points of real (throwaway) distributions."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from oblako_backends import (
+    BackendLoadError,
+    ConfigurationError,
+    OblakoBackendError,
+    RuntimeUnavailableError,
+    UnknownBackendError,
+    get_backend,
+    list_backends,
+)
+from oblako_backends.cli import main as cli
+
+MakeDist = Callable[..., Path]
+GROUP = "oblako.backends"
+
+
+def plugin_module(extra: str = "") -> tuple[str, dict[str, str]]:
+    """A fresh module name and its source: a backend built on the reference one."""
+    module = f"fake_{uuid.uuid4().hex[:8]}"
+    source = (
+        "from oblako_backends.testing import MemoryPlugin\n"
+        "class Plugin(MemoryPlugin):\n"
+        "    pass\n" + extra
+    )
+    return module, {f"{module}.py": source}
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("OBLAKO_CONTAINER_BACKEND", "OBLAKO_TRACE", "DOCKER_HOST", "DOCKER_CONTEXT"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def test_explicit_name_beats_environment_which_beats_default(monkeypatch: pytest.MonkeyPatch, make_dist: MakeDist) -> None:
+    module, files = plugin_module()
+    make_dist("oblako-backend-fancy", {GROUP: {"fancy": f"{module}:Plugin"}}, files)
+    assert get_backend().name == "docker"
+    monkeypatch.setenv("OBLAKO_CONTAINER_BACKEND", " Fancy ")
+    assert get_backend().name == "fancy"
+    assert "OBLAKO_CONTAINER_BACKEND" in get_backend().selected_by
+    assert get_backend("memory").name == "memory"
+    assert get_backend("memory").selected_by == "argument"
+
+
+def test_a_bad_name_in_the_environment_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OBLAKO_CONTAINER_BACKEND", "dock er!")
+    with pytest.raises(ConfigurationError, match="OBLAKO_CONTAINER_BACKEND='dock er!'"):
+        get_backend()
+
+
+def test_unknown_name_lists_installed_and_never_falls_back() -> None:
+    with pytest.raises(UnknownBackendError) as info:
+        get_backend("nerdctl")
+    message = str(info.value)
+    assert "'nerdctl'" in message
+    assert "docker" in message and "memory" in message
+    assert "pip install" not in message  # not a first-party name: no made-up extra
+
+
+def test_first_party_name_not_installed_gives_the_pip_command() -> None:
+    with pytest.raises(UnknownBackendError, match=r"pip install 'oblako-backends\[kubernetes\]'"):
+        get_backend("k8s")
+
+
+def test_aliases_select_the_same_backend_and_are_listed(make_dist: MakeDist) -> None:
+    module, files = plugin_module()
+    make_dist(
+        "oblako-backend-fancy",
+        {GROUP: {"fz": f"{module}:Plugin", "fancy": f"{module}:Plugin"}},
+        files,
+    )
+    assert get_backend("fz").name == "fancy"  # the name matching the distribution is canonical
+    (info,) = [b for b in list_backends() if b.name == "fancy"]
+    assert info.aliases == ("fz",)
+    assert info.distribution == "oblako-backend-fancy"
+    assert info.version == "1.0"
+
+
+def test_a_broken_plugin_is_reported_and_does_not_break_others(make_dist: MakeDist, capsys: pytest.CaptureFixture[str]) -> None:
+    make_dist("oblako-backend-broken", {GROUP: {"broken": "broken_mod_xyz:Plugin"}},
+              {"broken_mod_xyz.py": "raise ImportError('needs libfoo')\n"})
+    with pytest.raises(BackendLoadError) as info:
+        get_backend("broken")
+    message = str(info.value)
+    assert "broken = broken_mod_xyz:Plugin" in message
+    assert "oblako-backend-broken 1.0" in message
+    assert "needs libfoo" in message
+    assert get_backend("memory").name == "memory"
+    assert cli(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "broken: " in out and "needs libfoo" in out
+    assert [line for line in out.splitlines() if line.startswith("memory")][0].endswith("ok")
+
+
+def test_list_works_when_every_plugin_is_broken(make_dist: MakeDist, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    make_dist("oblako-backend-b1", {GROUP: {"b1": "no_such_module_1:X"}})
+    make_dist("oblako-backend-b2", {GROUP: {"b2": "no_such_module_2:X"}})
+    assert cli(["list", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert "No module named 'no_such_module_1'" in rows["b1"]["problem"]
+    assert "No module named 'no_such_module_2'" in rows["b2"]["problem"]
+
+
+def test_two_distributions_claiming_one_name_is_an_error_naming_both(make_dist: MakeDist) -> None:
+    m1, f1 = plugin_module()
+    m2, f2 = plugin_module()
+    make_dist("dist-one", {GROUP: {"dup": f"{m1}:Plugin"}}, f1)
+    make_dist("dist-two", {GROUP: {"dup": f"{m2}:Plugin"}}, f2)
+    with pytest.raises(BackendLoadError) as info:
+        get_backend("dup")
+    assert "dist-one" in str(info.value) and "dist-two" in str(info.value)
+
+
+def test_a_plugin_whose_hooks_do_not_match_the_contract_is_refused(make_dist: MakeDist) -> None:
+    module, files = plugin_module(
+        "from oblako_backends import hookimpl\n"
+        "class Typo:\n"
+        "    @hookimpl\n"
+        "    def oblako_stauts(self, name):\n"
+        "        return None\n"
+    )
+    make_dist("oblako-backend-typo", {GROUP: {"typo": f"{module}:Typo"}}, files)
+    with pytest.raises(BackendLoadError, match="oblako_stauts"):
+        get_backend("typo")
+
+
+def test_a_hook_the_plugin_lacks_is_a_clear_error(make_dist: MakeDist) -> None:
+    module, files = plugin_module(
+        "from oblako_backends import hookimpl\n"
+        "class Small:\n"
+        "    @hookimpl\n"
+        "    def oblako_inspect(self, name):\n"
+        "        return None\n"
+    )
+    make_dist("oblako-backend-small", {GROUP: {"small": f"{module}:Small"}}, files)
+    backend = get_backend("small")
+    assert backend.status("anything") == "absent"
+    with pytest.raises(OblakoBackendError, match="small backend does not support run"):
+        backend.run(name="x", image="busybox")
+    assert backend.docker_client() is None
+
+
+def test_options_reach_the_factory_and_bad_ones_are_named() -> None:
+    backend = get_backend("memory", pullable=["busybox"])
+    assert backend.plugin._pullable == {"busybox"}
+    with pytest.raises(ConfigurationError, match="does not accept options"):
+        get_backend("memory", colour="blue")
+
+
+def test_extension_hookwrappers_wrap_the_backend(make_dist: MakeDist) -> None:
+    module = f"ext_{uuid.uuid4().hex[:8]}"
+    source = (
+        "from oblako_backends import hookimpl\n"
+        "CALLS = []\n"
+        "class Counter:\n"
+        "    @hookimpl(wrapper=True)\n"
+        "    def oblako_inspect(self, name):\n"
+        "        CALLS.append(name)\n"
+        "        return (yield)\n"
+    )
+    make_dist("oblako-counter", {"oblako.extensions": {"counter": f"{module}:Counter"}}, {f"{module}.py": source})
+    backend = get_backend("memory")
+    backend.status("abc")
+    assert sys.modules[module].CALLS == ["abc"]
+
+
+def test_a_broken_extension_warns_and_the_backend_still_loads(make_dist: MakeDist) -> None:
+    make_dist("oblako-badext", {"oblako.extensions": {"bad": "no_such_ext_mod:X"}})
+    with pytest.warns(RuntimeWarning, match="no_such_ext_mod"):
+        backend = get_backend("memory")
+    assert backend.status("x") == "absent"
+
+
+def test_trace_prints_each_hook_call_with_arguments_and_duration(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("OBLAKO_TRACE", "1")
+    get_backend("memory").status("traced-one")
+    err = capsys.readouterr().err
+    assert "oblako trace: oblako_inspect(name='traced-one') -> None in " in err
+    assert " ms" in err
+
+
+def test_trace_refuses_a_value_it_cannot_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OBLAKO_TRACE", "maybe")
+    with pytest.raises(ConfigurationError, match="OBLAKO_TRACE='maybe'"):
+        get_backend("memory")
+
+
+def test_auto_picks_the_first_backend_whose_runtime_answers(make_dist: MakeDist, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
+    module, files = plugin_module()
+    make_dist("oblako-backend-zeta", {GROUP: {"zeta": f"{module}:Plugin"}}, files)
+    backend = get_backend("auto")
+    assert backend.name == "zeta"  # docker did not answer; memory is never chosen by auto
+    assert backend.selected_by.startswith("auto")
+
+
+def test_auto_with_nothing_reachable_says_what_was_tried(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
+    with pytest.raises(RuntimeUnavailableError) as info:
+        get_backend("auto")
+    assert "docker" in str(info.value) and "no such socket" in str(info.value)
+
+
+def _fresh_python(code: str, site: Path | None = None) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OBLAKO_")}
+    if site is not None:
+        env["PYTHONPATH"] = str(site)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60, check=True)
+    return done.stdout
+
+
+def test_listing_imports_no_plugin_module(make_dist: MakeDist) -> None:
+    module, files = plugin_module()
+    site = make_dist("oblako-backend-lazy", {GROUP: {"lazy": f"{module}:Plugin"}}, files)
+    out = _fresh_python(
+        "import sys, json\n"
+        "from oblako_backends import list_backends\n"
+        "names = [b.name for b in list_backends()]\n"
+        f"loaded = [m for m in ('{module}', 'oblako_backend_docker', 'docker', 'oblako_backends.testing') if m in sys.modules]\n"
+        "print(json.dumps([names, loaded]))\n",
+        site,
+    )
+    names, loaded = json.loads(out)
+    assert {"lazy", "docker", "memory"} <= set(names)
+    assert loaded == []
+
+
+def test_selecting_a_backend_imports_only_that_one_and_not_docker_py() -> None:
+    out = _fresh_python(
+        "import sys, json\n"
+        "from oblako_backends import get_backend\n"
+        "get_backend('docker')\n"
+        "print(json.dumps([m in sys.modules for m in ('oblako_backend_docker', 'docker', 'oblako_backends.testing.memory')]))\n"
+    )
+    assert json.loads(out) == [True, False, False]
+
+
+def test_doctor_explains_the_choice_and_exits_zero_when_reachable(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("OBLAKO_CONTAINER_BACKEND", "memory")
+    assert cli(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "backend:      memory (selected by environment (OBLAKO_CONTAINER_BACKEND)" in out
+    assert "reachable:    yes" in out
+    assert cli(["doctor", "--json", "--backend", "memory"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["selected_by"] == "argument" and report["reachable"] is True
+
+
+def test_doctor_exits_nonzero_with_what_to_do_when_unreachable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/absent.sock")
+    assert cli(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "reachable:    NO" in out
+    assert f"{tmp_path}/absent.sock (from DOCKER_HOST): no such socket" in out
+    assert "what to do:" in out and "Start Docker" in out
+
+
+def test_doctor_with_an_unknown_backend_exits_2_with_one_cause(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["doctor", "--backend", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("oblako-backends: unknown container backend 'nope'")

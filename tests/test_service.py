@@ -1,0 +1,192 @@
+"""Service lifecycle and the Backend facade, on the in-memory reference backend."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from oblako_backends import (
+    ABSENT,
+    RUNNING,
+    STOPPED,
+    ImageNotFoundError,
+    InvalidSpecError,
+    NotOwnedError,
+    PortInUseError,
+    Service,
+    ServiceNotReadyError,
+    State,
+    get_backend,
+    log_check,
+)
+from oblako_backends.backend import Backend
+
+
+@pytest.fixture
+def backend() -> Backend:
+    return get_backend("memory")
+
+
+def test_state_values_compare_equal_to_oblakos_strings() -> None:
+    assert (RUNNING, STOPPED, ABSENT) == ("running", "stopped", "absent")
+    assert State("running") is RUNNING
+    assert f"{STOPPED}" == "stopped"
+
+
+def test_start_is_idempotent_and_names_the_container_after_the_service(backend: Backend) -> None:
+    svc = Service("s3", "localhost/s3:1", backend=backend, ports={"8000/tcp": 8001})
+    assert svc.container_name == "oblako-s3"
+    assert svc.start() is True
+    assert svc.start() is False
+    assert [c.name for c in backend.list()] == ["oblako-s3"]
+    assert backend.list()[0].service == "s3"
+
+
+def test_start_recreates_a_stopped_leftover(backend: Backend) -> None:
+    svc = Service("s3", "localhost/s3:1", backend=backend)
+    svc.start()
+    backend.plugin.exit("oblako-s3")
+    assert svc.status().state == STOPPED
+    assert svc.start() is True
+    assert svc.status().state == RUNNING
+
+
+def test_a_changed_spec_is_recreated_not_reported_as_running(backend: Backend) -> None:
+    Service("db", "localhost/db:1", backend=backend, environment={"MODE": "a"}).start()
+    changed = Service("db", "localhost/db:1", backend=backend, environment={"MODE": "b"})
+    assert changed.start() is True
+    (info,) = backend.list()
+    assert info.spec_hash == changed.spec.fingerprint()
+
+
+def test_start_refuses_a_container_it_did_not_create(backend: Backend) -> None:
+    backend.plugin.add_foreign("oblako-s3")
+    with pytest.raises(NotOwnedError, match="oblako-s3"):
+        Service("s3", "localhost/s3:1", backend=backend).start()
+    with pytest.raises(NotOwnedError):
+        backend.stop("oblako-s3")
+    with pytest.raises(NotOwnedError):
+        backend.remove("oblako-s3")
+    assert backend.status("oblako-s3") == RUNNING  # left alone
+
+
+def test_stop_removes_and_is_a_no_op_when_absent(backend: Backend) -> None:
+    svc = Service("s3", "localhost/s3:1", backend=backend)
+    svc.start()
+    svc.stop()
+    assert svc.status().state == ABSENT
+    svc.stop()
+    backend.remove("oblako-s3")
+
+
+def test_restart_gives_a_fresh_container(backend: Backend) -> None:
+    svc = Service("s3", "localhost/s3:1", backend=backend)
+    svc.start()
+    backend.plugin.emit("oblako-s3", "old line")
+    svc.restart()
+    assert "old line" not in svc.logs()
+    assert svc.status().state == RUNNING
+
+
+def test_status_reports_an_unreachable_runtime_as_an_error_not_an_exception(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
+    monkeypatch.setenv("OBLAKO_PROBE_TIMEOUT", "1")
+    status = Service("s3", "localhost/s3:1", backend=get_backend("docker")).status()
+    assert not status.ok and status.state is None
+    assert "not reachable" in str(status) and "none.sock" in str(status)
+
+
+def test_wait_ready_uses_the_health_check(backend: Backend) -> None:
+    svc = Service("q", "localhost/q:1", backend=backend, health_check=log_check("ready to serve"))
+    svc.start()
+    threading.Timer(0.3, backend.plugin.emit, ("oblako-q", "ready to serve")).start()
+    svc.wait_ready(timeout=10)
+
+
+def test_wait_ready_timeout_carries_the_last_log_lines(backend: Backend) -> None:
+    svc = Service("q", "localhost/q:1", backend=backend)
+    svc.start()
+    backend.plugin.emit("oblako-q", "config error: no bucket")
+    with pytest.raises(ServiceNotReadyError) as info:
+        svc.wait_ready(timeout=0.3, health_check=lambda s: False)
+    assert "not ready within 0.3 s" in str(info.value)
+    assert "config error: no bucket" in info.value.logs
+    assert "config error: no bucket" in str(info.value)
+
+
+def test_wait_ready_fails_fast_when_the_container_exits(backend: Backend) -> None:
+    svc = Service("q", "localhost/q:1", backend=backend)
+    svc.start()
+    backend.plugin.emit("oblako-q", "fatal: bad flag")
+    backend.plugin.exit("oblako-q")
+    with pytest.raises(ServiceNotReadyError, match="is stopped instead of becoming ready"):
+        svc.wait_ready(timeout=30, health_check=lambda s: False)
+
+
+def test_logs_tail_and_follow(backend: Backend) -> None:
+    backend.run(name="l", image="busybox")
+    for i in range(5):
+        backend.plugin.emit("l", f"line {i}")
+    assert backend.logs("l", tail=2) == "line 3\nline 4\n"
+    assert backend.logs("gone") == ""
+    with backend.follow_logs("l", tail=1) as stream:
+        threading.Timer(0.2, backend.plugin.emit, ("l", "line 5")).start()
+        assert next(stream) == "line 4"
+        assert next(stream) == "line 5"
+        threading.Timer(0.2, stream.close).start()
+        assert list(stream) == []  # closing from another thread ends a blocked read
+    with pytest.raises(InvalidSpecError, match="tail"):
+        backend.logs("l", tail=-1)
+
+
+def test_port_conflicts_and_missing_images_raise_the_core_errors() -> None:
+    backend = get_backend("memory", pullable=["busybox"])
+    backend.run(name="a", image="busybox", ports={"80/tcp": 9000})
+    with pytest.raises(PortInUseError) as info:
+        backend.run(name="b", image="busybox", ports={"81/tcp": 9000})
+    assert info.value.port == 9000 and isinstance(info.value, RuntimeError)
+    with pytest.raises(ImageNotFoundError):
+        backend.run(name="c", image="localhost/missing:1")
+
+
+def test_invalid_input_is_refused_before_the_plugin_is_called(backend: Backend) -> None:
+    calls: list[str] = []
+    backend._pm.add_hookcall_monitoring(lambda name, impls, kw: calls.append(name), lambda *a: None)
+    for bad in (lambda: backend.run(name="bad name", image="busybox"),
+                lambda: backend.status("bad/name"),
+                lambda: backend.ensure_image("Not An Image")):
+        with pytest.raises(InvalidSpecError):
+            bad()
+    assert calls == []
+
+
+def test_drives_the_backend_exactly_as_oblakos_base_py_does(backend: Backend) -> None:
+    """oblako's services/base.py today: status check, run with keywords, logs, stop."""
+    from oblako_backends import ABSENT as _ABSENT
+    from oblako_backends import RUNNING as _RUNNING
+    from oblako_backends import STOPPED as _STOPPED
+
+    name = "oblako-dynamodb"
+    kwargs = dict(
+        name=name,
+        image="localhost/dynamodb:1",
+        ports={"8000/tcp": 8002},
+        environment={"AWS_REGION": "us-east-1"},
+        volumes={"oblako-dynamodb-data": {"bind": "/data", "mode": "rw"}},
+        extra_hosts={"host.docker.internal": "host-gateway"},
+        command="-jar DynamoDBLocal.jar -sharedDb",
+        working_dir="/home/dynamodblocal",
+        user="root",
+    )
+    assert backend.status(name) == _ABSENT
+    backend.ensure_image(kwargs["image"])
+    backend.run(**kwargs)
+    assert backend.status(name) == _RUNNING
+    with pytest.raises(RuntimeError, match="8002"):  # base.py catches PortInUseError so
+        backend.run(**{**kwargs, "name": "oblako-other"})
+    assert "DynamoDBLocal.jar" in backend.logs(name, tail=50)
+    backend.stop(name)
+    assert backend.status(name) in (_STOPPED, _ABSENT)
+    assert backend.logs(name) == ""
+    backend.stop(name)
