@@ -8,6 +8,7 @@ runtime tests are skipped with the reason.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import uuid
@@ -44,6 +45,7 @@ def docker_engine() -> Iterator[runtimes.Daemon]:
         _unavailable("Docker Engine", exc)
     yield daemon
     daemon.stop()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture
