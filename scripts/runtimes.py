@@ -14,6 +14,7 @@ On Debian as root, missing runtimes are installed from Debian's packages first.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import shutil
@@ -69,8 +70,7 @@ def ensure_installed(*commands: str) -> None:
     packages = sorted({PACKAGES[c] for c in missing})
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         raise RuntimeStartError(
-            f"{', '.join(missing)} not installed; install {' '.join(packages)} (Debian) or your "
-            "platform's equivalent"
+            f"{', '.join(missing)} not installed; install {' '.join(packages)} (Debian) or your platform's equivalent"
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
@@ -108,8 +108,9 @@ def _ok(s: socket.socket) -> bool:
     return data.startswith(b"HTTP/1.") and b" 200 " in data.split(b"\r\n", 1)[0] + b" "
 
 
-def wait_until(check: object, what: str, timeout: float, proc: subprocess.Popen[bytes] | None = None,
-               log: Path | None = None) -> None:
+def wait_until(
+    check: object, what: str, timeout: float, proc: subprocess.Popen[bytes] | None = None, log: Path | None = None
+) -> None:
     """Poll `check()` until it is true; fail early if `proc` died, with its log."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -124,8 +125,9 @@ def wait_until(check: object, what: str, timeout: float, proc: subprocess.Popen[
 
 def _spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     with open(log, "ab") as out:
-        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env, start_new_session=True)
+        return subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+        )
 
 
 def start_dockerd(directory: Path, socket_path: Path | None = None, bridge: str | None = None) -> Daemon:
@@ -137,11 +139,16 @@ def start_dockerd(directory: Path, socket_path: Path | None = None, bridge: str 
     log = directory / "dockerd.log"
     argv = [
         "dockerd",
-        "--host", f"unix://{sock}",
-        "--data-root", str(directory / "data"),
-        "--exec-root", str(directory / "exec"),
-        "--pidfile", str(directory / "dockerd.pid"),
-        "--exec-opt", "native.cgroupdriver=cgroupfs",
+        "--host",
+        f"unix://{sock}",
+        "--data-root",
+        str(directory / "data"),
+        "--exec-root",
+        str(directory / "exec"),
+        "--pidfile",
+        str(directory / "dockerd.pid"),
+        "--exec-opt",
+        "native.cgroupdriver=cgroupfs",
     ]
     if bridge:
         argv += ["--bridge", bridge]
@@ -174,10 +181,8 @@ def stop_pid(pid: int, timeout: float = 30) -> None:
         if done == pid:
             return
         time.sleep(0.1)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def build_test_image(url: str, tag: str = TEST_IMAGE) -> str:
@@ -190,7 +195,9 @@ def build_test_image(url: str, tag: str = TEST_IMAGE) -> str:
         (Path(ctx) / "www").mkdir()
         (Path(ctx) / "www" / "index.html").write_text("hello from oblako-test\n")
         (Path(ctx) / "etc").mkdir()
-        (Path(ctx) / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
+        (Path(ctx) / "etc" / "passwd").write_text(
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"
+        )
         (Path(ctx) / "etc" / "group").write_text("root:x:0:\nnobody:x:65534:\n")
         (Path(ctx) / "Dockerfile").write_text(DOCKERFILE)
         api = docker.APIClient(base_url=url, version="auto", timeout=300)

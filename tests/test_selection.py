@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from oblako_backends import (
     BackendLoadError,
     ConfigurationError,
@@ -30,11 +29,7 @@ GROUP = "oblako.backends"
 def plugin_module(extra: str = "") -> tuple[str, dict[str, str]]:
     """A fresh module name and its source: a backend built on the reference one."""
     module = f"fake_{uuid.uuid4().hex[:8]}"
-    source = (
-        "from oblako_backends.testing import MemoryPlugin\n"
-        "class Plugin(MemoryPlugin):\n"
-        "    pass\n" + extra
-    )
+    source = "from oblako_backends.testing import MemoryPlugin\nclass Plugin(MemoryPlugin):\n    pass\n" + extra
     return module, {f"{module}.py": source}
 
 
@@ -44,7 +39,9 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(var, raising=False)
 
 
-def test_explicit_name_beats_environment_which_beats_default(monkeypatch: pytest.MonkeyPatch, make_dist: MakeDist) -> None:
+def test_explicit_name_beats_environment_which_beats_default(
+    monkeypatch: pytest.MonkeyPatch, make_dist: MakeDist
+) -> None:
     module, files = plugin_module()
     make_dist("oblako-backend-fancy", {GROUP: {"fancy": f"{module}:Plugin"}}, files)
     assert get_backend().name == "docker"
@@ -89,9 +86,14 @@ def test_aliases_select_the_same_backend_and_are_listed(make_dist: MakeDist) -> 
     assert info.version == "1.0"
 
 
-def test_a_broken_plugin_is_reported_and_does_not_break_others(make_dist: MakeDist, capsys: pytest.CaptureFixture[str]) -> None:
-    make_dist("oblako-backend-broken", {GROUP: {"broken": "broken_mod_xyz:Plugin"}},
-              {"broken_mod_xyz.py": "raise ImportError('needs libfoo')\n"})
+def test_a_broken_plugin_is_reported_and_does_not_break_others(
+    make_dist: MakeDist, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_dist(
+        "oblako-backend-broken",
+        {GROUP: {"broken": "broken_mod_xyz:Plugin"}},
+        {"broken_mod_xyz.py": "raise ImportError('needs libfoo')\n"},
+    )
     with pytest.raises(BackendLoadError) as info:
         get_backend("broken")
     message = str(info.value)
@@ -105,7 +107,9 @@ def test_a_broken_plugin_is_reported_and_does_not_break_others(make_dist: MakeDi
     assert [line for line in out.splitlines() if line.startswith("memory")][0].endswith("ok")
 
 
-def test_list_works_when_every_plugin_is_broken(make_dist: MakeDist, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_works_when_every_plugin_is_broken(
+    make_dist: MakeDist, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     make_dist("oblako-backend-b1", {GROUP: {"b1": "no_such_module_1:X"}})
     make_dist("oblako-backend-b2", {GROUP: {"b2": "no_such_module_2:X"}})
     assert cli(["list", "--json"]) == 0
@@ -184,7 +188,9 @@ def test_a_broken_extension_warns_and_the_backend_still_loads(make_dist: MakeDis
     assert backend.status("x") == "absent"
 
 
-def test_trace_prints_each_hook_call_with_arguments_and_duration(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_trace_prints_each_hook_call_with_arguments_and_duration(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("OBLAKO_TRACE", "1")
     get_backend("memory").status("traced-one")
     err = capsys.readouterr().err
@@ -198,7 +204,9 @@ def test_trace_refuses_a_value_it_cannot_read(monkeypatch: pytest.MonkeyPatch) -
         get_backend("memory")
 
 
-def test_auto_picks_the_first_backend_whose_runtime_answers(make_dist: MakeDist, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_auto_picks_the_first_backend_whose_runtime_answers(
+    make_dist: MakeDist, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
     module, files = plugin_module()
     make_dist("oblako-backend-zeta", {GROUP: {"zeta": f"{module}:Plugin"}}, files)
@@ -229,7 +237,8 @@ def test_listing_imports_no_plugin_module(make_dist: MakeDist) -> None:
         "import sys, json\n"
         "from oblako_backends import list_backends\n"
         "names = [b.name for b in list_backends()]\n"
-        f"loaded = [m for m in ('{module}', 'oblako_backend_docker', 'docker', 'oblako_backends.testing') if m in sys.modules]\n"
+        f"watched = ('{module}', 'oblako_backend_docker', 'docker', 'oblako_backends.testing')\n"
+        "loaded = [m for m in watched if m in sys.modules]\n"
         "print(json.dumps([names, loaded]))\n",
         site,
     )
@@ -243,12 +252,15 @@ def test_selecting_a_backend_imports_only_that_one_and_not_docker_py() -> None:
         "import sys, json\n"
         "from oblako_backends import get_backend\n"
         "get_backend('docker')\n"
-        "print(json.dumps([m in sys.modules for m in ('oblako_backend_docker', 'docker', 'oblako_backends.testing.memory')]))\n"
+        "watched = ('oblako_backend_docker', 'docker', 'oblako_backends.testing.memory')\n"
+        "print(json.dumps([m in sys.modules for m in watched]))\n"
     )
     assert json.loads(out) == [True, False, False]
 
 
-def test_doctor_explains_the_choice_and_exits_zero_when_reachable(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_doctor_explains_the_choice_and_exits_zero_when_reachable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("OBLAKO_CONTAINER_BACKEND", "memory")
     assert cli(["doctor"]) == 0
     out = capsys.readouterr().out
@@ -259,7 +271,9 @@ def test_doctor_explains_the_choice_and_exits_zero_when_reachable(monkeypatch: p
     assert report["selected_by"] == "argument" and report["reachable"] is True
 
 
-def test_doctor_exits_nonzero_with_what_to_do_when_unreachable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_doctor_exits_nonzero_with_what_to_do_when_unreachable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/absent.sock")
     assert cli(["doctor"]) == 1
     out = capsys.readouterr().out

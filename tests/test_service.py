@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 import pytest
-
 from oblako_backends import (
     ABSENT,
     RUNNING,
@@ -89,7 +88,9 @@ def test_restart_gives_a_fresh_container(backend: Backend) -> None:
     assert svc.status().state == RUNNING
 
 
-def test_status_reports_an_unreachable_runtime_as_an_error_not_an_exception(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_status_reports_an_unreachable_runtime_as_an_error_not_an_exception(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
     monkeypatch.setenv("OBLAKO_PROBE_TIMEOUT", "1")
     status = Service("s3", "localhost/s3:1", backend=get_backend("docker")).status()
@@ -153,9 +154,11 @@ def test_port_conflicts_and_missing_images_raise_the_core_errors() -> None:
 def test_invalid_input_is_refused_before_the_plugin_is_called(backend: Backend) -> None:
     calls: list[str] = []
     backend._pm.add_hookcall_monitoring(lambda name, impls, kw: calls.append(name), lambda *a: None)
-    for bad in (lambda: backend.run(name="bad name", image="busybox"),
-                lambda: backend.status("bad/name"),
-                lambda: backend.ensure_image("Not An Image")):
+    for bad in (
+        lambda: backend.run(name="bad name", image="busybox"),
+        lambda: backend.status("bad/name"),
+        lambda: backend.ensure_image("Not An Image"),
+    ):
         with pytest.raises(InvalidSpecError):
             bad()
     assert calls == []

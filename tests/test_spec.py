@@ -7,7 +7,6 @@ import string
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from oblako_backends import ContainerSpec, InvalidSpecError, PortSpec, VolumeSpec
 from oblako_backends.spec import SPEC_HASH_LABEL
 
@@ -16,7 +15,9 @@ ports = st.integers(1, 65535)
 env_keys = st.text(alphabet=string.ascii_letters + string.digits + "_.-", min_size=1, max_size=20)
 env_values = st.text(max_size=30).filter(lambda v: "\x00" not in v)
 abs_paths = st.from_regex(r"/[a-z0-9_/.-]{0,30}", fullmatch=True)
-commands = st.one_of(st.none(), st.lists(st.text(min_size=0, max_size=10).filter(lambda a: "\x00" not in a), min_size=1, max_size=5))
+commands = st.one_of(
+    st.none(), st.lists(st.text(min_size=0, max_size=10).filter(lambda a: "\x00" not in a), min_size=1, max_size=5)
+)
 
 
 @st.composite
@@ -27,15 +28,36 @@ def valid_specs(draw: st.DrawFn) -> dict[str, object]:
     sources = draw(st.lists(st.one_of(names, abs_paths), min_size=len(targets), max_size=len(targets)))
     return {
         "name": draw(names),
-        "image": draw(st.sampled_from(["busybox", "localhost:5000/a/b:1", "localhost/oblako-test:1", "quay.io/x/y@sha256:" + "a" * 64])),
-        "ports": {f"{c}/{draw(st.sampled_from(['tcp', 'udp']))}": draw(st.one_of(st.none(), st.just(h))) for c, h in zip(container_ports, host_ports)},
+        "image": draw(
+            st.sampled_from(
+                ["busybox", "localhost:5000/a/b:1", "localhost/oblako-test:1", "quay.io/x/y@sha256:" + "a" * 64]
+            )
+        ),
+        "ports": {
+            f"{c}/{draw(st.sampled_from(['tcp', 'udp']))}": draw(st.one_of(st.none(), st.just(h)))
+            for c, h in zip(container_ports, host_ports, strict=True)
+        },
         "environment": draw(st.dictionaries(env_keys, env_values, max_size=4)),
-        "volumes": {s: {"bind": t, "mode": draw(st.sampled_from(["rw", "ro"]))} for s, t in zip(sources, targets)},
-        "extra_hosts": draw(st.dictionaries(st.from_regex(r"[a-z]([a-z0-9-]{0,8}[a-z0-9])?(\.[a-z]{2,5})?", fullmatch=True), st.sampled_from(["host-gateway", "10.1.2.3", "::1"]), max_size=2)),
+        "volumes": {
+            s: {"bind": t, "mode": draw(st.sampled_from(["rw", "ro"]))} for s, t in zip(sources, targets, strict=True)
+        },
+        "extra_hosts": draw(
+            st.dictionaries(
+                st.from_regex(r"[a-z]([a-z0-9-]{0,8}[a-z0-9])?(\.[a-z]{2,5})?", fullmatch=True),
+                st.sampled_from(["host-gateway", "10.1.2.3", "::1"]),
+                max_size=2,
+            )
+        ),
         "command": draw(commands),
         "working_dir": draw(st.one_of(st.none(), abs_paths)),
         "user": draw(st.one_of(st.none(), st.sampled_from(["root", "1000", "1000:1000", "app:staff"]))),
-        "labels": draw(st.dictionaries(st.from_regex(r"[a-z][a-z0-9.-]{0,15}", fullmatch=True).filter(lambda k: not k.startswith("oblako.")), st.text(max_size=10).filter(lambda v: "\x00" not in v), max_size=3)),
+        "labels": draw(
+            st.dictionaries(
+                st.from_regex(r"[a-z][a-z0-9.-]{0,15}", fullmatch=True).filter(lambda k: not k.startswith("oblako.")),
+                st.text(max_size=10).filter(lambda v: "\x00" not in v),
+                max_size=3,
+            )
+        ),
     }
 
 
@@ -146,7 +168,10 @@ def test_spec_is_immutable() -> None:
 
 json_like = st.recursive(
     st.none() | st.booleans() | st.integers(-10, 70000) | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.one_of(st.text(max_size=8), st.integers(0, 70000)), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.one_of(st.text(max_size=8), st.integers(0, 70000)), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 FIELDS = ["name", "image", "ports", "environment", "volumes", "extra_hosts", "command", "working_dir", "user", "labels"]

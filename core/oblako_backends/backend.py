@@ -100,9 +100,7 @@ class Backend:
 
     def follow_logs(self, name: str, tail: int = 0) -> LogStream:
         """The last `tail` lines, then new ones as written. Close it (or leave a `with`) to stop."""
-        stream: LogStream = self._required(
-            "oblako_follow_logs", name=validate_name(name), tail=_tail(tail)
-        )
+        stream: LogStream = self._required("oblako_follow_logs", name=validate_name(name), tail=_tail(tail))
         return stream
 
     def stop(self, name: str, timeout: float = 10.0) -> None:
@@ -159,7 +157,5 @@ class Backend:
     def _required(self, hook_name: str, **kwargs: Any) -> Any:
         result = self._call(hook_name, **kwargs)
         if result is None:
-            raise OblakoBackendError(
-                f"the {self.name} backend returned nothing from {hook_name} (a plugin bug)"
-            )
+            raise OblakoBackendError(f"the {self.name} backend returned nothing from {hook_name} (a plugin bug)")
         return result

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import config
-from .backend import Backend
 from .errors import ConfigurationError, InvalidSpecError, OblakoBackendError, UnknownBackendError
 from .models import RUNNING, ContainerInfo
 from .plugins import get_backend, list_backends
@@ -27,7 +26,7 @@ def _print_json(data: Any) -> None:
 def _table(rows: list[list[str]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -58,7 +57,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     dist = f"{backend.info.distribution} {backend.info.version}" if backend.info else "?"
     lines = [
         ("backend", f"{backend.name} (selected by {why}; from {dist})"),
-        ("endpoint", f"{probe.endpoint or '-'}" + (f" (from {probe.endpoint_source})" if probe.endpoint_source else "")),
+        (
+            "endpoint",
+            f"{probe.endpoint or '-'}" + (f" (from {probe.endpoint_source})" if probe.endpoint_source else ""),
+        ),
         ("reachable", "yes" if probe.reachable else "NO"),
     ]
     if probe.reachable:
@@ -132,9 +134,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _ports_text(info: ContainerInfo) -> str:
-    return ", ".join(
-        f"{p.host_ip}:{p.host_port}->{p.container_port}/{p.protocol}" for p in info.ports
-    ) or "-"
+    return ", ".join(f"{p.host_ip}:{p.host_port}->{p.container_port}/{p.protocol}" for p in info.ports) or "-"
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
@@ -197,9 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     choose = argparse.ArgumentParser(add_help=False)
-    choose.add_argument(
-        "--backend", metavar="NAME", help=f"backend to use (default: ${config.BACKEND_VAR} or docker)"
-    )
+    choose.add_argument("--backend", metavar="NAME", help=f"backend to use (default: ${config.BACKEND_VAR} or docker)")
 
     p = sub.add_parser("list", help="installed backends, including broken ones")
     p.add_argument("--json", action="store_true")

@@ -5,7 +5,9 @@ Every message says what went wrong and what to do about it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 class OblakoBackendError(Exception):

@@ -8,16 +8,10 @@ Listing reads metadata only; loading imports the selected entry point and nothin
 
 from __future__ import annotations
 
-import importlib.metadata as md
-import warnings
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from typing import Any
+import importlib
+import os
+import sys
 
-import pluggy
-
-from . import config, hookspecs
-from .backend import Backend
 from .errors import (
     BackendLoadError,
     ConfigurationError,
@@ -25,6 +19,14 @@ from .errors import (
     RuntimeUnavailableError,
     UnknownBackendError,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    import pluggy
+
+    from .backend import Backend
 
 GROUP = "oblako.backends"
 EXTENSION_GROUP = "oblako.extensions"
@@ -44,49 +46,143 @@ AUTO_ORDER = ("docker", "podman", "colima", "kubernetes", "apple")
 AUTO_EXCLUDED = frozenset({"memory"})
 
 
-@dataclass(frozen=True)
+class EntryPoint:
+    """One entry point, read from a distribution's ``entry_points.txt``."""
+
+    __slots__ = ("name", "value", "distribution", "version")
+
+    def __init__(self, name: str, value: str, distribution: str, version: str):
+        self.name, self.value, self.distribution, self.version = name, value, distribution, version
+
+    def load(self) -> Any:
+        """Import the module and follow the attribute path (``module:attr.sub``)."""
+        module, _, attrs = self.value.partition("[")[0].strip().partition(":")
+        obj: Any = importlib.import_module(module.strip())
+        for attr in filter(None, attrs.strip().split(".")):
+            obj = getattr(obj, attr)
+        return obj
+
+
 class BackendInfo:
     """An installed backend, as its distribution's metadata describes it."""
 
-    name: str
-    aliases: tuple[str, ...]
-    distribution: str
-    version: str
-    entry_point: str
-    problem: str | None = None
-    _entry: md.EntryPoint | None = field(default=None, repr=False, compare=False)
+    __slots__ = ("name", "aliases", "distribution", "version", "entry_point", "problem")
+
+    def __init__(
+        self,
+        name: str,
+        aliases: tuple[str, ...],
+        distribution: str,
+        version: str,
+        entry_point: str,
+        problem: str | None = None,
+    ):
+        self.name, self.aliases, self.distribution = name, aliases, distribution
+        self.version, self.entry_point, self.problem = version, entry_point, problem
+
+    def __repr__(self) -> str:
+        return f"BackendInfo({', '.join(f'{k}={getattr(self, k)!r}' for k in self.__slots__)})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BackendInfo) and self.as_dict() == other.as_dict()
 
     @property
     def names(self) -> tuple[str, ...]:
         return (self.name, *self.aliases)
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "aliases": list(self.aliases),
-            "distribution": self.distribution,
-            "version": self.version,
-            "entry_point": self.entry_point,
-            "problem": self.problem,
-        }
+        return {k: list(v) if k == "aliases" else v for k in self.__slots__ for v in [getattr(self, k)]}
+
+    def _entry(self) -> EntryPoint:
+        return EntryPoint(self.name, self.entry_point, self.distribution, self.version)
 
 
-def _dist_of(ep: md.EntryPoint) -> tuple[str, str]:
-    dist = ep.dist
-    if dist is None:
-        return "unknown", "unknown"
-    return dist.metadata["Name"] or "unknown", dist.version or "unknown"
+def _normalise(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
 
 
-def _entry_points(group: str) -> list[md.EntryPoint]:
-    """Entry points of `group`, without the duplicates a path listed twice produces."""
-    seen: set[tuple[str, str, str]] = set()
-    out: list[md.EntryPoint] = []
-    for ep in md.entry_points(group=group):
-        key = (_dist_of(ep)[0].lower().replace("_", "-"), ep.name, ep.value)
-        if key not in seen:
+def _parse_entry_points(text: str, group: str) -> list[tuple[str, str]]:
+    """The (name, value) pairs of one INI section of an ``entry_points.txt``."""
+    found, inside = [], False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("["):
+            inside = line == f"[{group}]"
+        elif inside and "=" in line:
+            name, _, value = line.partition("=")
+            found.append((name.strip(), value.strip()))
+    return found
+
+
+def _display_name(meta_dir: str, fallback: str) -> str:
+    """The distribution's own spelling of its name, from the Name header of its metadata."""
+    for filename in ("METADATA", "PKG-INFO"):
+        try:
+            with open(os.path.join(meta_dir, filename), encoding="utf-8") as f:
+                for line in f:
+                    if line.startswith("Name:"):
+                        return line[5:].strip()
+                    if not line.strip():
+                        break
+        except OSError:
+            continue
+    return fallback
+
+
+def _entry_points(group: str) -> list[EntryPoint]:
+    """Entry points of `group` from every distribution on sys.path, first one of a name winning.
+
+    Reads ``*.dist-info`` / ``*.egg-info`` folders directly: importing importlib.metadata
+    alone costs more than starting the interpreter, and listing must stay cheap.
+    """
+    seen: set[str] = set()
+    out: list[EntryPoint] = []
+    for entry in sys.path:
+        folder = entry or "."
+        if os.path.isfile(folder):  # a zip on sys.path: let importlib.metadata read it
+            out += _zip_entry_points(folder, group, seen)
+            continue
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        for meta in names:
+            stem, dot, kind = meta.rpartition(".")
+            if not dot or kind not in ("dist-info", "egg-info"):
+                continue
+            dist, _, version = stem.partition("-")
+            key = _normalise(dist)
+            if key in seen:
+                continue
             seen.add(key)
-            out.append(ep)
+            meta_dir = os.path.join(folder, meta)
+            try:
+                with open(os.path.join(meta_dir, "entry_points.txt"), encoding="utf-8") as f:
+                    pairs = _parse_entry_points(f.read(), group)
+            except OSError:
+                continue
+            if pairs:
+                display = _display_name(meta_dir, dist)
+                out += [EntryPoint(n, v, display, version.partition("-")[0] or "unknown") for n, v in pairs]
+    return out
+
+
+def _zip_entry_points(path: str, group: str, seen: set[str]) -> list[EntryPoint]:
+    import importlib.metadata as md
+
+    out = []
+    for dist in md.distributions(path=[path]):
+        key = _normalise(dist.metadata["Name"] or "")
+        if key in seen:
+            continue
+        seen.add(key)
+        out += [
+            EntryPoint(ep.name, ep.value, dist.metadata["Name"], dist.version)
+            for ep in dist.entry_points
+            if ep.group == group
+        ]
     return out
 
 
@@ -96,25 +192,23 @@ def list_backends(*, check: bool = False) -> list[BackendInfo]:
     With ``check=True`` each backend's module is imported too, and `problem` says why one
     cannot load (nothing is raised).
     """
-    groups: dict[tuple[str, str], list[md.EntryPoint]] = {}
+    groups: dict[tuple[str, str], list[EntryPoint]] = {}
     for ep in _entry_points(GROUP):
-        groups.setdefault((_dist_of(ep)[0], ep.value), []).append(ep)
+        groups.setdefault((ep.distribution, ep.value), []).append(ep)
     out: list[BackendInfo] = []
     for (dist_name, value), eps in groups.items():
         names = [ep.name for ep in eps]
-        own = dist_name.lower().replace("_", "-").removeprefix(DIST_PREFIX)
+        own = _normalise(dist_name).removeprefix(DIST_PREFIX)
         canonical = own if own in names else names[0]
-        primary = eps[names.index(canonical)]
         info = BackendInfo(
             name=canonical,
             aliases=tuple(n for n in names if n != canonical),
             distribution=dist_name,
-            version=_dist_of(primary)[1],
+            version=eps[0].version,
             entry_point=value,
-            _entry=primary,
         )
         if check:
-            info = replace(info, problem=_load_problem(info))
+            info.problem = _load_problem(info)
         out.append(info)
     return sorted(out, key=lambda b: (b.name, b.distribution))
 
@@ -128,16 +222,12 @@ def _load_problem(info: BackendInfo) -> str | None:
 
 
 def _describe(info: BackendInfo) -> str:
-    return (
-        f"entry point {info.name} = {info.entry_point} "
-        f"from distribution {info.distribution} {info.version}"
-    )
+    return f"entry point {info.name} = {info.entry_point} from distribution {info.distribution} {info.version}"
 
 
 def _load_factory(info: BackendInfo) -> Any:
-    assert info._entry is not None
     try:
-        return info._entry.load()
+        return info._entry().load()
     except Exception as exc:
         raise BackendLoadError(
             f"backend {info.name!r} is installed but failed to load ({_describe(info)}): "
@@ -157,8 +247,7 @@ def find_backend(name: str) -> BackendInfo:
     if len(matches) > 1:
         claims = "; ".join(_describe(b) for b in matches)
         raise BackendLoadError(
-            f"backend name {name!r} is claimed by more than one distribution: {claims}. "
-            "Uninstall all but one of them."
+            f"backend name {name!r} is claimed by more than one distribution: {claims}. Uninstall all but one of them."
         )
     return matches[0]
 
@@ -169,6 +258,8 @@ def get_backend(name: str | None = None, **options: Any) -> Backend:
     `options` go to the backend's factory (for example ``base_url=`` for docker). The name
     ``auto`` picks the first installed backend whose runtime answers a bounded probe.
     """
+    from . import config
+
     chosen, why = config.selected_backend(name)
     if chosen == "auto":
         if options:
@@ -179,6 +270,11 @@ def get_backend(name: str | None = None, **options: Any) -> Backend:
 
 def load_backend(info: BackendInfo, selected_by: str, options: dict[str, Any]) -> Backend:
     """Import one backend, register it alone in a fresh PluginManager, and wrap it."""
+    import pluggy
+
+    from . import config, hookspecs
+    from .backend import Backend
+
     factory = _load_factory(info)
     try:
         plugin = factory(**options)
@@ -186,14 +282,11 @@ def load_backend(info: BackendInfo, selected_by: str, options: dict[str, Any]) -
         raise
     except TypeError as exc:
         if options:
-            raise ConfigurationError(
-                f"backend {info.name!r} does not accept options {sorted(options)}: {exc}"
-            ) from exc
+            raise ConfigurationError(f"backend {info.name!r} does not accept options {sorted(options)}: {exc}") from exc
         raise BackendLoadError(f"backend {info.name!r} could not be created: {exc}") from exc
     except Exception as exc:
         raise BackendLoadError(
-            f"backend {info.name!r} could not be created ({_describe(info)}): "
-            f"{type(exc).__name__}: {exc}"
+            f"backend {info.name!r} could not be created ({_describe(info)}): {type(exc).__name__}: {exc}"
         ) from exc
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
@@ -201,9 +294,7 @@ def load_backend(info: BackendInfo, selected_by: str, options: dict[str, Any]) -
         pm.register(plugin, name=f"backend:{info.name}")
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise BackendLoadError(
-            f"backend {info.name!r} does not match the contract ({_describe(info)}): {exc}"
-        ) from exc
+        raise BackendLoadError(f"backend {info.name!r} does not match the contract ({_describe(info)}): {exc}") from exc
     _register_extensions(pm, _entry_points(EXTENSION_GROUP))
     if config.flag(config.TRACE_VAR):
         from .trace import install_tracing
@@ -212,7 +303,7 @@ def load_backend(info: BackendInfo, selected_by: str, options: dict[str, Any]) -
     return Backend(info.name, pm, selected_by=selected_by, info=info)
 
 
-def _register_extensions(pm: pluggy.PluginManager, entries: Iterable[md.EntryPoint]) -> None:
+def _register_extensions(pm: pluggy.PluginManager, entries: list[EntryPoint]) -> None:
     """Register extension plugins (hookwrappers). A broken one is reported and skipped."""
     for ep in entries:
         try:
@@ -220,7 +311,9 @@ def _register_extensions(pm: pluggy.PluginManager, entries: Iterable[md.EntryPoi
             pm.register(obj() if isinstance(obj, type) else obj, name=f"extension:{ep.name}")
             pm.check_pending()
         except Exception as exc:
-            dist, version = _dist_of(ep)
+            dist, version = ep.distribution, ep.version
+            import warnings
+
             warnings.warn(
                 f"oblako extension {ep.name} = {ep.value} from {dist} {version} was skipped: "
                 f"{type(exc).__name__}: {exc}",
@@ -230,6 +323,8 @@ def _register_extensions(pm: pluggy.PluginManager, entries: Iterable[md.EntryPoi
 
 
 def _auto(why: str) -> Backend:
+    from . import config
+
     installed = [b for b in list_backends() if b.name not in AUTO_EXCLUDED]
     rank = {name: i for i, name in enumerate(AUTO_ORDER)}
     installed.sort(key=lambda b: (rank.get(b.name, len(rank)), b.name))
@@ -261,6 +356,8 @@ def docker_client() -> Any:
     Under a backend without one (kubernetes, apple) this falls back to the ambient Docker
     environment (DOCKER_HOST or the current Docker context).
     """
+    from . import config
+
     client = get_backend().docker_client()
     if client is not None:
         return client

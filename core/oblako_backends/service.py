@@ -111,9 +111,7 @@ class Service:
     def info(self) -> ContainerInfo | None:
         return self.backend.inspect(self.container_name)
 
-    def wait_ready(
-        self, timeout: float = 60.0, health_check: HealthCheck | None = None, interval: float = 0.2
-    ) -> None:
+    def wait_ready(self, timeout: float = 60.0, health_check: HealthCheck | None = None, interval: float = 0.2) -> None:
         """Poll the health check until it passes; raise with the last logs if it never does.
 
         The check is, in order: the argument, the one given at construction, else "the first
@@ -199,4 +197,3 @@ def http_check(container_port: int, path: str = "/", ok: Callable[[int], bool] |
 def log_check(text: str, tail: int = 200) -> HealthCheck:
     """Ready when `text` appears in the last `tail` log lines."""
     return lambda service: text in service.logs(tail=tail)
-

@@ -30,7 +30,9 @@ IMAGE_RE = re.compile(
     rf"{_REGISTRY}?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?(?:@sha256:[a-f0-9]{{64}})?"
 )
 USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?")
-HOSTNAME_RE = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+HOSTNAME_RE = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
 LABEL_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]{0,252}")
 PROTOCOLS = ("tcp", "udp", "sctp")
 HOST_GATEWAY = "host-gateway"
@@ -50,8 +52,7 @@ def validate_name(name: object, field_name: str = "name") -> str:
         raise InvalidSpecError(
             field_name,
             name,
-            "a container name is 1-128 characters from [a-zA-Z0-9_.-], starting with a letter "
-            "or digit",
+            "a container name is 1-128 characters from [a-zA-Z0-9_.-], starting with a letter or digit",
         )
     return name
 
@@ -136,10 +137,7 @@ class ContainerSpec:
             "image": self.image,
             "ports": {p.key: p.host_port for p in self.ports},
             "environment": dict(self.environment),
-            "volumes": {
-                v.source: {"bind": v.target, "mode": "ro" if v.read_only else "rw"}
-                for v in self.volumes
-            },
+            "volumes": {v.source: {"bind": v.target, "mode": "ro" if v.read_only else "rw"} for v in self.volumes},
             "extra_hosts": dict(self.extra_hosts),
             "command": list(self.command) if self.command is not None else None,
             "working_dir": self.working_dir,
@@ -150,9 +148,7 @@ class ContainerSpec:
     def fingerprint(self) -> str:
         """A short stable hash of everything but ownership labels: a changed spec changes it."""
         data = self.to_kwargs()
-        data["labels"] = {
-            k: v for k, v in data["labels"].items() if not k.startswith(RESERVED_LABEL_PREFIX)
-        }
+        data["labels"] = {k: v for k, v in data["labels"].items() if not k.startswith(RESERVED_LABEL_PREFIX)}
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -192,8 +188,7 @@ def validate_image(image: object) -> str:
         raise InvalidSpecError(
             "image",
             image,
-            "expected [registry[:port]/]path[:tag][@sha256:digest], path in lower case, "
-            "no spaces",
+            "expected [registry[:port]/]path[:tag][@sha256:digest], path in lower case, no spaces",
         )
     return image
 
@@ -216,9 +211,7 @@ def _ports(ports: object) -> tuple[PortSpec, ...]:
     if isinstance(ports, tuple) and all(isinstance(p, PortSpec) for p in ports):
         ports = {p.key: p.host_port for p in ports}
     if not isinstance(ports, Mapping):
-        raise InvalidSpecError(
-            "ports", ports, 'expected a mapping like {"8000/tcp": 8001} (None for any free port)'
-        )
+        raise InvalidSpecError("ports", ports, 'expected a mapping like {"8000/tcp": 8001} (None for any free port)')
     out: list[PortSpec] = []
     seen_host: set[tuple[int, str]] = set()
     seen_container: set[tuple[int, str]] = set()
@@ -240,9 +233,7 @@ def _ports(ports: object) -> tuple[PortSpec, ...]:
         seen_container.add((number, protocol))
         if host_port is not None:
             if (host_port, protocol) in seen_host:
-                raise InvalidSpecError(
-                    f"ports[{key!r}]", host_port, "two container ports cannot share a host port"
-                )
+                raise InvalidSpecError(f"ports[{key!r}]", host_port, "two container ports cannot share a host port")
             seen_host.add((host_port, protocol))
         out.append(PortSpec(number, protocol, host_port))
     return tuple(sorted(out, key=lambda p: (p.container_port, p.protocol)))
@@ -260,13 +251,9 @@ def _environment(environment: object) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in _string_map("environment", environment).items():
         if not isinstance(key, str) or not key or "=" in key or "\x00" in key:
-            raise InvalidSpecError(
-                "environment", key, "a variable name is a non-empty string without '=' or NUL"
-            )
+            raise InvalidSpecError("environment", key, "a variable name is a non-empty string without '=' or NUL")
         if value is None or isinstance(value, (Mapping, list, tuple, set, bytes)):
-            raise InvalidSpecError(
-                f"environment[{key!r}]", value, "a value is a string, number or boolean"
-            )
+            raise InvalidSpecError(f"environment[{key!r}]", value, "a value is a string, number or boolean")
         out[key] = _no_nul(f"environment[{key!r}]", str(value))
     return dict(sorted(out.items()))
 
@@ -277,15 +264,11 @@ def _volumes(volumes: object) -> tuple[VolumeSpec, ...]:
     if isinstance(volumes, tuple) and all(isinstance(v, VolumeSpec) for v in volumes):
         return tuple(sorted(volumes, key=lambda v: v.target))
     if not isinstance(volumes, Mapping):
-        raise InvalidSpecError(
-            "volumes", volumes, 'expected a mapping like {"data": {"bind": "/data", "mode": "rw"}}'
-        )
+        raise InvalidSpecError("volumes", volumes, 'expected a mapping like {"data": {"bind": "/data", "mode": "rw"}}')
     out: list[VolumeSpec] = []
     targets: set[str] = set()
     for source, mount in volumes.items():
-        if not isinstance(source, str) or not (
-            VOLUME_NAME_RE.fullmatch(source) or source.startswith("/")
-        ):
+        if not isinstance(source, str) or not (VOLUME_NAME_RE.fullmatch(source) or source.startswith("/")):
             raise InvalidSpecError(
                 "volumes",
                 source,
@@ -296,23 +279,17 @@ def _volumes(volumes: object) -> tuple[VolumeSpec, ...]:
         if isinstance(mount, str):
             mount = {"bind": mount}
         if not isinstance(mount, Mapping) or "bind" not in mount:
-            raise InvalidSpecError(
-                f"volumes[{source!r}]", mount, 'expected {"bind": "/path", "mode": "rw" or "ro"}'
-            )
+            raise InvalidSpecError(f"volumes[{source!r}]", mount, 'expected {"bind": "/path", "mode": "rw" or "ro"}')
         unknown = set(mount) - {"bind", "mode"}
         if unknown:
-            raise InvalidSpecError(
-                f"volumes[{source!r}]", mount, f"unknown keys {sorted(unknown)}; use bind and mode"
-            )
+            raise InvalidSpecError(f"volumes[{source!r}]", mount, f"unknown keys {sorted(unknown)}; use bind and mode")
         target = _absolute_path(f"volumes[{source!r}].bind", mount["bind"])
         assert target is not None
         mode = mount.get("mode", "rw")
         if mode not in ("rw", "ro"):
             raise InvalidSpecError(f"volumes[{source!r}].mode", mode, "mode is 'rw' or 'ro'")
         if target in targets:
-            raise InvalidSpecError(
-                f"volumes[{source!r}].bind", target, "two volumes cannot mount at the same path"
-            )
+            raise InvalidSpecError(f"volumes[{source!r}].bind", target, "two volumes cannot mount at the same path")
         targets.add(target)
         out.append(VolumeSpec(source, target, mode == "ro"))
     return tuple(sorted(out, key=lambda v: v.target))
@@ -347,9 +324,7 @@ def _command(command: object) -> tuple[str, ...] | None:
     else:
         raise InvalidSpecError("command", command, "a command is a string or a list of strings")
     if not parts:
-        raise InvalidSpecError(
-            "command", command, "an empty command; pass None to run the image's default"
-        )
+        raise InvalidSpecError("command", command, "an empty command; pass None to run the image's default")
     return tuple(_no_nul("command", a) for a in parts)
 
 

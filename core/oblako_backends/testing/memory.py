@@ -83,10 +83,7 @@ class MemoryPlugin:
             if spec.name in self._containers:
                 raise OblakoBackendError(f"a container named {spec.name!r} already exists")
             taken = {
-                (p.host_port, p.protocol)
-                for c in self._containers.values()
-                if c.state == RUNNING
-                for p in c.ports
+                (p.host_port, p.protocol) for c in self._containers.values() if c.state == RUNNING for p in c.ports
             }
             ports = []
             for p in spec.ports:

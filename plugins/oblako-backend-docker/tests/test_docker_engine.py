@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import runtimes
-
 from oblako_backends import (
     ABSENT,
     RUNNING,
@@ -106,7 +105,11 @@ def test_logs_tail_returns_the_last_n_lines(backend: Backend, unique_name: Names
 
 def test_follow_yields_lines_as_written_and_stops_when_closed(backend: Backend, unique_name: Names) -> None:
     name = unique_name("follow")
-    backend.run(name=name, image=IMAGE, command=["sh", "-c", "echo first; for i in 1 2 3; do sleep 0.3; echo tick-$i; done; exec sleep 300"])
+    backend.run(
+        name=name,
+        image=IMAGE,
+        command=["sh", "-c", "echo first; for i in 1 2 3; do sleep 0.3; echo tick-$i; done; exec sleep 300"],
+    )
     wait_for(lambda: "first" in backend.logs(name), "the first line")
     stream = backend.follow_logs(name, tail=1)
     seen = []
@@ -122,10 +125,16 @@ def test_follow_yields_lines_as_written_and_stops_when_closed(backend: Backend, 
     assert time.monotonic() - started < 30
 
 
-def test_a_named_volume_keeps_its_file_across_stop_and_start(backend: Backend, unique_name: Names, docker_engine: runtimes.Daemon) -> None:
+def test_a_named_volume_keeps_its_file_across_stop_and_start(
+    backend: Backend, unique_name: Names, docker_engine: runtimes.Daemon
+) -> None:
     volume = unique_name("vol")
-    command = "sh -c 'cat /data/marker 2>/dev/null || echo no-marker; echo kept-$(date +%s) > /data/marker; exec sleep 300'"
-    svc = Service(unique_name("data"), IMAGE, backend=backend, volumes={volume: {"bind": "/data", "mode": "rw"}}, command=command)
+    command = (
+        "sh -c 'cat /data/marker 2>/dev/null || echo no-marker; echo kept-$(date +%s) > /data/marker; exec sleep 300'"
+    )
+    svc = Service(
+        unique_name("data"), IMAGE, backend=backend, volumes={volume: {"bind": "/data", "mode": "rw"}}, command=command
+    )
     try:
         svc.start()
         wait_for(lambda: "no-marker" in svc.logs(), "the first write")
@@ -189,7 +198,7 @@ def test_a_missing_image_that_cannot_be_pulled(backend: Backend, unique_name: Na
 
 
 def test_build_then_run_the_built_image(backend: Backend, unique_name: Names, tmp_path: Path) -> None:
-    (tmp_path / "Dockerfile").write_text(f'FROM {IMAGE}\nRUN echo built-in > /www/built.txt\n')
+    (tmp_path / "Dockerfile").write_text(f"FROM {IMAGE}\nRUN echo built-in > /www/built.txt\n")
     tag = f"localhost/{unique_name('built')}:1"
     lines: list[str] = []
     backend.build_image(tag, str(tmp_path), progress=lines.append)

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from oblako_backend_docker.endpoint import DEFAULT_SOCKET, resolve
 from oblako_backend_docker.errors import image_missing, port_in_use
 from oblako_backends import ConfigurationError
@@ -87,8 +86,16 @@ def test_a_docker_host_that_is_not_an_endpoint_is_refused(home: Path, bad: str) 
     ("message", "port"),
     [
         # Docker Engine 20.10+
-        ("driver failed programming external connectivity on endpoint x (abc): Bind for 127.0.0.1:8001 failed: port is already allocated", 8001),
-        ("driver failed programming external connectivity on endpoint x: Error starting userland proxy: listen tcp4 127.0.0.1:18080: bind: address already in use", 18080),
+        (
+            "driver failed programming external connectivity on endpoint x (abc): "
+            "Bind for 127.0.0.1:8001 failed: port is already allocated",
+            8001,
+        ),
+        (
+            "driver failed programming external connectivity on endpoint x: Error starting userland proxy: "
+            "listen tcp4 127.0.0.1:18080: bind: address already in use",
+            18080,
+        ),
         # Podman 4.x
         ("rootlessport listen tcp 0.0.0.0:8080: bind: address already in use", 8080),
         ("cannot listen on the TCP port: listen tcp4 :9000: bind: address already in use", 9000),

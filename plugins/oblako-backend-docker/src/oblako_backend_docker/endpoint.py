@@ -66,8 +66,7 @@ def resolve(base_url: str | None = None, env: Mapping[str, str] | None = None) -
         shadowed = context_name or _current_context_name()
         if shadowed not in ("", "default"):
             warnings.warn(
-                f"DOCKER_HOST={host} overrides the Docker context {shadowed!r}; unset DOCKER_HOST "
-                "to use the context",
+                f"DOCKER_HOST={host} overrides the Docker context {shadowed!r}; unset DOCKER_HOST to use the context",
                 UserWarning,
                 stacklevel=2,
             )

@@ -201,9 +201,7 @@ class DockerPlugin:
 
     def _create_args(self, spec: ContainerSpec) -> dict[str, Any]:
         addresses = self.bind_addresses()
-        port_bindings = {
-            p.key: [(ip, p.host_port) if p.host_port else (ip,) for ip in addresses] for p in spec.ports
-        }
+        port_bindings = {p.key: [(ip, p.host_port) if p.host_port else (ip,) for ip in addresses] for p in spec.ports}
         binds = {v.source: {"bind": v.target, "mode": "ro" if v.read_only else "rw"} for v in spec.volumes}
         host_config = self.api.create_host_config(
             port_bindings=port_bindings, binds=binds, extra_hosts=dict(spec.extra_hosts) or None
@@ -382,7 +380,7 @@ class DockerPlugin:
 
 
 def engine_name(version: Mapping[str, Any]) -> str:
-    """"Docker Engine" or "Podman Engine" (Podman's compat API names itself in Components)."""
+    """ "Docker Engine" or "Podman Engine" (Podman's compat API names itself in Components)."""
     names = [str(c.get("Name", "")) for c in version.get("Components") or []]
     if any("podman" in n.lower() for n in names):
         return "Podman Engine"
@@ -393,8 +391,15 @@ def engine_name(version: Mapping[str, Any]) -> str:
 def _reason(exc: BaseException) -> str:
     """A one-line reason from a connection failure, without urllib3's nesting."""
     text = str(exc)
-    for marker in ("Connection refused", "No such file or directory", "Read timed out", "timed out",
-                   "Permission denied", "Connection aborted", "Connection reset"):
+    for marker in (
+        "Connection refused",
+        "No such file or directory",
+        "Read timed out",
+        "timed out",
+        "Permission denied",
+        "Connection aborted",
+        "Connection reset",
+    ):
         if marker.lower() in text.lower():
             return marker.lower() if marker != "No such file or directory" else "no such socket"
     return text.splitlines()[0][:300] if text else type(exc).__name__
