@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,8 +131,27 @@ def _spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> sub
         )
 
 
+@contextlib.contextmanager
+def private_bridge(name: str, address: str) -> Iterator[str]:
+    """A bridge device of our own for a second dockerd (``--bridge NAME``).
+
+    Two engines must not share docker0: the one that stops deletes it under the other, and
+    ``--bridge none`` deletes it at start. `address` is the bridge's own CIDR, local to it.
+    """
+    subprocess.run(["ip", "link", "add", "name", name, "type", "bridge"], check=True, timeout=30)
+    try:
+        subprocess.run(["ip", "addr", "add", address, "dev", name], check=True, timeout=30)
+        subprocess.run(["ip", "link", "set", name, "up"], check=True, timeout=30)
+        yield name
+    finally:
+        subprocess.run(["ip", "link", "delete", name], check=False, timeout=30)
+
+
 def start_dockerd(directory: Path, socket_path: Path | None = None, bridge: str | None = None) -> Daemon:
-    """A private Docker Engine: own socket, data root, exec root and pid file."""
+    """A private Docker Engine: own socket, data root, exec root and pid file.
+
+    `bridge`: an existing bridge device (see `private_bridge`) for every engine but the first.
+    """
     ensure_installed("dockerd")
     directory.mkdir(parents=True, exist_ok=True)
     sock = socket_path or directory / "docker.sock"

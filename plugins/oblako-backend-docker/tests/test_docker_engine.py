@@ -281,21 +281,34 @@ def test_a_silent_daemon_errors_within_the_deadline(tmp_path: Path, monkeypatch:
 def test_a_stopped_daemon_errors_and_a_restarted_one_is_used_again() -> None:
     directory = Path(tempfile.mkdtemp(prefix="oblako-restart-"))
     sock = directory / "docker.sock"
+    # A second engine gets a bridge of its own: sharing docker0 would break the session's engine.
+    with runtimes.private_bridge("oblako-rst0", "10.213.7.1/24") as bridge:
+        daemon = runtimes.start_dockerd(directory, bridge=bridge)
+        try:
+            backend = get_backend("docker", base_url=daemon.url, timeout=5)
+            assert backend.list() == []
+            daemon.stop()
+            started = time.monotonic()
+            with pytest.raises(RuntimeUnavailableError) as info:
+                backend.list()
+            assert time.monotonic() - started < 20
+            assert str(sock) in str(info.value) and "Start Docker" in str(info.value)
+            daemon = runtimes.start_dockerd(directory, bridge=bridge)
+            assert backend.list() == []  # the same Backend object reconnects
+        finally:
+            daemon.stop()
 
-    def start() -> runtimes.Daemon:
-        return runtimes.start_dockerd(directory, bridge="none")
 
-    daemon = start()
-    try:
-        backend = get_backend("docker", base_url=daemon.url, timeout=5)
-        assert backend.list() == []
-        daemon.stop()
-        started = time.monotonic()
-        with pytest.raises(RuntimeUnavailableError) as info:
-            backend.list()
-        assert time.monotonic() - started < 20
-        assert str(sock) in str(info.value) and "Start Docker" in str(info.value)
-        daemon = start()
-        assert backend.list() == []  # the same Backend object reconnects
-    finally:
-        daemon.stop()
+def test_module_docker_client_follows_the_selected_backend(
+    backend: Backend, unique_name: Names, docker_engine: runtimes.Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compute paths' client reaches the services' daemon, and falls back without a Docker API."""
+    import oblako_backends
+
+    name = unique_name("compute")
+    backend.run(name=name, image=IMAGE)
+    monkeypatch.setenv("DOCKER_HOST", docker_engine.url)
+    monkeypatch.setenv("OBLAKO_CONTAINER_BACKEND", "docker")
+    assert oblako_backends.docker_client().containers.get(name).name == name
+    monkeypatch.setenv("OBLAKO_CONTAINER_BACKEND", "memory")  # no Docker API: the ambient environment
+    assert oblako_backends.docker_client().containers.get(name).name == name
