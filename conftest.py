@@ -67,10 +67,12 @@ def make_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
         entry_points: dict[str, dict[str, str]],
         modules: dict[str, str] | None = None,
         version: str = "1.0",
+        extras: tuple[str, ...] = (),
     ) -> Path:
         info = site / f"{name.replace('-', '_')}-{version}.dist-info"
         info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        provides = "".join(f"Provides-Extra: {extra}\n" for extra in extras)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{provides}")
         lines = []
         for group, eps in entry_points.items():
             lines.append(f"[{group}]")

@@ -67,9 +67,18 @@ def test_unknown_name_lists_installed_and_never_falls_back() -> None:
     assert "pip install" not in message  # not a first-party name: no made-up extra
 
 
-def test_first_party_name_not_installed_gives_the_pip_command() -> None:
-    with pytest.raises(UnknownBackendError, match=r"pip install 'oblako-backends\[kubernetes\]'"):
+def test_first_party_name_with_a_declared_extra_gives_the_pip_command(make_dist: MakeDist) -> None:
+    # a core release that declares the extra, ahead of the installed one on sys.path
+    make_dist("oblako-backends", {}, version="9.0", extras=("testing", "kubernetes"))
+    with pytest.raises(UnknownBackendError, match=r"Install it with: pip install 'oblako-backends\[kubernetes\]'"):
         get_backend("k8s")
+
+
+def test_first_party_name_without_an_extra_yet_says_so_instead_of_a_pip_command() -> None:
+    with pytest.raises(UnknownBackendError) as info:
+        get_backend("k8s")
+    assert "The first-party kubernetes backend is not released with oblako-backends 0.1.0 yet." in str(info.value)
+    assert "pip install" not in str(info.value)  # no command for an extra that does not exist
 
 
 def test_aliases_select_the_same_backend_and_are_listed(make_dist: MakeDist) -> None:

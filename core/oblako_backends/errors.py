@@ -28,7 +28,7 @@ class UnknownBackendError(OblakoBackendError, LookupError):
         listing = ", ".join(self.installed) if self.installed else "none"
         message = f"unknown container backend {name!r}; installed backends: {listing}."
         if install_hint:
-            message += f" To add it: {install_hint}"
+            message += f" {install_hint}"
         else:
             message += " Check the spelling, or install the plugin distribution that provides it."
         super().__init__(message)

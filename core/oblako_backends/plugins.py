@@ -30,19 +30,14 @@ if TYPE_CHECKING:
 
 GROUP = "oblako.backends"
 EXTENSION_GROUP = "oblako.extensions"
+GROUPS = (GROUP, EXTENSION_GROUP)
 DIST_PREFIX = "oblako-backend-"
-# First-party names (aliases included) and the extra that installs each.
-FIRST_PARTY_EXTRAS = {
-    "docker": "docker",
-    "podman": "podman",
-    "colima": "colima",
-    "kubernetes": "kubernetes",
-    "k8s": "kubernetes",
-    "apple": "apple",
-    "container": "apple",
-}
-# The order `auto` tries backends in; third-party ones follow, the in-memory one never.
-AUTO_ORDER = ("docker", "podman", "colima", "kubernetes", "apple")
+CORE_DIST = "oblako-backends"
+# First-party backends, in the order `auto` tries them (third-party ones follow, the
+# in-memory one never). Each is installed by the core's extra of the same name, when the
+# core declares it (read from its metadata, never assumed).
+FIRST_PARTY = ("docker", "podman", "colima", "kubernetes", "apple")
+FIRST_PARTY_ALIASES = {"k8s": "kubernetes", "container": "apple"}
 AUTO_EXCLUDED = frozenset({"memory"})
 
 
@@ -101,18 +96,18 @@ def _normalise(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
-def _parse_entry_points(text: str, group: str) -> list[tuple[str, str]]:
-    """The (name, value) pairs of one INI section of an ``entry_points.txt``."""
-    found, inside = [], False
+def _parse_entry_points(text: str) -> list[tuple[str, str, str]]:
+    """The (group, name, value) triples of our groups in an ``entry_points.txt``."""
+    found, group = [], None
     for raw in text.splitlines():
         line = raw.strip()
         if not line or line[0] in "#;":
             continue
         if line.startswith("["):
-            inside = line == f"[{group}]"
-        elif inside and "=" in line:
+            group = line[1:-1].strip()
+        elif group in GROUPS and "=" in line:
             name, _, value = line.partition("=")
-            found.append((name.strip(), value.strip()))
+            found.append((group, name.strip(), value.strip()))
     return found
 
 
@@ -131,18 +126,19 @@ def _display_name(meta_dir: str, fallback: str) -> str:
     return fallback
 
 
-def _entry_points(group: str) -> list[EntryPoint]:
-    """Entry points of `group` from every distribution on sys.path, first one of a name winning.
+def _scan() -> dict[str, list[EntryPoint]]:
+    """Our groups' entry points from every distribution on sys.path, first one of a name winning.
 
-    Reads ``*.dist-info`` / ``*.egg-info`` folders directly: importing importlib.metadata
-    alone costs more than starting the interpreter, and listing must stay cheap.
+    One pass serves backends and extensions alike. It reads ``*.dist-info`` / ``*.egg-info``
+    folders directly: importing importlib.metadata alone costs more than starting the
+    interpreter, and listing must stay cheap.
     """
     seen: set[str] = set()
-    out: list[EntryPoint] = []
+    out: dict[str, list[EntryPoint]] = {group: [] for group in GROUPS}
     for entry in sys.path:
         folder = entry or "."
         if os.path.isfile(folder):  # a zip on sys.path: let importlib.metadata read it
-            out += _zip_entry_points(folder, group, seen)
+            _scan_zip(folder, seen, out)
             continue
         try:
             names = sorted(os.listdir(folder))
@@ -160,30 +156,27 @@ def _entry_points(group: str) -> list[EntryPoint]:
             meta_dir = os.path.join(folder, meta)
             try:
                 with open(os.path.join(meta_dir, "entry_points.txt"), encoding="utf-8") as f:
-                    pairs = _parse_entry_points(f.read(), group)
+                    triples = _parse_entry_points(f.read())
             except OSError:
                 continue
-            if pairs:
-                display = _display_name(meta_dir, dist)
-                out += [EntryPoint(n, v, display, version.partition("-")[0] or "unknown") for n, v in pairs]
+            if triples:
+                display, release = _display_name(meta_dir, dist), version.partition("-")[0] or "unknown"
+                for group, name, value in triples:
+                    out[group].append(EntryPoint(name, value, display, release))
     return out
 
 
-def _zip_entry_points(path: str, group: str, seen: set[str]) -> list[EntryPoint]:
+def _scan_zip(path: str, seen: set[str], out: dict[str, list[EntryPoint]]) -> None:
     import importlib.metadata as md
 
-    out = []
     for dist in md.distributions(path=[path]):
         key = _normalise(dist.metadata["Name"] or "")
         if key in seen:
             continue
         seen.add(key)
-        out += [
-            EntryPoint(ep.name, ep.value, dist.metadata["Name"], dist.version)
-            for ep in dist.entry_points
-            if ep.group == group
-        ]
-    return out
+        for ep in dist.entry_points:
+            if ep.group in out:
+                out[ep.group].append(EntryPoint(ep.name, ep.value, dist.metadata["Name"], dist.version))
 
 
 def list_backends(*, check: bool = False) -> list[BackendInfo]:
@@ -192,8 +185,13 @@ def list_backends(*, check: bool = False) -> list[BackendInfo]:
     With ``check=True`` each backend's module is imported too, and `problem` says why one
     cannot load (nothing is raised).
     """
+    return _backends(_scan()[GROUP], check)
+
+
+def _backends(entries: list[EntryPoint], check: bool = False) -> list[BackendInfo]:
+    """Group entry points into backends: same distribution and value means aliases."""
     groups: dict[tuple[str, str], list[EntryPoint]] = {}
-    for ep in _entry_points(GROUP):
+    for ep in entries:
         groups.setdefault((ep.distribution, ep.value), []).append(ep)
     out: list[BackendInfo] = []
     for (dist_name, value), eps in groups.items():
@@ -235,13 +233,27 @@ def _load_factory(info: BackendInfo) -> Any:
         ) from exc
 
 
-def find_backend(name: str) -> BackendInfo:
+def _install_hint(name: str) -> str | None:
+    """How to get a first-party backend, from the extras the installed core really declares."""
+    import importlib.metadata as md  # only on this error path
+
+    extra = FIRST_PARTY_ALIASES.get(name, name)
+    if extra not in FIRST_PARTY:
+        return None
+    try:
+        core = md.metadata(CORE_DIST)
+    except md.PackageNotFoundError:
+        return None
+    if extra in (core.get_all("Provides-Extra") or []):
+        return f"Install it with: pip install '{CORE_DIST}[{extra}]'"
+    return f"The first-party {extra} backend is not released with {CORE_DIST} {core['Version']} yet."
+
+
+def _find(name: str, installed: list[BackendInfo]) -> BackendInfo:
     """The one installed backend answering to `name` (a name or an alias)."""
-    installed = list_backends()
     matches = [b for b in installed if name in b.names]
     if not matches:
-        extra = FIRST_PARTY_EXTRAS.get(name)
-        hint = f"pip install 'oblako-backends[{extra}]'" if extra else None
+        hint = _install_hint(name)
         listing = [b.name + (f" (alias {', '.join(b.aliases)})" if b.aliases else "") for b in installed]
         raise UnknownBackendError(name, listing, hint)
     if len(matches) > 1:
@@ -261,14 +273,16 @@ def get_backend(name: str | None = None, **options: Any) -> Backend:
     from . import config
 
     chosen, why = config.selected_backend(name)
+    found = _scan()
+    installed, extensions = _backends(found[GROUP]), found[EXTENSION_GROUP]
     if chosen == "auto":
         if options:
             raise ConfigurationError("options cannot be combined with 'auto'; name a backend")
-        return _auto(why)
-    return load_backend(find_backend(chosen), why, options)
+        return _auto(why, installed, extensions)
+    return _load(_find(chosen, installed), why, options, extensions)
 
 
-def load_backend(info: BackendInfo, selected_by: str, options: dict[str, Any]) -> Backend:
+def _load(info: BackendInfo, selected_by: str, options: dict[str, Any], extensions: list[EntryPoint]) -> Backend:
     """Import one backend, register it alone in a fresh PluginManager, and wrap it."""
     import pluggy
 
@@ -295,7 +309,7 @@ def load_backend(info: BackendInfo, selected_by: str, options: dict[str, Any]) -
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise BackendLoadError(f"backend {info.name!r} does not match the contract ({_describe(info)}): {exc}") from exc
-    _register_extensions(pm, _entry_points(EXTENSION_GROUP))
+    _register_extensions(pm, extensions)
     if config.flag(config.TRACE_VAR):
         from .trace import install_tracing
 
@@ -322,17 +336,17 @@ def _register_extensions(pm: pluggy.PluginManager, entries: list[EntryPoint]) ->
             )
 
 
-def _auto(why: str) -> Backend:
+def _auto(why: str, installed: list[BackendInfo], extensions: list[EntryPoint]) -> Backend:
     from . import config
 
-    installed = [b for b in list_backends() if b.name not in AUTO_EXCLUDED]
-    rank = {name: i for i, name in enumerate(AUTO_ORDER)}
+    installed = [b for b in installed if b.name not in AUTO_EXCLUDED]
+    rank = {name: i for i, name in enumerate(FIRST_PARTY)}
     installed.sort(key=lambda b: (rank.get(b.name, len(rank)), b.name))
     tried: list[tuple[str, str]] = []
     deadline = config.probe_timeout()
     for info in installed:
         try:
-            backend = load_backend(info, f"auto, {why}", {})
+            backend = _load(info, f"auto, {why}", {}, extensions)
             probe = backend.probe(timeout=deadline)
         except OblakoBackendError as exc:
             tried.append((info.name, str(exc).splitlines()[0]))
