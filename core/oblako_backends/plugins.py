@@ -367,19 +367,16 @@ def docker_client() -> Any:
     """A docker-py client on the same daemon as the selected backend's services.
 
     For the compute paths (Lambda exec, Glue jobs, SageMaker local) that need a Docker API.
-    Under a backend without one (kubernetes, apple) this falls back to the ambient Docker
-    environment (DOCKER_HOST or the current Docker context).
+    Under a backend without one (kubernetes, apple) it comes from the docker backend, which
+    reads the ambient Docker environment (DOCKER_HOST, contexts) as the Docker CLI does.
     """
-    from . import config
-
     client = get_backend().docker_client()
     if client is not None:
         return client
     try:
-        import docker
-    except ImportError:
+        fallback = get_backend("docker")
+    except UnknownBackendError:
         raise OblakoBackendError(
-            "the selected backend has no Docker API and docker-py is not installed; the compute "
-            "paths need one: pip install 'oblako-backends[docker]'"
+            f"the selected backend has no Docker API, and the compute paths need one: pip install '{CORE_DIST}[docker]'"
         ) from None
-    return docker.from_env(timeout=int(config.call_timeout()))
+    return fallback.docker_client()

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from oblako_backends import (
@@ -77,22 +78,28 @@ class DockerPlugin:
 
     # -- connection ------------------------------------------------------------------------
 
-    def _connect(self, deadline: float) -> tuple[Any, Endpoint, Mapping[str, Any]]:
-        """Find the first candidate that answers /version within `deadline` seconds."""
+    def _find_engine(self, deadline: float) -> tuple[Endpoint, Mapping[str, Any]]:
+        """The first candidate whose engine answers /version; all of them within `deadline` s."""
         import docker
-        from docker.utils import version_lt
 
         tried: list[tuple[str, str]] = []
+        end = time.monotonic() + deadline
         for candidate in self.candidates():
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                tried.append((str(candidate), "not tried: the probe deadline was spent"))
+                continue
             try:
                 probe = docker.APIClient(
                     base_url=candidate.url,
-                    version=docker.constants.MINIMUM_DOCKER_API_VERSION,
-                    timeout=deadline,
+                    version=docker.constants.MINIMUM_DOCKER_API_VERSION,  # /version is unversioned
+                    timeout=remaining,
                     tls=candidate.tls,
                 )
-                version = probe.version(api_version=False)
-                probe.close()
+                try:
+                    version = probe.version(api_version=False)
+                finally:
+                    probe.close()
             except Exception as exc:  # any failure of this candidate is reported, not raised
                 tried.append((str(candidate), _reason(exc)))
                 continue
@@ -100,25 +107,35 @@ class DockerPlugin:
             if wrong:
                 tried.append((str(candidate), wrong))
                 continue
-            api_version = str(version.get("ApiVersion", docker.constants.DEFAULT_DOCKER_API_VERSION))
-            if not version_lt(api_version, docker.constants.DEFAULT_DOCKER_API_VERSION):
-                api_version = docker.constants.DEFAULT_DOCKER_API_VERSION
-            api = docker.APIClient(
-                base_url=candidate.url, version=api_version, timeout=self._timeout, tls=candidate.tls
-            )
-            return api, candidate, version
+            return candidate, version
         raise RuntimeUnavailableError(self.runtime, tried, self.start_hint)
 
     @property
     def api(self) -> Any:
-        """The low-level docker-py client, connected on first use."""
+        """The low-level docker-py client, connected on first use at the negotiated API version."""
+        import docker
+        from docker.utils import version_lt
+
         with self._lock:
             if self._api is None:
-                self._api, self._endpoint, _ = self._connect(core_config.probe_timeout())
+                found, version = self._find_engine(core_config.probe_timeout())
+                newest = docker.constants.DEFAULT_DOCKER_API_VERSION
+                api_version = str(version.get("ApiVersion", newest))
+                if not version_lt(api_version, newest):
+                    api_version = newest
+                self._api = docker.APIClient(
+                    base_url=found.url, version=api_version, timeout=self._timeout, tls=found.tls
+                )
+                self._endpoint = found
             return self._api
 
     def _reset(self) -> None:
+        """Forget the connection (closing its pool), so the next call finds the engine again."""
         with self._lock:
+            for client in (self._api, self._client):
+                if client is not None:
+                    with suppress(Exception):
+                        client.close()
             self._api = self._client = None
 
     @contextmanager
@@ -261,13 +278,19 @@ class DockerPlugin:
             for b in bindings or []:
                 if b.get("HostPort"):
                     ports.append(PublishedPort(int(number), proto or "tcp", b.get("HostIp", ""), int(b["HostPort"])))
-        running = state.get("Running") and not state.get("Paused")
+        running = bool(state.get("Running")) and not state.get("Paused")
+        return self._info(data.get("Name", name), running, config.get("Image"), config.get("Labels"), ports)
+
+    def _info(
+        self, name: str, running: bool, image: str | None, labels: Mapping[str, str] | None, ports: list[PublishedPort]
+    ) -> ContainerInfo:
+        """One ContainerInfo from either of the engine's shapes (inspect or list)."""
         return ContainerInfo(
-            name=str(data.get("Name", name)).lstrip("/"),
+            name=str(name).lstrip("/"),
             state=State.RUNNING if running else State.STOPPED,
-            image=str(config.get("Image", "")),
-            labels=dict(config.get("Labels") or {}),
-            ports=tuple(sorted(ports, key=lambda p: (p.container_port, p.host_ip))),
+            image=str(image or ""),
+            labels=dict(labels or {}),
+            ports=tuple(sorted(ports, key=lambda p: (p.container_port, p.protocol, p.host_ip))),
             backend=self.runtime,
         )
 
@@ -275,24 +298,20 @@ class DockerPlugin:
     def oblako_list(self) -> list[ContainerInfo]:
         with self._requests("list containers"):
             found = self.api.containers(all=True, filters={"label": f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"})
-        out = []
-        for c in found:
-            ports = tuple(
-                PublishedPort(p["PrivatePort"], p.get("Type", "tcp"), p.get("IP", ""), p["PublicPort"])
-                for p in c.get("Ports") or []
-                if p.get("PublicPort")
+        return [
+            self._info(
+                (c.get("Names") or ["/?"])[0],
+                c.get("State") == "running",
+                c.get("Image"),
+                c.get("Labels"),
+                [
+                    PublishedPort(p["PrivatePort"], p.get("Type", "tcp"), p.get("IP", ""), p["PublicPort"])
+                    for p in c.get("Ports") or []
+                    if p.get("PublicPort")
+                ],
             )
-            out.append(
-                ContainerInfo(
-                    name=(c.get("Names") or ["/?"])[0].lstrip("/"),
-                    state=State.RUNNING if c.get("State") == "running" else State.STOPPED,
-                    image=str(c.get("Image", "")),
-                    labels=dict(c.get("Labels") or {}),
-                    ports=tuple(sorted(ports, key=lambda p: (p.container_port, p.host_ip))),
-                    backend=self.runtime,
-                )
-            )
-        return out
+            for c in found
+        ]
 
     @hookimpl
     def oblako_logs(self, name: str, tail: int) -> str:
@@ -342,7 +361,7 @@ class DockerPlugin:
     @hookimpl
     def oblako_probe(self, timeout: float) -> Probe:
         try:
-            _, found, version = self._connect(timeout)
+            found, version = self._find_engine(timeout)
         except RuntimeUnavailableError as exc:
             tried = "; ".join(f"{where}: {why}" for where, why in exc.tried)
             return Probe(self.runtime, False, error=tried or "no endpoint to try", hint=self.start_hint)
