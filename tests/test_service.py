@@ -110,7 +110,7 @@ def test_wait_ready_timeout_carries_the_last_log_lines(backend: Backend) -> None
     svc.start()
     backend.plugin.emit("oblako-q", "config error: no bucket")
     with pytest.raises(ServiceNotReadyError) as info:
-        svc.wait_ready(timeout=0.3, health_check=lambda s: False)
+        svc.wait_ready(timeout=0.3, health_check=lambda s, i: False)
     assert "not ready within 0.3 s" in str(info.value)
     assert "config error: no bucket" in info.value.logs
     assert "config error: no bucket" in str(info.value)
@@ -122,7 +122,7 @@ def test_wait_ready_fails_fast_when_the_container_exits(backend: Backend) -> Non
     backend.plugin.emit("oblako-q", "fatal: bad flag")
     backend.plugin.exit("oblako-q")
     with pytest.raises(ServiceNotReadyError, match="is stopped instead of becoming ready"):
-        svc.wait_ready(timeout=30, health_check=lambda s: False)
+        svc.wait_ready(timeout=30, health_check=lambda s, i: False)
 
 
 def test_logs_tail_and_follow(backend: Backend) -> None:
@@ -193,3 +193,34 @@ def test_drives_the_backend_exactly_as_oblakos_base_py_does(backend: Backend) ->
     assert backend.status(name) in (_STOPPED, _ABSENT)
     assert backend.logs(name) == ""
     backend.stop(name)
+
+
+def test_each_readiness_poll_costs_one_inspect_and_the_check_gets_its_result(backend: Backend) -> None:
+    svc = Service("q", "localhost/q:1", backend=backend, ports={"80/tcp": None})
+    svc.start()
+    inspects: list[str] = []
+    backend._pm.add_hookcall_monitoring(
+        lambda name, impls, kw: inspects.append(name) if name == "oblako_inspect" else None, lambda *a: None
+    )
+    seen: list[object] = []
+
+    def third_time_lucky(service: Service, info: object) -> bool:
+        seen.append(info)
+        return len(seen) == 3
+
+    svc.wait_ready(timeout=30, health_check=third_time_lucky, interval=0.01)
+    assert len(inspects) == 3
+    assert all(getattr(info, "name", None) == "oblako-q" for info in seen)
+
+
+def test_an_endpoint_published_on_every_address_is_reached_through_loopback() -> None:
+    from oblako_backends import ContainerInfo, PublishedPort
+
+    info = ContainerInfo(
+        "x",
+        RUNNING,
+        ports=(PublishedPort(80, "tcp", "0.0.0.0", 9000), PublishedPort(53, "udp", "10.1.2.3", 5300)),
+    )
+    assert info.endpoint(80) == ("127.0.0.1", 9000)
+    assert info.endpoint(53, "udp") == ("10.1.2.3", 5300)
+    assert info.endpoint(53) is None

@@ -26,6 +26,7 @@ class State(str, Enum):
 
 
 RUNNING, STOPPED, ABSENT = State.RUNNING, State.STOPPED, State.ABSENT
+_WILDCARDS = frozenset({"", "0.0.0.0", "::"})  # "every address": connect through loopback
 
 # The optional features a backend may declare in `Probe.capabilities`. Conformance tests for
 # an optional feature run only where the backend declares it.
@@ -79,11 +80,12 @@ class ContainerInfo:
         """The fingerprint of the spec it was created from, if ours."""
         return self.labels.get(SPEC_HASH_LABEL)
 
-    def host_port(self, container_port: int, protocol: str = "tcp") -> int | None:
-        """The host port a container port is published on, or None if it is not."""
+    def endpoint(self, container_port: int, protocol: str = "tcp") -> tuple[str, int] | None:
+        """(host, port) to connect to from this machine for a container port, if published."""
         for port in self.ports:
             if port.container_port == container_port and port.protocol == protocol:
-                return port.host_port
+                host = "127.0.0.1" if port.host_ip in _WILDCARDS else port.host_ip
+                return host, port.host_port
         return None
 
 

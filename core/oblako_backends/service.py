@@ -16,11 +16,12 @@ from typing import Any
 
 from .backend import Backend
 from .errors import NotOwnedError, OblakoBackendError, ServiceNotReadyError
-from .models import RUNNING, ContainerInfo, State
+from .models import ABSENT, RUNNING, ContainerInfo, State
 from .spec import ContainerSpec, validate_name
 
-HealthCheck = Callable[["Service"], bool]
-_WILDCARDS = {"", "0.0.0.0", "::"}
+# A health check gets the service and the container's info from the same poll, so a
+# readiness loop costs one inspect per round.
+HealthCheck = Callable[["Service", ContainerInfo], bool]
 
 
 @dataclass(frozen=True)
@@ -120,12 +121,13 @@ class Service:
         check = health_check or self.health_check or _default_check
         deadline = time.monotonic() + timeout
         while True:
-            state = self.backend.status(self.container_name)
-            if state != RUNNING:
+            info = self.info()
+            if info is None or info.state != RUNNING:
+                state = info.state if info is not None else ABSENT
                 raise ServiceNotReadyError(
                     f"service {self.name!r} is {state} instead of becoming ready", self._last_logs()
                 )
-            if check(self):
+            if check(self, info):
                 return
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -137,13 +139,7 @@ class Service:
     def endpoint(self, container_port: int, protocol: str = "tcp") -> tuple[str, int] | None:
         """(host, port) where a container port is reachable from this machine, if published."""
         info = self.info()
-        if info is None:
-            return None
-        for port in info.ports:
-            if port.container_port == container_port and port.protocol == protocol:
-                host = "127.0.0.1" if port.host_ip in _WILDCARDS else port.host_ip
-                return host, port.host_port
-        return None
+        return info.endpoint(container_port, protocol) if info is not None else None
 
     def _last_logs(self) -> str:
         try:
@@ -162,24 +158,22 @@ def _connects(address: tuple[str, int] | None, timeout: float = 1.0) -> bool:
         return False
 
 
-def _default_check(service: Service) -> bool:
+def _default_check(service: Service, info: ContainerInfo) -> bool:
     tcp = [p for p in service.spec.ports if p.protocol == "tcp"]
-    if not tcp:
-        return True
-    return _connects(service.endpoint(tcp[0].container_port))
+    return _connects(info.endpoint(tcp[0].container_port)) if tcp else True
 
 
 def tcp_check(container_port: int) -> HealthCheck:
     """Ready when the published `container_port` accepts a TCP connection."""
-    return lambda service: _connects(service.endpoint(container_port))
+    return lambda service, info: _connects(info.endpoint(container_port))
 
 
 def http_check(container_port: int, path: str = "/", ok: Callable[[int], bool] | None = None) -> HealthCheck:
     """Ready when GET `path` on the published port answers a status `ok` accepts (< 500)."""
     accept = ok or (lambda status: status < 500)
 
-    def check(service: Service) -> bool:
-        address = service.endpoint(container_port)
+    def check(service: Service, info: ContainerInfo) -> bool:
+        address = info.endpoint(container_port)
         if address is None:
             return False
         conn = http.client.HTTPConnection(*address, timeout=2)
@@ -196,4 +190,4 @@ def http_check(container_port: int, path: str = "/", ok: Callable[[int], bool] |
 
 def log_check(text: str, tail: int = 200) -> HealthCheck:
     """Ready when `text` appears in the last `tail` log lines."""
-    return lambda service: text in service.logs(tail=tail)
+    return lambda service, info: text in service.logs(tail=tail)
