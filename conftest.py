@@ -38,14 +38,21 @@ def docker_engine() -> Iterator[runtimes.Daemon]:
         yield runtimes.Daemon("docker", -1, given, Path("."))
         return
     directory = Path(tempfile.mkdtemp(prefix="oblako-docker-"))
+    daemon = None
     try:
         daemon = runtimes.start_dockerd(directory)
         runtimes.build_test_image(daemon.url)
-    except (runtimes.RuntimeStartError, OSError, Exception) as exc:  # noqa: B902
+    except Exception as exc:  # whatever went wrong, stop what started, then fail or skip
+        if daemon is not None:
+            daemon.stop()
+        shutil.rmtree(directory, ignore_errors=True)
         _unavailable("Docker Engine", exc)
-    yield daemon
-    daemon.stop()
-    shutil.rmtree(directory, ignore_errors=True)
+    assert daemon is not None
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture

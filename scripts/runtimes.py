@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,16 +56,14 @@ class Daemon:
         stop_pid(self.pid)
 
 
-def _busybox_path() -> str:
-    for path in ("/bin/busybox", "/usr/bin/busybox"):
-        if os.path.exists(path):
-            return path
-    raise RuntimeStartError("busybox not found")
+def locate(command: str) -> str | None:
+    """Where `command` is: on PATH, or in /bin and /usr/bin (busybox-static's place) when PATH lacks them."""
+    return shutil.which(command) or shutil.which(command, path="/bin:/usr/bin")
 
 
 def ensure_installed(*commands: str) -> None:
     """Install the Debian packages that provide `commands`, when missing and allowed to."""
-    missing = [c for c in commands if shutil.which(c) is None and not (c == "busybox" and _has_busybox())]
+    missing = [c for c in commands if locate(c) is None]
     if not missing:
         return
     packages = sorted({PACKAGES[c] for c in missing})
@@ -76,14 +74,6 @@ def ensure_installed(*commands: str) -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
     subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, env=env, timeout=900)
-
-
-def _has_busybox() -> bool:
-    try:
-        _busybox_path()
-        return True
-    except RuntimeStartError:
-        return False
 
 
 def _ping_unix(path: str, timeout: float = 1.0) -> bool:
@@ -110,12 +100,16 @@ def _ok(s: socket.socket) -> bool:
 
 
 def wait_until(
-    check: object, what: str, timeout: float, proc: subprocess.Popen[bytes] | None = None, log: Path | None = None
+    check: Callable[[], bool],
+    what: str,
+    timeout: float,
+    proc: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
 ) -> None:
     """Poll `check()` until it is true; fail early if `proc` died, with its log."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
+        if check():
             return
         if proc is not None and proc.poll() is not None:
             break
@@ -211,7 +205,9 @@ def build_test_image(url: str, tag: str = TEST_IMAGE) -> str:
 
     ensure_installed("busybox")
     with tempfile.TemporaryDirectory() as ctx:
-        shutil.copy(_busybox_path(), Path(ctx) / "busybox")
+        busybox = locate("busybox")
+        assert busybox is not None  # ensure_installed above
+        shutil.copy(busybox, Path(ctx) / "busybox")
         (Path(ctx) / "www").mkdir()
         (Path(ctx) / "www" / "index.html").write_text("hello from oblako-test\n")
         (Path(ctx) / "etc").mkdir()

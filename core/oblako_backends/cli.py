@@ -48,8 +48,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Which backend would be used and why, and whether its runtime answers."""
-    name, why = config.selected_backend(args.backend)
     backend = get_backend(args.backend)
+    why = backend.selected_by
     probe = backend.probe()
     if args.json:
         _print_json({"selected": backend.name, "selected_by": why, **probe.as_dict()})
