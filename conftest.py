@@ -7,6 +7,7 @@ runtime tests are skipped with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -29,30 +30,98 @@ def _unavailable(what: str, exc: BaseException) -> None:
     pytest.skip(f"{what} not available: {exc}")
 
 
-@pytest.fixture(scope="session")
-def docker_engine() -> Iterator[runtimes.Daemon]:
-    """A real Docker Engine on a private socket, with the busybox test image built."""
-    given = os.environ.get("OBLAKO_TEST_DOCKER_HOST")
-    if given:
-        runtimes.build_test_image(given)
-        yield runtimes.Daemon("docker", -1, given, Path("."))
-        return
-    directory = Path(tempfile.mkdtemp(prefix="oblako-docker-"))
-    daemon = None
+@contextlib.contextmanager
+def _started(what: str, prefix: str, start: Callable[[Path], runtimes.Daemon]) -> Iterator[runtimes.Daemon]:
+    """Start a runtime in a fresh directory; stop it and remove the directory afterwards.
+
+    If starting fails, whatever did start is stopped, then the run fails (CI) or skips.
+    """
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
     try:
-        daemon = runtimes.start_dockerd(directory)
-        runtimes.build_test_image(daemon.url)
-    except Exception as exc:  # whatever went wrong, stop what started, then fail or skip
-        if daemon is not None:
-            daemon.stop()
+        daemon = start(directory)
+    except Exception as exc:  # whatever went wrong, clean up, then fail or skip
+        pid = directory / "daemon.pid"
+        if pid.exists():
+            runtimes.stop_pid(int(pid.read_text()))
         shutil.rmtree(directory, ignore_errors=True)
-        _unavailable("Docker Engine", exc)
-    assert daemon is not None
+        _unavailable(what, exc)
     try:
         yield daemon
     finally:
         daemon.stop()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[runtimes.Daemon]:
+    """A real Docker Engine on a private socket, with the busybox test image built.
+
+    It also listens where Colima would put its socket under `<dir>/colima-home`: Colima is a
+    Docker Engine behind that socket, and no VM can run here.
+    """
+    given = os.environ.get("OBLAKO_TEST_DOCKER_HOST")
+    if given:
+        runtimes.build_test_image(given)
+        yield runtimes.Daemon("docker", -1, given, Path(tempfile.mkdtemp(prefix="oblako-given-")))
+        return
+
+    def start(directory: Path) -> runtimes.Daemon:
+        daemon = runtimes.start_dockerd(directory, also_at=(runtimes.colima_socket(directory / "colima-home"),))
+        runtimes.build_test_image(daemon.url)
+        return daemon
+
+    with _started("Docker Engine", "oblako-docker-", start) as daemon:
+        yield daemon
+
+
+@pytest.fixture(scope="session")
+def colima_home(docker_engine: runtimes.Daemon) -> Path:
+    """A HOME in which a real Docker Engine answers at Colima's default-profile socket."""
+    home = docker_engine.directory / "colima-home"
+    socket_path = runtimes.colima_socket(home)
+    if not socket_path.exists():  # an engine we did not start: point Colima's path at it
+        socket_path.parent.mkdir(parents=True, exist_ok=True)
+        socket_path.symlink_to(docker_engine.url.removeprefix("unix://"))
+    return home
+
+
+@pytest.fixture(scope="session")
+def registry(docker_engine: runtimes.Daemon) -> Iterator[runtimes.Registry]:
+    """A real registry on loopback holding the test image, for pull tests."""
+    import docker
+
+    def start(directory: Path) -> runtimes.Daemon:
+        daemon = runtimes.start_registry(directory, runtimes.free_port())
+        return daemon
+
+    with _started("docker-registry", "oblako-registry-", start) as daemon:
+        image = f"{daemon.url}/oblako/pull-test:1"
+        api = docker.APIClient(base_url=docker_engine.url, version="auto", timeout=120)
+        try:
+            api.tag(runtimes.TEST_IMAGE, image)
+            for event in api.push(image, stream=True, decode=True):
+                if "error" in event:
+                    pytest.fail(f"pushing the test image to the registry failed: {event['error']}")
+            api.remove_image(image)
+        finally:
+            api.close()
+        yield runtimes.Registry(daemon.url, image)
+
+
+@pytest.fixture(scope="session")
+def podman_engine(registry: runtimes.Registry) -> Iterator[runtimes.Daemon]:
+    """Podman's Docker-compatible service on a private socket, with the test image built."""
+
+    def start(directory: Path) -> runtimes.Daemon:
+        daemon = runtimes.start_podman(directory, registry=registry.address)
+        runtimes.build_test_image(daemon.url)
+        return daemon
+
+    with _started("Podman", "oblako-podman-", start) as daemon:
+        try:
+            yield daemon
+        finally:
+            runtimes.remove_all_containers(daemon.url)  # they outlive the API service
 
 
 @pytest.fixture
@@ -90,3 +159,13 @@ def make_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
         return site
 
     return make
+
+
+RUNTIME_FIXTURES = {"docker_engine", "podman_engine", "registry", "colima_home", "engine"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs a real runtime, so `-m "not runtime"` runs the rest."""
+    for item in items:
+        if RUNTIME_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.runtime)

@@ -27,7 +27,7 @@ python scripts/runtimes.py image --url "$ENDPOINT"
 
 echo "== oblako-backends run $NAME"
 oblako-backends run "$NAME" localhost/oblako-test:1 -p 8080 -e GREETING="hello from the demo" \
-  -- sh -c 'echo "demo service starting: $GREETING"; exec httpd -f -v -p 8080 -h /www'
+  -- sh -c 'echo "demo service starting: $GREETING"; trap "exit 0" TERM; httpd -f -v -p 8080 -h /www & wait'
 PORT=$(oblako-backends ps --json | python -c "import json, sys; print([c for c in json.load(sys.stdin) if c['name'] == '$NAME'][0]['ports'][0]['host_port'])")
 python - "$PORT" <<'PY'
 import sys, time, urllib.request

@@ -29,7 +29,35 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TEST_IMAGE = "localhost/oblako-test:1"
-PACKAGES = {"dockerd": "docker.io", "busybox": "busybox-static"}
+PACKAGES = {
+    "dockerd": "docker.io",
+    "podman": "podman",
+    "docker-registry": "docker-registry",
+    "busybox": "busybox-static",
+}
+# Podman on these machines: crun cannot run (cgroups in hybrid mode) and the process may not
+# raise rlimits, so runc with cgroupfs and lower default ulimits. The project's own file,
+# pointed at by CONTAINERS_CONF for the service we start: /etc is never edited.
+CONTAINERS_CONF = """\
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+"""
+REGISTRY_CONFIG = """\
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: {root}
+  delete:
+    enabled: true
+http:
+  addr: {address}
+"""
 DOCKERFILE = """\
 FROM scratch
 COPY busybox /bin/busybox
@@ -37,7 +65,8 @@ RUN ["/bin/busybox", "--install", "-s", "/bin"]
 COPY www /www
 COPY etc /etc
 RUN ["/bin/mkdir", "-p", "/tmp", "/data", "/srv"]
-CMD ["/bin/httpd", "-f", "-v", "-p", "8080", "-h", "/www"]
+# A service that stops on SIGTERM, as real ones do (a bare httpd as PID 1 ignores it).
+CMD ["/bin/sh", "-c", "trap 'exit 0' TERM; httpd -f -v -p 8080 -h /www & wait"]
 """
 
 
@@ -54,6 +83,17 @@ class Daemon:
 
     def stop(self) -> None:
         stop_pid(self.pid)
+
+
+@dataclass(frozen=True)
+class Registry:
+    address: str  # host:port on loopback
+    image: str  # the test image, pushed there
+
+
+def colima_socket(home: Path) -> Path:
+    """Where Colima puts the default profile's Docker socket under `home`."""
+    return home / ".colima" / "default" / "docker.sock"
 
 
 def locate(command: str) -> str | None:
@@ -141,10 +181,13 @@ def private_bridge(name: str, address: str) -> Iterator[str]:
         subprocess.run(["ip", "link", "delete", name], check=False, timeout=30)
 
 
-def start_dockerd(directory: Path, socket_path: Path | None = None, bridge: str | None = None) -> Daemon:
+def start_dockerd(
+    directory: Path, socket_path: Path | None = None, bridge: str | None = None, also_at: tuple[Path, ...] = ()
+) -> Daemon:
     """A private Docker Engine: own socket, data root, exec root and pid file.
 
     `bridge`: an existing bridge device (see `private_bridge`) for every engine but the first.
+    `also_at`: more sockets the same engine listens on (e.g. where Colima would put one).
     """
     ensure_installed("dockerd")
     directory.mkdir(parents=True, exist_ok=True)
@@ -164,6 +207,9 @@ def start_dockerd(directory: Path, socket_path: Path | None = None, bridge: str 
         "--exec-opt",
         "native.cgroupdriver=cgroupfs",
     ]
+    for extra in also_at:
+        extra.parent.mkdir(parents=True, exist_ok=True)
+        argv += ["--host", f"unix://{extra}"]
     if bridge:
         argv += ["--bridge", bridge]
     proc = _spawn(argv, log)
@@ -174,6 +220,95 @@ def start_dockerd(directory: Path, socket_path: Path | None = None, bridge: str 
         stop_pid(proc.pid)
         raise
     return Daemon("docker", proc.pid, f"unix://{sock}", directory)
+
+
+def podman_env(directory: Path, registry: str | None = None) -> dict[str, str]:
+    """The environment for a podman process of ours: the project's containers.conf, and the
+    test registry (plain HTTP on loopback) marked insecure in a registries.conf of our own."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "containers.conf").write_text(CONTAINERS_CONF)
+    registries = "unqualified-search-registries = []\n"
+    if registry:
+        registries += f'[[registry]]\nlocation = "{registry}"\ninsecure = true\n'
+    (directory / "registries.conf").write_text(registries)
+    return {
+        **os.environ,
+        "CONTAINERS_CONF": str(directory / "containers.conf"),
+        "CONTAINERS_REGISTRIES_CONF": str(directory / "registries.conf"),
+    }
+
+
+def start_podman(directory: Path, registry: str | None = None) -> Daemon:
+    """Podman's Docker-compatible API service on a private socket, with storage of its own."""
+    ensure_installed("podman")
+    directory.mkdir(parents=True, exist_ok=True)
+    sock = directory / "podman.sock"
+    log = directory / "podman.log"
+    argv = [
+        "podman",
+        "--root",
+        str(directory / "storage"),
+        "--runroot",
+        str(directory / "run"),
+        "--tmpdir",
+        str(directory / "tmp"),
+        "system",
+        "service",
+        "--time=0",
+        f"unix://{sock}",
+    ]
+    proc = _spawn(argv, log, podman_env(directory, registry))
+    (directory / "daemon.pid").write_text(str(proc.pid))
+    try:
+        wait_until(lambda: _ping_unix(str(sock)), "podman system service", 60, proc, log)
+    except RuntimeStartError:
+        stop_pid(proc.pid)
+        raise
+    return Daemon("podman", proc.pid, f"unix://{sock}", directory)
+
+
+def remove_all_containers(url: str) -> None:
+    """Force-remove every container on the engine at `url` (Podman's outlive its API service)."""
+    import docker
+
+    api = docker.APIClient(base_url=url, version="1.41", timeout=60)
+    try:
+        for container in api.containers(all=True):
+            api.remove_container(container["Id"], force=True, v=True)
+    finally:
+        api.close()
+
+
+def start_registry(directory: Path, port: int) -> Daemon:
+    """A real container registry (CNCF distribution, Debian's docker-registry) on loopback."""
+    ensure_installed("docker-registry")
+    directory.mkdir(parents=True, exist_ok=True)
+    address = f"127.0.0.1:{port}"
+    config = directory / "registry.yml"
+    config.write_text(REGISTRY_CONFIG.format(root=directory / "data", address=address))
+    log = directory / "registry.log"
+    proc = _spawn(["docker-registry", "serve", str(config)], log)
+    (directory / "daemon.pid").write_text(str(proc.pid))
+
+    def answers() -> bool:
+        try:
+            return http_get("127.0.0.1", port, "/v2/", timeout=1)[0] == 200
+        except OSError:
+            return False
+
+    try:
+        wait_until(answers, "docker-registry", 30, proc, log)
+    except RuntimeStartError:
+        stop_pid(proc.pid)
+        raise
+    return Daemon("registry", proc.pid, address, directory)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now (for daemons we start ourselves)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def stop_pid(pid: int, timeout: float = 30) -> None:

@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ from . import config
 from .errors import ConfigurationError, InvalidSpecError, OblakoBackendError, UnknownBackendError
 from .models import RUNNING, ContainerInfo
 from .plugins import get_backend, list_backends
+from .spec import ContainerSpec
 
 
 def _print_json(data: Any) -> None:
@@ -125,11 +127,30 @@ def spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+class PullProgress:
+    """Pull progress on stderr: each layer's step once, its byte counts at most once a second."""
+
+    def __init__(self, interval: float = 1.0):
+        self.interval = interval
+        self.shown: dict[str, tuple[str, float]] = {}
+
+    def __call__(self, line: str) -> None:
+        words = line.split(maxsplit=2)
+        key, step = (words[0], " ".join(words[:2])) if words else ("", "")
+        now = time.monotonic()
+        last = self.shown.get(key)
+        if last is not None and last[0] == step and now - last[1] < self.interval:
+            return
+        self.shown[key] = (step, now)
+        print(line, file=sys.stderr, flush=True)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    fields = spec_from_args(args)  # validated before any runtime is touched
+    spec = ContainerSpec(**spec_from_args(args))  # validated before any runtime is touched
     backend = get_backend(args.backend)
-    backend.run(**fields)
-    print(fields["name"])
+    backend.ensure_image(spec.image, progress=PullProgress())  # a person sees a long pull
+    backend.run(spec)
+    print(spec.name)
     return 0
 
 

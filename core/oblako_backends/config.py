@@ -86,9 +86,14 @@ def probe_timeout() -> float:
 
 def bind_addresses() -> tuple[str, ...]:
     """Host addresses published ports listen on: loopback unless the user widens it."""
+    return explicit_bind_addresses() or DEFAULT_BIND_ADDRESSES
+
+
+def explicit_bind_addresses() -> tuple[str, ...] | None:
+    """The addresses OBLAKO_BIND_ADDRESS names, or None when it is unset (backends then add their own)."""
     raw = os.environ.get(BIND_ADDRESS_VAR, "")
     if not raw.strip():
-        return DEFAULT_BIND_ADDRESSES
+        return None
     out: list[str] = []
     for part in raw.split(","):
         part = part.strip()

@@ -81,11 +81,16 @@ class ContainerInfo:
         return self.labels.get(SPEC_HASH_LABEL)
 
     def endpoint(self, container_port: int, protocol: str = "tcp") -> tuple[str, int] | None:
-        """(host, port) to connect to from this machine for a container port, if published."""
-        for port in self.ports:
-            if port.container_port == container_port and port.protocol == protocol:
-                host = "127.0.0.1" if port.host_ip in _WILDCARDS else port.host_ip
-                return host, port.host_port
+        """(host, port) to connect to from this machine for a container port, if published.
+
+        A loopback or wildcard binding is preferred over others (such as the bridge gateway a
+        port is also published on for containers that reach the host).
+        """
+        matching = [p for p in self.ports if p.container_port == container_port and p.protocol == protocol]
+        matching.sort(key=lambda p: not (p.host_ip in _WILDCARDS or p.host_ip.startswith("127.")))
+        for port in matching:
+            host = "127.0.0.1" if port.host_ip in _WILDCARDS else port.host_ip
+            return host, port.host_port
         return None
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from oblako_backend_docker.endpoint import DEFAULT_SOCKET, resolve
-from oblako_backend_docker.errors import image_missing, port_in_use
+from oblako_backend_docker.errors import command_missing, image_missing, port_in_use
 from oblako_backends import ConfigurationError
 
 
@@ -121,3 +121,30 @@ def test_other_errors_are_not_taken_for_port_conflicts() -> None:
 )
 def test_missing_image_wordings(message: str) -> None:
     assert image_missing(message)
+
+
+@pytest.mark.parametrize(
+    ("message", "named"),
+    [
+        # Docker Engine 20.10
+        (
+            'OCI runtime create failed: container_linux.go:380: starting container process caused: exec: "nope": '
+            "executable file not found in $PATH: unknown",
+            "nope",
+        ),
+        # Podman 4.x with runc, and with crun (which does not name it)
+        (
+            'runc: runc create failed: unable to start container process: exec: "nope": executable file not found '
+            "in $PATH: OCI runtime attempted to invoke a command that was not found",
+            "nope",
+        ),
+        (
+            "crun: executable file not found in $PATH: No such file or directory: OCI runtime attempted to invoke "
+            "a command that was not found",
+            "",
+        ),
+    ],
+)
+def test_a_command_missing_from_the_image_is_recognised(message: str, named: str) -> None:
+    assert command_missing(message) == named
+    assert command_missing("No such container: x") is None

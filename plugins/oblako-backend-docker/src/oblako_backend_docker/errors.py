@@ -43,3 +43,17 @@ def image_missing(message: str) -> bool:
     """Does the engine say the image does not exist (locally or in the registry)?"""
     lowered = message.lower()
     return any(text in lowered for text in _IMAGE_MISSING)
+
+
+# Docker:       exec: "nope": executable file not found in $PATH
+# Podman runc:  runc create failed: ... exec: "nope": executable file not found in $PATH
+# Podman crun:  crun: executable file not found in $PATH: No such file or directory
+_EXEC_NAME = re.compile(r'exec: "([^"]+)"')
+
+
+def command_missing(message: str) -> str | None:
+    """The executable the engine could not find in the image ("" when unnamed), else None."""
+    if "executable file not found" not in message.lower():
+        return None
+    match = _EXEC_NAME.search(message)
+    return match.group(1) if match else ""

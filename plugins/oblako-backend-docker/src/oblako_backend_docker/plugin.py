@@ -9,6 +9,7 @@ picked up by the same object.
 from __future__ import annotations
 
 import math
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -34,7 +35,7 @@ from oblako_backends.spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 from . import endpoint as endpoints
 from .endpoint import Endpoint
-from .errors import image_missing, port_in_use
+from .errors import command_missing, image_missing, port_in_use
 
 Progress = Callable[[str], None]
 
@@ -65,6 +66,8 @@ class DockerPlugin:
         self._api: Any = None
         self._endpoint: Endpoint | None = None
         self._client: Any = None
+        self._version: Mapping[str, Any] = {}
+        self._gateway: str | None = None  # learnt once per connection, see host_gateway()
 
     # -- where the engine is (overridden by podman and colima) --------------------------------
 
@@ -126,7 +129,7 @@ class DockerPlugin:
                 self._api = docker.APIClient(
                     base_url=found.url, version=api_version, timeout=self._timeout, tls=found.tls
                 )
-                self._endpoint = found
+                self._endpoint, self._version, self._gateway = found, version, None
             return self._api
 
     def _reset(self) -> None:
@@ -160,6 +163,13 @@ class DockerPlugin:
                     f"it; find it with `{self.runtime} ps --filter publish={port or 'PORT'}` or "
                     f"`ss -ltnp` (often a stale oblako container), stop it, and retry.",
                     port,
+                ) from exc
+            missing = command_missing(message)
+            if missing is not None:
+                named = f" {missing!r}" if missing else ""
+                raise OblakoBackendError(
+                    f"can't {what}: the command's executable{named} is not in the image "
+                    "(use its full path, or a command the image provides)"
                 ) from exc
             if exc.status_code == 409:
                 raise OblakoBackendError(f"can't {what}: {message}") from exc
@@ -212,16 +222,58 @@ class DockerPlugin:
 
     # -- containers ------------------------------------------------------------------------
 
-    def bind_addresses(self) -> tuple[str, ...]:
-        """Host addresses published ports listen on."""
-        return core_config.bind_addresses()
+    def host_gateway(self) -> str | None:
+        """The host's address on the engine's default bridge: where `host-gateway` leads.
+
+        Read from the engine (the bridge network's gateway), once per connection, and used only
+        when it is an address of this machine. Where it is not (Docker Desktop, Colima or a
+        Podman machine in a VM, rootless Podman), containers reach the host another way and
+        publishing on it would fail.
+        """
+        if self._gateway is None:
+            try:
+                with self._requests("inspect the default bridge network"):
+                    network = self.api.inspect_network(self.bridge_network)
+            except (_Missing, OblakoBackendError):
+                network = {}
+            configs = (network.get("IPAM") or {}).get("Config") or []
+            gateways = [str(c.get("Gateway", "")).split("/")[0] for c in configs if c.get("Gateway")]
+            self._gateway = next((g for g in gateways if ":" not in g and self.gateway_is_the_host(g)), "")
+        return self._gateway or None
+
+    def gateway_is_the_host(self, gateway: str) -> bool:
+        """Does `host-gateway` reach this machine? Docker Engine's bridge exists from start, so
+        its gateway is one of this machine's addresses exactly when the engine runs here."""
+        return _is_local_address(gateway)
+
+    bridge_network = "bridge"  # the default network's name in the Engine API (Podman answers to it too)
+
+    def bind_addresses(self, host_port: int | None) -> tuple[str, ...]:
+        """Host addresses a published port listens on.
+
+        OBLAKO_BIND_ADDRESS when set. Otherwise loopback, plus, for a fixed host port, the
+        bridge gateway, so that other containers reach the service through
+        `host.docker.internal` / `host.containers.internal` on the same port. A random host
+        port stays on loopback only: the engine would pick a different port per address.
+        """
+        explicit = core_config.explicit_bind_addresses()
+        if explicit:
+            return explicit
+        gateway = self.host_gateway() if host_port else None
+        return core_config.bind_addresses() + ((gateway,) if gateway else ())
+
+    def extra_hosts(self, spec: ContainerSpec) -> dict[str, str]:
+        """The /etc/hosts entries to ask the engine for (Podman rewrites host-gateway)."""
+        return dict(spec.extra_hosts)
 
     def _create_args(self, spec: ContainerSpec) -> dict[str, Any]:
-        addresses = self.bind_addresses()
-        port_bindings = {p.key: [(ip, p.host_port) if p.host_port else (ip,) for ip in addresses] for p in spec.ports}
+        port_bindings = {
+            p.key: [(ip, p.host_port) if p.host_port else (ip,) for ip in self.bind_addresses(p.host_port)]
+            for p in spec.ports
+        }
         binds = {v.source: {"bind": v.target, "mode": "ro" if v.read_only else "rw"} for v in spec.volumes}
         host_config = self.api.create_host_config(
-            port_bindings=port_bindings, binds=binds, extra_hosts=dict(spec.extra_hosts) or None
+            port_bindings=port_bindings, binds=binds, extra_hosts=self.extra_hosts(spec) or None
         )
         return {
             "image": spec.image,
@@ -405,6 +457,16 @@ def engine_name(version: Mapping[str, Any]) -> str:
         return "Podman Engine"
     platform = str((version.get("Platform") or {}).get("Name", ""))
     return platform or "Docker Engine"
+
+
+def _is_local_address(address: str) -> bool:
+    """Can this machine bind `address`? (Only its own addresses can be.)"""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind((address, 0))
+    except OSError:
+        return False
+    return True
 
 
 def _reason(exc: BaseException) -> str:

@@ -1,12 +1,24 @@
-"""The docker backend against a real Docker Engine started by the test harness."""
+"""The Docker-API backends (docker, podman, colima) against real engines the harness starts.
+
+Each test runs once per backend. The backend is chosen the way a user chooses it
+(OBLAKO_CONTAINER_BACKEND) and finds its engine the way it would on a user's machine:
+DOCKER_HOST for docker, CONTAINER_HOST for podman, Colima's socket under HOME for colima.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,6 +29,7 @@ from oblako_backends import (
     STOPPED,
     ImageNotFoundError,
     NotOwnedError,
+    OblakoBackendError,
     PortInUseError,
     RuntimeUnavailableError,
     Service,
@@ -37,19 +50,59 @@ def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 20) -> N
         time.sleep(0.05)
 
 
+ENGINES = ["docker", "podman", "colima"]
+ENGINE_NAMES = {"docker": "Docker Engine", "podman": "Podman Engine", "colima": "Docker Engine"}
+
+
+@dataclass(frozen=True)
+class Engine:
+    backend: str
+    url: str  # where the harness's engine listens
+    source: str  # how the backend is expected to have found it
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    """Point the environment at one real engine, as a user of that backend would."""
+    name = request.param
+    for var in (
+        "DOCKER_HOST",
+        "CONTAINER_HOST",
+        "DOCKER_CONTEXT",
+        "COLIMA_HOME",
+        "COLIMA_PROFILE",
+        "OBLAKO_BIND_ADDRESS",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("OBLAKO_CONTAINER_BACKEND", name)
+    if name == "docker":
+        url = request.getfixturevalue("docker_engine").url
+        monkeypatch.setenv("DOCKER_HOST", url)
+        return Engine(name, url, "DOCKER_HOST")
+    if name == "podman":
+        url = request.getfixturevalue("podman_engine").url
+        monkeypatch.setenv("CONTAINER_HOST", url)
+        return Engine(name, url, "CONTAINER_HOST")
+    home = request.getfixturevalue("colima_home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    return Engine(name, f"unix://{runtimes.colima_socket(home)}", "~/.colima, profile default")
+
+
 @pytest.fixture
-def backend(docker_engine: runtimes.Daemon) -> Iterator[Backend]:
-    backend = get_backend("docker", base_url=docker_engine.url)
+def backend(engine: Engine) -> Iterator[Backend]:
+    backend = get_backend()  # by OBLAKO_CONTAINER_BACKEND, as the application does
+    assert backend.name == engine.backend
     yield backend
     for container in backend.list():
         backend.remove(container.name)
 
 
-def test_probe_reports_the_engine(backend: Backend, docker_engine: runtimes.Daemon) -> None:
+def test_probe_reports_the_engine(backend: Backend, engine: Engine) -> None:
     probe = backend.probe()
-    assert probe.reachable
-    assert probe.endpoint == docker_engine.url and probe.endpoint_source == "base_url option"
-    assert probe.engine and probe.version[:2].isdigit()
+    assert probe.reachable, probe.error
+    assert (probe.endpoint, probe.endpoint_source) == (engine.url, engine.source)
+    assert probe.engine == ENGINE_NAMES[engine.backend] and probe.version[:1].isdigit()
     assert {"build", "named_volumes", "docker_api"} <= probe.capabilities
 
 
@@ -125,12 +178,11 @@ def test_follow_yields_lines_as_written_and_stops_when_closed(backend: Backend, 
     assert time.monotonic() - started < 30
 
 
-def test_a_named_volume_keeps_its_file_across_stop_and_start(
-    backend: Backend, unique_name: Names, docker_engine: runtimes.Daemon
-) -> None:
+def test_a_named_volume_keeps_its_file_across_stop_and_start(backend: Backend, unique_name: Names) -> None:
     volume = unique_name("vol")
     command = (
-        "sh -c 'cat /data/marker 2>/dev/null || echo no-marker; echo kept-$(date +%s) > /data/marker; exec sleep 300'"
+        "sh -c 'cat /data/marker 2>/dev/null || echo no-marker; echo kept-$(date +%s) > /data/marker; "
+        'trap "exit 0" TERM; sleep 300 & wait\''
     )
     svc = Service(
         unique_name("data"), IMAGE, backend=backend, volumes={volume: {"bind": "/data", "mode": "rw"}}, command=command
@@ -224,7 +276,7 @@ def test_drives_the_backend_exactly_as_oblakos_base_py_does(backend: Backend, un
         environment={"AWS_REGION": "us-east-1"},
         volumes={},
         extra_hosts={"host.docker.internal": "host-gateway"},
-        command="sh -c 'grep host.docker.internal /etc/hosts; exec httpd -f -p 8080 -h /www'",
+        command="sh -c 'grep host.docker.internal /etc/hosts; trap \"exit 0\" TERM; httpd -f -p 8080 -h /www & wait'",
         working_dir="/www",
         user="root",
     )
@@ -263,11 +315,12 @@ class SilentServer:
             conn.close()
 
 
-def test_a_silent_daemon_errors_within_the_deadline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("name", ENGINES)
+def test_a_silent_daemon_errors_within_the_deadline(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OBLAKO_PROBE_TIMEOUT", "1")
     server = SilentServer(tmp_path / "silent.sock")
     try:
-        backend = get_backend("docker", base_url=f"unix://{tmp_path}/silent.sock", timeout=1)
+        backend = get_backend(name, base_url=f"unix://{tmp_path}/silent.sock", timeout=1)
         started = time.monotonic()
         probe = backend.probe(timeout=1)
         assert not probe.reachable and "timed out" in probe.error
@@ -278,6 +331,7 @@ def test_a_silent_daemon_errors_within_the_deadline(tmp_path: Path, monkeypatch:
         server.close()
 
 
+@pytest.mark.runtime
 def test_a_stopped_daemon_errors_and_a_restarted_one_is_used_again() -> None:
     directory = Path(tempfile.mkdtemp(prefix="oblako-restart-"))
     sock = directory / "docker.sock"
@@ -300,15 +354,151 @@ def test_a_stopped_daemon_errors_and_a_restarted_one_is_used_again() -> None:
 
 
 def test_module_docker_client_follows_the_selected_backend(
-    backend: Backend, unique_name: Names, docker_engine: runtimes.Daemon, monkeypatch: pytest.MonkeyPatch
+    backend: Backend,
+    unique_name: Names,
+    engine: Engine,
+    docker_engine: runtimes.Daemon,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The compute paths' client reaches the services' daemon, and falls back without a Docker API."""
     import oblako_backends
 
     name = unique_name("compute")
     backend.run(name=name, image=IMAGE)
+    assert oblako_backends.docker_client().containers.get(name).name == name  # the selected backend's daemon
+    if engine.backend != "docker":
+        return
     monkeypatch.setenv("DOCKER_HOST", docker_engine.url)
-    monkeypatch.setenv("OBLAKO_CONTAINER_BACKEND", "docker")
-    assert oblako_backends.docker_client().containers.get(name).name == name
     monkeypatch.setenv("OBLAKO_CONTAINER_BACKEND", "memory")  # no Docker API: the ambient environment
     assert oblako_backends.docker_client().containers.get(name).name == name
+
+
+def test_pull_from_a_registry_with_progress(backend: Backend, registry: runtimes.Registry, unique_name: Names) -> None:
+    client = backend.docker_client()
+    with contextlib.suppress(Exception):  # the colima and docker engines are one daemon here
+        client.images.remove(registry.image, force=True)
+    lines: list[str] = []
+    backend.ensure_image(registry.image, progress=lines.append)
+    assert lines[0] == f"pulling {registry.image}" and len(lines) > 1
+    name = unique_name("pulled")
+    backend.run(name=name, image=registry.image, command=["echo", "pulled and ran"])
+    wait_for(lambda: backend.status(name) == STOPPED, "the pulled image to run")
+    assert backend.logs(name) == "pulled and ran\n"
+    lines.clear()
+    backend.ensure_image(registry.image, progress=lines.append)
+    assert lines == []  # present: no pull
+
+
+def test_a_command_missing_from_the_image_says_so(backend: Backend, unique_name: Names) -> None:
+    name = unique_name("nocmd")
+    with pytest.raises(OblakoBackendError, match="executable 'no-such-tool' is not in the image"):
+        backend.run(name=name, image=IMAGE, command=["no-such-tool", "--flag"])
+    assert backend.status(name) == ABSENT
+
+
+def test_containers_reach_a_fixed_port_service_through_the_host(backend: Backend, unique_name: Names) -> None:
+    """oblako's services talk to each other through the host: host.docker.internal:<published port>."""
+    port = runtimes.free_port()
+    server = Service(unique_name("server"), IMAGE, backend=backend, ports={"8080/tcp": port})
+    server.start()
+    server.wait_ready(timeout=30)
+    assert server.endpoint(8080) == ("127.0.0.1", port)
+    client = unique_name("client")
+    backend.run(
+        name=client,
+        image=IMAGE,
+        extra_hosts={"host.docker.internal": "host-gateway"},
+        command=f"sh -c 'wget -q -O - http://host.docker.internal:{port}/ || echo fetch failed'",
+    )
+    wait_for(lambda: backend.status(client) == STOPPED, "the client to finish", timeout=30)
+    assert backend.logs(client) == "hello from oblako-test\n"
+
+
+@contextlib.contextmanager
+def own_namespace() -> Iterator[tuple[str, str]]:
+    """A network namespace of the test's own, joined to this host by a veth pair.
+
+    Yields (namespace, the host's address on the pair). Addresses are the test's own, so
+    traffic goes nowhere but to this host.
+    """
+    token = uuid.uuid4().hex[:6]
+    namespace, outside, inside = f"oblako-{token}", f"ob{token}h", f"ob{token}n"
+    octet = int(token[:2], 16)
+    host_ip, ns_ip = f"10.231.{octet}.1", f"10.231.{octet}.2"
+    ip = runtimes.locate("ip") or "ip"
+    iptables = runtimes.locate("iptables") or shutil.which("iptables", path="/usr/sbin:/sbin") or "iptables"
+
+    def run(*argv: str) -> None:
+        subprocess.run([ip, *argv], check=True, timeout=30, capture_output=True)
+
+    run("netns", "add", namespace)
+    try:
+        run("link", "add", outside, "type", "veth", "peer", "name", inside)
+        run("link", "set", inside, "netns", namespace)
+        run("addr", "add", f"{host_ip}/30", "dev", outside)
+        run("link", "set", outside, "up")
+        run("-n", namespace, "addr", "add", f"{ns_ip}/30", "dev", inside)
+        run("-n", namespace, "link", "set", inside, "up")
+        run("-n", namespace, "link", "set", "lo", "up")
+        # Docker Engine sets the FORWARD policy to DROP, which also drops what Podman's own
+        # rules leave to the policy; a host running both needs this. Only our veth is opened.
+        subprocess.run([iptables, "-I", "FORWARD", "-i", outside, "-j", "ACCEPT"], check=True, timeout=30)
+        yield namespace, host_ip
+    finally:
+        subprocess.run([iptables, "-D", "FORWARD", "-i", outside, "-j", "ACCEPT"], check=False, timeout=30)
+        subprocess.run([ip, "link", "delete", outside], check=False, timeout=30, capture_output=True)
+        subprocess.run([ip, "netns", "delete", namespace], check=False, timeout=30, capture_output=True)
+
+
+FETCH = """
+import sys, urllib.request
+try:
+    print(urllib.request.urlopen(f"http://{sys.argv[1]}:{sys.argv[2]}/", timeout=5).read().decode(), end="")
+except OSError as exc:
+    print(f"failed: {exc}")
+"""
+
+
+def fetch_from(namespace: str, host: str, port: int) -> str:
+    ip = runtimes.locate("ip") or "ip"
+    argv = [ip, "netns", "exec", namespace, sys.executable, "-c", FETCH, host, str(port)]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="creating a network namespace needs root")
+def test_published_ports_are_loopback_only_unless_widened(
+    backend: Backend, unique_name: Names, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with own_namespace() as (namespace, host_ip):
+        private = Service(unique_name("private"), IMAGE, backend=backend, ports={"8080/tcp": None})
+        private.start()
+        private.wait_ready(timeout=30)
+        _, port = private.endpoint(8080) or ("", 0)
+        assert runtimes.http_get("127.0.0.1", port)[1] == "hello from oblako-test\n"
+        assert fetch_from(namespace, host_ip, port).startswith("failed:")
+
+        monkeypatch.setenv("OBLAKO_BIND_ADDRESS", "0.0.0.0")
+        shared = Service(unique_name("shared"), IMAGE, backend=backend, ports={"8080/tcp": None})
+        shared.start()
+        shared.wait_ready(timeout=30)
+        _, port = shared.endpoint(8080) or ("", 0)
+        assert fetch_from(namespace, host_ip, port) == "hello from oblako-test\n"
+
+
+def test_the_cli_runs_a_container_showing_pull_progress(
+    backend: Backend, registry: runtimes.Registry, unique_name: Names, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from oblako_backends import cli
+
+    with contextlib.suppress(Exception):
+        backend.docker_client().images.remove(registry.image, force=True)
+    name = unique_name("cli")
+    assert cli.main(["run", name, registry.image, "-e", "WHO=cli", "--", "sh", "-c", "echo hello $WHO"]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"{name}\n"
+    assert f"pulling {registry.image}" in err
+    wait_for(lambda: backend.status(name) == STOPPED, "the command to finish")
+    assert cli.main(["logs", name]) == 0
+    assert capsys.readouterr().out == "hello cli\n"
+    assert cli.main(["rm", name]) == 0
+    assert backend.status(name) == ABSENT

@@ -1,0 +1,79 @@
+"""Podman through its Docker-compatible API: the docker backend with Podman's differences.
+
+What differs: where the socket is (`endpoint.candidates`), that the engine behind it must
+really be Podman, and host access. Podman names the host `host.containers.internal`; before
+Podman 5 it wrote `host-gateway` into /etc/hosts literally, so it is rewritten here to the
+address Podman itself uses for the host (its default network's gateway).
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from oblako_backend_docker import DockerPlugin, Endpoint
+from oblako_backend_docker.plugin import engine_name
+from oblako_backends import ContainerSpec
+from oblako_backends import config as core_config
+
+from . import endpoint as endpoints
+
+HOST_GATEWAY = "host-gateway"
+
+
+class PodmanPlugin(DockerPlugin):
+    """Containers on Podman's Docker-compatible API service."""
+
+    runtime = "podman"
+    start_hint = (
+        "Start Podman's API service: `systemctl --user start podman.socket`, or "
+        "`podman system service --time=0` (as root for the rootful socket); on macOS "
+        "`podman machine start`. Or point CONTAINER_HOST at its socket."
+    )
+
+    def candidates(self) -> list[Endpoint]:
+        return endpoints.candidates(self._base_url, timeout=core_config.probe_timeout())
+
+    def check_engine(self, version: Mapping[str, Any]) -> str | None:
+        name = engine_name(version)
+        if name == "Podman Engine":
+            return None
+        return (
+            f"the engine there is {name} {version.get('Version', '')}, not Podman (a podman-docker shim "
+            "or a DOCKER_HOST pointing at Docker?); point CONTAINER_HOST at Podman's socket, or use "
+            "OBLAKO_CONTAINER_BACKEND=docker for that engine"
+        )
+
+    def gateway_is_the_host(self, gateway: str) -> bool:
+        # Podman creates its bridge with the first container, so the address may not exist yet.
+        # Rootful Podman on this Linux machine routes its gateway to the host; rootless Podman
+        # and a Podman machine (a VM) reach the host another way.
+        local = self._endpoint is not None and self._endpoint.url.startswith("unix://")
+        if sys.platform != "linux" or not local:
+            return False
+        with self._requests("ask Podman whether it runs rootless"):
+            options = self.api.info().get("SecurityOptions") or []
+        return not any("rootless" in str(option) for option in options)
+
+    def bind_addresses(self, host_port: int | None) -> tuple[str, ...]:
+        # Podman 4 takes the Docker API's "0.0.0.0" literally: netavark writes a rule for the
+        # destination 0.0.0.0/32, which nothing matches. Its "every address" is the empty string.
+        return tuple("" if a == "0.0.0.0" else a for a in super().bind_addresses(host_port))
+
+    def extra_hosts(self, spec: ContainerSpec) -> dict[str, str]:
+        hosts = dict(spec.extra_hosts)
+        if HOST_GATEWAY not in hosts.values():
+            return hosts
+        gateway = self.host_gateway()
+        if gateway is None:
+            names = sorted(k for k, v in hosts.items() if v == HOST_GATEWAY)
+            warnings.warn(
+                f"this Podman has no host-gateway address on this machine (rootless, or in a VM), so {names} "
+                "will not resolve; containers reach the host as host.containers.internal",
+                UserWarning,
+                stacklevel=2,
+            )
+            return {k: v for k, v in hosts.items() if v != HOST_GATEWAY}
+        return {k: gateway if v == HOST_GATEWAY else v for k, v in hosts.items()}

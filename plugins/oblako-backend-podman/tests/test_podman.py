@@ -1,0 +1,69 @@
+"""Finding Podman's socket in Podman's order, and refusing an engine that is not Podman."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import runtimes
+from oblako_backend_podman.endpoint import candidates
+from oblako_backends import RuntimeUnavailableError, get_backend
+
+NO_TOOLS = {"PATH": "/nonexistent"}  # no podman CLI to ask
+
+
+def test_container_host_is_the_only_candidate_and_beats_docker_host() -> None:
+    env = {"CONTAINER_HOST": "unix:///c.sock", "DOCKER_HOST": "unix:///d.sock"}
+    assert [(e.url, e.source) for e in candidates(env=env)] == [("unix:///c.sock", "CONTAINER_HOST")]
+    assert [e.url for e in candidates(env={"DOCKER_HOST": "unix:///d.sock"})] == ["unix:///d.sock"]
+    assert [e.url for e in candidates("unix:///b.sock", env=env)] == ["unix:///b.sock"]
+
+
+def test_without_the_cli_rootless_sockets_come_before_the_rootful_one() -> None:
+    found = candidates(env={**NO_TOOLS, "XDG_RUNTIME_DIR": "/run/user/1000"}, uid=1000, platform="linux")
+    assert [e.url for e in found] == ["unix:///run/user/1000/podman/podman.sock", "unix:///run/podman/podman.sock"]
+    found = candidates(env={**NO_TOOLS, "XDG_RUNTIME_DIR": "/tmp/xdg"}, uid=1000, platform="linux")
+    assert [e.url for e in found] == [
+        "unix:///tmp/xdg/podman/podman.sock",
+        "unix:///run/user/1000/podman/podman.sock",
+        "unix:///run/podman/podman.sock",
+    ]
+
+
+@pytest.mark.skipif(shutil.which("podman") is None, reason="needs the podman CLI")
+def test_the_socket_podman_info_reports_comes_first(tmp_path: Path) -> None:
+    """The real `podman info`, kept away from the machine's storage."""
+    (tmp_path / "storage.conf").write_text(
+        f'[storage]\ndriver = "vfs"\ngraphroot = "{tmp_path}/g"\nrunroot = "{tmp_path}/r"\n'
+    )
+    env = {**runtimes.podman_env(tmp_path), "CONTAINERS_STORAGE_CONF": str(tmp_path / "storage.conf")}
+    env.pop("CONTAINER_HOST", None)
+    env.pop("DOCKER_HOST", None)
+    first = candidates(env=env, timeout=30)[0]
+    expected = "/run/podman/podman.sock" if os.geteuid() == 0 else f"/run/user/{os.geteuid()}/podman/podman.sock"
+    assert (first.url, first.source) == (f"unix://{expected}", "`podman info` remote socket")
+
+
+def test_a_docker_engine_behind_the_socket_is_refused(docker_engine: runtimes.Daemon) -> None:
+    """What a podman-docker shim pointing at Docker looks like to the podman backend."""
+    backend = get_backend("podman", base_url=docker_engine.url)
+    probe = backend.probe()
+    assert not probe.reachable
+    assert "Docker Engine" in probe.error and "not Podman" in probe.error
+    with pytest.raises(RuntimeUnavailableError, match="not Podman"):
+        backend.list()
+    assert get_backend("docker", base_url=docker_engine.url).probe().reachable
+
+
+def test_nothing_listening_lists_every_socket_tried(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("CONTAINER_HOST", raising=False)
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    with pytest.raises(RuntimeUnavailableError) as info:
+        get_backend("podman").list()
+    message = str(info.value)
+    assert f"{tmp_path}/podman/podman.sock" in message and "/run/podman/podman.sock" in message
+    assert "podman system service" in message and "CONTAINER_HOST" in message
