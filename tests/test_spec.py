@@ -30,7 +30,7 @@ def valid_specs(draw: st.DrawFn) -> dict[str, object]:
         "name": draw(names),
         "image": draw(
             st.sampled_from(
-                ["busybox", "localhost:5000/a/b:1", "localhost/oblako-test:1", "registry.example/x/y@sha256:" + "a" * 64]
+                ["busybox", "localhost:5000/a/b:1", "localhost/oblako-test:1", "example.test/x/y@sha256:" + "a" * 64]
             )
         ),
         "ports": {
