@@ -502,3 +502,23 @@ def test_the_cli_runs_a_container_showing_pull_progress(
     assert capsys.readouterr().out == "hello cli\n"
     assert cli.main(["rm", name]) == 0
     assert backend.status(name) == ABSENT
+
+
+def test_bind_mounts_and_labels(backend: Backend, unique_name: Names, tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "config.txt").write_text("from the host\n")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out").chmod(0o777)
+    name = unique_name("bind")
+    backend.run(
+        name=name,
+        image=IMAGE,
+        volumes={str(tmp_path / "in"): {"bind": "/in", "mode": "ro"}, str(tmp_path / "out"): {"bind": "/out"}},
+        labels={"team": "storage"},
+        command="sh -c 'cat /in/config.txt; echo written > /out/result.txt; touch /in/x 2>/dev/null || echo read-only'",
+    )
+    wait_for(lambda: backend.status(name) == STOPPED, "the command to finish")
+    assert backend.logs(name) == "from the host\nread-only\n"
+    assert (tmp_path / "out" / "result.txt").read_text() == "written\n"
+    info = backend.inspect(name)
+    assert info is not None and info.labels["team"] == "storage" and info.owned

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
+import uuid
 from pathlib import Path
 
 import pytest
 import runtimes
 from oblako_backend_podman.endpoint import candidates
-from oblako_backends import RuntimeUnavailableError, get_backend
+from oblako_backends import STOPPED, RuntimeUnavailableError, Service, get_backend
 
 NO_TOOLS = {"PATH": "/nonexistent"}  # no podman CLI to ask
 
@@ -67,3 +69,25 @@ def test_nothing_listening_lists_every_socket_tried(monkeypatch: pytest.MonkeyPa
     message = str(info.value)
     assert f"{tmp_path}/podman/podman.sock" in message and "/run/podman/podman.sock" in message
     assert "podman system service" in message and "CONTAINER_HOST" in message
+
+
+def test_containers_reach_the_host_as_host_containers_internal(podman_engine: runtimes.Daemon) -> None:
+    """Podman's own name for the host works without any extra_hosts entry."""
+    backend = get_backend("podman", base_url=podman_engine.url)
+    token = uuid.uuid4().hex[:6]
+    port = runtimes.free_port()
+    server = Service(f"server-{token}", runtimes.TEST_IMAGE, backend=backend, ports={"8080/tcp": port})
+    client = f"t-client-{token}"
+    try:
+        server.start()
+        server.wait_ready(timeout=30)
+        backend.run(
+            name=client, image=runtimes.TEST_IMAGE, command=f"wget -q -O - http://host.containers.internal:{port}/"
+        )
+        deadline = time.monotonic() + 30
+        while backend.status(client) != STOPPED and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert backend.logs(client) == "hello from oblako-test\n"
+    finally:
+        backend.remove(client)
+        server.stop()
