@@ -91,6 +91,15 @@ class Registry:
     image: str  # the test image, pushed there
 
 
+@dataclass(frozen=True)
+class Engine:
+    """A real engine a backend under test was pointed at."""
+
+    backend: str
+    url: str  # where the engine listens
+    source: str  # how the backend is expected to have found it
+
+
 def colima_socket(home: Path) -> Path:
     """Where Colima puts the default profile's Docker socket under `home`."""
     return home / ".colima" / "default" / "docker.sock"

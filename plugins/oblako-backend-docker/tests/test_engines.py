@@ -1,9 +1,5 @@
-"""The Docker-API backends (docker, podman, colima) against real engines the harness starts.
-
-Each test runs once per backend. The backend is chosen the way a user chooses it
-(OBLAKO_CONTAINER_BACKEND) and finds its engine the way it would on a user's machine:
-DOCKER_HOST for docker, CONTAINER_HOST for podman, Colima's socket under HOME for colima.
-"""
+"""What the Docker-API backends (docker, podman, colima) do beyond the shared contract
+(test_contract.py), against real engines the harness starts; see conftest.py."""
 
 from __future__ import annotations
 
@@ -18,7 +14,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,9 +23,7 @@ from oblako_backends import (
     RUNNING,
     STOPPED,
     ImageNotFoundError,
-    NotOwnedError,
     OblakoBackendError,
-    PortInUseError,
     RuntimeUnavailableError,
     Service,
     get_backend,
@@ -54,51 +47,7 @@ ENGINES = ["docker", "podman", "colima"]
 ENGINE_NAMES = {"docker": "Docker Engine", "podman": "Podman Engine", "colima": "Docker Engine"}
 
 
-@dataclass(frozen=True)
-class Engine:
-    backend: str
-    url: str  # where the harness's engine listens
-    source: str  # how the backend is expected to have found it
-
-
-@pytest.fixture(params=ENGINES)
-def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Engine:
-    """Point the environment at one real engine, as a user of that backend would."""
-    name = request.param
-    for var in (
-        "DOCKER_HOST",
-        "CONTAINER_HOST",
-        "DOCKER_CONTEXT",
-        "COLIMA_HOME",
-        "COLIMA_PROFILE",
-        "OBLAKO_BIND_ADDRESS",
-    ):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("OBLAKO_CONTAINER_BACKEND", name)
-    if name == "docker":
-        url = request.getfixturevalue("docker_engine").url
-        monkeypatch.setenv("DOCKER_HOST", url)
-        return Engine(name, url, "DOCKER_HOST")
-    if name == "podman":
-        url = request.getfixturevalue("podman_engine").url
-        monkeypatch.setenv("CONTAINER_HOST", url)
-        return Engine(name, url, "CONTAINER_HOST")
-    home = request.getfixturevalue("colima_home")
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
-    return Engine(name, f"unix://{runtimes.colima_socket(home)}", "~/.colima, profile default")
-
-
-@pytest.fixture
-def backend(engine: Engine) -> Iterator[Backend]:
-    backend = get_backend()  # by OBLAKO_CONTAINER_BACKEND, as the application does
-    assert backend.name == engine.backend
-    yield backend
-    for container in backend.list():
-        backend.remove(container.name)
-
-
-def test_probe_reports_the_engine(backend: Backend, engine: Engine) -> None:
+def test_probe_reports_the_engine(backend: Backend, engine: runtimes.Engine) -> None:
     probe = backend.probe()
     assert probe.reachable, probe.error
     assert (probe.endpoint, probe.endpoint_source) == (engine.url, engine.source)
@@ -115,132 +64,6 @@ def test_an_http_service_serves_on_loopback_through_its_published_port(backend: 
     assert runtimes.http_get(host, port) == (200, "hello from oblako-test\n")
     (info,) = [c for c in backend.list() if c.name == svc.container_name]
     assert [(p.host_ip, p.host_port) for p in info.ports] == [("127.0.0.1", port)]
-
-
-def test_env_command_working_dir_and_user_are_honoured(backend: Backend, unique_name: Names) -> None:
-    name = unique_name("env")
-    backend.run(
-        name=name,
-        image=IMAGE,
-        environment={"GREETING": "hi there"},
-        command="""sh -c 'echo "env=$GREETING"; echo "pwd=$(pwd)"; echo "uid=$(id -u)"; echo "two  spaces"'""",
-        working_dir="/srv",
-        user="1234",
-    )
-    wait_for(lambda: backend.status(name) == STOPPED, "the command to finish")
-    assert backend.logs(name).splitlines() == ["env=hi there", "pwd=/srv", "uid=1234", "two  spaces"]
-    listed = unique_name("list")
-    backend.run(name=listed, image=IMAGE, command=["echo", "a b", "$HOME"])
-    wait_for(lambda: backend.status(listed) == STOPPED, "the command to finish")
-    assert backend.logs(listed) == "a b $HOME\n"
-
-
-def test_status_moves_running_stopped_absent(backend: Backend, unique_name: Names) -> None:
-    name = unique_name("state")
-    assert backend.status(name) == ABSENT
-    backend.run(name=name, image=IMAGE, command="sh -c 'read line'")  # blocks until stdin closes
-    backend.run(name=unique_name("exit"), image=IMAGE, command=["true"])
-    wait_for(lambda: backend.status(unique_name("exit")) == STOPPED, "the exit")
-    assert backend.status(name) in (RUNNING, STOPPED)
-    backend.stop(name, timeout=1)
-    assert backend.status(name) == ABSENT
-    backend.remove(name)  # idempotent
-
-
-def test_logs_tail_returns_the_last_n_lines(backend: Backend, unique_name: Names) -> None:
-    name = unique_name("tail")
-    backend.run(name=name, image=IMAGE, command=["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do echo line-$i; done"])
-    wait_for(lambda: backend.status(name) == STOPPED, "the output")
-    assert backend.logs(name, tail=3).splitlines() == ["line-8", "line-9", "line-10"]
-    assert backend.logs(name, tail=0) == ""
-    assert backend.logs(unique_name("never-made")) == ""
-
-
-def test_follow_yields_lines_as_written_and_stops_when_closed(backend: Backend, unique_name: Names) -> None:
-    name = unique_name("follow")
-    backend.run(
-        name=name,
-        image=IMAGE,
-        command=["sh", "-c", "echo first; for i in 1 2 3; do sleep 0.3; echo tick-$i; done; exec sleep 300"],
-    )
-    wait_for(lambda: "first" in backend.logs(name), "the first line")
-    stream = backend.follow_logs(name, tail=1)
-    seen = []
-    for line in stream:
-        seen.append(line)
-        if line == "tick-3":
-            break
-    assert seen == ["first", "tick-1", "tick-2", "tick-3"]
-    closer = threading.Timer(0.3, stream.close)
-    closer.start()
-    started = time.monotonic()
-    assert list(stream) == []  # blocked on a silent container until closed from another thread
-    assert time.monotonic() - started < 30
-
-
-def test_a_named_volume_keeps_its_file_across_stop_and_start(backend: Backend, unique_name: Names) -> None:
-    volume = unique_name("vol")
-    command = (
-        "sh -c 'cat /data/marker 2>/dev/null || echo no-marker; echo kept-$(date +%s) > /data/marker; "
-        'trap "exit 0" TERM; sleep 300 & wait\''
-    )
-    svc = Service(
-        unique_name("data"), IMAGE, backend=backend, volumes={volume: {"bind": "/data", "mode": "rw"}}, command=command
-    )
-    try:
-        svc.start()
-        wait_for(lambda: "no-marker" in svc.logs(), "the first write")
-        svc.stop()
-        assert svc.status().state == ABSENT
-        svc.start()
-        wait_for(lambda: "kept-" in svc.logs(), "the file from the first run")
-    finally:
-        svc.stop()
-        client = backend.docker_client()
-        client.volumes.get(volume).remove()
-
-
-def test_a_port_conflict_names_the_port_and_leaves_nothing_behind(backend: Backend, unique_name: Names) -> None:
-    with socket.socket() as holder:
-        holder.bind(("127.0.0.1", 0))
-        holder.listen()
-        port = holder.getsockname()[1]
-        name = unique_name("clash")
-        with pytest.raises(PortInUseError) as info:
-            backend.run(name=name, image=IMAGE, ports={"8080/tcp": port})
-    assert info.value.port == port
-    assert str(port) in str(info.value)
-    assert backend.status(name) == ABSENT
-
-
-def test_a_container_it_did_not_create_is_refused(backend: Backend, unique_name: Names) -> None:
-    name = unique_name("foreign")
-    client = backend.docker_client()
-    client.containers.run(IMAGE, name=name, detach=True)
-    try:
-        with pytest.raises(NotOwnedError, match=name):
-            backend.stop(name)
-        with pytest.raises(NotOwnedError):
-            backend.remove(name)
-        with pytest.raises(NotOwnedError):
-            Service("x", IMAGE, backend=backend, container_name=name).start()
-        assert backend.status(name) == RUNNING
-        assert name not in [c.name for c in backend.list()]
-    finally:
-        client.containers.get(name).remove(force=True)
-
-
-def test_list_shows_exactly_the_containers_this_layer_created(backend: Backend, unique_name: Names) -> None:
-    ours = sorted([unique_name("a"), unique_name("b")])
-    for name in ours:
-        backend.run(name=name, image=IMAGE)
-    client = backend.docker_client()
-    foreign = client.containers.run(IMAGE, name=unique_name("c"), detach=True)
-    try:
-        assert [c.name for c in backend.list()] == ours
-        assert all(c.owned and c.state == RUNNING for c in backend.list())
-    finally:
-        foreign.remove(force=True)
 
 
 def test_a_missing_image_that_cannot_be_pulled(backend: Backend, unique_name: Names) -> None:
@@ -356,7 +179,7 @@ def test_a_stopped_daemon_errors_and_a_restarted_one_is_used_again() -> None:
 def test_module_docker_client_follows_the_selected_backend(
     backend: Backend,
     unique_name: Names,
-    engine: Engine,
+    engine: runtimes.Engine,
     docker_engine: runtimes.Daemon,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

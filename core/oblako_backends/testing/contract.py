@@ -1,0 +1,308 @@
+"""The backend contract as importable tests: what every backend must do, on its real runtime.
+
+Run it against an installed backend:
+
+    pytest --pyargs oblako_backends.testing.contract --oblako-backend NAME --oblako-test-image REF
+
+or subclass the ``*Contract`` classes in your own test module (import the module, not the
+``Test*`` class at the bottom, or pytest collects that one too):
+
+    from oblako_backends.testing import contract
+
+    class TestMine(contract.ContainerContract, contract.ServiceContract, contract.OptionalContract):
+        pass
+
+Fixtures (from the ``oblako`` pytest plugin): `oblako_backend` (override it to build your
+backend yourself), `oblako_test_image`, `oblako_name` and `oblako_make_unowned`. The test image
+needs busybox's sh, httpd and sleep.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+
+import pytest
+
+from ..backend import Backend
+from ..errors import InvalidSpecError, NotOwnedError, PortInUseError
+from ..models import ABSENT, RUNNING, STOPPED
+from ..service import Service, http_check
+
+Names = Callable[[str], str]
+# Runs until stopped, and stops at once on SIGTERM (a bare `sleep` as PID 1 ignores it).
+FOREVER = 'trap "exit 0" TERM; sleep 600 & wait'
+SERVE = "mkdir -p /tmp/www && echo contract-ok > /tmp/www/index.html && httpd -f -p 8080 -h /tmp/www"
+DEADLINE = 60.0
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = DEADLINE) -> None:
+    """Poll until `check()` holds: a readiness loop with a deadline."""
+    end = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def fetch(host: str, port: int) -> str:
+    with urllib.request.urlopen(f"http://{host}:{port}/", timeout=10) as response:  # noqa: S310 (http on loopback)
+        return str(response.read().decode())
+
+
+class ContainerContract:
+    """The container hooks, through the `Backend` facade."""
+
+    def test_run_is_running_and_logs_show_what_it_printed(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("run")
+        oblako_backend.run(name=name, image=oblako_test_image, command=f"sh -c 'echo contract-hello; {FOREVER}'")
+        wait_for(lambda: "contract-hello" in oblako_backend.logs(name), "the container's first line")
+        assert oblako_backend.status(name) == RUNNING
+        info = oblako_backend.inspect(name)
+        assert info is not None and info.owned and info.name == name
+
+    def test_stop_leaves_it_absent(self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names) -> None:
+        """Documented behaviour: stop is graceful, then removes the container."""
+        name = oblako_name("stop")
+        oblako_backend.run(name=name, image=oblako_test_image, command=f"sh -c '{FOREVER}'")
+        oblako_backend.stop(name, timeout=10)
+        assert oblako_backend.status(name) == ABSENT
+        oblako_backend.stop(name)  # and again: a no-op
+
+    def test_remove_is_idempotent(self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names) -> None:
+        name = oblako_name("rm")
+        oblako_backend.run(name=name, image=oblako_test_image, command=f"sh -c '{FOREVER}'")
+        oblako_backend.remove(name)
+        assert oblako_backend.status(name) == ABSENT
+        oblako_backend.remove(name)
+
+    def test_an_unknown_name_is_absent(self, oblako_backend: Backend, oblako_name: Names) -> None:
+        name = oblako_name("never-made")
+        assert oblako_backend.status(name) == ABSENT
+        assert oblako_backend.inspect(name) is None
+        assert oblako_backend.logs(name) == ""
+
+    def test_env_command_and_working_dir_are_honoured(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("env")
+        oblako_backend.run(
+            name=name,
+            image=oblako_test_image,
+            environment={"GREETING": "hi there"},
+            command="""sh -c 'echo "env=$GREETING"; echo "pwd=$(pwd)"; echo "two  spaces"'""",
+            working_dir="/tmp",
+        )
+        wait_for(lambda: oblako_backend.status(name) == STOPPED, "the command to finish")
+        assert oblako_backend.logs(name).splitlines() == ["env=hi there", "pwd=/tmp", "two  spaces"]
+        listed = oblako_name("argv")
+        oblako_backend.run(name=listed, image=oblako_test_image, command=["echo", "a b", "$HOME", "'q'"])
+        wait_for(lambda: oblako_backend.status(listed) == STOPPED, "the command to finish")
+        assert oblako_backend.logs(listed) == "a b $HOME 'q'\n"
+
+    def test_logs_tail_n_gives_the_last_n_lines(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("tail")
+        oblako_backend.run(
+            name=name, image=oblako_test_image, command=["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do echo l$i; done"]
+        )
+        wait_for(lambda: oblako_backend.status(name) == STOPPED, "the output")
+        assert oblako_backend.logs(name, tail=3).splitlines() == ["l8", "l9", "l10"]
+        assert oblako_backend.logs(name, tail=0) == ""
+
+    def test_a_published_port_serves_from_the_host(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        svc = Service(
+            "web",
+            oblako_test_image,
+            backend=oblako_backend,
+            container_name=oblako_name("web"),
+            ports={"8080/tcp": None},
+            command=f"sh -c '{SERVE}'",
+            health_check=http_check(8080),
+        )
+        svc.start()
+        svc.wait_ready(timeout=DEADLINE)
+        endpoint = svc.endpoint(8080)
+        assert endpoint is not None
+        assert fetch(*endpoint) == "contract-ok\n"
+
+    def test_a_port_conflict_raises_port_in_use(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("clash")
+        with socket.socket() as holder:
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+            port = holder.getsockname()[1]
+            with pytest.raises(PortInUseError) as raised:
+                oblako_backend.run(name=name, image=oblako_test_image, ports={"8080/tcp": port})
+        assert raised.value.port == port and str(port) in str(raised.value)
+        assert oblako_backend.status(name) == ABSENT
+
+    def test_an_unowned_container_of_the_same_name_is_refused(
+        self,
+        oblako_backend: Backend,
+        oblako_test_image: str,
+        oblako_name: Names,
+        oblako_make_unowned: Callable[[str], None],
+    ) -> None:
+        name = oblako_name("foreign")
+        oblako_make_unowned(name)
+        with pytest.raises(NotOwnedError, match=name):
+            oblako_backend.stop(name)
+        with pytest.raises(NotOwnedError):
+            oblako_backend.remove(name)
+        with pytest.raises(NotOwnedError):
+            Service("x", oblako_test_image, backend=oblako_backend, container_name=name).start()
+        assert oblako_backend.status(name) == RUNNING
+
+    def test_an_invalid_spec_is_refused_before_the_runtime_is_touched(
+        self, oblako_backend: Backend, oblako_test_image: str
+    ) -> None:
+        calls: list[str] = []
+        undo = oblako_backend._pm.add_hookcall_monitoring(lambda hook, impls, kw: calls.append(hook), lambda *a: None)
+        try:
+            for bad in (
+                lambda: oblako_backend.run(name="bad name", image=oblako_test_image),
+                lambda: oblako_backend.run(name="ok", image=oblako_test_image, ports={"8080/icmp": None}),
+                lambda: oblako_backend.run(name="ok", image=oblako_test_image, volumes={"rel/path": "/d"}),
+                lambda: oblako_backend.status("bad/name"),
+            ):
+                with pytest.raises(InvalidSpecError):
+                    bad()
+        finally:
+            undo()
+        assert calls == []
+
+    def test_the_probe_reports_reachable_engine_and_version(self, oblako_backend: Backend) -> None:
+        probe = oblako_backend.probe()
+        assert probe.reachable, probe.error
+        assert probe.backend and probe.engine and probe.version
+
+    def test_list_shows_exactly_the_containers_this_layer_created(
+        self,
+        oblako_backend: Backend,
+        oblako_test_image: str,
+        oblako_name: Names,
+        oblako_make_unowned: Callable[[str], None],
+    ) -> None:
+        ours = sorted([oblako_name("a"), oblako_name("b")])
+        for name in ours:
+            oblako_backend.run(name=name, image=oblako_test_image, command=f"sh -c '{FOREVER}'")
+        foreign = oblako_name("c")
+        oblako_make_unowned(foreign)
+        listed = oblako_backend.list()
+        assert all(c.owned for c in listed)
+        mine = [c for c in listed if c.name in (*ours, foreign)]
+        assert [c.name for c in mine] == ours
+        assert all(c.state == RUNNING for c in mine)
+
+
+class ServiceContract:
+    """`Service` on top of the backend: idempotent and self-healing starts."""
+
+    def test_start_is_idempotent(self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names) -> None:
+        svc = Service(
+            "idem",
+            oblako_test_image,
+            backend=oblako_backend,
+            container_name=oblako_name("idem"),
+            command=f"sh -c '{FOREVER}'",
+        )
+        assert svc.start() is True
+        assert svc.start() is False
+        assert svc.status().state == RUNNING
+
+    def test_a_changed_spec_is_recreated_not_reported_as_running(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("spec")
+        command = f"""sh -c 'echo "mode=$MODE"; {FOREVER}'"""
+
+        def service(mode: str) -> Service:
+            return Service(
+                "db",
+                oblako_test_image,
+                backend=oblako_backend,
+                container_name=name,
+                command=command,
+                environment={"MODE": mode},
+            )
+
+        service("a").start()
+        wait_for(lambda: "mode=a" in oblako_backend.logs(name), "the first spec's output")
+        changed = service("b")
+        assert changed.start() is True
+        wait_for(lambda: "mode=b" in oblako_backend.logs(name), "the changed spec's output")
+        assert "mode=a" not in oblako_backend.logs(name)
+        info = oblako_backend.inspect(name)
+        assert info is not None and info.spec_hash == changed.spec.fingerprint()
+
+
+class OptionalContract:
+    """Capabilities a backend may declare in its probe; each test runs only when it does."""
+
+    @pytest.mark.oblako_capability("follow_logs")
+    def test_follow_yields_lines_as_written_and_stops_when_closed(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("follow")
+        oblako_backend.run(
+            name=name,
+            image=oblako_test_image,
+            command=["sh", "-c", f"echo first; for i in 1 2 3; do sleep 0.3; echo tick-$i; done; {FOREVER}"],
+        )
+        wait_for(lambda: "first" in oblako_backend.logs(name), "the first line")
+        stream = oblako_backend.follow_logs(name, tail=1)
+        seen = []
+        for line in stream:
+            seen.append(line)
+            if line == "tick-3":
+                break
+        assert seen == ["first", "tick-1", "tick-2", "tick-3"]
+        threading.Timer(0.3, stream.close).start()
+        assert list(stream) == []  # blocked on a silent container until closed from another thread
+
+    @pytest.mark.oblako_capability("named_volumes")
+    def test_a_named_volume_keeps_a_file_across_stop_and_start(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        volume = oblako_name("vol")
+        command = f"sh -c 'cat /data/marker 2>/dev/null || echo no-marker; echo kept-$$ > /data/marker; {FOREVER}'"
+        svc = Service(
+            "data",
+            oblako_test_image,
+            backend=oblako_backend,
+            container_name=oblako_name("data"),
+            volumes={volume: {"bind": "/data", "mode": "rw"}},
+            command=command,
+        )
+        svc.start()
+        wait_for(lambda: "no-marker" in svc.logs(), "the first write")
+        svc.stop()
+        assert svc.status().state == ABSENT
+        svc.start()
+        wait_for(lambda: "kept-" in svc.logs(), "the file from the first run")
+        svc.stop()
+        client = oblako_backend.docker_client()
+        if client is not None:  # no volume hook yet: clean up through the engine when we can
+            client.volumes.get(volume).remove()
+
+    @pytest.mark.oblako_capability("user")
+    def test_the_user_is_honoured(self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names) -> None:
+        name = oblako_name("user")
+        oblako_backend.run(name=name, image=oblako_test_image, user="1234", command=["id", "-u"])
+        wait_for(lambda: oblako_backend.status(name) == STOPPED, "the command to finish")
+        assert oblako_backend.logs(name) == "1234\n"
+
+
+class TestBackendContract(ContainerContract, ServiceContract, OptionalContract):
+    """What `pytest --pyargs oblako_backends.testing.contract` runs."""

@@ -1,0 +1,187 @@
+"""The hooks, each one `docker` command. The CLI honours DOCKER_HOST and contexts itself."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from typing import Any
+
+from oblako_backends import (
+    ContainerInfo,
+    ContainerSpec,
+    ImageNotFoundError,
+    LogStream,
+    OblakoBackendError,
+    PortInUseError,
+    Probe,
+    PublishedPort,
+    RuntimeUnavailableError,
+    State,
+    config,
+    hookimpl,
+)
+from oblako_backends.spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+
+HINT = "install the docker CLI and point DOCKER_HOST (or `docker context use`) at a running engine"
+_PORT = re.compile(r"(?:Bind for \S*:|listen tcp\S* \S*:)(\d+)")
+
+
+class ExamplePlugin:
+    """Containers through the `docker` CLI."""
+
+    def __init__(self, docker: str = "docker"):
+        self.docker = docker
+
+    def _cli(self, *args: str, timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        program = shutil.which(self.docker)
+        if program is None:
+            raise RuntimeUnavailableError("example", [(self.docker, "not on PATH")], HINT)
+        try:
+            done = subprocess.run(
+                [program, *args],
+                capture_output=True,
+                text=True,
+                timeout=timeout or config.call_timeout(),
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise RuntimeUnavailableError("example", [(f"docker {args[0]}", "no answer in time")], HINT) from exc
+        if check and done.returncode != 0:
+            raise OblakoBackendError(f"docker {args[0]} failed: {done.stderr.strip()}")
+        return done
+
+    @hookimpl
+    def oblako_ensure_image(self, image: str, progress: Callable[[str], None] | None) -> None:
+        if self._cli("image", "inspect", image, check=False).returncode == 0:
+            return
+        pulled = self._cli("pull", image, check=False)
+        if pulled.returncode != 0:
+            raise ImageNotFoundError(f"image {image!r} could not be pulled: {pulled.stderr.strip()}")
+        for line in pulled.stdout.splitlines():
+            if progress:
+                progress(line)
+
+    @hookimpl
+    def oblako_build_image(self, image: str, context_dir: str, progress: Callable[[str], None] | None) -> None:
+        built = self._cli("build", "-t", image, context_dir)
+        for line in (built.stdout + built.stderr).splitlines():
+            if progress:
+                progress(line)
+
+    @hookimpl
+    def oblako_run(self, spec: ContainerSpec) -> None:
+        argv = ["run", "--detach", "--name", spec.name]
+        for wanted in spec.ports:
+            for address in config.bind_addresses():
+                argv += ["-p", f"{address}:{wanted.host_port or ''}:{wanted.container_port}/{wanted.protocol}"]
+        for key, value in spec.environment.items():
+            argv += ["-e", f"{key}={value}"]
+        for volume in spec.volumes:
+            argv += ["-v", f"{volume.source}:{volume.target}:{'ro' if volume.read_only else 'rw'}"]
+        for key, value in spec.labels.items():
+            argv += ["--label", f"{key}={value}"]
+        for host, address in spec.extra_hosts.items():
+            argv += ["--add-host", f"{host}:{address}"]
+        if spec.working_dir:
+            argv += ["-w", spec.working_dir]
+        if spec.user:
+            argv += ["-u", spec.user]
+        argv += ["--", spec.image, *(spec.command or ())]
+        done = self._cli(*argv, check=False)
+        if done.returncode == 0:
+            return
+        self._cli("rm", "--force", spec.name, check=False)  # a container that never started
+        error = done.stderr.strip()
+        if "already allocated" in error or "address already in use" in error:
+            found = _PORT.search(error)
+            port = int(found.group(1)) if found else None
+            raise PortInUseError(f"can't start {spec.name!r}: host port {port} is already in use", port)
+        if "pull access denied" in error or "not found" in error:
+            raise ImageNotFoundError(f"image {spec.image!r} is not available: {error}")
+        raise OblakoBackendError(f"docker run {spec.name!r} failed: {error}")
+
+    @hookimpl
+    def oblako_inspect(self, name: str) -> ContainerInfo | None:
+        done = self._cli("container", "inspect", name, check=False)
+        if done.returncode != 0:
+            if "no such" in done.stderr.lower():
+                return None
+            raise OblakoBackendError(f"docker inspect {name!r} failed: {done.stderr.strip()}")
+        return _info(json.loads(done.stdout)[0])
+
+    @hookimpl
+    def oblako_logs(self, name: str, tail: int) -> str:
+        if tail == 0:
+            return ""
+        done = self._cli("logs", "--tail", str(tail), name, check=False)
+        return "" if done.returncode != 0 else done.stdout + done.stderr
+
+    @hookimpl
+    def oblako_follow_logs(self, name: str, tail: int) -> LogStream:
+        program = shutil.which(self.docker) or self.docker
+        follower = subprocess.Popen(
+            [program, "logs", "--follow", "--tail", str(tail), name],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        assert follower.stdout is not None
+
+        def close() -> None:
+            follower.terminate()
+            follower.wait(timeout=10)
+
+        return LogStream(iter(follower.stdout.readline, b""), close)
+
+    @hookimpl
+    def oblako_stop(self, name: str, timeout: float) -> None:
+        self._cli("stop", "--time", str(int(timeout)), name, timeout=timeout + config.call_timeout(), check=False)
+        self.oblako_remove(name)
+
+    @hookimpl
+    def oblako_remove(self, name: str) -> None:
+        self._cli("rm", "--force", name, check=False)
+
+    @hookimpl
+    def oblako_list(self) -> list[ContainerInfo]:
+        ids = self._cli("ps", "--all", "--quiet", "--filter", f"label={MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")
+        if not ids.stdout.split():
+            return []
+        return [_info(c) for c in json.loads(self._cli("container", "inspect", *ids.stdout.split()).stdout)]
+
+    @hookimpl
+    def oblako_probe(self, timeout: float) -> Probe:
+        try:
+            done = self._cli("version", "--format", "{{json .Server}}", timeout=timeout)
+            server = json.loads(done.stdout)
+        except (OblakoBackendError, ValueError) as exc:
+            return Probe("example", False, error=str(exc), hint=HINT)
+        return Probe(
+            backend="example",
+            reachable=True,
+            endpoint="docker CLI",
+            endpoint_source="DOCKER_HOST or the current docker context",
+            engine="Docker Engine (through the docker CLI)",
+            version=str(server.get("Version", "")),
+            capabilities=frozenset({"pull", "build", "follow_logs", "named_volumes", "bind_mounts", "user"}),
+        )
+
+
+def _info(data: dict[str, Any]) -> ContainerInfo:
+    ports = [
+        PublishedPort(int(key.split("/")[0]), key.partition("/")[2] or "tcp", b["HostIp"], int(b["HostPort"]))
+        for key, bindings in (data["NetworkSettings"]["Ports"] or {}).items()
+        for b in bindings or []
+    ]
+    return ContainerInfo(
+        name=data["Name"].lstrip("/"),
+        state=State.RUNNING if data["State"]["Running"] else State.STOPPED,
+        image=data["Config"]["Image"],
+        labels=data["Config"]["Labels"] or {},
+        ports=tuple(ports),
+        backend="example",
+    )

@@ -1,0 +1,34 @@
+"""docs/writing-a-backend.md shows every hook's exact signature, and no hook that is gone."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GUIDE = ROOT / "docs" / "writing-a-backend.md"
+HOOKSPECS = ROOT / "core" / "oblako_backends" / "hookspecs.py"
+
+
+def hook_signatures() -> dict[str, str]:
+    """`def name(args) -> returns` of every hookspec, as written in hookspecs.py."""
+    tree = ast.parse(HOOKSPECS.read_text())
+    return {
+        node.name: f"def {node.name}({ast.unparse(node.args)}) -> {ast.unparse(node.returns)}"
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("oblako_") and node.returns is not None
+    }
+
+
+def test_every_hook_signature_appears_exactly() -> None:
+    text = GUIDE.read_text()
+    signatures = hook_signatures()
+    assert len(signatures) >= 11
+    missing = [sig for sig in signatures.values() if sig not in text]
+    assert not missing, f"docs/writing-a-backend.md lacks or misstates: {missing}"
+
+
+def test_the_guide_names_no_hook_that_does_not_exist() -> None:
+    named = set(re.findall(r"def (oblako_\w+)\(", GUIDE.read_text()))
+    assert named == set(hook_signatures())
