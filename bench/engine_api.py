@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -155,23 +153,10 @@ def main() -> int:
     parser.add_argument("--containers", type=int, default=10)
     parser.add_argument("--engine", help="a Docker Engine API URL to use instead of starting one")
     args = parser.parse_args()
-    directory = None
-    daemon = None
-    url = args.engine
-    if url is None:
-        directory = Path(tempfile.mkdtemp(prefix="oblako-bench-"))
-        daemon = runtimes.start_dockerd(directory)
-        url = daemon.url
-    try:
-        runtimes.build_test_image(url)
+    with runtimes.docker_for_bench(args.engine) as url:
         print(f"engine: {url}")
         request_counts(url, args.containers)
         lifecycle_ratio(url, args.rounds)
-    finally:
-        if daemon is not None:
-            daemon.stop()
-        if directory is not None:
-            shutil.rmtree(directory, ignore_errors=True)
     return 0
 
 

@@ -7,5 +7,5 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 editable=(-e ".[testing,dev]")
-for plugin in plugins/*/ examples/*/; do editable+=(-e "$plugin"); done
+for plugin in plugins/*/ examples/oblako-backend-*/; do editable+=(-e "$plugin"); done
 .venv/bin/python -m pip install -q --disable-pip-version-check "${editable[@]}"

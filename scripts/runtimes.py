@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 TEST_IMAGE = "localhost/oblako-test:1"
 PACKAGES = {
     "dockerd": "docker.io",
@@ -366,6 +367,23 @@ def build_test_image(url: str, tag: str = TEST_IMAGE) -> str:
                 raise RuntimeStartError(f"building {tag} failed: {event['error']}")
         api.close()
     return tag
+
+
+@contextlib.contextmanager
+def docker_for_bench(url: str | None = None) -> Iterator[str]:
+    """`url` if given, else a private Docker Engine for the run; the test image built on it."""
+    if url is not None:
+        build_test_image(url)
+        yield url
+        return
+    directory = Path(tempfile.mkdtemp(prefix="oblako-bench-"))
+    daemon = start_dockerd(directory)
+    try:
+        build_test_image(daemon.url)
+        yield daemon.url
+    finally:
+        daemon.stop()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def http_get(host: str, port: int, path: str = "/", timeout: float = 5) -> tuple[int, str]:

@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 bash scripts/dev-setup.sh
 .venv/bin/ruff check core plugins examples tests conftest.py scripts bench
 .venv/bin/ruff format --check --quiet core plugins examples tests conftest.py scripts bench
-.venv/bin/mypy core/oblako_backends plugins/*/src examples/*/src
+.venv/bin/mypy core/oblako_backends plugins/*/src examples/oblako-backend-*/src
 exec .venv/bin/python -m pytest "$@"

@@ -28,3 +28,25 @@ def test_run_passes_options_and_the_command_after_double_dash(capsys: pytest.Cap
     args = ["run", "--backend", "memory", "web", "busybox", "-p", "9000:80", "-e", "A=b c", "-v", "data:/d:ro"]
     assert cli([*args, "--", "sh", "-c", "echo 'x y'"]) == 0
     assert capsys.readouterr().out == "web\n"
+
+
+def test_pull_progress_bars_are_thinned_and_other_lines_kept(capsys: pytest.CaptureFixture[str]) -> None:
+    from oblako_backends.cli import PullProgress
+
+    show = PullProgress(interval=3600)
+    for line in [
+        "[web] STEP 1/3: FROM base",
+        "[web] STEP 2/3: COPY a b",
+        "a1b2 Downloading [=>        ] 1MB/9MB",
+        "a1b2 Downloading [=====>    ] 5MB/9MB",
+        "c3d4 Downloading [=>        ] 1MB/2MB",
+        "a1b2 Pull complete",
+    ]:
+        show(line)
+    assert capsys.readouterr().err.splitlines() == [
+        "[web] STEP 1/3: FROM base",
+        "[web] STEP 2/3: COPY a b",
+        "a1b2 Downloading [=>        ] 1MB/9MB",
+        "c3d4 Downloading [=>        ] 1MB/2MB",
+        "a1b2 Pull complete",
+    ]

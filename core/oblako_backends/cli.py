@@ -8,16 +8,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from . import config
+from .backend import Backend
 from .errors import ConfigurationError, InvalidSpecError, OblakoBackendError, UnknownBackendError
 from .models import RUNNING, ContainerInfo
 from .plugins import get_backend, list_backends
-from .spec import ContainerSpec
+from .spec import ContainerSpec, parse_port, parse_volume
+from .stack import StackError, down, up
+from .stack import load as load_stack
 
 
 def _print_json(data: Any) -> None:
@@ -89,14 +94,7 @@ def _split_pair(option: str, value: str, sep: str) -> tuple[str, str]:
 
 def spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """ContainerSpec keyword fields from docker-style command-line options."""
-    ports: dict[str, int | None] = {}
-    for item in args.publish:
-        host, sep, container = item.rpartition(":")
-        number, _, proto = container.partition("/")
-        key = f"{number}/{proto or 'tcp'}"
-        ports[key] = int(host) if host.isdigit() else None
-        if sep and not host.isdigit():
-            raise InvalidSpecError("-p", item, "expected HOST_PORT:CONTAINER_PORT[/PROTO] or CONTAINER_PORT")
+    ports = dict(parse_port(item) for item in args.publish)
     environment: dict[str, str] = {}
     for item in args.env:
         if "=" not in item:
@@ -106,12 +104,7 @@ def spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
         else:
             key, value = _split_pair("-e", item, "=")
             environment[key] = value
-    volumes: dict[str, dict[str, str]] = {}
-    for item in args.volume:
-        parts = item.split(":")
-        if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
-            raise InvalidSpecError("-v", item, "expected SOURCE:TARGET[:ro|rw]")
-        volumes[parts[0]] = {"bind": parts[1], "mode": parts[2] if len(parts) == 3 else "rw"}
+    volumes = dict(parse_volume(item) for item in args.volume)
     labels = dict(_split_pair("-l", item, "=") for item in args.label)
     command = list(args.cmd)
     return {
@@ -128,20 +121,22 @@ def spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 class PullProgress:
-    """Pull progress on stderr: each layer's step once, its byte counts at most once a second."""
+    """Progress on stderr. A layer's byte-count bar ("Downloading [==>  ] 1MB/9MB") is shown
+    at most once a second per layer; every other line as it comes."""
+
+    BAR = re.compile(r"(.*?)\s*\[[=> ]*\]")
 
     def __init__(self, interval: float = 1.0):
         self.interval = interval
-        self.shown: dict[str, tuple[str, float]] = {}
+        self.shown: dict[str, float] = {}
 
     def __call__(self, line: str) -> None:
-        words = line.split(maxsplit=2)
-        key, step = (words[0], " ".join(words[:2])) if words else ("", "")
-        now = time.monotonic()
-        last = self.shown.get(key)
-        if last is not None and last[0] == step and now - last[1] < self.interval:
-            return
-        self.shown[key] = (step, now)
+        bar = self.BAR.match(line)
+        if bar is not None:
+            now = time.monotonic()
+            if now - self.shown.get(bar.group(1), -self.interval) < self.interval:
+                return
+            self.shown[bar.group(1)] = now
         print(line, file=sys.stderr, flush=True)
 
 
@@ -152,6 +147,57 @@ def cmd_run(args: argparse.Namespace) -> int:
     backend.run(spec)
     print(spec.name)
     return 0
+
+
+def _reachable(backend: Backend) -> bool:
+    """Say once, up front, that the runtime is not there (rather than once per service)."""
+    probe = backend.probe()
+    if not probe.reachable:
+        print(f"oblako-backends: the {backend.name} runtime is not reachable: {probe.error}", file=sys.stderr)
+        print(f"oblako-backends: {probe.hint}", file=sys.stderr)
+    return probe.reachable
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    backend = get_backend(args.backend)
+    stack = load_stack(args.file, backend)  # the whole file is checked before anything starts
+    if not _reachable(backend):
+        return 1
+    lock = threading.Lock()
+    pulls = PullProgress()
+
+    def progress(service: str, line: str) -> None:
+        with lock:
+            pulls(f"[{service}] {line}")
+
+    try:
+        outcomes = up(stack, progress, jobs=args.jobs)
+    except StackError as exc:
+        print(f"oblako-backends: {exc}", file=sys.stderr)
+        for outcome in exc.outcomes:
+            print(f"--- {outcome.name}: {outcome.error}", file=sys.stderr)
+            for line in outcome.logs.splitlines()[-20:]:
+                print(f"    {line}", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json([{"service": o.name, "endpoints": o.endpoints} for o in outcomes])
+        return 0
+    rows = [["SERVICE", "CONTAINER", "ENDPOINTS"]]
+    by_name = {d.name: d for d in stack.services}
+    rows += [[o.name, by_name[o.name].service.container_name, ", ".join(o.endpoints) or "-"] for o in outcomes]
+    _table(rows)
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    backend = get_backend(args.backend)
+    stack = load_stack(args.file, backend)
+    if not _reachable(backend):
+        return 1
+    errors = down(stack)
+    for error in errors:
+        print(f"oblako-backends: {error}", file=sys.stderr)
+    return 1 if errors else 0
 
 
 def _ports_text(info: ContainerInfo) -> str:
@@ -212,6 +258,12 @@ def _non_negative(text: str) -> int:
     return int(text)
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number, 1 or more, got {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="oblako-backends", description="Run oblako's service containers on any runtime."
@@ -239,6 +291,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-u", "--user", metavar="USER")
     p.add_argument("cmd", nargs="*", metavar="CMD", help="command and arguments; put them after --")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("up", parents=[choose], help="start the services a TOML file describes, wait until ready")
+    p.add_argument("file", help="a services file (see examples/demo.toml)")
+    p.add_argument("-j", "--jobs", type=_positive, help="at most this many services start at once (default: all)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("down", parents=[choose], help="stop and remove the services a TOML file describes")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_down)
 
     p = sub.add_parser("ps", parents=[choose], help="containers this layer created")
     p.add_argument("-a", "--all", action="store_true", help="include stopped ones")

@@ -148,12 +148,22 @@ class Service:
             return f"(logs unavailable: {exc})"
 
 
-def _connects(address: tuple[str, int] | None, timeout: float = 1.0) -> bool:
+def _connects(address: tuple[str, int] | None, timeout: float = 1.0, linger: float = 0.25) -> bool:
+    """Does something accept a connection there and keep it open?
+
+    Accepting is not enough: Docker's userland proxy accepts on the published port even when
+    nothing listens in the container, then closes at once. So the connection must stay open
+    (or send data) for `linger` seconds.
+    """
     if address is None:
         return False
     try:
-        with socket.create_connection(address, timeout=timeout):
-            return True
+        with socket.create_connection(address, timeout=timeout) as conn:
+            conn.settimeout(linger)
+            try:
+                return conn.recv(1) != b""  # data: a server that speaks first
+            except TimeoutError:
+                return True  # still open and quiet: a server waiting for a request
     except OSError:
         return False
 

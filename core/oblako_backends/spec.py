@@ -361,3 +361,23 @@ def _labels(labels: object, allow_reserved: bool = False) -> dict[str, str]:
             raise InvalidSpecError(f"labels[{key!r}]", value, "a label value is a string")
         out[key] = _no_nul(f"labels[{key!r}]", value)
     return dict(sorted(out.items()))
+
+
+# -- docker-style shorthand, as typed on a command line or in a services file ---------------
+
+
+def parse_port(text: str, field_name: str = "-p") -> tuple[str, int | None]:
+    """ "HOST:CONTAINER[/PROTO]" or "CONTAINER[/PROTO]" -> ("CONTAINER/PROTO", HOST or None)."""
+    host, sep, container = str(text).rpartition(":")
+    number, _, proto = container.partition("/")
+    if sep and not host.isdigit():
+        raise InvalidSpecError(field_name, text, "expected HOST_PORT:CONTAINER_PORT[/PROTO] or CONTAINER_PORT")
+    return f"{number}/{proto or 'tcp'}", int(host) if sep else None
+
+
+def parse_volume(text: str, field_name: str = "-v") -> tuple[str, dict[str, str]]:
+    """ "SOURCE:TARGET[:ro|rw]" -> (SOURCE, {"bind": TARGET, "mode": ...})."""
+    parts = str(text).split(":")
+    if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
+        raise InvalidSpecError(field_name, text, "expected SOURCE:TARGET[:ro|rw]")
+    return parts[0], {"bind": parts[1], "mode": parts[2] if len(parts) == 3 else "rw"}

@@ -345,3 +345,44 @@ def test_bind_mounts_and_labels(backend: Backend, unique_name: Names, tmp_path: 
     assert (tmp_path / "out" / "result.txt").read_text() == "written\n"
     info = backend.inspect(name)
     assert info is not None and info.labels["team"] == "storage" and info.owned
+
+
+def test_up_starts_the_demo_services_talking_through_the_host_and_down_removes_them(
+    backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from oblako_backends import cli
+
+    demo = str(runtimes.ROOT / "examples" / "demo.toml")
+    try:
+        assert cli.main(["up", demo]) == 0
+        out, err = capsys.readouterr()
+        assert any(
+            line.startswith("[greeter]") and "COPY index.html /www/index.html" in line for line in err.splitlines()
+        )
+        assert "greeter  oblako-greeter  127.0.0.1:18461 -> 8080/tcp" in out
+        assert runtimes.http_get("127.0.0.1", 18462) == (200, "hello from greeter\n")  # fetched via the host
+        assert "caller got: hello from greeter" in backend.logs("oblako-caller")
+    finally:
+        assert cli.main(["down", demo]) == 0
+    assert backend.status("oblako-greeter") == ABSENT and backend.status("oblako-caller") == ABSENT
+    assert cli.main(["down", demo]) == 0  # idempotent
+
+
+def test_up_of_a_broken_service_names_it_shows_its_logs_and_leaves_nothing_running(
+    backend: Backend, tmp_path: Path, capsys: pytest.CaptureFixture[str], unique_name: Names
+) -> None:
+    from oblako_backends import cli
+
+    good, bad = unique_name("good"), unique_name("bad")
+    services = tmp_path / "services.toml"
+    services.write_text(
+        f"[services.{good}]\nimage = '{IMAGE}'\nports = ['8080']\n"
+        f"[services.{bad}]\nimage = '{IMAGE}'\nports = ['8080']\n"
+        "command = ['sh', '-c', 'echo starting; echo \"boom: /etc/app.conf missing\"; exit 3']\n"
+    )
+    assert cli.main(["up", str(services)]) == 1
+    err = capsys.readouterr().err
+    (cause,) = [line for line in err.splitlines() if line.startswith("oblako-backends: ")]
+    assert bad in cause and good not in cause
+    assert "boom: /etc/app.conf missing" in err
+    assert [c.name for c in backend.list()] == []  # the good one was stopped again too

@@ -1,0 +1,284 @@
+"""A set of services described in a TOML file: what `oblako-backends up` and `down` act on.
+
+    [services.web]
+    image = "localhost/web:1"          # required
+    build = "web"                      # optional: a context directory, relative to the file
+    ports = ["8080:80", "9000/udp"]    # HOST:CONTAINER[/PROTO] or CONTAINER[/PROTO]
+    env = { MODE = "dev" }
+    volumes = ["web-data:/data", "/abs/host/path:/conf:ro"]
+    command = "sh -c 'exec httpd -f'"  # a string (split as a shell would) or a list
+    working_dir = "/srv"
+    user = "1000"
+    extra_hosts = { "host.docker.internal" = "host-gateway" }
+    depends_on = ["db"]                # started (and ready) before this one
+    health = { http = "/health", port = 80, timeout = 60 }   # or { tcp = 80 } or { log = "ready" }
+
+The whole file is validated before any runtime is touched. `up` starts the services whose
+dependencies are ready together, waits for each to be ready, and on any failure stops what
+it started, so a failed `up` leaves nothing running.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .backend import Backend
+from .errors import ConfigurationError, InvalidSpecError, OblakoBackendError, ServiceNotReadyError
+from .service import HealthCheck, Service, http_check, log_check, tcp_check
+from .spec import parse_port, parse_volume, validate_name
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+KEYS = {
+    "image",
+    "build",
+    "ports",
+    "env",
+    "volumes",
+    "command",
+    "working_dir",
+    "user",
+    "extra_hosts",
+    "depends_on",
+    "health",
+}
+DEFAULT_READY_TIMEOUT = 60.0
+Progress = Callable[[str, str], None]  # (service, line)
+
+
+@dataclass(frozen=True)
+class ServiceDef:
+    """One `[services.NAME]` table, validated."""
+
+    service: Service
+    build: Path | None = None
+    depends_on: tuple[str, ...] = ()
+    ready_timeout: float = DEFAULT_READY_TIMEOUT
+
+    @property
+    def name(self) -> str:
+        return self.service.name
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The services of one file, in an order where dependencies come first."""
+
+    path: Path
+    services: tuple[ServiceDef, ...]
+
+    def waves(self) -> list[list[ServiceDef]]:
+        """Groups that can start together: each depends only on earlier groups (a cycle ends it)."""
+        done: set[str] = set()
+        waves: list[list[ServiceDef]] = []
+        while True:
+            wave = [d for d in self.services if d.name not in done and set(d.depends_on) <= done]
+            if not wave:
+                return waves
+            waves.append(wave)
+            done |= {d.name for d in wave}
+
+
+@dataclass
+class Outcome:
+    """What `up` did to one service."""
+
+    name: str
+    started: bool = False
+    error: str = ""
+    logs: str = ""
+    endpoints: list[str] = field(default_factory=list)
+
+
+class StackError(OblakoBackendError):
+    """`up` failed; `outcomes` says which services failed and what they logged."""
+
+    def __init__(self, message: str, outcomes: list[Outcome]):
+        super().__init__(message)
+        self.outcomes = outcomes
+
+
+def _where(path: Path, name: str, key: str) -> str:
+    return f"{path}: [services.{name}] {key}"
+
+
+def load(path: str | Path, backend: Backend | None = None) -> Stack:
+    """Read and validate a services file; every mistake names the file, service and key."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigurationError(f"can't read the services file {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
+    extra = set(data) - {"services"}
+    if extra:
+        raise ConfigurationError(f"{path}: unknown top-level keys {sorted(extra)}; services go in [services.NAME]")
+    tables = data.get("services")
+    if not isinstance(tables, dict) or not tables:
+        raise ConfigurationError(f"{path}: no services; describe each in a [services.NAME] table")
+    defs = [_service(path, name, table, backend) for name, table in tables.items()]
+    known = {d.name for d in defs}
+    for d in defs:
+        unknown = [n for n in d.depends_on if n not in known]
+        if unknown:
+            raise ConfigurationError(f"{_where(path, d.name, 'depends_on')}: no service named {unknown[0]!r}")
+    stack = Stack(path, tuple(defs))
+    if sum(len(w) for w in stack.waves()) != len(defs):
+        raise ConfigurationError(f"{path}: depends_on forms a cycle; a service cannot wait for itself")
+    return stack
+
+
+def _service(path: Path, name: str, table: Any, backend: Backend | None) -> ServiceDef:
+    def where(key: str) -> str:
+        return _where(path, name, key)
+
+    if not isinstance(table, dict):
+        raise ConfigurationError(f"{path}: services.{name} must be a table")
+    try:
+        validate_name(name, "service name")
+    except InvalidSpecError as exc:
+        raise ConfigurationError(f"{path}: [services.{name}]: {exc}") from None
+    unknown = set(table) - KEYS
+    if unknown:
+        raise ConfigurationError(f"{where(sorted(unknown)[0])}: unknown key; known keys are {', '.join(sorted(KEYS))}")
+    if "image" not in table:
+        raise ConfigurationError(f"{where('image')}: required (the image to run, or to tag a build with)")
+    build = None
+    if "build" in table:
+        build = (path.parent / str(table["build"])).resolve()
+        if not (build / "Dockerfile").is_file():
+            raise ConfigurationError(f"{where('build')}: {build} has no Dockerfile")
+    try:
+        ports = dict(parse_port(str(p), "ports") for p in _list(where("ports"), table.get("ports", [])))
+        volumes = dict(parse_volume(str(v), "volumes") for v in _list(where("volumes"), table.get("volumes", [])))
+        service = Service(
+            name,
+            table["image"],
+            backend=backend,
+            ports=ports,
+            environment=table.get("env", {}),
+            volumes=volumes,
+            command=table.get("command"),
+            working_dir=table.get("working_dir"),
+            user=table.get("user"),
+            extra_hosts=table.get("extra_hosts", {}),
+        )
+    except InvalidSpecError as exc:
+        raise ConfigurationError(f"{path}: [services.{name}]: {exc}") from None
+    depends = tuple(str(n) for n in _list(where("depends_on"), table.get("depends_on", [])))
+    check, timeout = _health(where("health"), table.get("health"), service)
+    if check is not None:
+        service.health_check = check
+    return ServiceDef(service, build, depends, timeout)
+
+
+def _list(where: str, value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise ConfigurationError(f'{where}: expected a list, e.g. ["8080:80"]')
+    return value
+
+
+def _health(where: str, value: Any, service: Service) -> tuple[HealthCheck | None, float]:
+    if value is None:
+        return None, DEFAULT_READY_TIMEOUT
+    if not isinstance(value, dict):
+        raise ConfigurationError(
+            f'{where}: expected a table, e.g. {{ http = "/" }}, {{ tcp = 80 }} or {{ log = "ready" }}'
+        )
+    kinds = [k for k in ("http", "tcp", "log") if k in value]
+    unknown = set(value) - {"http", "tcp", "log", "port", "timeout"}
+    if len(kinds) != 1 or unknown:
+        raise ConfigurationError(f"{where}: give exactly one of http, tcp or log (plus port and timeout)")
+    timeout = value.get("timeout", DEFAULT_READY_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ConfigurationError(f"{where}: timeout must be a positive number of seconds")
+    published = [p.container_port for p in service.spec.ports if p.protocol == "tcp"]
+    if kinds == ["log"]:
+        return log_check(str(value["log"])), float(timeout)
+    port = value.get("port", value["tcp"] if kinds == ["tcp"] else (published[0] if published else None))
+    if not isinstance(port, int) or port not in published:
+        raise ConfigurationError(f"{where}: the port to check must be one of the published tcp ports {published}")
+    if kinds == ["tcp"]:
+        return tcp_check(port), float(timeout)
+    return http_check(port, str(value["http"])), float(timeout)
+
+
+def up(stack: Stack, progress: Progress | None = None, jobs: int | None = None) -> list[Outcome]:
+    """Start every service, dependencies first, independent ones together; wait until ready.
+
+    On any failure, everything this file describes is stopped again and `StackError` says
+    which services failed, with their last log lines.
+    """
+    say: Progress = progress or (lambda service, line: None)
+    outcomes = {d.name: Outcome(d.name) for d in stack.services}
+    failed = threading.Event()
+
+    def start(definition: ServiceDef) -> None:
+        outcome = outcomes[definition.name]
+        svc = definition.service
+        try:
+            if definition.build is not None:
+                say(svc.name, f"building {svc.spec.image} from {definition.build}")
+                svc.backend.build_image(svc.spec.image, str(definition.build), progress=lambda s: say(svc.name, s))
+            else:
+                svc.backend.ensure_image(svc.spec.image, progress=lambda s: say(svc.name, s))
+            svc.start()
+            outcome.started = True
+            say(svc.name, "started; waiting until ready")
+            svc.wait_ready(timeout=definition.ready_timeout)
+            info = svc.info()
+            for p in svc.spec.ports:
+                found = info.endpoint(p.container_port, p.protocol) if info else None
+                if found:
+                    outcome.endpoints.append(f"{found[0]}:{found[1]} -> {p.container_port}/{p.protocol}")
+            say(svc.name, "ready")
+        except ServiceNotReadyError as exc:
+            outcome.error, outcome.logs = str(exc), exc.logs
+            failed.set()
+        except OblakoBackendError as exc:
+            outcome.error = str(exc)
+            try:
+                outcome.logs = svc.logs(tail=20)
+            except OblakoBackendError:
+                outcome.logs = ""
+            failed.set()
+
+    for wave in stack.waves():
+        with ThreadPoolExecutor(max_workers=max(1, min(jobs or len(wave), len(wave)))) as pool:
+            list(pool.map(start, wave))
+        if failed.is_set():
+            break
+    if failed.is_set():
+        down(stack)
+        bad = [o for o in outcomes.values() if o.error]
+        raise StackError(f"{', '.join(o.name for o in bad)} failed to start; everything was stopped again", bad)
+    return list(outcomes.values())
+
+
+def down(stack: Stack) -> list[str]:
+    """Stop (and remove) every service of the file, dependents first; keep named volumes."""
+    errors = []
+    for wave in reversed(stack.waves()):
+        with ThreadPoolExecutor(max_workers=len(wave)) as pool:
+            for definition, error in zip(wave, pool.map(_stop, wave), strict=True):
+                if error:
+                    errors.append(f"{definition.name}: {error}")
+    return errors
+
+
+def _stop(definition: ServiceDef) -> str:
+    try:
+        definition.service.stop()
+    except OblakoBackendError as exc:
+        return str(exc)
+    return ""

@@ -1,0 +1,77 @@
+"""Services files: every mistake is refused before a runtime is touched, naming file, service and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from oblako_backends import ConfigurationError, get_backend
+from oblako_backends.cli import main as cli
+from oblako_backends.stack import load
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "services.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("[services.web]\nports = ['80']\n", r"\[services.web\] image: required"),
+        ("[services.web]\nimage = 'x:1'\nport = ['80']\n", r"\[services.web\] port: unknown key"),
+        ("[services.web]\nimage = 'x:1'\nports = '80'\n", r"ports: expected a list"),
+        ("[services.web]\nimage = 'x:1'\nports = ['web:80']\n", r"\[services.web\]: invalid ports 'web:80'"),
+        ("[services.web]\nimage = 'Not An Image'\n", r"\[services.web\]: invalid image"),
+        ("[services.web]\nimage = 'x:1'\nhealth = { http = '/' }\n", r"published tcp ports \[\]"),
+        ("[services.web]\nimage = 'x:1'\nhealth = { tcp = 80, log = 'x' }\n", "exactly one of http, tcp or log"),
+        ("[services.web]\nimage = 'x:1'\nhealth = { log = 'x', timeout = 0 }\n", "timeout must be a positive"),
+        ("[services.web]\nimage = 'x:1'\ndepends_on = ['db']\n", r"depends_on: no service named 'db'"),
+        (
+            "[services.a]\nimage = 'x:1'\ndepends_on = ['b']\n[services.b]\nimage = 'x:1'\ndepends_on = ['a']\n",
+            "depends_on forms a cycle",
+        ),
+        ("[services.web]\nimage = 'x:1'\nbuild = 'nowhere'\n", r"build: .*nowhere has no Dockerfile"),
+        ("[services.'bad name']\nimage = 'x:1'\n", r"\[services.bad name\]: invalid service name"),
+        ("services = 1\n", "no services"),
+        ("[service.web]\nimage = 'x:1'\n", r"unknown top-level keys \['service'\]"),
+        ("[services.web\nimage = 'x:1'\n", "is not valid TOML"),
+    ],
+)
+def test_mistakes_are_refused_with_where_they_are(tmp_path: Path, text: str, complaint: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigurationError, match=complaint) as raised:
+        load(path)
+    assert str(path) in str(raised.value)
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="can't read the services file .*nope.toml"):
+        load(tmp_path / "nope.toml")
+
+
+def test_waves_start_dependencies_first_and_the_rest_together(tmp_path: Path) -> None:
+    stack = load(
+        write(
+            tmp_path,
+            "[services.app]\nimage = 'x:1'\ndepends_on = ['db', 'cache']\n"
+            "[services.db]\nimage = 'x:1'\n[services.cache]\nimage = 'x:1'\n"
+            "[services.worker]\nimage = 'x:1'\ndepends_on = ['db']\n",
+        )
+    )
+    assert [[d.name for d in wave] for wave in stack.waves()] == [["db", "cache"], ["app", "worker"]]
+
+
+def test_the_cli_exits_2_on_a_bad_file_without_touching_a_runtime(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = get_backend("memory")
+    monkeypatch.setattr("oblako_backends.cli.get_backend", lambda name=None: backend)
+    calls: list[str] = []
+    backend._pm.add_hookcall_monitoring(lambda hook, impls, kw: calls.append(hook), lambda *a: None)
+    path = write(tmp_path, "[services.web]\nimage = 'x:1'\nports = ['web:80']\n")
+    assert cli(["up", "--backend", "memory", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("oblako-backends: ") and "web:80" in err and len(err.strip().splitlines()) == 1
+    assert calls == []
