@@ -12,9 +12,10 @@ or subclass the ``*Contract`` classes in your own test module (import the module
     class TestMine(contract.ContainerContract, contract.ServiceContract, contract.OptionalContract):
         pass
 
-Fixtures (from the ``oblako`` pytest plugin): `oblako_backend` (override it to build your
-backend yourself), `oblako_test_image`, `oblako_name` and `oblako_make_unowned`. The test image
-needs busybox's sh, httpd and sleep.
+Every container the suite starts keeps running until stopped, as services do (a runtime
+such as Kubernetes restarts one that exits). Fixtures (from the ``oblako`` pytest plugin):
+`oblako_backend` (override it to build your backend yourself), `oblako_test_image`,
+`oblako_name` and `oblako_make_unowned`. The test image needs busybox's sh, httpd and sleep.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import pytest
 
 from ..backend import Backend
 from ..errors import InvalidSpecError, NotOwnedError, PortInUseError
-from ..models import ABSENT, RUNNING, STOPPED
+from ..models import ABSENT, RUNNING
 from ..service import Service, http_check
 
 Names = Callable[[str], str]
@@ -95,24 +96,27 @@ class ContainerContract:
             name=name,
             image=oblako_test_image,
             environment={"GREETING": "hi there"},
-            command="""sh -c 'echo "env=$GREETING"; echo "pwd=$(pwd)"; echo "two  spaces"'""",
+            command=f"""sh -c 'echo "env=$GREETING"; echo "pwd=$(pwd)"; echo "two  spaces"; {FOREVER}'""",
             working_dir="/tmp",
         )
-        wait_for(lambda: oblako_backend.status(name) == STOPPED, "the command to finish")
+        wait_for(lambda: "two  spaces" in oblako_backend.logs(name), "the command's output")
         assert oblako_backend.logs(name).splitlines() == ["env=hi there", "pwd=/tmp", "two  spaces"]
-        listed = oblako_name("argv")
-        oblako_backend.run(name=listed, image=oblako_test_image, command=["echo", "a b", "$HOME", "'q'"])
-        wait_for(lambda: oblako_backend.status(listed) == STOPPED, "the command to finish")
-        assert oblako_backend.logs(listed) == "a b $HOME 'q'\n"
+        listed = oblako_name("argv")  # a list is passed as it is: no shell splits or expands it
+        argv = ["sh", "-c", f'echo "$1|$2|$3"; {FOREVER}', "sh", "a b", "$HOME", "'q'"]
+        oblako_backend.run(name=listed, image=oblako_test_image, command=argv)
+        wait_for(lambda: "|" in oblako_backend.logs(listed), "the command's output")
+        assert oblako_backend.logs(listed) == "a b|$HOME|'q'\n"
 
     def test_logs_tail_n_gives_the_last_n_lines(
         self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
     ) -> None:
         name = oblako_name("tail")
         oblako_backend.run(
-            name=name, image=oblako_test_image, command=["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do echo l$i; done"]
+            name=name,
+            image=oblako_test_image,
+            command=["sh", "-c", f"for i in 1 2 3 4 5 6 7 8 9 10; do echo l$i; done; {FOREVER}"],
         )
-        wait_for(lambda: oblako_backend.status(name) == STOPPED, "the output")
+        wait_for(lambda: "l10" in oblako_backend.logs(name), "the output")
         assert oblako_backend.logs(name, tail=3).splitlines() == ["l8", "l9", "l10"]
         assert oblako_backend.logs(name, tail=0) == ""
 
@@ -299,8 +303,8 @@ class OptionalContract:
     @pytest.mark.oblako_capability("user")
     def test_the_user_is_honoured(self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names) -> None:
         name = oblako_name("user")
-        oblako_backend.run(name=name, image=oblako_test_image, user="1234", command=["id", "-u"])
-        wait_for(lambda: oblako_backend.status(name) == STOPPED, "the command to finish")
+        oblako_backend.run(name=name, image=oblako_test_image, user="1234", command=["sh", "-c", f"id -u; {FOREVER}"])
+        wait_for(lambda: oblako_backend.logs(name) != "", "the command's output")
         assert oblako_backend.logs(name) == "1234\n"
 
 
