@@ -8,12 +8,15 @@ runtime tests are skipped with the reason.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -161,7 +164,7 @@ def make_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
     return make
 
 
-RUNTIME_FIXTURES = {"docker_engine", "podman_engine", "registry", "colima_home", "engine"}
+RUNTIME_FIXTURES = {"docker_engine", "podman_engine", "registry", "colima_home", "engine", "k8s_cluster"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -169,3 +172,91 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if RUNTIME_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.runtime)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    kubeconfig: str
+    namespace: str
+
+
+PERSISTENT_VOLUMES = 4  # this cluster has no provisioner: claims bind to volumes made here
+
+
+def _kubectl(kubeconfig: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    argv = ["kubectl", f"--kubeconfig={kubeconfig}", "--request-timeout=60s", *args]
+    return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=120, check=True)
+
+
+@pytest.fixture(scope="session")
+def k8s_cluster(docker_engine: runtimes.Daemon, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A real Kubernetes cluster named explicitly (OBLAKO_TEST_KUBECONFIG), never the current context.
+
+    .ci/run starts one with ../shared/k8s and sets the variables. The test image is copied
+    into the cluster's containerd (OBLAKO_TEST_K8S_CONTAINERD) from the Docker Engine.
+    A namespace of the session's own holds everything; hostPath PersistentVolumes stand in
+    for the storage provisioner the cluster lacks.
+    """
+    kubeconfig = os.environ.get("OBLAKO_TEST_KUBECONFIG", "")
+    if not kubeconfig:
+        _unavailable("Kubernetes", RuntimeError("OBLAKO_TEST_KUBECONFIG names no cluster (.ci/run starts one)"))
+    containerd = os.environ.get("OBLAKO_TEST_K8S_CONTAINERD", "")
+    work = tmp_path_factory.mktemp("k8s")
+    try:
+        _kubectl(kubeconfig, "version")
+        if containerd:
+            import docker
+
+            api = docker.APIClient(base_url=docker_engine.url, version="auto", timeout=120)
+            with open(work / "image.tar", "wb") as out:
+                for chunk in api.get_image(runtimes.TEST_IMAGE):
+                    out.write(chunk)
+            api.close()
+            ctr = runtimes.locate("ctr") or "ctr"
+            argv = [ctr, "-a", containerd, "-n", "k8s.io", "images", "import", str(work / "image.tar")]
+            subprocess.run(argv, check=True, capture_output=True, timeout=120)
+    except (subprocess.SubprocessError, OSError) as exc:
+        _unavailable("Kubernetes", exc)
+    namespace = f"oblako-test-{uuid.uuid4().hex[:6]}"
+    volumes = []
+    for i in range(PERSISTENT_VOLUMES):
+        path = work / f"pv{i}"
+        path.mkdir(mode=0o777)
+        volumes.append(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": f"{namespace}-pv{i}", "labels": {"oblako-test": namespace}},
+                "spec": {
+                    "capacity": {"storage": "1Gi"},
+                    "accessModes": ["ReadWriteOnce"],
+                    "persistentVolumeReclaimPolicy": "Retain",
+                    "storageClassName": "",
+                    "hostPath": {"path": str(path)},
+                },
+            }
+        )
+    _kubectl(kubeconfig, "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": volumes}))
+    try:
+        yield Cluster(kubeconfig, namespace)
+    finally:
+        subprocess.run(
+            [
+                "kubectl",
+                f"--kubeconfig={kubeconfig}",
+                "delete",
+                "namespace",
+                namespace,
+                "--wait=true",
+                "--timeout=120s",
+            ],
+            capture_output=True,
+            timeout=180,
+            check=False,
+        )
+        subprocess.run(
+            ["kubectl", f"--kubeconfig={kubeconfig}", "delete", "pv", "-l", f"oblako-test={namespace}"],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )

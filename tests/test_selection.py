@@ -69,15 +69,15 @@ def test_unknown_name_lists_installed_and_never_falls_back() -> None:
 
 def test_first_party_name_with_a_declared_extra_gives_the_pip_command(make_dist: MakeDist) -> None:
     # a core release that declares the extra, ahead of the installed one on sys.path
-    make_dist("oblako-backends", {}, version="9.0", extras=("testing", "kubernetes"))
-    with pytest.raises(UnknownBackendError, match=r"Install it with: pip install 'oblako-backends\[kubernetes\]'"):
-        get_backend("k8s")
+    make_dist("oblako-backends", {}, version="9.0", extras=("testing", "apple"))
+    with pytest.raises(UnknownBackendError, match=r"Install it with: pip install 'oblako-backends\[apple\]'"):
+        get_backend("container")
 
 
 def test_first_party_name_without_an_extra_yet_says_so_instead_of_a_pip_command() -> None:
     with pytest.raises(UnknownBackendError) as info:
-        get_backend("k8s")
-    assert "The first-party kubernetes backend is not released with oblako-backends 0.1.0 yet." in str(info.value)
+        get_backend("container")
+    assert "The first-party apple backend is not released with oblako-backends 0.1.0 yet." in str(info.value)
     assert "pip install" not in str(info.value)  # no command for an extra that does not exist
 
 

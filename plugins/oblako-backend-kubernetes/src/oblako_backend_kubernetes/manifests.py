@@ -1,0 +1,221 @@
+"""From a ContainerSpec to Kubernetes objects: pure functions, no cluster.
+
+Each container becomes a Deployment (one replica, `Recreate`, so a volume is never mounted
+by two pods) and, when it publishes ports, a Service for port-forwards to target. Named
+volumes become PersistentVolumeClaims that outlive both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from oblako_backends import ConfigurationError, ContainerSpec, InvalidSpecError
+
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+LABEL_VALUE = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?")
+WORKLOAD_LABEL = "oblako.workload"  # the selector: one Deployment's pods and Service
+NAME_ANNOTATION = "oblako.name"  # the name the caller used, when it had to be mapped
+LABELS_ANNOTATION = "oblako.labels"  # every label as given (not all are valid Kubernetes labels)
+VOLUME_LABEL = "oblako.volume"
+CONTAINER = "main"
+
+
+def k8s_name(name: str) -> str:
+    """A DNS-1123 label for `name`: itself when valid, else a deterministic mapping.
+
+    A mapped name ends in a hash of the original, so two names never map to the same one
+    by accident ("My_App" and "my-app" differ); the original is kept in an annotation.
+    """
+    if len(name) <= 63 and DNS_LABEL.fullmatch(name):
+        return name
+    base = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:54].strip("-") or "x"
+    return f"{base}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
+def namespace(value: str, source: str = "OBLAKO_K8S_NAMESPACE") -> str:
+    """Validate a namespace: a DNS-1123 label, refused with the rule otherwise."""
+    if len(value) > 63 or not DNS_LABEL.fullmatch(value):
+        raise ConfigurationError(
+            f"{source}={value!r} is not a Kubernetes namespace name: use at most 63 lower-case letters, "
+            "digits and '-', starting and ending with a letter or digit"
+        )
+    return value
+
+
+def quantity(value: str, source: str = "OBLAKO_K8S_VOLUME_SIZE") -> str:
+    if not QUANTITY.fullmatch(value):
+        raise ConfigurationError(f"{source}={value!r} is not a Kubernetes quantity, e.g. 1Gi or 500Mi")
+    return value
+
+
+def run_as_user(user: str | None) -> int | None:
+    """Docker's `user` as runAsUser: a uid (the part before ':'), or root. Names cannot map."""
+    if user is None:
+        return None
+    uid = user.split(":", 1)[0]
+    if uid == "root":
+        return 0
+    if uid.isdigit():
+        return int(uid)
+    raise InvalidSpecError(
+        "user", user, "Kubernetes runs containers by uid: use a number (e.g. 1000) or root, not a user name"
+    )
+
+
+def claim_name(volume: str) -> str:
+    return k8s_name(f"oblako-vol-{volume}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the cluster side needs to know beyond the spec."""
+
+    namespace: str = "oblako"
+    storage_class: str | None = None
+    volume_size: str = "1Gi"
+    host_gateway: str | None = None  # what host-gateway means from a pod, if anyone said
+    allow_host_path: bool = False
+
+
+def _labels(spec: ContainerSpec) -> dict[str, str]:
+    return {k: v for k, v in spec.labels.items() if len(k) <= 63 and len(v) <= 63 and LABEL_VALUE.fullmatch(v)}
+
+
+def _host_aliases(spec: ContainerSpec, settings: Settings) -> tuple[list[dict[str, Any]], list[str]]:
+    """hostAliases, and the host names that could not be mapped (host-gateway, unconfigured)."""
+    by_ip: dict[str, list[str]] = {}
+    unmapped = []
+    for host, address in spec.extra_hosts.items():
+        if address == "host-gateway":
+            if settings.host_gateway is None:
+                unmapped.append(host)
+                continue
+            address = settings.host_gateway
+        by_ip.setdefault(address, []).append(host)
+    return [{"ip": ip, "hostnames": sorted(names)} for ip, names in sorted(by_ip.items())], unmapped
+
+
+def build(spec: ContainerSpec, settings: Settings) -> tuple[list[dict[str, Any]], list[str]]:
+    """The objects for `spec` (claims, Deployment, Service), and warnings for the user."""
+    name = k8s_name(spec.name)
+    warnings: list[str] = []
+    for port in spec.ports:
+        if port.protocol != "tcp":
+            raise InvalidSpecError(
+                "ports", port.key, "Kubernetes port-forwards carry TCP only; publish tcp ports on this backend"
+            )
+    labels = {**_labels(spec), WORKLOAD_LABEL: name}
+    annotations = {NAME_ANNOTATION: spec.name, LABELS_ANNOTATION: json.dumps(dict(spec.labels), sort_keys=True)}
+    meta = {"name": name, "namespace": settings.namespace, "labels": labels, "annotations": annotations}
+    objects: list[dict[str, Any]] = []
+    volumes: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
+    for i, volume in enumerate(spec.volumes):
+        if volume.is_named:
+            claim = claim_name(volume.source)
+            volumes.append({"name": f"v{i}", "persistentVolumeClaim": {"claimName": claim}})
+            objects.append(_claim(claim, volume.source, spec, settings))
+        elif settings.allow_host_path:
+            volumes.append({"name": f"v{i}", "hostPath": {"path": volume.source}})
+        else:
+            raise InvalidSpecError(
+                "volumes",
+                volume.source,
+                "a host path is a path on the node, not on this machine, and pods can move between nodes; use a "
+                "named volume (a PersistentVolumeClaim), or set OBLAKO_K8S_ALLOW_HOSTPATH=1 on a one-node cluster",
+            )
+        mounts.append({"name": f"v{i}", "mountPath": volume.target, "readOnly": volume.read_only})
+    container: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": spec.image,
+        "imagePullPolicy": "IfNotPresent",
+        "env": [{"name": k, "value": v} for k, v in spec.environment.items()],
+        "ports": [{"containerPort": p.container_port, "protocol": "TCP"} for p in spec.ports],
+        "volumeMounts": mounts,
+    }
+    if spec.command:
+        container["args"] = list(spec.command)  # Docker's command replaces CMD, not ENTRYPOINT
+    if spec.working_dir:
+        container["workingDir"] = spec.working_dir
+    uid = run_as_user(spec.user)
+    if uid is not None:
+        container["securityContext"] = {"runAsUser": uid}
+    if spec.ports:  # available means: the first port accepts connections
+        container["readinessProbe"] = {"tcpSocket": {"port": spec.ports[0].container_port}, "periodSeconds": 1}
+    aliases, unmapped = _host_aliases(spec, settings)
+    if unmapped:
+        warnings.append(
+            f"{', '.join(unmapped)} -> host-gateway will not resolve in the pod: a cluster has no host gateway; "
+            "set OBLAKO_K8S_HOST_GATEWAY to the address pods reach this machine at"
+        )
+    pod: dict[str, Any] = {"containers": [container], "volumes": volumes}
+    if aliases:
+        pod["hostAliases"] = aliases
+    objects.append(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": meta,
+            "spec": {
+                "replicas": 1,
+                "strategy": {"type": "Recreate"},
+                "selector": {"matchLabels": {WORKLOAD_LABEL: name}},
+                "template": {"metadata": {"labels": labels}, "spec": pod},
+            },
+        }
+    )
+    if spec.ports:
+        objects.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": meta,
+                "spec": {
+                    "selector": {WORKLOAD_LABEL: name},
+                    "ports": [
+                        {"name": f"p{p.container_port}", "port": p.container_port, "targetPort": p.container_port}
+                        for p in spec.ports
+                    ],
+                },
+            }
+        )
+    return objects, warnings
+
+
+def _claim(claim: str, volume: str, spec: ContainerSpec, settings: Settings) -> dict[str, Any]:
+    owner = {k: v for k, v in _labels(spec).items() if k in ("oblako.managed-by", "oblako.backend")}
+    body: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": settings.volume_size}},
+    }
+    if settings.storage_class:
+        body["storageClassName"] = settings.storage_class
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {
+            "name": claim,
+            "namespace": settings.namespace,
+            "labels": {**owner, VOLUME_LABEL: k8s_name(volume)},
+            "annotations": {NAME_ANNOTATION: volume},
+        },
+        "spec": body,
+    }
+
+
+def labels_of(deployment: Mapping[str, Any]) -> dict[str, str]:
+    """The labels as the caller gave them, from the annotation (fallback: the Kubernetes labels)."""
+    meta = deployment.get("metadata") or {}
+    raw = (meta.get("annotations") or {}).get(LABELS_ANNOTATION)
+    if raw:
+        try:
+            return {str(k): str(v) for k, v in json.loads(raw).items()}
+        except (ValueError, AttributeError):
+            pass
+    return {k: v for k, v in (meta.get("labels") or {}).items() if k != WORKLOAD_LABEL}

@@ -1,0 +1,320 @@
+"""Kubernetes: each container a Deployment (+ Service), reached through supervised port-forwards.
+
+The application keeps talking to 127.0.0.1:<port> as with Docker. kubectl does the talking
+(see kubectl.py for why); every call has a deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from oblako_backends import (
+    ContainerInfo,
+    ContainerSpec,
+    ImageNotFoundError,
+    LogStream,
+    OblakoBackendError,
+    PortInUseError,
+    Probe,
+    PublishedPort,
+    RuntimeUnavailableError,
+    State,
+    hookimpl,
+)
+from oblako_backends import config as core_config
+from oblako_backends.spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+
+from . import forward, manifests
+from .kubectl import INSTALL_HINT, Kubectl, not_found
+
+IMAGE_REASONS = ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName")
+CRASH_REASONS = ("CrashLoopBackOff", "CreateContainerError", "CreateContainerConfigError", "RunContainerError")
+LOAD_HINT = (
+    "the cluster pulls images itself: push the image to a registry the cluster can reach, or load a local "
+    "one with `kind load docker-image IMAGE` or `minikube image load IMAGE`"
+)
+
+
+def _env(var: str, default: str | None = None) -> str | None:
+    value = os.environ.get(var, "").strip()
+    return value or default
+
+
+class KubernetesPlugin:
+    """Containers as Kubernetes workloads in one namespace of the cluster kubectl points at."""
+
+    runtime = "kubernetes"
+
+    def __init__(
+        self,
+        namespace: str | None = None,
+        context: str | None = None,
+        kubectl: str = "kubectl",
+        state_dir: str | None = None,
+        purge_volumes: bool = False,
+    ):
+        ns = manifests.namespace(namespace or _env("OBLAKO_K8S_NAMESPACE", "oblako") or "oblako")
+        self.settings = manifests.Settings(
+            namespace=ns,
+            storage_class=_env("OBLAKO_K8S_STORAGE_CLASS"),
+            volume_size=manifests.quantity(_env("OBLAKO_K8S_VOLUME_SIZE", "1Gi") or "1Gi"),
+            host_gateway=_env("OBLAKO_K8S_HOST_GATEWAY"),
+            allow_host_path=core_config.flag("OBLAKO_K8S_ALLOW_HOSTPATH"),
+        )
+        self.kubectl = Kubectl(kubectl, context or _env("OBLAKO_K8S_CONTEXT"), ns, core_config.call_timeout())
+        base = state_dir or _env("OBLAKO_K8S_STATE_DIR") or str(Path.home() / ".oblako" / "kubernetes")
+        self.state_dir = Path(base).expanduser()
+        self.purge_volumes = purge_volumes
+        self._namespace_ready = False
+        self._context_name: str | None = None
+
+    # -- places ----------------------------------------------------------------------------
+
+    def _forward_file(self, name: str) -> Path:
+        context = re.sub(r"[^A-Za-z0-9_.-]", "_", self.kubectl.context or self._current_context() or "current")
+        return self.state_dir / context / self.settings.namespace / f"{manifests.k8s_name(name)}.json"
+
+    def _current_context(self) -> str:
+        """kubectl's current context (asked once per plugin object)."""
+        if self._context_name is None:
+            done = self.kubectl.run("config", "current-context", namespaced=False, check=False)
+            self._context_name = done.stdout.strip()
+        return self._context_name
+
+    # -- images ----------------------------------------------------------------------------
+
+    @hookimpl
+    def oblako_ensure_image(self, image: str, progress: Callable[[str], None] | None) -> None:
+        """The cluster's nodes pull when a pod starts (imagePullPolicy IfNotPresent)."""
+        if progress:
+            progress(f"{image}: the cluster pulls it when the pod starts")
+
+    @hookimpl
+    def oblako_build_image(self, image: str, context_dir: str, progress: Callable[[str], None] | None) -> None:
+        raise OblakoBackendError(
+            f"a Kubernetes cluster has no image builder: build {image} from {context_dir} with docker or podman, "
+            f"then {LOAD_HINT}"
+        )
+
+    # -- containers ------------------------------------------------------------------------
+
+    def _ensure_namespace(self) -> None:
+        if self._namespace_ready:
+            return
+        done = self.kubectl.run("get", "namespace", self.settings.namespace, namespaced=False, check=False)
+        if done.returncode != 0:
+            if not not_found(done.stderr):
+                self.kubectl.run("get", "namespace", self.settings.namespace, namespaced=False)  # raise its error
+            body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.settings.namespace}}
+            self.kubectl.run("apply", "-f", "-", stdin=json.dumps(body), namespaced=False)
+        self._namespace_ready = True
+
+    def _deployment(self, name: str) -> dict[str, Any] | None:
+        done = self.kubectl.run("get", "deployment", manifests.k8s_name(name), "-o", "json", check=False)
+        if done.returncode != 0:
+            if not_found(done.stderr):
+                return None
+            self.kubectl.run("get", "deployment", manifests.k8s_name(name))  # raise its error
+        found: dict[str, Any] = json.loads(done.stdout)
+        return found
+
+    def _host_ports(self, spec: ContainerSpec) -> list[list[object]]:
+        """[address, host_port, container_port] per published port; a taken port raises now."""
+        mappings: list[list[object]] = []
+        for port in spec.ports:
+            host_port = port.host_port or _free_port()
+            for address in core_config.bind_addresses():
+                with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as probe:
+                    try:
+                        probe.bind((address, host_port))
+                    except OSError:
+                        raise PortInUseError(
+                            f"can't run {spec.name!r}: host port {host_port} on {address} is already in use; find "
+                            f"the holder with `ss -ltnp 'sport = :{host_port}'` (often a stale port-forward: "
+                            "`oblako-backends ps`), stop it, and retry",
+                            host_port,
+                        ) from None
+                mappings.append([address, host_port, port.container_port])
+        return mappings
+
+    @hookimpl
+    def oblako_run(self, spec: ContainerSpec) -> None:
+        objects, notes = manifests.build(spec, self.settings)  # refuses what cannot map, first
+        mappings = self._host_ports(spec)
+        existing = self._deployment(spec.name)
+        if existing is not None:
+            owner = (existing["metadata"].get("annotations") or {}).get(manifests.NAME_ANNOTATION, "?")
+            if owner != spec.name:
+                raise OblakoBackendError(
+                    f"{spec.name!r} maps to the Kubernetes name {manifests.k8s_name(spec.name)!r}, which "
+                    f"{owner!r} already uses; rename one of them"
+                )
+            raise OblakoBackendError(f"can't run {spec.name!r}: a workload of that name already exists")
+        for note in notes:
+            warnings.warn(note, UserWarning, stacklevel=2)
+        self._ensure_namespace()
+        self.kubectl.run("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+        try:
+            self._wait_available(spec)
+            if mappings:
+                target = f"service/{manifests.k8s_name(spec.name)}"
+                state = forward.State(self.kubectl.argv("port-forward", target, bounded=False), mappings)
+                try:
+                    forward.start(self._forward_file(spec.name), state, self.kubectl.timeout)
+                except TimeoutError as exc:
+                    raise OblakoBackendError(f"can't reach {spec.name!r} from this machine: {exc}") from exc
+        except BaseException:
+            self._delete(spec.name, grace=0)  # nothing half-started is left behind
+            raise
+
+    def _wait_available(self, spec: ContainerSpec) -> None:
+        """Until the Deployment is available; an image or crash problem ends the wait with its reason."""
+        name = manifests.k8s_name(spec.name)
+        end = time.monotonic() + self.kubectl.timeout
+        while True:
+            deployment = self._deployment(spec.name) or {}
+            if (deployment.get("status") or {}).get("availableReplicas", 0) >= 1:
+                return
+            pods = self.kubectl.json("get", "pods", "-l", f"{manifests.WORKLOAD_LABEL}={name}")
+            for pod in pods.get("items", []):
+                for status in (pod.get("status") or {}).get("containerStatuses") or []:
+                    waiting = (status.get("state") or {}).get("waiting") or {}
+                    reason = waiting.get("reason", "")
+                    if reason in IMAGE_REASONS:
+                        raise ImageNotFoundError(
+                            f"the cluster can't get image {spec.image!r} ({reason}: {waiting.get('message', '')}); "
+                            f"{LOAD_HINT}"
+                        )
+                    if reason in CRASH_REASONS or status.get("restartCount", 0) >= 2:
+                        raise OblakoBackendError(
+                            f"{spec.name!r} keeps failing in the cluster ({reason or 'restarting'}); its last lines:\n"
+                            + self.oblako_logs(spec.name, 20)
+                        )
+            if time.monotonic() > end:
+                raise OblakoBackendError(
+                    f"{spec.name!r} did not become available within {self.kubectl.timeout:g} s "
+                    f"(`kubectl -n {self.settings.namespace} describe deployment {name}` says why)"
+                )
+            time.sleep(0.5)
+
+    def _info(self, deployment: dict[str, Any]) -> ContainerInfo:
+        meta = deployment.get("metadata") or {}
+        name = (meta.get("annotations") or {}).get(manifests.NAME_ANNOTATION) or meta.get("name", "")
+        available = (deployment.get("status") or {}).get("availableReplicas", 0) >= 1
+        containers = ((deployment.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or [{}]
+        state = forward.State.load(self._forward_file(name))
+        ports = tuple(
+            PublishedPort(int(str(container)), "tcp", str(address), int(str(host)))
+            for address, host, container in (state.ports if state else [])
+        )
+        return ContainerInfo(
+            name=name,
+            state=State.RUNNING if available else State.STOPPED,
+            image=str(containers[0].get("image", "")),
+            labels=manifests.labels_of(deployment),
+            ports=ports,
+            backend=self.runtime,
+        )
+
+    @hookimpl
+    def oblako_inspect(self, name: str) -> ContainerInfo | None:
+        deployment = self._deployment(name)
+        return None if deployment is None else self._info(deployment)
+
+    @hookimpl
+    def oblako_list(self) -> list[ContainerInfo]:
+        found = self.kubectl.json("get", "deployments", "-l", f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")
+        return [self._info(d) for d in found.get("items", [])]
+
+    @hookimpl
+    def oblako_logs(self, name: str, tail: int) -> str:
+        if tail == 0:
+            return ""
+        done = self.kubectl.run("logs", f"deployment/{manifests.k8s_name(name)}", f"--tail={tail}", check=False)
+        return done.stdout if done.returncode == 0 else ""
+
+    @hookimpl
+    def oblako_follow_logs(self, name: str, tail: int) -> LogStream:
+        if self._deployment(name) is None:
+            raise OblakoBackendError(f"no workload named {name!r} to follow in namespace {self.settings.namespace}")
+        target = f"deployment/{manifests.k8s_name(name)}"
+        argv = self.kubectl.argv("logs", "--follow", f"--tail={tail}", target, bounded=False)
+        follower = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        assert follower.stdout is not None
+
+        def close() -> None:
+            follower.terminate()
+            follower.wait(timeout=10)
+
+        return LogStream(iter(follower.stdout.readline, b""), close)
+
+    def _delete(self, name: str, grace: int) -> None:
+        forward.stop(self._forward_file(name))
+        k8s = manifests.k8s_name(name)
+        self.kubectl.run(
+            "delete",
+            f"deployment/{k8s}",
+            f"service/{k8s}",
+            "--ignore-not-found",
+            f"--grace-period={grace}",
+            "--wait=true",
+            timeout=self.kubectl.timeout + grace,
+        )
+
+    @hookimpl
+    def oblako_stop(self, name: str, timeout: float) -> None:
+        self._delete(name, grace=max(1, int(timeout)))
+
+    @hookimpl
+    def oblako_remove(self, name: str) -> None:
+        deployment = self._deployment(name)
+        claims = [
+            v["persistentVolumeClaim"]["claimName"]
+            for v in (((deployment or {}).get("spec") or {}).get("template") or {}).get("spec", {}).get("volumes") or []
+            if "persistentVolumeClaim" in v
+        ]
+        self._delete(name, grace=0)
+        if self.purge_volumes and claims:
+            self.kubectl.run("delete", *(f"pvc/{c}" for c in claims), "--ignore-not-found", "--wait=false")
+
+    # -- the runtime -----------------------------------------------------------------------
+
+    @hookimpl
+    def oblako_probe(self, timeout: float) -> Probe:
+        try:
+            version = self.kubectl.json("version", namespaced=False, timeout=timeout)
+            context = self.kubectl.context or self._current_context()
+        except (RuntimeUnavailableError, OblakoBackendError, ValueError) as exc:
+            return Probe(self.runtime, False, error=str(exc).splitlines()[0], hint=INSTALL_HINT)
+        server = version.get("serverVersion") or {}
+        if not server:
+            return Probe(self.runtime, False, error="kubectl reached no server", hint=INSTALL_HINT)
+        return Probe(
+            backend=self.runtime,
+            reachable=True,
+            endpoint=f"context {context}",
+            endpoint_source="OBLAKO_K8S_CONTEXT" if self.kubectl.context else "kubectl's current context",
+            engine="Kubernetes",
+            version=str(server.get("gitVersion", "")),
+            capabilities=frozenset({"pull", "follow_logs", "named_volumes", "user", "extra_hosts"}),
+            details={"namespace": self.settings.namespace, "client": "kubectl"},
+        )
+
+    @hookimpl
+    def oblako_docker_client(self) -> Any:
+        return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -1,0 +1,156 @@
+"""The kubernetes backend on a real cluster (see k8s_cluster in the root conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import runtimes
+from oblako_backend_kubernetes import forward, manifests
+from oblako_backends import ABSENT, RUNNING, ImageNotFoundError, Service, get_backend
+from oblako_backends.backend import Backend
+from oblako_backends.testing import contract
+
+IMAGE = runtimes.TEST_IMAGE
+
+
+@pytest.fixture
+def k8s(k8s_cluster: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
+    monkeypatch.setenv("KUBECONFIG", k8s_cluster.kubeconfig)  # type: ignore[attr-defined]
+    monkeypatch.delenv("OBLAKO_K8S_CONTEXT", raising=False)
+    backend = get_backend("kubernetes", namespace=k8s_cluster.namespace, state_dir=str(tmp_path / "state"))  # type: ignore[attr-defined]
+    yield backend
+    for info in backend.list():
+        backend.remove(info.name)
+
+
+def kubectl(backend: Backend, *args: str) -> str:
+    argv = backend.plugin.kubectl.argv(*args)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True).stdout
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 90) -> None:
+    contract.wait_for(check, what, timeout)
+
+
+def fetch_ok(port: int) -> bool:
+    try:
+        return runtimes.http_get("127.0.0.1", port, timeout=2)[0] == 200
+    except OSError:
+        return False
+
+
+class TestKubernetesContract(contract.ContainerContract, contract.ServiceContract, contract.OptionalContract):
+    @pytest.fixture
+    def oblako_backend(self, k8s: Backend) -> Backend:
+        return k8s
+
+    @pytest.fixture
+    def oblako_test_image(self) -> str:
+        return IMAGE
+
+    @pytest.fixture
+    def oblako_make_unowned(self, k8s: Backend) -> Iterator[Callable[[str], None]]:
+        """A Deployment made with kubectl, without oblako's labels."""
+        made: list[str] = []
+
+        def make(name: str) -> None:
+            kubectl(k8s, "create", "deployment", name, f"--image={IMAGE}", "--", "sleep", "600")
+            made.append(name)
+            kubectl(k8s, "wait", "--for=condition=available", f"deployment/{name}", "--timeout=90s")
+
+        yield make
+        for name in made:
+            kubectl(k8s, "delete", "deployment", name, "--ignore-not-found", "--grace-period=0")
+
+
+def test_a_named_volume_survives_a_pod_delete_and_a_redeploy(k8s: Backend) -> None:
+    volume = f"data-{uuid.uuid4().hex[:6]}"
+    command = (
+        f"sh -c 'cat /data/marker 2>/dev/null || echo no-marker; echo kept-$$ >> /data/marker; {contract.FOREVER}'"
+    )
+    svc = Service(
+        "db",
+        IMAGE,
+        backend=k8s,
+        container_name=f"db-{uuid.uuid4().hex[:6]}",
+        command=command,
+        volumes={volume: {"bind": "/data", "mode": "rw"}},
+    )
+    svc.start()
+    wait_for(lambda: "no-marker" in svc.logs(), "the first write")
+    workload = manifests.k8s_name(svc.container_name)
+    kubectl(k8s, "delete", "pod", "-l", f"{manifests.WORKLOAD_LABEL}={workload}", "--wait=false")
+    wait_for(lambda: "kept-" in svc.logs() and svc.status().state == RUNNING, "the replacement pod to read the file")
+    svc.stop()
+    assert svc.status().state == ABSENT
+    claims = json.loads(kubectl(k8s, "get", "pvc", "-o", "json"))["items"]
+    assert manifests.claim_name(volume) in [c["metadata"]["name"] for c in claims]  # stop keeps the data
+    svc.start()
+    wait_for(lambda: svc.logs().count("kept-") == 2, "the redeployed pod to read both writes")
+
+
+def test_the_forward_comes_back_after_the_pod_is_replaced(k8s: Backend) -> None:
+    svc = Service("web", IMAGE, backend=k8s, container_name=f"web-{uuid.uuid4().hex[:6]}", ports={"8080/tcp": None})
+    svc.start()
+    host, port = svc.endpoint(8080) or ("", 0)
+    assert host == "127.0.0.1" and fetch_ok(port)
+    workload = manifests.k8s_name(svc.container_name)
+    kubectl(k8s, "delete", "pod", "-l", f"{manifests.WORKLOAD_LABEL}={workload}", "--wait=true")
+    wait_for(lambda: fetch_ok(port), "the same local port to serve from the new pod")
+    state = forward.State.load(k8s.plugin._forward_file(svc.container_name))
+    assert state is not None and state.restarts >= 1
+
+
+def test_stop_leaves_no_forward_process_and_no_objects(k8s: Backend) -> None:
+    svc = Service("web", IMAGE, backend=k8s, container_name=f"web-{uuid.uuid4().hex[:6]}", ports={"8080/tcp": None})
+    svc.start()
+    state_file = k8s.plugin._forward_file(svc.container_name)
+    state = forward.State.load(state_file)
+    assert state is not None and forward.alive(state.pid)
+    _, port = svc.endpoint(8080) or ("", 0)
+    svc.stop()
+    assert not forward.alive(state.pid) and not state_file.exists()
+    assert not fetch_ok(port)
+    workload = manifests.k8s_name(svc.container_name)
+    left = kubectl(k8s, "get", "deployments,services", "-l", f"{manifests.WORKLOAD_LABEL}={workload}", "-o", "name")
+    assert left.strip() == ""
+    pids = subprocess.run(["pgrep", "-f", f"service/{workload}"], capture_output=True, text=True, check=False)
+    assert pids.stdout.strip() == ""  # no kubectl port-forward left either
+
+
+def test_another_process_sees_and_stops_the_forward(k8s: Backend, k8s_cluster: object) -> None:
+    """After the application is gone, `oblako-backends ps/stop` find the workload and its forward."""
+    name = f"web-{uuid.uuid4().hex[:6]}"
+    k8s.run(name=name, image=IMAGE, ports={"8080/tcp": None})
+    env = {
+        **os.environ,
+        "OBLAKO_K8S_NAMESPACE": k8s_cluster.namespace,  # type: ignore[attr-defined]
+        "OBLAKO_K8S_STATE_DIR": str(k8s.plugin.state_dir),
+        "OBLAKO_CONTAINER_BACKEND": "kubernetes",
+    }
+    ps = [sys.executable, "-m", "oblako_backends", "ps", "--json"]
+    listed = subprocess.run(ps, env=env, capture_output=True, text=True, timeout=120, check=True)
+    (mine,) = [c for c in json.loads(listed.stdout) if c["name"] == name]
+    assert mine["ports"] and mine["ports"][0]["host_ip"] == "127.0.0.1"
+    pid = forward.State.load(k8s.plugin._forward_file(name)).pid  # type: ignore[union-attr]
+    subprocess.run(
+        [sys.executable, "-m", "oblako_backends", "stop", name], env=env, capture_output=True, timeout=180, check=True
+    )
+    assert not forward.alive(pid) and k8s.status(name) == ABSENT
+
+
+def test_a_bad_image_raises_image_not_found_within_the_deadline(k8s: Backend) -> None:
+    name = f"bad-{uuid.uuid4().hex[:6]}"
+    started = time.monotonic()
+    with pytest.raises(ImageNotFoundError, match="minikube image load"):
+        k8s.run(name=name, image="localhost/oblako-missing:1")
+    assert time.monotonic() - started < k8s.plugin.kubectl.timeout + 30
+    assert k8s.status(name) == ABSENT  # nothing left behind

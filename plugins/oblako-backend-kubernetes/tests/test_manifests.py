@@ -1,0 +1,160 @@
+"""The Kubernetes mapping as pure functions: manifests, names, argv and errors. No cluster."""
+
+from __future__ import annotations
+
+import pytest
+from oblako_backend_kubernetes import manifests
+from oblako_backend_kubernetes.kubectl import Kubectl, error
+from oblako_backends import ConfigurationError, ContainerSpec, InvalidSpecError, OblakoBackendError
+from oblako_backends.errors import RuntimeUnavailableError
+
+SETTINGS = manifests.Settings(namespace="oblako")
+
+
+def objects(spec: ContainerSpec, settings: manifests.Settings = SETTINGS) -> dict[str, dict]:  # type: ignore[type-arg]
+    built, _ = manifests.build(spec.owned_by("kubernetes", "web"), settings)
+    return {o["kind"]: o for o in built}
+
+
+def container(spec: ContainerSpec, settings: manifests.Settings = SETTINGS) -> dict:  # type: ignore[type-arg]
+    return objects(spec, settings)["Deployment"]["spec"]["template"]["spec"]["containers"][0]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("name", "mapped"),
+    [("web", "web"), ("oblako-s3", "oblako-s3"), ("My_App", "my-app-"), ("a" * 70, "a" * 54 + "-"), ("x.y", "x-y-")],
+)
+def test_names_map_to_dns_labels_deterministically(name: str, mapped: str) -> None:
+    result = manifests.k8s_name(name)
+    assert result.startswith(mapped) and len(result) <= 63 and manifests.DNS_LABEL.fullmatch(result)
+    assert result == manifests.k8s_name(name)
+    if result != name:
+        assert len(result) == len(mapped) + 8  # a hash of the original, so near-misses do not collide
+
+
+def test_names_that_differ_only_in_what_gets_mapped_do_not_collide() -> None:
+    assert manifests.k8s_name("My_App") != manifests.k8s_name("my-app") != manifests.k8s_name("my.app")
+
+
+@pytest.mark.parametrize("bad", ["Oblako", "-x", "x-", "a" * 64, "a_b", "", "x;rm -rf /"])
+def test_a_namespace_must_be_a_dns_label(bad: str) -> None:
+    with pytest.raises(ConfigurationError, match="OBLAKO_K8S_NAMESPACE"):
+        manifests.namespace(bad)
+
+
+def test_command_becomes_args_split_as_a_shell_would() -> None:
+    spec = ContainerSpec(name="web", image="busybox:1", command="""sh -c 'echo "a  b"; sleep 1'""")
+    assert container(spec)["args"] == ["sh", "-c", 'echo "a  b"; sleep 1']
+    assert "command" not in container(spec)  # the image's ENTRYPOINT stays, as with Docker
+
+
+@pytest.mark.parametrize(("user", "uid"), [("1000", 1000), ("1000:1000", 1000), ("root", 0), ("0", 0)])
+def test_user_becomes_run_as_user(user: str, uid: int) -> None:
+    spec = ContainerSpec(name="web", image="busybox:1", user=user)
+    assert container(spec)["securityContext"] == {"runAsUser": uid}
+
+
+def test_a_user_name_is_refused() -> None:
+    with pytest.raises(InvalidSpecError, match="uid"):
+        objects(ContainerSpec(name="web", image="busybox:1", user="postgres"))
+
+
+def test_env_working_dir_ports_and_ownership() -> None:
+    spec = ContainerSpec(
+        name="web", image="busybox:1", environment={"A": "b c"}, working_dir="/srv", ports={"8080/tcp": 18080}
+    )
+    built = objects(spec)
+    main = container(spec)
+    assert main["env"] == [{"name": "A", "value": "b c"}] and main["workingDir"] == "/srv"
+    assert main["imagePullPolicy"] == "IfNotPresent"
+    assert main["readinessProbe"]["tcpSocket"]["port"] == 8080
+    assert built["Service"]["spec"]["ports"] == [{"name": "p8080", "port": 8080, "targetPort": 8080}]
+    for kind in ("Deployment", "Service"):
+        labels = built[kind]["metadata"]["labels"]
+        assert labels["oblako.managed-by"] == "oblako-backends" and labels["oblako.backend"] == "kubernetes"
+        assert labels["oblako.service"] == "web" and labels[manifests.WORKLOAD_LABEL] == "web"
+        assert built[kind]["metadata"]["namespace"] == "oblako"
+
+
+def test_udp_ports_are_refused_because_port_forward_is_tcp_only() -> None:
+    with pytest.raises(InvalidSpecError, match="TCP only"):
+        objects(ContainerSpec(name="dns", image="busybox:1", ports={"53/udp": 5353}))
+
+
+def test_a_named_volume_becomes_a_claim_that_the_deployment_mounts() -> None:
+    spec = ContainerSpec(name="db", image="busybox:1", volumes={"db-data": {"bind": "/data", "mode": "rw"}})
+    built = objects(spec, manifests.Settings(storage_class="fast", volume_size="5Gi"))
+    claim = built["PersistentVolumeClaim"]
+    assert claim["metadata"]["name"] == "oblako-vol-db-data"
+    assert claim["spec"] == {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": "5Gi"}},
+        "storageClassName": "fast",
+    }
+    pod = built["Deployment"]["spec"]["template"]["spec"]
+    assert pod["volumes"] == [{"name": "v0", "persistentVolumeClaim": {"claimName": "oblako-vol-db-data"}}]
+    assert pod["containers"][0]["volumeMounts"] == [{"name": "v0", "mountPath": "/data", "readOnly": False}]
+    assert built["Deployment"]["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_a_host_path_is_refused_unless_allowed() -> None:
+    spec = ContainerSpec(name="db", image="busybox:1", volumes={"/srv/conf": {"bind": "/conf", "mode": "ro"}})
+    with pytest.raises(InvalidSpecError, match="OBLAKO_K8S_ALLOW_HOSTPATH"):
+        objects(spec)
+    pod = objects(spec, manifests.Settings(allow_host_path=True))["Deployment"]["spec"]["template"]["spec"]
+    assert pod["volumes"] == [{"name": "v0", "hostPath": {"path": "/srv/conf"}}]
+
+
+def test_extra_hosts_become_host_aliases_and_host_gateway_needs_an_address() -> None:
+    spec = ContainerSpec(
+        name="web", image="busybox:1", extra_hosts={"db.local": "10.0.0.5", "host.docker.internal": "host-gateway"}
+    )
+    built, notes = manifests.build(spec, SETTINGS)
+    pod = built[-1 if built[-1]["kind"] == "Deployment" else 0]["spec"]["template"]["spec"]
+    assert pod["hostAliases"] == [{"ip": "10.0.0.5", "hostnames": ["db.local"]}]
+    assert notes and "OBLAKO_K8S_HOST_GATEWAY" in notes[0] and "host.docker.internal" in notes[0]
+    built, notes = manifests.build(spec, manifests.Settings(host_gateway="192.168.49.1"))
+    assert built[0]["spec"]["template"]["spec"]["hostAliases"][1] == {
+        "ip": "192.168.49.1",
+        "hostnames": ["host.docker.internal"],
+    }
+    assert notes == []
+
+
+def test_labels_that_are_not_valid_kubernetes_labels_are_kept_in_an_annotation() -> None:
+    spec = ContainerSpec(name="web", image="busybox:1", labels={"team": "storage", "note": "has spaces!"})
+    deployment = objects(spec)["Deployment"]
+    assert "note" not in deployment["metadata"]["labels"]
+    assert manifests.labels_of(deployment)["note"] == "has spaces!"
+
+
+def test_argv_is_a_list_with_deadline_context_and_namespace_and_nothing_is_interpreted() -> None:
+    kubectl = Kubectl("kubectl", "kind-dev", "ns-1", timeout=12.5)
+    argv = kubectl.argv("logs", "deployment/x;rm -rf ~", "--tail=5")
+    assert argv == [
+        "kubectl",
+        "--request-timeout=13s",
+        "--context=kind-dev",
+        "--namespace=ns-1",
+        "logs",
+        "deployment/x;rm -rf ~",
+        "--tail=5",
+    ]
+    assert "--request-timeout" not in " ".join(kubectl.argv("port-forward", "service/x", bounded=False))
+
+
+@pytest.mark.parametrize(
+    ("stderr", "kind"),
+    [
+        (
+            "The connection to the server 127.0.0.1:16443 was refused - did you specify the right host or port?",
+            RuntimeUnavailableError,
+        ),
+        ("Unable to connect to the server: dial tcp 10.0.0.1:443: i/o timeout", RuntimeUnavailableError),
+        ('Error from server (Forbidden): deployments.apps is forbidden: User "x" cannot list', OblakoBackendError),
+    ],
+)
+def test_kubectl_errors_map_to_the_cores(stderr: str, kind: type) -> None:
+    mapped = error("context kind-dev, namespace oblako", ["get", "deployments"], stderr)
+    assert type(mapped) is kind
+    assert stderr.splitlines()[-1][:40] in str(mapped)
