@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import runtimes
 from oblako_backend_kubernetes import forward, manifests
-from oblako_backends import ABSENT, RUNNING, ImageNotFoundError, Service, get_backend
+from oblako_backends import ABSENT, RUNNING, ImageNotFoundError, OblakoBackendError, Service, get_backend
 from oblako_backends.backend import Backend
 from oblako_backends.testing import contract
 
@@ -154,3 +154,11 @@ def test_a_bad_image_raises_image_not_found_within_the_deadline(k8s: Backend) ->
         k8s.run(name=name, image="localhost/oblako-missing:1")
     assert time.monotonic() - started < k8s.plugin.kubectl.timeout + 30
     assert k8s.status(name) == ABSENT  # nothing left behind
+
+
+def test_a_crash_loop_raises_with_the_last_log_lines(k8s: Backend) -> None:
+    name = f"crash-{uuid.uuid4().hex[:6]}"
+    with pytest.raises(OblakoBackendError, match="keeps failing") as raised:
+        k8s.run(name=name, image=IMAGE, command=["sh", "-c", "echo 'boom: /etc/app.conf missing'; exit 3"])
+    assert "boom: /etc/app.conf missing" in str(raised.value)
+    assert k8s.status(name) == ABSENT
