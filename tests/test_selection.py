@@ -19,6 +19,7 @@ from oblako_backends import (
     UnknownBackendError,
     get_backend,
     list_backends,
+    plugins,
 )
 from oblako_backends.cli import main as cli
 
@@ -67,17 +68,26 @@ def test_unknown_name_lists_installed_and_never_falls_back() -> None:
     assert "pip install" not in message  # not a first-party name: no made-up extra
 
 
-def test_first_party_name_with_a_declared_extra_gives_the_pip_command(make_dist: MakeDist) -> None:
+@pytest.fixture
+def future_first_party(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A first-party backend name that no installed distribution provides (every real one is)."""
+    monkeypatch.setattr("oblako_backends.plugins.FIRST_PARTY", (*plugins.FIRST_PARTY, "lima"))
+    return "lima"
+
+
+def test_first_party_name_with_a_declared_extra_gives_the_pip_command(
+    make_dist: MakeDist, future_first_party: str
+) -> None:
     # a core release that declares the extra, ahead of the installed one on sys.path
-    make_dist("oblako-backends", {}, version="9.0", extras=("testing", "apple"))
-    with pytest.raises(UnknownBackendError, match=r"Install it with: pip install 'oblako-backends\[apple\]'"):
-        get_backend("container")
+    make_dist("oblako-backends", {}, version="9.0", extras=("testing", future_first_party))
+    with pytest.raises(UnknownBackendError, match=r"Install it with: pip install 'oblako-backends\[lima\]'"):
+        get_backend(future_first_party)
 
 
-def test_first_party_name_without_an_extra_yet_says_so_instead_of_a_pip_command() -> None:
+def test_first_party_name_without_an_extra_yet_says_so_instead_of_a_pip_command(future_first_party: str) -> None:
     with pytest.raises(UnknownBackendError) as info:
-        get_backend("container")
-    assert "The first-party apple backend is not released with oblako-backends 0.1.0 yet." in str(info.value)
+        get_backend(future_first_party)
+    assert "The first-party lima backend is not released with oblako-backends 0.1.0 yet." in str(info.value)
     assert "pip install" not in str(info.value)  # no command for an extra that does not exist
 
 

@@ -1,0 +1,117 @@
+"""Apple's `container` CLI: where it is, argv building, and reading what it prints.
+
+Pure functions where possible, so they are tested over the CLI's documented outputs.
+Follows the command reference of apple/container 0.5 (docs/command-reference.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from oblako_backends import ContainerInfo, ContainerSpec, PublishedPort, State
+
+HOMEBREW = ("/opt/homebrew/bin/container", "/usr/local/bin/container")
+INSTALL_HINT = (
+    "install Apple's container CLI (macOS 26 or later): `brew install container`, then `container system start`"
+)
+START_HINT = "start its service: `container system start`"
+DEFAULT_GATEWAY = "192.168.64.1"  # vmnet's default gateway: how containers reach this Mac
+_VERSION = re.compile(r"version\s+(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def locate(explicit: str | None = None) -> str | None:
+    """The `container` binary: an explicit path, then PATH, then Homebrew's places."""
+    if explicit:
+        return explicit if os.access(explicit, os.X_OK) else shutil.which(explicit)
+    found = shutil.which("container")
+    if found:
+        return found
+    return next((p for p in HOMEBREW if os.access(p, os.X_OK)), None)
+
+
+def version(text: str) -> tuple[int, int, int] | None:
+    """(major, minor, patch) from `container --version`, e.g. "container CLI version 0.5.0 (build: release)"."""
+    match = _VERSION.search(text)
+    return (int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)) if match else None
+
+
+def qualify(image: str) -> str:
+    """A fully qualified reference: Docker Hub short names get docker.io/library/."""
+    first = image.split("/", 1)[0]
+    if "/" in image and ("." in first or ":" in first or first == "localhost"):
+        return image
+    return f"docker.io/{image}" if "/" in image else f"docker.io/library/{image}"
+
+
+def with_gateway(value: str, gateway: str) -> str:
+    """host.docker.internal in an env value becomes the vmnet gateway (there is no --add-host)."""
+    return value.replace("host.docker.internal", gateway)
+
+
+def run_argv(
+    spec: ContainerSpec,
+    host_ports: Mapping[str, int],
+    bind_addresses: tuple[str, ...],
+    volumes_dir: Path,
+    gateway: str,
+) -> list[str]:
+    """`container run --detach ...` for `spec` (without the program name)."""
+    argv = ["run", "--detach", "--name", spec.name]
+    for port in spec.ports:
+        for address in bind_addresses:
+            argv += ["--publish", f"{address}:{host_ports[port.key]}:{port.container_port}/{port.protocol}"]
+    for key, value in spec.environment.items():
+        argv += ["--env", f"{key}={with_gateway(value, gateway)}"]
+    for volume in spec.volumes:
+        source = str(volumes_dir / volume.source) if volume.is_named else volume.source
+        argv += ["--volume", f"{source}:{volume.target}{':ro' if volume.read_only else ''}"]
+    if spec.working_dir:
+        argv += ["--workdir", spec.working_dir]
+    if spec.user:
+        argv += ["--user", spec.user]
+    for key, value in spec.labels.items():
+        argv += ["--label", f"{key}={value}"]
+    return [*argv, qualify(spec.image), *(spec.command or ())]
+
+
+def info(snapshot: Mapping[str, Any]) -> ContainerInfo:
+    """One entry of `container ls --all --format json` (a ContainerSnapshot) as ContainerInfo."""
+    config = snapshot.get("configuration") or {}
+    ports = tuple(
+        PublishedPort(
+            int(p["containerPort"]) + i,
+            str(p.get("proto", "tcp")),
+            str(p.get("hostAddress", "")),
+            int(p["hostPort"]) + i,
+        )
+        for p in config.get("publishedPorts") or []
+        for i in range(int(p.get("count", 1) or 1))
+    )
+    return ContainerInfo(
+        name=str(config.get("id", "")),
+        state=State.RUNNING if snapshot.get("status") == "running" else State.STOPPED,
+        image=str((config.get("image") or {}).get("reference", "")),
+        labels=dict(config.get("labels") or {}),
+        ports=ports,
+        backend="apple",
+    )
+
+
+def snapshots(text: str) -> list[dict[str, Any]]:
+    data = json.loads(text or "[]")
+    return data if isinstance(data, list) else []
+
+
+def gateway_of(snapshots_: list[dict[str, Any]]) -> str | None:
+    """The gateway a running container's network reports: the address it reaches this Mac at."""
+    for snapshot in snapshots_:
+        for network in snapshot.get("networks") or []:
+            if network.get("gateway"):
+                return str(network["gateway"]).split("/")[0]
+    return None

@@ -1,0 +1,239 @@
+"""Apple's `container` CLI as a backend: one argv-list command per hook, each with a deadline.
+
+Differences from Docker, handled on purpose: named volumes are host directories under a
+state directory (the CLI has no named volumes that survive `delete`); there is no
+`--add-host`, so `host.docker.internal` in env values becomes the vmnet gateway; `list` has
+no label filter, so ownership is filtered here; there is no Docker API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from oblako_backends import (
+    ContainerInfo,
+    ContainerSpec,
+    ImageNotFoundError,
+    LogStream,
+    OblakoBackendError,
+    PortInUseError,
+    Probe,
+    RuntimeUnavailableError,
+    hookimpl,
+)
+from oblako_backends import config as core_config
+from oblako_backends.spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+
+from . import cli
+
+
+class ApplePlugin:
+    """Containers on Apple's container runtime (macOS 26+), through its CLI."""
+
+    runtime = "apple"
+
+    def __init__(self, cli_path: str | None = None, volumes_dir: str | None = None, gateway: str | None = None):
+        self._explicit = cli_path or os.environ.get("OBLAKO_APPLE_CLI") or None
+        base = volumes_dir or os.environ.get("OBLAKO_APPLE_VOLUMES") or str(Path.home() / ".oblako" / "apple-volumes")
+        self.volumes_dir = Path(base).expanduser()
+        self._gateway = gateway or os.environ.get("OBLAKO_APPLE_HOST_GATEWAY") or None
+        self.timeout = core_config.call_timeout()
+
+    def _program(self) -> str:
+        found = cli.locate(self._explicit)
+        if found is None:
+            tried = self._explicit or ", ".join(["PATH", *cli.HOMEBREW])
+            raise RuntimeUnavailableError(self.runtime, [(tried, "no `container` executable")], cli.INSTALL_HINT)
+        return found
+
+    def _run(self, *args: str, timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        program = self._program()
+        deadline = timeout or self.timeout
+        try:
+            done = subprocess.run(
+                [program, *args],
+                capture_output=True,
+                text=True,
+                timeout=deadline,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise RuntimeUnavailableError(
+                self.runtime, [(program, f"`container {args[0]}` gave no answer within {deadline:g} s")], cli.START_HINT
+            ) from exc
+        if check and done.returncode != 0:
+            raise self._error(args, done.stderr)
+        return done
+
+    def _error(self, args: tuple[str, ...], stderr: str) -> OblakoBackendError:
+        text = stderr.strip().splitlines()[-1] if stderr.strip() else "no output"
+        lowered = stderr.lower()
+        if "apiserver" in lowered and "not running" in lowered or "xpc connection" in lowered:
+            return RuntimeUnavailableError(self.runtime, [("container system", text)], cli.START_HINT)
+        return OblakoBackendError(f"container {' '.join(args[:1])} failed: {text}")
+
+    # -- images ----------------------------------------------------------------------------
+
+    @hookimpl
+    def oblako_ensure_image(self, image: str, progress: Callable[[str], None] | None) -> None:
+        reference = cli.qualify(image)
+        if self._run("image", "inspect", reference, check=False).returncode == 0:
+            return
+        if progress:
+            progress(f"pulling {reference}")
+        pulled = self._run("image", "pull", "--progress", "none", reference, check=False)
+        if pulled.returncode != 0:
+            raise ImageNotFoundError(f"image {reference!r} could not be pulled: {pulled.stderr.strip()}")
+
+    @hookimpl
+    def oblako_build_image(self, image: str, context_dir: str, progress: Callable[[str], None] | None) -> None:
+        built = self._run("build", "--tag", cli.qualify(image), context_dir)
+        for line in (built.stdout + built.stderr).splitlines():
+            if progress:
+                progress(line)
+
+    # -- containers ------------------------------------------------------------------------
+
+    def gateway(self) -> str:
+        """How containers reach this Mac: configured, else what a container's network reports, else vmnet's default."""
+        if self._gateway is None:
+            listed = cli.snapshots(self._run("ls", "--all", "--format", "json").stdout)
+            self._gateway = cli.gateway_of(listed) or cli.DEFAULT_GATEWAY
+        return self._gateway
+
+    @hookimpl
+    def oblako_run(self, spec: ContainerSpec) -> None:
+        unsupported = {host: ip for host, ip in spec.extra_hosts.items()}
+        if unsupported:
+            warnings.warn(
+                f"Apple's container has no --add-host: {sorted(unsupported)} will not resolve; use the vmnet gateway "
+                f"({self.gateway()}) or OBLAKO_APPLE_HOST_GATEWAY",
+                UserWarning,
+                stacklevel=2,
+            )
+        host_ports = {p.key: p.host_port or _free_port() for p in spec.ports}  # the CLI needs a host port
+        for volume in spec.volumes:
+            if volume.is_named:
+                (self.volumes_dir / volume.source).mkdir(parents=True, exist_ok=True)
+        gateway = self.gateway() if any("host.docker.internal" in v for v in spec.environment.values()) else ""
+        argv = cli.run_argv(spec, host_ports, core_config.bind_addresses(), self.volumes_dir, gateway)
+        done = self._run(*argv, check=False)
+        if done.returncode == 0:
+            return
+        self._run("delete", "--force", spec.name, check=False)  # nothing half-made is left behind
+        error = done.stderr.strip()
+        lowered = error.lower()
+        if "in use" in lowered or "already allocated" in lowered:
+            taken = [p for p in host_ports.values() if str(p) in error] or list(host_ports.values())
+            port = taken[0] if taken else None
+            raise PortInUseError(
+                f"can't run {spec.name!r}: host port {port} is already in use; find the holder with "
+                f"`lsof -nP -iTCP:{port} -sTCP:LISTEN` (or `container ls`), stop it, and retry",
+                port,
+            )
+        if "not found" in lowered and ("image" in lowered or "manifest" in lowered) or "pull" in lowered:
+            raise ImageNotFoundError(f"image {cli.qualify(spec.image)!r} is not available: {error}")
+        raise OblakoBackendError(f"container run {spec.name!r} failed: {error}")
+
+    def _snapshots(self) -> list[dict[str, Any]]:
+        return cli.snapshots(self._run("ls", "--all", "--format", "json").stdout)
+
+    @hookimpl
+    def oblako_inspect(self, name: str) -> ContainerInfo | None:
+        found = [cli.info(s) for s in self._snapshots() if (s.get("configuration") or {}).get("id") == name]
+        return found[0] if found else None
+
+    @hookimpl
+    def oblako_list(self) -> list[ContainerInfo]:
+        """`list` has no label filter: one listing, filtered here."""
+        infos = [cli.info(s) for s in self._snapshots()]
+        return [i for i in infos if i.labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE]
+
+    @hookimpl
+    def oblako_logs(self, name: str, tail: int) -> str:
+        if tail == 0:
+            return ""
+        done = self._run("logs", "-n", str(tail), name, check=False)
+        return done.stdout if done.returncode == 0 else ""
+
+    @hookimpl
+    def oblako_follow_logs(self, name: str, tail: int) -> LogStream:
+        if self.oblako_inspect(name) is None:
+            raise OblakoBackendError(f"no container named {name!r} to follow")
+        follower = subprocess.Popen(
+            [self._program(), "logs", "--follow", "-n", str(tail), name],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # close() ends the CLI and anything it started
+        )
+        assert follower.stdout is not None
+
+        def close() -> None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(follower.pid, signal.SIGTERM)
+            follower.wait(timeout=10)
+
+        return LogStream(iter(follower.stdout.readline, b""), close)
+
+    @hookimpl
+    def oblako_stop(self, name: str, timeout: float) -> None:
+        self._run("stop", "--time", str(max(0, int(timeout))), name, timeout=timeout + self.timeout, check=False)
+        self.oblako_remove(name)
+
+    @hookimpl
+    def oblako_remove(self, name: str) -> None:
+        done = self._run("delete", "--force", name, check=False)
+        if done.returncode != 0 and "not found" not in done.stderr.lower():
+            raise self._error(("delete",), done.stderr)
+
+    # -- the runtime -----------------------------------------------------------------------
+
+    @hookimpl
+    def oblako_probe(self, timeout: float) -> Probe:
+        try:
+            program = self._program()
+            status = self._run("system", "status", timeout=timeout, check=False)
+            said = self._run("--version", timeout=timeout, check=False).stdout
+        except RuntimeUnavailableError as exc:
+            return Probe(self.runtime, False, error="; ".join(f"{w}: {y}" for w, y in exc.tried), hint=exc.hint)
+        if status.returncode != 0:
+            why = (status.stdout + status.stderr).strip().splitlines()
+            return Probe(
+                self.runtime, False, endpoint=program, error=why[-1] if why else "not running", hint=cli.START_HINT
+            )
+        found = cli.version(said)
+        return Probe(
+            backend=self.runtime,
+            reachable=True,
+            endpoint=program,
+            endpoint_source="OBLAKO_APPLE_CLI" if self._explicit else "PATH or Homebrew",
+            engine="Apple container",
+            version=".".join(map(str, found)) if found else said.strip(),
+            capabilities=frozenset({"pull", "build", "follow_logs", "named_volumes", "bind_mounts", "user"}),
+            details={
+                "limits": "arm64 images run natively (amd64 through Rosetta only when enabled); no Docker socket, so "
+                "docker_client() is None and oblako's compute paths (Lambda, Glue, SageMaker) need Docker or Podman; "
+                "macOS 26 or later",
+                "volumes": str(self.volumes_dir),
+            },
+        )
+
+    @hookimpl
+    def oblako_docker_client(self) -> Any:
+        return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

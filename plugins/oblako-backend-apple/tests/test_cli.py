@@ -1,0 +1,142 @@
+"""argv building, JSON parsing and error reading over the CLI's documented outputs. No Mac needed.
+
+The recorded outputs follow apple/container 0.5: docs/command-reference.md for commands and
+flags, and the Codable types in Sources/ContainerClient (ContainerSnapshot, ContainerConfiguration,
+PublishPort, Attachment) for the JSON of `container ls --format json`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from oblako_backend_apple import cli
+from oblako_backends import RUNNING, STOPPED, ContainerSpec
+
+# `container ls --all --format json`, one running and one stopped container.
+LS_JSON = json.dumps(
+    [
+        {
+            "status": "running",
+            "configuration": {
+                "id": "web",
+                "image": {"reference": "docker.io/library/nginx:latest", "descriptor": {"digest": "sha256:ab"}},
+                "labels": {"oblako.managed-by": "oblako-backends", "oblako.service": "web"},
+                "publishedPorts": [
+                    {"hostAddress": "127.0.0.1", "hostPort": 8080, "containerPort": 80, "proto": "tcp", "count": 1}
+                ],
+                "mounts": [],
+                "initProcess": {"executable": "/docker-entrypoint.sh", "arguments": ["nginx"], "environment": []},
+                "platform": {"os": "linux", "architecture": "arm64"},
+                "runtimeHandler": "container-runtime-linux",
+            },
+            "networks": [
+                {"network": "default", "hostname": "web", "address": "192.168.64.3/24", "gateway": "192.168.64.1"}
+            ],
+        },
+        {
+            "status": "stopped",
+            "configuration": {
+                "id": "batch",
+                "image": {"reference": "docker.io/library/busybox:latest"},
+                "labels": {},
+                "publishedPorts": [
+                    {"hostAddress": "0.0.0.0", "hostPort": 9000, "containerPort": 9000, "proto": "udp", "count": 2}
+                ],
+                "initProcess": {"executable": "sh", "arguments": []},
+            },
+            "networks": [],
+        },
+    ]
+)
+
+
+def test_ls_json_becomes_container_infos() -> None:
+    web, batch = (cli.info(s) for s in cli.snapshots(LS_JSON))
+    assert (web.name, web.state, web.image, web.owned) == ("web", RUNNING, "docker.io/library/nginx:latest", True)
+    assert web.endpoint(80) == ("127.0.0.1", 8080)
+    assert (batch.state, batch.owned) == (STOPPED, False)
+    assert [(p.container_port, p.host_port, p.protocol) for p in batch.ports] == [
+        (9000, 9000, "udp"),
+        (9001, 9001, "udp"),
+    ]
+    assert cli.gateway_of(cli.snapshots(LS_JSON)) == "192.168.64.1"
+    assert cli.snapshots("") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("container CLI version 0.5.0 (build: release, commit: 3f2e1a0)", (0, 5, 0)),
+        ("container CLI version 1.1 (build: release)", (1, 1, 0)),
+        ("something else", None),
+    ],
+)
+def test_version_is_read_from_the_version_line(text: str, expected: tuple[int, int, int] | None) -> None:
+    assert cli.version(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("image", "qualified"),
+    [
+        ("busybox", "docker.io/library/busybox"),
+        ("nginx:1.27", "docker.io/library/nginx:1.27"),
+        ("bitnami/redis:7", "docker.io/bitnami/redis:7"),
+        ("localhost/oblako-test:1", "localhost/oblako-test:1"),
+        ("ghcr.io/org/app:1", "ghcr.io/org/app:1"),
+        ("127.0.0.1:5000/x:1", "127.0.0.1:5000/x:1"),
+    ],
+)
+def test_docker_hub_short_names_are_qualified(image: str, qualified: str) -> None:
+    assert cli.qualify(image) == qualified
+
+
+def test_run_argv_is_a_list_with_every_flag_in_the_documented_form(tmp_path: Path) -> None:
+    spec = ContainerSpec(
+        name="db",
+        image="postgres:16",
+        ports={"5432/tcp": 15432},
+        environment={"PGHOST": "host.docker.internal", "A": "b c; rm -rf /"},
+        volumes={
+            "pg-data": {"bind": "/var/lib/postgresql/data", "mode": "rw"},
+            "/etc/conf": {"bind": "/conf", "mode": "ro"},
+        },
+        working_dir="/srv",
+        user="999",
+        labels={"team": "data"},
+        command=["postgres", "-c", "fsync=off"],
+    )
+    argv = cli.run_argv(spec, {"5432/tcp": 15432}, ("127.0.0.1",), tmp_path, "192.168.64.1")
+    assert argv == [
+        "run", "--detach", "--name", "db",
+        "--publish", "127.0.0.1:15432:5432/tcp",
+        "--env", "A=b c; rm -rf /",
+        "--env", "PGHOST=192.168.64.1",
+        "--volume", "/etc/conf:/conf:ro",
+        "--volume", f"{tmp_path}/pg-data:/var/lib/postgresql/data",
+        "--workdir", "/srv",
+        "--user", "999",
+        "--label", "team=data",
+        "docker.io/library/postgres:16", "postgres", "-c", "fsync=off",
+    ]  # fmt: skip
+
+
+def test_the_cli_is_found_on_path_or_named_explicitly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "container"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert cli.locate() == str(fake)
+    assert cli.locate(str(fake)) == str(fake)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert cli.locate() is None or cli.locate() in cli.HOMEBREW
+
+
+def test_a_missing_cli_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from oblako_backends import get_backend
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("OBLAKO_APPLE_CLI", raising=False)
+    probe = get_backend("apple").probe()
+    assert not probe.reachable and "brew install container" in probe.hint and "macOS 26" in probe.hint

@@ -1,0 +1,89 @@
+"""The Apple backend through a stand-in for Apple's `container` CLI that runs real containers.
+
+Apple's CLI runs on macOS 26 only. tests/standin/container speaks its documented command
+line and JSON and carries each command out on the real Docker Engine the harness starts.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import runtimes
+from oblako_backends import get_backend
+from oblako_backends.backend import Backend
+from oblako_backends.testing import contract
+
+STANDIN = Path(__file__).parent / "standin" / "container"
+
+
+@pytest.fixture
+def apple(docker_engine: runtimes.Daemon, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
+    monkeypatch.setenv("DOCKER_HOST", docker_engine.url)
+    backend = get_backend("container", cli_path=str(STANDIN), volumes_dir=str(tmp_path / "volumes"))
+    yield backend
+    for info in backend.list():
+        backend.remove(info.name)
+
+
+class TestAppleContract(contract.ContainerContract, contract.ServiceContract, contract.OptionalContract):
+    @pytest.fixture
+    def oblako_backend(self, apple: Backend) -> Backend:
+        return apple
+
+    @pytest.fixture
+    def oblako_test_image(self) -> str:
+        return runtimes.TEST_IMAGE
+
+    @pytest.fixture
+    def oblako_make_unowned(self, apple: Backend) -> Iterator[Callable[[str], None]]:
+        made: list[str] = []
+
+        def make(name: str) -> None:
+            argv = [str(STANDIN), "run", "--detach", "--name", name, runtimes.TEST_IMAGE, "sleep", "600"]
+            subprocess.run(argv, check=True, capture_output=True, timeout=60)
+            made.append(name)
+
+        yield make
+        for name in made:
+            subprocess.run([str(STANDIN), "delete", "--force", name], capture_output=True, timeout=60, check=False)
+
+
+def test_the_probe_reads_status_and_version_and_names_the_limits(apple: Backend) -> None:
+    probe = apple.probe()
+    assert probe.reachable and probe.engine == "Apple container" and probe.version == "0.5.0"
+    assert "no Docker socket" in probe.details["limits"] and apple.docker_client() is None
+
+
+def test_a_stopped_service_says_to_start_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
+    probe = get_backend("apple", cli_path=str(STANDIN)).probe()
+    assert not probe.reachable and "container system start" in probe.hint
+
+
+def test_named_volumes_are_directories_under_the_state_directory(apple: Backend) -> None:
+    name = "oc-vol-check"
+    apple.run(
+        name=name,
+        image=runtimes.TEST_IMAGE,
+        volumes={"notes": {"bind": "/data", "mode": "rw"}},
+        command=["sh", "-c", f"echo kept > /data/file; {contract.FOREVER}"],
+    )
+    contract.wait_for(lambda: (apple.plugin.volumes_dir / "notes" / "file").exists(), "the write")
+    assert (apple.plugin.volumes_dir / "notes" / "file").read_text() == "kept\n"
+    apple.remove(name)
+
+
+def test_host_docker_internal_in_env_becomes_the_gateway(apple: Backend) -> None:
+    name = "oc-gw-check"
+    apple.run(
+        name=name,
+        image=runtimes.TEST_IMAGE,
+        environment={"UPSTREAM": "http://host.docker.internal:9000/"},
+        command=["sh", "-c", f'echo "$UPSTREAM"; {contract.FOREVER}'],
+    )
+    contract.wait_for(lambda: apple.logs(name) != "", "the output")
+    assert apple.logs(name) == f"http://{apple.plugin.gateway()}:9000/\n"
+    apple.remove(name)
