@@ -175,6 +175,21 @@ def _spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> sub
         )
 
 
+def _start(
+    name: str, argv: list[str], directory: Path, ready: Callable[[], bool], env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a daemon with its log and pid file in `directory`; wait until `ready()`, or stop it and fail."""
+    log = directory / f"{name}.log"
+    proc = _spawn(argv, log, env)
+    (directory / "daemon.pid").write_text(str(proc.pid))
+    try:
+        wait_until(ready, name, 60, proc, log)
+    except RuntimeStartError:
+        stop_pid(proc.pid)
+        raise
+    return proc
+
+
 @contextlib.contextmanager
 def private_bridge(name: str, address: str) -> Iterator[str]:
     """A bridge device of our own for a second dockerd (``--bridge NAME``).
@@ -203,7 +218,6 @@ def start_dockerd(
     directory.mkdir(parents=True, exist_ok=True)
     sock = socket_path or directory / "docker.sock"
     sock.parent.mkdir(parents=True, exist_ok=True)
-    log = directory / "dockerd.log"
     argv = [
         "dockerd",
         "--host",
@@ -222,13 +236,7 @@ def start_dockerd(
         argv += ["--host", f"unix://{extra}"]
     if bridge:
         argv += ["--bridge", bridge]
-    proc = _spawn(argv, log)
-    (directory / "daemon.pid").write_text(str(proc.pid))
-    try:
-        wait_until(lambda: _ping_unix(str(sock)), "dockerd", 60, proc, log)
-    except RuntimeStartError:
-        stop_pid(proc.pid)
-        raise
+    proc = _start("dockerd", argv, directory, lambda: _ping_unix(str(sock)))
     return Daemon("docker", proc.pid, f"unix://{sock}", directory)
 
 
@@ -253,7 +261,6 @@ def start_podman(directory: Path, registry: str | None = None) -> Daemon:
     ensure_installed("podman")
     directory.mkdir(parents=True, exist_ok=True)
     sock = directory / "podman.sock"
-    log = directory / "podman.log"
     argv = [
         "podman",
         "--root",
@@ -267,13 +274,7 @@ def start_podman(directory: Path, registry: str | None = None) -> Daemon:
         "--time=0",
         f"unix://{sock}",
     ]
-    proc = _spawn(argv, log, podman_env(directory, registry))
-    (directory / "daemon.pid").write_text(str(proc.pid))
-    try:
-        wait_until(lambda: _ping_unix(str(sock)), "podman system service", 60, proc, log)
-    except RuntimeStartError:
-        stop_pid(proc.pid)
-        raise
+    proc = _start("podman", argv, directory, lambda: _ping_unix(str(sock)), podman_env(directory, registry))
     return Daemon("podman", proc.pid, f"unix://{sock}", directory)
 
 
@@ -296,9 +297,6 @@ def start_registry(directory: Path, port: int) -> Daemon:
     address = f"127.0.0.1:{port}"
     config = directory / "registry.yml"
     config.write_text(REGISTRY_CONFIG.format(root=directory / "data", address=address))
-    log = directory / "registry.log"
-    proc = _spawn(["docker-registry", "serve", str(config)], log)
-    (directory / "daemon.pid").write_text(str(proc.pid))
 
     def answers() -> bool:
         try:
@@ -306,19 +304,15 @@ def start_registry(directory: Path, port: int) -> Daemon:
         except OSError:
             return False
 
-    try:
-        wait_until(answers, "docker-registry", 30, proc, log)
-    except RuntimeStartError:
-        stop_pid(proc.pid)
-        raise
+    proc = _start("docker-registry", ["docker-registry", "serve", str(config)], directory, answers)
     return Daemon("registry", proc.pid, address, directory)
 
 
 def free_port() -> int:
     """A TCP port nothing listens on right now (for daemons we start ourselves)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    from oblako_backends.commands import free_port as unused_port
+
+    return unused_port()
 
 
 def stop_pid(pid: int, timeout: float = 30) -> None:

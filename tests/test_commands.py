@@ -33,3 +33,30 @@ def test_a_missing_tool_is_an_answer_not_an_exception() -> None:
 def test_a_shell_string_is_refused() -> None:
     with pytest.raises(TypeError, match="not a shell string"):
         output("podman info", timeout=5)  # type: ignore[arg-type]
+
+
+def test_follow_streams_lines_and_close_ends_the_whole_process_group() -> None:
+    """A CLI that leaves the pipe to a child it started must not keep the stream open after close."""
+    import threading
+
+    from oblako_backends.commands import follow
+
+    script = (
+        "import subprocess, sys; print('one', flush=True); "
+        "subprocess.run([sys.executable, '-c', 'import time; time.sleep(120)'])"
+    )
+    stream = follow([sys.executable, "-c", script])
+    assert next(stream) == "one"
+    threading.Timer(0.3, stream.close).start()
+    started = time.monotonic()
+    assert list(stream) == []
+    assert time.monotonic() - started < 30
+
+
+def test_free_port_is_bindable() -> None:
+    import socket
+
+    from oblako_backends.commands import free_port
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", free_port()))

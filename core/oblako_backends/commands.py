@@ -7,10 +7,16 @@ helpers report why instead of raising, and never wait past the deadline.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
+import socket
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from .models import LogStream
 
 
 @dataclass(frozen=True)
@@ -46,3 +52,35 @@ def output(argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = 
         said = (done.stderr or done.stdout).strip().splitlines()
         return Outcome(None, f"`{' '.join(argv)}` failed ({done.returncode}): {said[-1] if said else 'no output'}")
     return Outcome(done.stdout)
+
+
+def follow(argv: Sequence[str]) -> LogStream:
+    """A CLI that streams log lines (`... logs --follow`) as a closable `LogStream`.
+
+    It runs in a process group of its own; closing ends the whole group, so a CLI that
+    hands the stream to a child (a wrapper script, a plugin) cannot keep the pipe open.
+    """
+    if not argv or isinstance(argv, str):
+        raise TypeError("argv must be a non-empty list of arguments, not a shell string")
+    process = subprocess.Popen(
+        list(argv), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True
+    )
+    assert process.stdout is not None
+
+    def close() -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+    return LogStream(iter(process.stdout.readline, b""), close)
+
+
+def free_port(address: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on at `address` right now, for runtimes that need a host port named."""
+    with socket.socket() as probe:
+        probe.bind((address, 0))
+        return int(probe.getsockname()[1])

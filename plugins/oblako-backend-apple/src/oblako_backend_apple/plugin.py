@@ -8,10 +8,7 @@ no label filter, so ownership is filtered here; there is no Docker API.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
 import subprocess
 import warnings
 from collections.abc import Callable
@@ -30,6 +27,7 @@ from oblako_backends import (
     hookimpl,
 )
 from oblako_backends import config as core_config
+from oblako_backends.commands import follow, free_port
 from oblako_backends.spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 from . import cli
@@ -120,7 +118,7 @@ class ApplePlugin:
                 UserWarning,
                 stacklevel=2,
             )
-        host_ports = {p.key: p.host_port or _free_port() for p in spec.ports}  # the CLI needs a host port
+        host_ports = {p.key: p.host_port or free_port() for p in spec.ports}  # the CLI needs a host port
         for volume in spec.volumes:
             if volume.is_named:
                 (self.volumes_dir / volume.source).mkdir(parents=True, exist_ok=True)
@@ -169,21 +167,7 @@ class ApplePlugin:
     def oblako_follow_logs(self, name: str, tail: int) -> LogStream:
         if self.oblako_inspect(name) is None:
             raise OblakoBackendError(f"no container named {name!r} to follow")
-        follower = subprocess.Popen(
-            [self._program(), "logs", "--follow", "-n", str(tail), name],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # close() ends the CLI and anything it started
-        )
-        assert follower.stdout is not None
-
-        def close() -> None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(follower.pid, signal.SIGTERM)
-            follower.wait(timeout=10)
-
-        return LogStream(iter(follower.stdout.readline, b""), close)
+        return follow([self._program(), "logs", "--follow", "-n", str(tail), name])
 
     @hookimpl
     def oblako_stop(self, name: str, timeout: float) -> None:
@@ -231,9 +215,3 @@ class ApplePlugin:
     @hookimpl
     def oblako_docker_client(self) -> Any:
         return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import socket
-import subprocess
 import time
 import warnings
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from oblako_backends import (
     hookimpl,
 )
 from oblako_backends import config as core_config
+from oblako_backends.commands import follow, free_port
 from oblako_backends.spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 from . import forward, manifests
@@ -131,7 +131,7 @@ class KubernetesPlugin:
         """[address, host_port, container_port] per published port; a taken port raises now."""
         mappings: list[list[object]] = []
         for port in spec.ports:
-            host_port = port.host_port or _free_port()
+            host_port = port.host_port or free_port()
             for address in core_config.bind_addresses():
                 with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as probe:
                     try:
@@ -248,14 +248,7 @@ class KubernetesPlugin:
             raise OblakoBackendError(f"no workload named {name!r} to follow in namespace {self.settings.namespace}")
         target = f"deployment/{manifests.k8s_name(name)}"
         argv = self.kubectl.argv("logs", "--follow", f"--tail={tail}", target, bounded=False)
-        follower = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        assert follower.stdout is not None
-
-        def close() -> None:
-            follower.terminate()
-            follower.wait(timeout=10)
-
-        return LogStream(iter(follower.stdout.readline, b""), close)
+        return follow(argv)
 
     def _delete(self, name: str, grace: int) -> None:
         forward.stop(self._forward_file(name))
@@ -312,9 +305,3 @@ class KubernetesPlugin:
     @hookimpl
     def oblako_docker_client(self) -> Any:
         return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
