@@ -36,6 +36,7 @@ from ..service import Service, http_check
 Names = Callable[[str], str]
 # Runs until stopped, and stops at once on SIGTERM (a bare `sleep` as PID 1 ignores it).
 FOREVER = 'trap "exit 0" TERM; sleep 600 & wait'
+TICKS = "i=0; while [ $i -lt 30 ]; do sleep 0.25; i=$((i+1)); echo tick-$i; done"  # 7.5 s of lines
 SERVE = "mkdir -p /tmp/www && echo contract-ok > /tmp/www/index.html && httpd -f -p 8080 -h /tmp/www"
 DEADLINE = 60.0
 
@@ -262,15 +263,19 @@ class OptionalContract:
         oblako_backend.run(
             name=name,
             image=oblako_test_image,
-            command=["sh", "-c", f"echo first; for i in 1 2 3 4 5 6; do sleep 0.5; echo tick-$i; done; {FOREVER}"],
+            command=[
+                "sh",
+                "-c",
+                f"echo first; i=0; while [ $i -lt 30 ]; do sleep 0.25; i=$((i+1)); echo tick-$i; done; {FOREVER}",
+            ],
         )
         wait_for(lambda: "first" in oblako_backend.logs(name), "the first line")
         stream = oblako_backend.follow_logs(name, tail=1)
-        expected = ["first", *(f"tick-{i}" for i in range(1, 7))]
+        expected = ["first", *(f"tick-{i}" for i in range(1, 31))]
         seen = []
         for line in stream:
             seen.append(line)
-            if line == "tick-6":
+            if line == "tick-30":
                 break
         # The last line already written when the follow began, then every later one, in order
         # (a runtime may take a moment to start following, so which line comes first varies).

@@ -158,3 +158,10 @@ def test_kubectl_errors_map_to_the_cores(stderr: str, kind: type) -> None:
     mapped = error("context kind-dev, namespace oblako", ["get", "deployments"], stderr)
     assert type(mapped) is kind
     assert stderr.splitlines()[-1][:40] in str(mapped)
+
+
+def test_without_a_port_to_probe_available_means_it_stayed_up() -> None:
+    quiet = objects(ContainerSpec(name="worker", image="busybox:1"))["Deployment"]["spec"]
+    served = objects(ContainerSpec(name="web", image="busybox:1", ports={"80/tcp": None}))["Deployment"]["spec"]
+    assert quiet["minReadySeconds"] == 3 and "readinessProbe" not in quiet["template"]["spec"]["containers"][0]
+    assert served["minReadySeconds"] == 0  # the readiness probe on the port decides

@@ -164,6 +164,9 @@ def build(spec: ContainerSpec, settings: Settings) -> tuple[list[dict[str, Any]]
             "metadata": meta,
             "spec": {
                 "replicas": 1,
+                # Without a port to probe, "available" must mean "stayed up a moment": a command
+                # that exits at once would otherwise count as available before it crashes.
+                "minReadySeconds": 0 if spec.ports else 3,
                 "strategy": {"type": "Recreate"},
                 "selector": {"matchLabels": {WORKLOAD_LABEL: name}},
                 "template": {"metadata": {"labels": labels}, "spec": pod},
