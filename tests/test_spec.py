@@ -12,9 +12,11 @@ from oblako_backends.spec import SPEC_HASH_LABEL
 
 names = st.from_regex(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,40}", fullmatch=True)
 ports = st.integers(1, 65535)
-env_keys = st.text(alphabet=string.ascii_letters + string.digits + "_.-", min_size=1, max_size=20)
+env_keys = st.text(alphabet=string.ascii_letters + string.digits + "_.-", min_size=1, max_size=20).filter(
+    lambda k: k[0] != "-"
+)
 env_values = st.text(max_size=30).filter(lambda v: "\x00" not in v)
-abs_paths = st.from_regex(r"/[a-z0-9_/.-]{0,30}", fullmatch=True)
+abs_paths = st.from_regex(r"(/[a-z0-9_-][a-z0-9_.-]{0,8}){1,3}", fullmatch=True)  # normalised, never the root
 commands = st.one_of(
     st.none(), st.lists(st.text(min_size=0, max_size=10).filter(lambda a: "\x00" not in a), min_size=1, max_size=5)
 )
@@ -106,7 +108,7 @@ INVALID: list[tuple[str, object, str]] = [
     ("environment", {"A": "x\x00y"}, "NUL"),
     ("environment", {"A": None}, "string, number or boolean"),
     ("environment", ["A=1"], "mapping"),
-    ("extra_hosts", {"db": "not-an-ip"}, "IP address"),
+    ("extra_hosts", {"db": "not-an-ip"}, "IPv4 or IPv6 address"),
     ("extra_hosts", {"bad host": "1.2.3.4"}, "host name"),
     ("command", "echo 'unbalanced", "split like a shell"),
     ("command", "", "empty command"),

@@ -26,7 +26,7 @@ def write(tmp_path: Path, text: str) -> Path:
         ("[services.web]\nimage = 'Not An Image'\n", r"\[services.web\]: invalid image"),
         ("[services.web]\nimage = 'x:1'\nhealth = { http = '/' }\n", r"published tcp ports \[\]"),
         ("[services.web]\nimage = 'x:1'\nhealth = { tcp = 80, log = 'x' }\n", "exactly one of http, tcp or log"),
-        ("[services.web]\nimage = 'x:1'\nhealth = { log = 'x', timeout = 0 }\n", "timeout must be a positive"),
+        ("[services.web]\nimage = 'x:1'\nhealth = { log = 'x', timeout = 0 }\n", "timeout must be a finite, positive"),
         ("[services.web]\nimage = 'x:1'\ndepends_on = ['db']\n", r"depends_on: no service named 'db'"),
         (
             "[services.a]\nimage = 'x:1'\ndepends_on = ['b']\n[services.b]\nimage = 'x:1'\ndepends_on = ['a']\n",

@@ -16,7 +16,7 @@ from . import config
 from .errors import InvalidSpecError, NotOwnedError, OblakoBackendError
 from .hookspecs import Progress
 from .models import ABSENT, ContainerInfo, LogStream, Probe, State
-from .spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE, ContainerSpec, validate_image, validate_name
+from .spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE, ContainerSpec, validate_image, validate_name, validate_seconds
 
 if TYPE_CHECKING:
     from .plugins import BackendInfo
@@ -105,8 +105,9 @@ class Backend:
 
     def stop(self, name: str, timeout: float = 10.0) -> None:
         """Stop gracefully, then remove. No-op when absent; refuses containers it did not make."""
+        grace = validate_seconds("timeout", timeout)
         if self._owned_or_absent(name) is not None:
-            self._call("oblako_stop", name=name, timeout=float(timeout))
+            self._call("oblako_stop", name=name, timeout=grace)
 
     def remove(self, name: str) -> None:
         """Remove at once, running or not. Idempotent; refuses containers it did not make."""
@@ -122,7 +123,7 @@ class Backend:
 
     def probe(self, timeout: float | None = None) -> Probe:
         """Is the runtime reachable within `timeout` seconds, and what is it?"""
-        deadline = config.probe_timeout() if timeout is None else float(timeout)
+        deadline = config.probe_timeout() if timeout is None else validate_seconds("timeout", timeout, allow_zero=False)
         probe: Probe = self._required("oblako_probe", timeout=deadline)
         return probe
 

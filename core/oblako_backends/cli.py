@@ -20,7 +20,7 @@ from .backend import Backend
 from .errors import ConfigurationError, InvalidSpecError, OblakoBackendError, UnknownBackendError
 from .models import RUNNING, ContainerInfo
 from .plugins import get_backend, list_backends
-from .spec import ContainerSpec, parse_port, parse_volume
+from .spec import ContainerSpec, parse_port, parse_volume, validate_seconds
 from .stack import StackError, down, up
 from .stack import load as load_stack
 
@@ -253,13 +253,21 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 
 def _non_negative(text: str) -> int:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more, got {text!r}")
     return int(text)
 
 
+def _seconds(text: str) -> float:
+    """A duration typed on the command line: finite and 0 or more (no nan, inf or negatives)."""
+    try:
+        return validate_seconds("timeout", float(text))
+    except (ValueError, InvalidSpecError):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {text!r}") from None
+
+
 def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) == 0:
+    if not (text.isascii() and text.isdigit()) or int(text) == 0:
         raise argparse.ArgumentTypeError(f"expected a whole number, 1 or more, got {text!r}")
     return int(text)
 
@@ -319,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("stop", parents=[choose], help="stop and remove a container")
     p.add_argument("name")
-    p.add_argument("-t", "--timeout", type=float, default=10.0, help="seconds before a kill")
+    p.add_argument("-t", "--timeout", type=_seconds, default=10.0, help="seconds before a kill")
     p.set_defaults(func=cmd_stop)
 
     p = sub.add_parser("rm", parents=[choose], help="remove a container at once")

@@ -10,6 +10,9 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 
+SECRET_MASK = "***"  # what a masked environment value looks like in every message
+
+
 class OblakoBackendError(Exception):
     """Base of every error this layer raises on purpose."""
 
@@ -69,11 +72,11 @@ class ImageNotFoundError(OblakoBackendError, LookupError):
 class InvalidSpecError(OblakoBackendError, ValueError):
     """A container spec field breaks a rule. Raised before any runtime is touched."""
 
-    def __init__(self, field: str, value: object, rule: str):
+    def __init__(self, field: str, value: object, rule: str, *, secret: bool = False):
         self.field = field
-        self.value = value
+        self.value = SECRET_MASK if secret else value  # env values are secrets: never echoed
         self.rule = rule
-        super().__init__(f"invalid {field} {value!r}: {rule}")
+        super().__init__(f"invalid {field} {self.value!r}: {rule}" if not secret else f"invalid {field}: {rule}")
 
 
 class NotOwnedError(OblakoBackendError, PermissionError):

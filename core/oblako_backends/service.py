@@ -17,7 +17,7 @@ from typing import Any
 from .backend import Backend
 from .errors import NotOwnedError, OblakoBackendError, ServiceNotReadyError
 from .models import ABSENT, RUNNING, ContainerInfo, State
-from .spec import ContainerSpec, validate_name
+from .spec import ContainerSpec, validate_name, validate_seconds
 
 # A health check gets the service and the container's info from the same poll, so a
 # readiness loop costs one inspect per round.
@@ -59,7 +59,7 @@ class Service:
         self.container_name = container_name or f"oblako-{name}"
         self.spec = ContainerSpec(name=self.container_name, image=image, **spec_fields)
         self.health_check = health_check
-        self.stop_timeout = stop_timeout
+        self.stop_timeout = validate_seconds("stop_timeout", stop_timeout)
         self._backend = backend
 
     def __repr__(self) -> str:
@@ -118,6 +118,8 @@ class Service:
         The check is, in order: the argument, the one given at construction, else "the first
         published port accepts TCP connections" (or just "running" without ports).
         """
+        timeout = validate_seconds("timeout", timeout)
+        interval = validate_seconds("interval", interval, allow_zero=False)
         check = health_check or self.health_check or _default_check
         deadline = time.monotonic() + timeout
         while True:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import math
+import posixpath
 import re
 import shlex
 from collections.abc import Mapping, Sequence
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from .errors import InvalidSpecError
+from .errors import SECRET_MASK, InvalidSpecError
 
 # Docker's own rule for container names; Podman and Apple's CLI accept the same set.
 NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}")
@@ -27,13 +29,16 @@ VOLUME_NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _REGISTRY = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9-]+)*(?::[0-9]+)?/)"
 IMAGE_RE = re.compile(
-    rf"{_REGISTRY}?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?(?:@sha256:[a-f0-9]{{64}})?"
+    rf"{_REGISTRY}?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?(?:@sha256:[a-f0-9]{{64}})?", re.ASCII
 )
 USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?")
 HOSTNAME_RE = re.compile(
     r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 )
 LABEL_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]{0,252}")
+# An environment variable name: anything a runtime can pass through unchanged and no CLI can
+# read as an option or a second assignment (dots stay valid: `discovery.type` is common).
+ENV_KEY_RE = re.compile(r"[^\s=\x00-][^\s=\x00]*")
 PROTOCOLS = ("tcp", "udp", "sctp")
 HOST_GATEWAY = "host-gateway"
 
@@ -129,6 +134,11 @@ class ContainerSpec:
 
     def __hash__(self) -> int:
         return hash(self.fingerprint())
+
+    def __repr__(self) -> str:
+        """Like the dataclass's, with environment values masked: they are secrets (OBLAKO_TRACE prints specs)."""
+        fields = {**self.to_kwargs(), "environment": {k: SECRET_MASK for k in self.environment}}
+        return "ContainerSpec(" + ", ".join(f"{k}={v!r}" for k, v in fields.items()) + ")"
 
     def to_kwargs(self) -> dict[str, Any]:
         """The spec in oblako's keyword shapes; ``ContainerSpec(**spec.to_kwargs()) == spec``."""
@@ -250,11 +260,21 @@ def _string_map(field_name: str, value: object) -> Mapping[object, object]:
 def _environment(environment: object) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in _string_map("environment", environment).items():
-        if not isinstance(key, str) or not key or "=" in key or "\x00" in key:
-            raise InvalidSpecError("environment", key, "a variable name is a non-empty string without '=' or NUL")
+        if not isinstance(key, str) or not ENV_KEY_RE.fullmatch(key):
+            raise InvalidSpecError(
+                "environment",
+                key,
+                "a variable name is a non-empty string without '=', NUL, spaces or newlines, not starting with '-'",
+            )
+        where = f"environment[{key!r}]"
         if value is None or isinstance(value, (Mapping, list, tuple, set, bytes)):
-            raise InvalidSpecError(f"environment[{key!r}]", value, "a value is a string, number or boolean")
-        out[key] = _no_nul(f"environment[{key!r}]", str(value))
+            raise InvalidSpecError(where, value, "a value is a string, number or boolean", secret=True)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidSpecError(where, value, "a number must be finite", secret=True)
+        text = str(value)
+        if "\x00" in text:
+            raise InvalidSpecError(where, text, "must not contain a NUL character", secret=True)
+        out[key] = text
     return dict(sorted(out.items()))
 
 
@@ -276,6 +296,12 @@ def _volumes(volumes: object) -> tuple[VolumeSpec, ...]:
                 "relative paths are ambiguous",
             )
         _no_nul("volumes", source)
+        if source.startswith("/"):
+            if ":" in source:
+                raise InvalidSpecError("volumes", source, "a host path must not contain ':' (it separates fields)")
+            source = posixpath.normpath(source)
+            if source in ("/", "//"):
+                raise InvalidSpecError("volumes", source, "mounting the host's root directory is refused")
         if isinstance(mount, str):
             mount = {"bind": mount}
         if not isinstance(mount, Mapping) or "bind" not in mount:
@@ -283,8 +309,7 @@ def _volumes(volumes: object) -> tuple[VolumeSpec, ...]:
         unknown = set(mount) - {"bind", "mode"}
         if unknown:
             raise InvalidSpecError(f"volumes[{source!r}]", mount, f"unknown keys {sorted(unknown)}; use bind and mode")
-        target = _absolute_path(f"volumes[{source!r}].bind", mount["bind"])
-        assert target is not None
+        target = _mount_target(f"volumes[{source!r}].bind", mount["bind"])
         mode = mount.get("mode", "rw")
         if mode not in ("rw", "ro"):
             raise InvalidSpecError(f"volumes[{source!r}].mode", mode, "mode is 'rw' or 'ro'")
@@ -295,19 +320,37 @@ def _volumes(volumes: object) -> tuple[VolumeSpec, ...]:
     return tuple(sorted(out, key=lambda v: v.target))
 
 
+def _mount_target(field_name: str, target: object) -> str:
+    """An absolute path inside the container, normalised so `/d` and `/d/` are one target."""
+    path = _absolute_path(field_name, target)
+    assert path is not None
+    if ":" in path:
+        raise InvalidSpecError(field_name, path, "a mount target must not contain ':' (it separates fields)")
+    path = posixpath.normpath(path)
+    if path in ("/", "//"):
+        raise InvalidSpecError(field_name, path, "a volume cannot be mounted over the container's root '/'")
+    return path
+
+
+def _ip_address(field_name: str, address: object) -> str:
+    """A plain IPv4 or IPv6 address as text: no scope ID, no whitespace, never a number."""
+    rule = f"an IPv4 or IPv6 address (without a %scope) or {HOST_GATEWAY!r}"
+    if not isinstance(address, str) or not address.isascii() or "%" in address:
+        raise InvalidSpecError(field_name, address, rule)
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        raise InvalidSpecError(field_name, address, rule) from None
+    return str(parsed)
+
+
 def _extra_hosts(extra_hosts: object) -> dict[str, str]:
     out: dict[str, str] = {}
     for host, address in _string_map("extra_hosts", extra_hosts).items():
-        if not isinstance(host, str) or not HOSTNAME_RE.fullmatch(host):
+        if not isinstance(host, str) or not host.isascii() or not HOSTNAME_RE.fullmatch(host):
             raise InvalidSpecError("extra_hosts", host, "a key is a valid host name")
-        if address != HOST_GATEWAY:
-            try:
-                ipaddress.ip_address(address)  # type: ignore[arg-type]
-            except ValueError:
-                raise InvalidSpecError(
-                    f"extra_hosts[{host!r}]", address, f"an IP address or {HOST_GATEWAY!r}"
-                ) from None
-        out[host] = str(address)
+        where = f"extra_hosts[{host!r}]"
+        out[host] = HOST_GATEWAY if address == HOST_GATEWAY else _ip_address(where, address)
     return dict(sorted(out.items()))
 
 
@@ -363,6 +406,20 @@ def _labels(labels: object, allow_reserved: bool = False) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
+def validate_seconds(field_name: str, value: object, *, allow_zero: bool = True) -> float:
+    """A duration: a finite number of seconds, 0 or more (more than 0 unless `allow_zero`).
+
+    NaN, infinity and negatives would mean an endless or meaningless wait, so they are refused.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidSpecError(field_name, value, "a duration is a number of seconds")
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
+        least = "0 or more" if allow_zero else "more than 0"
+        raise InvalidSpecError(field_name, value, f"a duration is a finite number of seconds, {least}")
+    return seconds
+
+
 # -- docker-style shorthand, as typed on a command line or in a services file ---------------
 
 
@@ -370,9 +427,9 @@ def parse_port(text: str, field_name: str = "-p") -> tuple[str, int | None]:
     """ "HOST:CONTAINER[/PROTO]" or "CONTAINER[/PROTO]" -> ("CONTAINER/PROTO", HOST or None)."""
     host, sep, container = str(text).rpartition(":")
     number, _, proto = container.partition("/")
-    if sep and not host.isdigit():
+    if sep and not (host.isascii() and host.isdigit()):
         raise InvalidSpecError(field_name, text, "expected HOST_PORT:CONTAINER_PORT[/PROTO] or CONTAINER_PORT")
-    return f"{number}/{proto or 'tcp'}", int(host) if sep else None
+    return f"{number}/{proto or 'tcp'}", _port_number(field_name, host) if sep else None
 
 
 def parse_volume(text: str, field_name: str = "-v") -> tuple[str, dict[str, str]]:

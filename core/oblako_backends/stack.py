@@ -31,7 +31,7 @@ from typing import Any
 from .backend import Backend
 from .errors import ConfigurationError, InvalidSpecError, OblakoBackendError, ServiceNotReadyError
 from .service import HealthCheck, Service, http_check, log_check, tcp_check
-from .spec import parse_port, parse_volume, validate_name
+from .spec import parse_port, parse_volume, validate_name, validate_seconds
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -115,9 +115,11 @@ def load(path: str | Path, backend: Backend | None = None) -> Stack:
     """Read and validate a services file; every mistake names the file, service and key."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigurationError(f"can't read the services file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
     extra = set(data) - {"services"}
@@ -132,10 +134,27 @@ def load(path: str | Path, backend: Backend | None = None) -> Stack:
         unknown = [n for n in d.depends_on if n not in known]
         if unknown:
             raise ConfigurationError(f"{_where(path, d.name, 'depends_on')}: no service named {unknown[0]!r}")
+    _one_owner_per_host_port(path, defs)
     stack = Stack(path, tuple(defs))
     if sum(len(w) for w in stack.waves()) != len(defs):
         raise ConfigurationError(f"{path}: depends_on forms a cycle; a service cannot wait for itself")
     return stack
+
+
+def _one_owner_per_host_port(path: Path, defs: list[ServiceDef]) -> None:
+    """Two services cannot both listen on one fixed host port: say so now, not halfway through `up`."""
+    owners: dict[tuple[int, str], str] = {}
+    for d in defs:
+        for port in d.service.spec.ports:
+            if port.host_port is None:
+                continue
+            key = (port.host_port, port.protocol)
+            if key in owners:
+                raise ConfigurationError(
+                    f"{_where(path, d.name, 'ports')}: host port {port.host_port}/{port.protocol} is also "
+                    f"claimed by [services.{owners[key]}]; give one of them another host port"
+                )
+            owners[key] = d.name
 
 
 def _service(path: Path, name: str, table: Any, backend: Backend | None) -> ServiceDef:
@@ -200,8 +219,10 @@ def _health(where: str, value: Any, service: Service) -> tuple[HealthCheck | Non
     if len(kinds) != 1 or unknown:
         raise ConfigurationError(f"{where}: give exactly one of http, tcp or log (plus port and timeout)")
     timeout = value.get("timeout", DEFAULT_READY_TIMEOUT)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise ConfigurationError(f"{where}: timeout must be a positive number of seconds")
+    try:
+        timeout = validate_seconds("timeout", timeout, allow_zero=False)
+    except InvalidSpecError:
+        raise ConfigurationError(f"{where}: timeout must be a finite, positive number of seconds") from None
     published = [p.container_port for p in service.spec.ports if p.protocol == "tcp"]
     if kinds == ["log"]:
         return log_check(str(value["log"])), float(timeout)
