@@ -30,6 +30,9 @@ if TYPE_CHECKING:
         InvalidSpecError as InvalidSpecError,
     )
     from .errors import (
+        NameInUseError as NameInUseError,
+    )
+    from .errors import (
         NotOwnedError as NotOwnedError,
     )
     from .errors import (
@@ -119,6 +122,7 @@ _WHERE = {
             "ConfigurationError",
             "ImageNotFoundError",
             "InvalidSpecError",
+            "NameInUseError",
             "NotOwnedError",
             "OblakoBackendError",
             "PortInUseError",

@@ -79,6 +79,13 @@ class InvalidSpecError(OblakoBackendError, ValueError):
         super().__init__(f"invalid {field} {self.value!r}: {rule}" if not secret else f"invalid {field}: {rule}")
 
 
+class NameInUseError(OblakoBackendError):
+    """Creating a container failed because one of that name appeared first (a concurrent start won).
+
+    `Service.start` waits for the winner instead of failing; other callers may do the same.
+    """
+
+
 class NotOwnedError(OblakoBackendError, PermissionError):
     """A container of that name exists but this layer did not create it, so it is left alone."""
 

@@ -64,6 +64,9 @@ class ContainerInfo:
     labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     ports: tuple[PublishedPort, ...] = ()
     backend: str = ""
+    # Created moments ago and not started yet: a start is in progress (maybe in another
+    # process), so a concurrent `Service.start` waits for it instead of replacing it.
+    starting: bool = False
 
     @property
     def owned(self) -> bool:

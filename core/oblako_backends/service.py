@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from . import config
 from .backend import Backend
-from .errors import NotOwnedError, OblakoBackendError, ServiceNotReadyError
+from .errors import NameInUseError, NotOwnedError, OblakoBackendError, ServiceNotReadyError
 from .models import ABSENT, RUNNING, ContainerInfo, State
 from .spec import ContainerSpec, validate_name, validate_seconds
 
@@ -75,20 +76,37 @@ class Service:
         return self._backend
 
     def start(self) -> bool:
-        """Make the service run its current spec. Returns False when it already did."""
-        info = self.backend.inspect(self.container_name)
-        if info is not None:
+        """Make the service run its current spec. Returns False when it already did.
+
+        Safe to call from many threads or processes at once: the runtime's unique container
+        name decides who creates it; the others wait for that container and return False.
+        """
+        deadline = time.monotonic() + config.call_timeout()  # a concurrent start's own budget
+        lost_a_race = False
+        while True:
+            info = self.backend.inspect(self.container_name)
+            if info is None:
+                try:
+                    self.backend.run(self.spec, service=self.name)
+                    return True
+                except NameInUseError:
+                    if time.monotonic() > deadline:
+                        raise
+                    lost_a_race = True  # another start created it first: look again, and wait for it
+                    continue
             if not info.owned:
                 raise NotOwnedError(
                     f"cannot start service {self.name!r}: a container named "
                     f"{self.container_name!r} exists that oblako-backends did not create. "
                     "Remove it with your runtime's CLI, or give the service another container_name."
                 )
-            if info.state == RUNNING and info.spec_hash == self.spec.fingerprint():
+            current = info.spec_hash == self.spec.fingerprint()
+            if current and info.state == RUNNING:
                 return False
-            self.backend.remove(self.container_name)  # stopped leftover, or an older spec
-        self.backend.run(self.spec, service=self.name)
-        return True
+            if current and (info.starting or lost_a_race) and time.monotonic() < deadline:
+                time.sleep(0.1)  # another start is between create and start: poll until it runs
+                continue
+            self.backend.remove(self.container_name)  # a stopped leftover, an older spec, or an orphan
 
     def stop(self) -> None:
         """Stop and remove the container; named volumes keep their data. No-op when absent."""

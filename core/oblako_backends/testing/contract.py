@@ -15,12 +15,16 @@ or subclass the ``*Contract`` classes in your own test module (import the module
 Every container the suite starts keeps running until stopped, as services do (a runtime
 such as Kubernetes restarts one that exits). Fixtures (from the ``oblako`` pytest plugin):
 `oblako_backend` (override it to build your backend yourself), `oblako_test_image`,
-`oblako_name` and `oblako_make_unowned`. The test image needs busybox's sh, httpd and sleep.
+`oblako_name`, `oblako_make_unowned` and `oblako_process_env` (the environment in which a
+fresh process's `get_backend()` finds the same backend and runtime; override it when your
+`oblako_backend` passes options). The test image needs busybox's sh, httpd and sleep.
 """
 
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -39,6 +43,8 @@ FOREVER = 'trap "exit 0" TERM; sleep 600 & wait'
 TICKS = "i=0; while [ $i -lt 30 ]; do sleep 0.25; i=$((i+1)); echo tick-$i; done"  # 7.5 s of lines
 SERVE = "mkdir -p /tmp/www && echo contract-ok > /tmp/www/index.html && httpd -f -p 8080 -h /tmp/www"
 DEADLINE = 60.0
+THREADS, PROCESSES = 8, 4
+RACER = f"sh -c 'echo racer-started; {FOREVER}'"
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout: float = DEADLINE) -> None:
@@ -252,6 +258,71 @@ class ServiceContract:
         assert info is not None and info.spec_hash == changed.spec.fingerprint()
 
 
+class RaceContract:
+    """Many starts of one service at the same moment converge on one container."""
+
+    def test_concurrent_starts_in_threads_converge_on_one_container(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("race")
+        gate = threading.Barrier(THREADS)
+        results: list[bool] = []
+        errors: list[BaseException] = []
+
+        def start() -> None:
+            svc = Service("race", oblako_test_image, backend=oblako_backend, container_name=name, command=RACER)
+            gate.wait()
+            try:
+                results.append(svc.start())
+            except BaseException as exc:  # every failure is collected and shown
+                errors.append(exc)
+
+        threads = [threading.Thread(target=start) for _ in range(THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert sorted(results) == [False] * (THREADS - 1) + [True]
+        _assert_one_running(oblako_backend, name)
+
+    def test_concurrent_starts_in_processes_converge_on_one_container(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names, oblako_process_env: dict[str, str]
+    ) -> None:
+        name = oblako_name("procs")
+        program = (
+            "import sys; from oblako_backends import Service; "
+            f"svc = Service('procs', {oblako_test_image!r}, container_name={name!r}, command={RACER!r}); "
+            "svc.backend; print('ready', flush=True); sys.stdin.readline(); print(svc.start(), flush=True)"
+        )
+        argv = [sys.executable, "-c", program]
+        procs = [
+            subprocess.Popen(argv, env=oblako_process_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            for _ in range(PROCESSES)
+        ]
+        try:
+            for proc in procs:  # every process has imported and chosen its backend: release them together
+                assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+            for proc in procs:
+                assert proc.stdin is not None
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
+            said = [proc.communicate(timeout=DEADLINE * 2)[0].strip() for proc in procs]
+        finally:
+            for proc in procs:
+                proc.kill() if proc.poll() is None else None
+        assert [proc.returncode for proc in procs] == [0] * PROCESSES, said
+        assert sorted(said) == ["False"] * (PROCESSES - 1) + ["True"]
+        _assert_one_running(oblako_backend, name)
+
+
+def _assert_one_running(backend: Backend, name: str) -> None:
+    mine = [c for c in backend.list() if c.name == name]
+    assert len(mine) == 1 and mine[0].state == RUNNING, mine
+    wait_for(lambda: "racer-started" in backend.logs(name), "the winner's first line")
+    assert backend.logs(name).count("racer-started") == 1  # created and started once, never replaced
+
+
 class OptionalContract:
     """Capabilities a backend may declare in its probe; each test runs only when it does."""
 
@@ -317,5 +388,5 @@ class OptionalContract:
         assert oblako_backend.logs(name) == "1234\n"
 
 
-class TestBackendContract(ContainerContract, ServiceContract, OptionalContract):
+class TestBackendContract(ContainerContract, ServiceContract, RaceContract, OptionalContract):
     """What `pytest --pyargs oblako_backends.testing.contract` runs."""

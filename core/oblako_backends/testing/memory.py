@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 
-from ..errors import ImageNotFoundError, OblakoBackendError, PortInUseError
+from ..errors import ImageNotFoundError, NameInUseError, OblakoBackendError, PortInUseError
 from ..hookspecs import Progress, hookimpl
 from ..models import RUNNING, STOPPED, ContainerInfo, LogStream, Probe, PublishedPort, State
 from ..spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE, ContainerSpec
@@ -81,7 +81,7 @@ class MemoryPlugin:
         self.oblako_ensure_image(spec.image, None)
         with self._changed:
             if spec.name in self._containers:
-                raise OblakoBackendError(f"a container named {spec.name!r} already exists")
+                raise NameInUseError(f"a container named {spec.name!r} already exists")
             taken = {
                 (p.host_port, p.protocol) for c in self._containers.values() if c.state == RUNNING for p in c.ports
             }

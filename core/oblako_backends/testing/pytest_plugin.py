@@ -113,6 +113,14 @@ def oblako_make_unowned(oblako_backend: Backend, oblako_test_image: str) -> Iter
         container.remove(force=True)
 
 
+@pytest.fixture
+def oblako_process_env(oblako_backend: Backend) -> dict[str, str]:
+    """The environment in which `get_backend()` in a fresh process selects this backend on the
+    same runtime. The default selects it by name; override it when `oblako_backend` is built
+    with options (a namespace, a CLI path, ...) that the environment must carry instead."""
+    return {**os.environ, "OBLAKO_CONTAINER_BACKEND": oblako_backend.name}
+
+
 class Names:
     """Unique container and volume names for one test, and everything made with them."""
 

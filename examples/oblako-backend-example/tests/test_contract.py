@@ -16,7 +16,9 @@ import pytest
 from oblako_backends.testing import contract
 
 
-class TestExampleBackend(contract.ContainerContract, contract.ServiceContract, contract.OptionalContract):
+class TestExampleBackend(
+    contract.ContainerContract, contract.ServiceContract, contract.RaceContract, contract.OptionalContract
+):
     @pytest.fixture
     def oblako_make_unowned(self, oblako_test_image: str) -> Iterator[Callable[[str], None]]:
         docker = shutil.which("docker") or "docker"

@@ -107,19 +107,57 @@ def test_run_argv_is_a_list_with_every_flag_in_the_documented_form(tmp_path: Pat
         labels={"team": "data"},
         command=["postgres", "-c", "fsync=off"],
     )
-    argv = cli.run_argv(spec, {"5432/tcp": 15432}, ("127.0.0.1",), tmp_path, "192.168.64.1")
+    env_file = tmp_path / "env"
+    argv = cli.run_argv(spec, {"5432/tcp": 15432}, ("127.0.0.1",), tmp_path, env_file)
     assert argv == [
-        "run", "--detach", "--name", "db",
-        "--publish", "127.0.0.1:15432:5432/tcp",
-        "--env", "A=b c; rm -rf /",
-        "--env", "PGHOST=192.168.64.1",
-        "--volume", "/etc/conf:/conf:ro",
-        "--volume", f"{tmp_path}/pg-data:/var/lib/postgresql/data",
-        "--workdir", "/srv",
-        "--user", "999",
-        "--label", "team=data",
+        "run", "--detach", "--name=db",
+        "--publish=127.0.0.1:15432:5432/tcp",
+        f"--env-file={env_file}",
+        "--volume=/etc/conf:/conf:ro",
+        f"--volume={tmp_path}/pg-data:/var/lib/postgresql/data",
+        "--workdir=/srv",
+        "--user=999",
+        "--label=team=data",
         "docker.io/library/postgres:16", "postgres", "-c", "fsync=off",
     ]  # fmt: skip
+    assert cli.env_file_text(spec.environment, "192.168.64.1") == "A=b c; rm -rf /\nPGHOST=192.168.64.1\n"
+
+
+HOSTILE = "--publish=0.0.0.0:1:1"
+RUN_OPTIONS = ("--name=", "--publish=", "--env-file=", "--volume=", "--workdir=", "--user=", "--label=")
+
+
+def test_no_user_value_becomes_an_argv_token_of_its_own(tmp_path: Path) -> None:
+    """Every token before the image is an option with its value glued on: a hostile value
+    (one that looks like an option) can never be read as one."""
+    spec = ContainerSpec(
+        name="web",
+        image="busybox",
+        ports={"80/tcp": 8080},
+        environment={"KEY": HOSTILE, "discovery.type": "-single-node"},
+        labels={"team": HOSTILE, "x": "--rm"},
+        volumes={"data": {"bind": "/d"}},
+        command=["--entrypoint", "sh"],
+    )
+    argv = cli.run_argv(spec, {"80/tcp": 8080}, ("127.0.0.1",), tmp_path, tmp_path / "env")
+    image_at = argv.index("docker.io/library/busybox")
+    options = argv[2:image_at]
+    assert argv[:2] == ["run", "--detach"]
+    assert all(token.startswith(RUN_OPTIONS) for token in options), options
+    assert f"--label=team={HOSTILE}" in options and "--label=x=--rm" in options
+    assert not any(HOSTILE in token for token in argv if not token.startswith("--label="))  # env: only in the file
+    assert argv[image_at + 1 :] == ["--entrypoint", "sh"]  # after the image: the container's own arguments
+
+
+def test_env_values_go_to_the_file_and_lines_it_cannot_carry_are_refused() -> None:
+    from oblako_backends import InvalidSpecError
+
+    assert cli.env_file_text({"A": "x=y # not a comment"}, "") == "A=x=y # not a comment\n"
+    with pytest.raises(InvalidSpecError, match=r"environment\['A'\].*line break") as info:
+        cli.env_file_text({"A": "secret\nB=injected"}, "")
+    assert "secret" not in str(info.value)
+    with pytest.raises(InvalidSpecError, match="comment"):
+        cli.env_file_text({"#A": "1"}, "")
 
 
 def test_the_cli_is_found_on_path_or_named_explicitly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

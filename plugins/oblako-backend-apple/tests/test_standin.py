@@ -6,6 +6,7 @@ line and JSON and carries each command out on the real Docker Engine the harness
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,7 +29,9 @@ def apple(docker_engine: runtimes.Daemon, tmp_path: Path, monkeypatch: pytest.Mo
         backend.remove(info.name)
 
 
-class TestAppleContract(contract.ContainerContract, contract.ServiceContract, contract.OptionalContract):
+class TestAppleContract(
+    contract.ContainerContract, contract.ServiceContract, contract.RaceContract, contract.OptionalContract
+):
     @pytest.fixture
     def oblako_backend(self, apple: Backend) -> Backend:
         return apple
@@ -36,6 +39,15 @@ class TestAppleContract(contract.ContainerContract, contract.ServiceContract, co
     @pytest.fixture
     def oblako_test_image(self) -> str:
         return runtimes.TEST_IMAGE
+
+    @pytest.fixture
+    def oblako_process_env(self, apple: Backend, tmp_path: Path) -> dict[str, str]:
+        return {
+            **os.environ,
+            "OBLAKO_CONTAINER_BACKEND": "apple",
+            "OBLAKO_APPLE_CLI": str(STANDIN),
+            "OBLAKO_APPLE_VOLUMES": str(tmp_path / "volumes"),
+        }
 
     @pytest.fixture
     def oblako_make_unowned(self, apple: Backend) -> Iterator[Callable[[str], None]]:

@@ -8,7 +8,9 @@ from oblako_backends.backend import Backend
 from oblako_backends.testing import contract
 
 
-class TestDockerApiBackends(contract.ContainerContract, contract.ServiceContract, contract.OptionalContract):
+class TestDockerApiBackends(
+    contract.ContainerContract, contract.ServiceContract, contract.RaceContract, contract.OptionalContract
+):
     @pytest.fixture
     def oblako_backend(self, backend: Backend) -> Backend:
         return backend  # one per engine: see conftest.py

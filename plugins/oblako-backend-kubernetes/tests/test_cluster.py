@@ -47,7 +47,9 @@ def fetch_ok(port: int) -> bool:
         return False
 
 
-class TestKubernetesContract(contract.ContainerContract, contract.ServiceContract, contract.OptionalContract):
+class TestKubernetesContract(
+    contract.ContainerContract, contract.ServiceContract, contract.RaceContract, contract.OptionalContract
+):
     @pytest.fixture
     def oblako_backend(self, k8s: Backend) -> Backend:
         return k8s
@@ -55,6 +57,15 @@ class TestKubernetesContract(contract.ContainerContract, contract.ServiceContrac
     @pytest.fixture
     def oblako_test_image(self) -> str:
         return IMAGE
+
+    @pytest.fixture
+    def oblako_process_env(self, k8s: Backend, tmp_path: Path) -> dict[str, str]:
+        return {
+            **os.environ,  # KUBECONFIG names the test cluster (the k8s fixture set it)
+            "OBLAKO_CONTAINER_BACKEND": "kubernetes",
+            "OBLAKO_K8S_NAMESPACE": k8s.plugin.settings.namespace,
+            "OBLAKO_K8S_STATE_DIR": str(k8s.plugin.state_dir),
+        }
 
     @pytest.fixture
     def oblako_make_unowned(self, k8s: Backend) -> Iterator[Callable[[str], None]]:

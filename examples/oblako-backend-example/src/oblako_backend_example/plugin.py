@@ -14,6 +14,7 @@ from oblako_backends import (
     ContainerSpec,
     ImageNotFoundError,
     LogStream,
+    NameInUseError,
     OblakoBackendError,
     PortInUseError,
     Probe,
@@ -74,28 +75,31 @@ class ExamplePlugin:
 
     @hookimpl
     def oblako_run(self, spec: ContainerSpec) -> None:
-        argv = ["run", "--detach", "--name", spec.name]
+        # Each value rides in its option's token (--opt=value), so none can be read as an option.
+        argv = ["run", "--detach", f"--name={spec.name}"]
         for wanted in spec.ports:
             for address in config.bind_addresses():
-                argv += ["-p", f"{address}:{wanted.host_port or ''}:{wanted.container_port}/{wanted.protocol}"]
+                argv.append(f"--publish={address}:{wanted.host_port or ''}:{wanted.container_port}/{wanted.protocol}")
         for key, value in spec.environment.items():
-            argv += ["-e", f"{key}={value}"]
+            argv.append(f"--env={key}={value}")
         for volume in spec.volumes:
-            argv += ["-v", f"{volume.source}:{volume.target}:{'ro' if volume.read_only else 'rw'}"]
+            argv.append(f"--volume={volume.source}:{volume.target}:{'ro' if volume.read_only else 'rw'}")
         for key, value in spec.labels.items():
-            argv += ["--label", f"{key}={value}"]
+            argv.append(f"--label={key}={value}")
         for host, address in spec.extra_hosts.items():
-            argv += ["--add-host", f"{host}:{address}"]
+            argv.append(f"--add-host={host}:{address}")
         if spec.working_dir:
-            argv += ["-w", spec.working_dir]
+            argv.append(f"--workdir={spec.working_dir}")
         if spec.user:
-            argv += ["-u", spec.user]
+            argv.append(f"--user={spec.user}")
         argv += ["--", spec.image, *(spec.command or ())]
         done = self._cli(*argv, check=False)
         if done.returncode == 0:
             return
-        self._cli("rm", "--force", spec.name, check=False)  # a container that never started
         error = done.stderr.strip()
+        if "is already in use by container" in error:  # a concurrent run won the name: not ours to remove
+            raise NameInUseError(f"can't start {spec.name!r}: a container of that name was created first")
+        self._cli("rm", "--force", spec.name, check=False)  # a container that never started
         if "already allocated" in error or "address already in use" in error:
             found = _PORT.search(error)
             port = int(found.group(1)) if found else None
@@ -111,7 +115,8 @@ class ExamplePlugin:
             if "no such" in done.stderr.lower():
                 return None
             raise OblakoBackendError(f"docker inspect {name!r} failed: {done.stderr.strip()}")
-        return _info(json.loads(done.stdout)[0])
+        found = json.loads(done.stdout)[0]
+        return _info(found) if found.get("Name") == f"/{name}" else None  # an ID prefix is not a name
 
     @hookimpl
     def oblako_logs(self, name: str, tail: int) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from oblako_backends import ContainerInfo, ContainerSpec, PublishedPort, State
+from oblako_backends import ContainerInfo, ContainerSpec, InvalidSpecError, PublishedPort, State
 
 HOMEBREW = ("/opt/homebrew/bin/container", "/usr/local/bin/container")
 INSTALL_HINT = (
@@ -59,25 +59,51 @@ def run_argv(
     host_ports: Mapping[str, int],
     bind_addresses: tuple[str, ...],
     volumes_dir: Path,
-    gateway: str,
+    env_file: Path | None,
 ) -> list[str]:
-    """`container run --detach ...` for `spec` (without the program name)."""
-    argv = ["run", "--detach", "--name", spec.name]
+    """`container run --detach ...` for `spec` (without the program name).
+
+    Every value rides in the same token as its option (`--label=KEY=VALUE`), so no value can
+    be read as an option of its own. The environment goes in `env_file` (see `env_file_text`),
+    never on the command line, where any user could read it in the process list.
+    """
+    argv = ["run", "--detach", f"--name={spec.name}"]
     for port in spec.ports:
         for address in bind_addresses:
-            argv += ["--publish", f"{address}:{host_ports[port.key]}:{port.container_port}/{port.protocol}"]
-    for key, value in spec.environment.items():
-        argv += ["--env", f"{key}={with_gateway(value, gateway)}"]
+            argv.append(f"--publish={address}:{host_ports[port.key]}:{port.container_port}/{port.protocol}")
+    if env_file is not None:
+        argv.append(f"--env-file={env_file}")
     for volume in spec.volumes:
         source = str(volumes_dir / volume.source) if volume.is_named else volume.source
-        argv += ["--volume", f"{source}:{volume.target}{':ro' if volume.read_only else ''}"]
+        argv.append(f"--volume={source}:{volume.target}{':ro' if volume.read_only else ''}")
     if spec.working_dir:
-        argv += ["--workdir", spec.working_dir]
+        argv.append(f"--workdir={spec.working_dir}")
     if spec.user:
-        argv += ["--user", spec.user]
+        argv.append(f"--user={spec.user}")
     for key, value in spec.labels.items():
-        argv += ["--label", f"{key}={value}"]
+        argv.append(f"--label={key}={value}")
     return [*argv, qualify(spec.image), *(spec.command or ())]
+
+
+def env_file_text(environment: Mapping[str, str], gateway: str) -> str:
+    """The `--env-file` contents: KEY=VALUE lines (the CLI skips blank lines and `#` comments).
+
+    That format has no quoting, so a value with a line break, or a key starting with `#`,
+    cannot be carried and is refused (naming the key, never the value).
+    """
+    lines = []
+    for key, value in environment.items():
+        value = with_gateway(value, gateway)
+        if "\n" in value or "\r" in value:
+            raise InvalidSpecError(
+                f"environment[{key!r}]", value, "Apple's env file cannot carry a line break in a value", secret=True
+            )
+        if key.startswith("#"):
+            raise InvalidSpecError(
+                "environment", key, "Apple's env file would read a key starting with '#' as a comment"
+            )
+        lines.append(f"{key}={value}\n")
+    return "".join(lines)
 
 
 def info(snapshot: Mapping[str, Any]) -> ContainerInfo:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from oblako_backends import (
     ContainerSpec,
     ImageNotFoundError,
     LogStream,
+    NameInUseError,
     OblakoBackendError,
     PortInUseError,
     Probe,
@@ -31,6 +34,21 @@ from oblako_backends.commands import follow, free_port
 from oblako_backends.spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 from . import cli
+
+
+@contextmanager
+def _private_file(text: str) -> Iterator[Path | None]:
+    """`text` in a file only this user can read, removed afterwards (None when there is no text)."""
+    if not text:
+        yield None
+        return
+    descriptor, name = tempfile.mkstemp(prefix="oblako-env-", suffix=".env")  # created 0600
+    try:
+        with os.fdopen(descriptor, "w") as out:
+            out.write(text)
+        yield Path(name)
+    finally:
+        os.unlink(name)
 
 
 class ApplePlugin:
@@ -123,13 +141,17 @@ class ApplePlugin:
             if volume.is_named:
                 (self.volumes_dir / volume.source).mkdir(parents=True, exist_ok=True)
         gateway = self.gateway() if any("host.docker.internal" in v for v in spec.environment.values()) else ""
-        argv = cli.run_argv(spec, host_ports, core_config.bind_addresses(), self.volumes_dir, gateway)
-        done = self._run(*argv, check=False)
+        env_text = cli.env_file_text(spec.environment, gateway)
+        with _private_file(env_text) as env_file:
+            argv = cli.run_argv(spec, host_ports, core_config.bind_addresses(), self.volumes_dir, env_file)
+            done = self._run(*argv, check=False)
         if done.returncode == 0:
             return
-        self._run("delete", "--force", spec.name, check=False)  # nothing half-made is left behind
         error = done.stderr.strip()
         lowered = error.lower()
+        if "already exists" in lowered:  # another start won the name: its container is not ours to delete
+            raise NameInUseError(f"can't run {spec.name!r}: a container of that name was created first")
+        self._run("delete", "--force", spec.name, check=False)  # nothing half-made is left behind
         if "in use" in lowered or "already allocated" in lowered:
             taken = [p for p in host_ports.values() if str(p) in error] or list(host_ports.values())
             port = taken[0] if taken else None

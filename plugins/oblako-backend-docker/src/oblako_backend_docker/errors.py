@@ -39,6 +39,13 @@ def port_in_use(message: str) -> tuple[bool, int | None]:
     return True, None
 
 
+def name_in_use(message: str) -> bool:
+    """Did create fail because a container of that name exists? Docker Engine:
+    'Conflict. The container name "/x" is already in use by container "<id>"'; Podman:
+    'creating container storage: the container name "x" is already in use by <id>'."""
+    return "is already in use by" in message and "container name" in message
+
+
 def image_missing(message: str) -> bool:
     """Does the engine say the image does not exist (locally or in the registry)?"""
     lowered = message.lower()

@@ -8,7 +8,9 @@ picked up by the same object.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import re
 import socket
 import threading
 import time
@@ -21,6 +23,7 @@ from oblako_backends import (
     ContainerSpec,
     ImageNotFoundError,
     LogStream,
+    NameInUseError,
     OblakoBackendError,
     PortInUseError,
     Probe,
@@ -35,7 +38,7 @@ from oblako_backends.spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 from . import endpoint as endpoints
 from .endpoint import Endpoint
-from .errors import command_missing, image_missing, port_in_use
+from .errors import command_missing, image_missing, name_in_use, port_in_use
 
 Progress = Callable[[str], None]
 
@@ -171,6 +174,8 @@ class DockerPlugin:
                     f"can't {what}: the command's executable{named} is not in the image "
                     "(use its full path, or a command the image provides)"
                 ) from exc
+            if name_in_use(message):
+                raise NameInUseError(f"can't {what}: a container of that name was created first") from exc
             if exc.status_code == 409:
                 raise OblakoBackendError(f"can't {what}: {message}") from exc
             raise OblakoBackendError(f"{self.runtime} refused to {what}: {message}") from exc
@@ -304,6 +309,8 @@ class DockerPlugin:
         try:
             with self._requests(f"start container {spec.name!r}"):
                 self.api.start(created["Id"])
+        except _Missing:  # a concurrent start took it for a leftover and removed it
+            raise NameInUseError(f"can't start {spec.name!r}: it was replaced by a concurrent start") from None
         except BaseException:
             self._discard(created["Id"])  # a container that never started is not left behind
             raise
@@ -315,12 +322,27 @@ class DockerPlugin:
         except (_Missing, OblakoBackendError):
             pass
 
-    @hookimpl
-    def oblako_inspect(self, name: str) -> ContainerInfo | None:
+    def _inspect_exact(self, name: str) -> Mapping[str, Any] | None:
+        """The container whose name is exactly `name`, or None.
+
+        The engine also resolves IDs and unique ID prefixes where a name goes, so a name that
+        happens to prefix another container's ID must not be taken for that container.
+        """
         try:
             with self._requests(f"inspect container {name!r}"):
-                data = self.api.inspect_container(name)
+                data: Mapping[str, Any] = self.api.inspect_container(name)
         except _Missing:
+            return None
+        return data if str(data.get("Name", "")).lstrip("/") == name else None
+
+    def _exact_id(self, name: str) -> str | None:
+        data = self._inspect_exact(name)
+        return str(data["Id"]) if data is not None else None
+
+    @hookimpl
+    def oblako_inspect(self, name: str) -> ContainerInfo | None:
+        data = self._inspect_exact(name)
+        if data is None:
             return None
         state = data.get("State") or {}
         config = data.get("Config") or {}
@@ -331,7 +353,10 @@ class DockerPlugin:
                 if b.get("HostPort"):
                     ports.append(PublishedPort(int(number), proto or "tcp", b.get("HostIp", ""), int(b["HostPort"])))
         running = bool(state.get("Running")) and not state.get("Paused")
-        return self._info(data.get("Name", name), running, config.get("Image"), config.get("Labels"), ports)
+        info = self._info(data.get("Name", name), running, config.get("Image"), config.get("Labels"), ports)
+        if state.get("Status") == "created" and _age(str(data.get("Created", ""))) < self._timeout:
+            info = dataclasses.replace(info, starting=True)  # created by a start that is still within its deadline
+        return info
 
     def _info(
         self, name: str, running: bool, image: str | None, labels: Mapping[str, str] | None, ports: list[PublishedPort]
@@ -367,38 +392,51 @@ class DockerPlugin:
 
     @hookimpl
     def oblako_logs(self, name: str, tail: int) -> str:
-        if tail == 0:
+        container = self._exact_id(name) if tail else None
+        if container is None:
             return ""
         try:
             with self._requests(f"read logs of {name!r}"):
-                raw = self.api.logs(name, stdout=True, stderr=True, tail=tail)
+                raw = self.api.logs(container, stdout=True, stderr=True, tail=tail)
         except _Missing:
             return ""
         return bytes(raw).decode("utf-8", "replace")
 
     @hookimpl
     def oblako_follow_logs(self, name: str, tail: int) -> LogStream:
+        container = self._exact_id(name)
         try:
+            if container is None:
+                raise _Missing(name)
             with self._requests(f"follow logs of {name!r}"):
-                stream = self.api.logs(name, stdout=True, stderr=True, stream=True, follow=True, tail=tail)
+                stream = self.api.logs(container, stdout=True, stderr=True, stream=True, follow=True, tail=tail)
         except _Missing:
             raise OblakoBackendError(f"no container named {name!r} to follow on {self.runtime}") from None
         return LogStream(stream, stream.close)
 
     @hookimpl
     def oblako_stop(self, name: str, timeout: float) -> None:
+        container = self._exact_id(name)
+        if container is None:
+            return
         try:
             with self._requests(f"stop container {name!r}"):
-                self.api.stop(name, timeout=max(0, math.ceil(timeout)))
+                self.api.stop(container, timeout=max(0, math.ceil(timeout)))
         except _Missing:
             return
-        self.oblako_remove(name)
+        self._remove(container, name)
 
     @hookimpl
     def oblako_remove(self, name: str) -> None:
+        container = self._exact_id(name)
+        if container is not None:
+            self._remove(container, name)
+
+    def _remove(self, container: str, name: str) -> None:
+        """Remove by ID: the one container that was found under exactly `name`."""
         try:
             with self._requests(f"remove container {name!r}"):
-                self.api.remove_container(name, force=True)
+                self.api.remove_container(container, force=True)
         except _Missing:
             pass
         except OblakoBackendError as exc:
@@ -467,6 +505,17 @@ def _is_local_address(address: str) -> bool:
     except OSError:
         return False
     return True
+
+
+def _age(created: str) -> float:
+    """Seconds since an engine timestamp like 2026-01-02T03:04:05.123456789Z (inf if unreadable)."""
+    import datetime
+
+    try:
+        moment = datetime.datetime.fromisoformat(re.sub(r"(\.\d{6})\d*", r"\1", created).replace("Z", "+00:00"))
+    except ValueError:
+        return math.inf
+    return (datetime.datetime.now(datetime.timezone.utc) - moment).total_seconds()
 
 
 def _reason(exc: BaseException) -> str:

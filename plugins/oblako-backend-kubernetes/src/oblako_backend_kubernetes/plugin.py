@@ -6,7 +6,9 @@ The application keeps talking to 127.0.0.1:<port> as with Docker. kubectl does t
 
 from __future__ import annotations
 
+import datetime
 import json
+import math
 import os
 import re
 import socket
@@ -21,6 +23,7 @@ from oblako_backends import (
     ContainerSpec,
     ImageNotFoundError,
     LogStream,
+    NameInUseError,
     OblakoBackendError,
     PortInUseError,
     Probe,
@@ -35,6 +38,7 @@ from oblako_backends.spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 from . import forward, manifests
 from .kubectl import INSTALL_HINT, Kubectl, not_found
+from .kubectl import error as kubectl_error
 
 IMAGE_REASONS = ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName")
 CRASH_REASONS = ("CrashLoopBackOff", "CreateContainerError", "CreateContainerConfigError", "RunContainerError")
@@ -42,6 +46,19 @@ LOAD_HINT = (
     "the cluster pulls images itself: push the image to a registry the cluster can reach, or load a local "
     "one with `kind load docker-image IMAGE` or `minikube image load IMAGE`"
 )
+
+
+def _list(objects: list[dict[str, Any]]) -> str:
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
+
+
+def _age(timestamp: str) -> float:
+    """Seconds since a Kubernetes timestamp like 2026-01-02T03:04:05Z (inf if unreadable)."""
+    try:
+        moment = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return math.inf
+    return (datetime.datetime.now(datetime.timezone.utc) - moment).total_seconds()
 
 
 def _env(var: str, default: str | None = None) -> str | None:
@@ -149,7 +166,6 @@ class KubernetesPlugin:
     @hookimpl
     def oblako_run(self, spec: ContainerSpec) -> None:
         objects, notes = manifests.build(spec, self.settings)  # refuses what cannot map, first
-        mappings = self._host_ports(spec)
         existing = self._deployment(spec.name)
         if existing is not None:
             owner = (existing["metadata"].get("annotations") or {}).get(manifests.NAME_ANNOTATION, "?")
@@ -158,12 +174,22 @@ class KubernetesPlugin:
                     f"{spec.name!r} maps to the Kubernetes name {manifests.k8s_name(spec.name)!r}, which "
                     f"{owner!r} already uses; rename one of them"
                 )
-            raise OblakoBackendError(f"can't run {spec.name!r}: a workload of that name already exists")
+            raise NameInUseError(f"can't run {spec.name!r}: a workload of that name already exists")
         for note in notes:
             warnings.warn(note, UserWarning, stacklevel=2)
         self._ensure_namespace()
-        self.kubectl.run("apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
+        deployments = [o for o in objects if o["kind"] == "Deployment"]
+        others = [o for o in objects if o["kind"] != "Deployment"]
+        # `create`, not `apply`, for the Deployment: of two concurrent runs exactly one creates
+        # it, and the other learns so (AlreadyExists) instead of silently sharing it.
+        created = self.kubectl.run("create", "-f", "-", stdin=_list(deployments), check=False)
+        if created.returncode != 0:
+            if "alreadyexists" in created.stderr.replace(" ", "").lower():
+                raise NameInUseError(f"can't run {spec.name!r}: a workload of that name was created first")
+            raise kubectl_error(self.kubectl.where, ("create", "deployment"), created.stderr)
         try:
+            mappings = self._host_ports(spec)  # now that the name is ours: a taken port is this run's problem
+            self.kubectl.run("apply", "-f", "-", stdin=_list(others))  # claims (kept across runs) and the Service
             self._wait_available(spec)
             if mappings:
                 target = f"service/{manifests.k8s_name(spec.name)}"
@@ -210,6 +236,7 @@ class KubernetesPlugin:
         meta = deployment.get("metadata") or {}
         name = (meta.get("annotations") or {}).get(manifests.NAME_ANNOTATION) or meta.get("name", "")
         available = (deployment.get("status") or {}).get("availableReplicas", 0) >= 1
+        young = _age(str(meta.get("creationTimestamp", ""))) < self.kubectl.timeout
         containers = ((deployment.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or [{}]
         state = forward.State.load(self._forward_file(name))
         ports = tuple(
@@ -223,6 +250,7 @@ class KubernetesPlugin:
             labels=manifests.labels_of(deployment),
             ports=ports,
             backend=self.runtime,
+            starting=not available and young,  # a run (maybe another process's) is still waiting for it
         )
 
     @hookimpl
