@@ -1,0 +1,66 @@
+"""Races and identity on the Docker-API backends (docker, podman, colima), on real engines.
+
+The thread and process races of `Service.start` are in the shared contract (RaceContract);
+here: a name is never taken for an ID, and two `up`s of one file started together converge.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import runtimes
+from oblako_backends import ABSENT, RUNNING, Service
+from oblako_backends.backend import Backend
+from oblako_backends.cli import main as cli
+
+IMAGE = runtimes.TEST_IMAGE
+Names = Callable[[str], str]
+FOREVER = "trap 'exit 0' TERM; sleep 600 & wait"
+
+
+def test_a_name_that_prefixes_another_containers_id_never_reaches_that_container(
+    backend: Backend, unique_name: Names
+) -> None:
+    other = unique_name("other")
+    backend.run(name=other, image=IMAGE, command=["sh", "-c", f"echo other-says-hi; {FOREVER}"])
+    prefix = backend.docker_client().containers.get(other).id[:12]  # the engine resolves this as an ID
+
+    assert backend.inspect(prefix) is None and backend.status(prefix) == ABSENT
+    assert backend.logs(prefix) == ""
+    backend.stop(prefix)
+    backend.remove(prefix)
+    assert cli(["stop", prefix]) == 0 and cli(["rm", prefix]) == 0
+    assert backend.status(other) == RUNNING  # untouched by any of that
+
+    svc = Service("prefix", IMAGE, backend=backend, container_name=prefix, command=["sh", "-c", FOREVER])
+    try:
+        assert svc.start() is True  # its own container, not a replacement of the other one
+        assert backend.status(other) == RUNNING and "other-says-hi" in backend.logs(other)
+        assert {prefix, other} <= {c.name for c in backend.list()}
+    finally:
+        svc.stop()
+    assert backend.status(other) == RUNNING
+
+
+def test_two_ups_of_one_file_started_together_converge(backend: Backend, tmp_path: Path, unique_name: Names) -> None:
+    web, db = unique_name("web"), unique_name("db")
+    services = tmp_path / "services.toml"
+    services.write_text(
+        f"[services.{db}]\nimage = '{IMAGE}'\nports = ['8080']\n"
+        f"[services.{web}]\nimage = '{IMAGE}'\nports = ['8080']\ndepends_on = ['{db}']\n"
+    )
+    argv = [sys.executable, "-m", "oblako_backends.cli", "up", str(services)]
+    ups = [subprocess.Popen(argv, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
+    ups.append(subprocess.Popen(argv, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    try:
+        said = [up.communicate(timeout=180) for up in ups]
+        assert [up.returncode for up in ups] == [0, 0], said
+        listed = [c.name for c in backend.list()]
+        assert sorted(n for n in listed if n in (f"oblako-{web}", f"oblako-{db}")) == [f"oblako-{db}", f"oblako-{web}"]
+        assert backend.status(f"oblako-{web}") == RUNNING and backend.status(f"oblako-{db}") == RUNNING
+    finally:
+        assert cli(["down", str(services)]) == 0
