@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -21,7 +22,7 @@ from .errors import ConfigurationError, InvalidSpecError, OblakoBackendError, Un
 from .models import RUNNING, ContainerInfo
 from .plugins import get_backend, list_backends
 from .spec import ContainerSpec, parse_port, parse_volume, validate_seconds
-from .stack import StackError, down, up
+from .stack import Interrupted, StackError, down, up
 from .stack import load as load_stack
 
 
@@ -170,8 +171,27 @@ def cmd_up(args: argparse.Namespace) -> int:
         with lock:
             pulls(f"[{service}] {line}")
 
+    cancel, hurry = threading.Event(), threading.Event()
+
+    def interrupted(signum: int, frame: object) -> None:
+        """First Ctrl-C or SIGTERM: stop what this `up` started. Second: remove it at once."""
+        if cancel.is_set():
+            hurry.set()
+            print("oblako-backends: interrupted again; removing at once", file=sys.stderr, flush=True)
+        else:
+            cancel.set()
+            print(
+                "oblako-backends: interrupted; stopping what this up started (Ctrl-C again: remove at once)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    before = {sig: signal.signal(sig, interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        outcomes = up(stack, progress, jobs=args.jobs)
+        outcomes = up(stack, progress, jobs=args.jobs, cancel=cancel, hurry=hurry)
+    except Interrupted as exc:
+        print(f"oblako-backends: {exc}", file=sys.stderr)
+        return 130
     except StackError as exc:
         print(f"oblako-backends: {exc}", file=sys.stderr)
         for outcome in exc.outcomes:
@@ -179,6 +199,9 @@ def cmd_up(args: argparse.Namespace) -> int:
             for line in outcome.logs.splitlines()[-20:]:
                 print(f"    {line}", file=sys.stderr)
         return 1
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
     if args.json:
         _print_json([{"service": o.name, "endpoints": o.endpoints} for o in outcomes])
         return 0

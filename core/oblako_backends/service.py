@@ -138,7 +138,7 @@ class Service:
         """
         timeout = validate_seconds("timeout", timeout)
         interval = validate_seconds("interval", interval, allow_zero=False)
-        check = health_check or self.health_check or _default_check
+        check = health_check or self.health_check or default_check
         deadline = time.monotonic() + timeout
         while True:
             info = self.info()
@@ -188,7 +188,8 @@ def _connects(address: tuple[str, int] | None, timeout: float = 1.0, linger: flo
         return False
 
 
-def _default_check(service: Service, info: ContainerInfo) -> bool:
+def default_check(service: Service, info: ContainerInfo) -> bool:
+    """The first published TCP port accepts a connection and keeps it open; no ports: running."""
     tcp = [p for p in service.spec.ports if p.protocol == "tcp"]
     return _connects(info.endpoint(tcp[0].container_port)) if tcp else True
 

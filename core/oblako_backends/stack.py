@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,7 +31,8 @@ from typing import Any
 
 from .backend import Backend
 from .errors import ConfigurationError, InvalidSpecError, OblakoBackendError, ServiceNotReadyError
-from .service import HealthCheck, Service, http_check, log_check, tcp_check
+from .models import ContainerInfo
+from .service import HealthCheck, Service, default_check, http_check, log_check, tcp_check
 from .spec import parse_port, parse_volume, validate_name, validate_seconds
 
 if sys.version_info >= (3, 11):
@@ -234,35 +236,72 @@ def _health(where: str, value: Any, service: Service) -> tuple[HealthCheck | Non
     return http_check(port, str(value["http"])), float(timeout)
 
 
-def up(stack: Stack, progress: Progress | None = None, jobs: int | None = None) -> list[Outcome]:
+class Interrupted(StackError):
+    """`up` was interrupted (Ctrl-C or SIGTERM); what it had started was stopped again."""
+
+
+INTERRUPT_WAIT = 4.0  # seconds an interrupted `up` waits for starts in flight to notice
+INTERRUPT_GRACE = 3.0  # seconds each service then gets to stop: the whole cleanup stays under 10 s
+
+
+def up(
+    stack: Stack,
+    progress: Progress | None = None,
+    jobs: int | None = None,
+    cancel: threading.Event | None = None,
+    hurry: threading.Event | None = None,
+) -> list[Outcome]:
     """Start every service, dependencies first, independent ones together; wait until ready.
 
     On any failure, everything this file describes is stopped again and `StackError` says
-    which services failed, with their last log lines.
+    which services failed, with their last log lines, and names any it could not stop.
+    Setting `cancel` (a first Ctrl-C) ends the waiting, stops what this `up` started and
+    raises `Interrupted`; setting `hurry` too (a second Ctrl-C) removes them at once.
     """
     say: Progress = progress or (lambda service, line: None)
+    cancel = cancel or threading.Event()
+    hurry = hurry or threading.Event()
     outcomes = {d.name: Outcome(d.name) for d in stack.services}
+    touched: list[ServiceDef] = []  # services whose start this `up` began: only these are undone
     failed = threading.Event()
+
+    def unless_cancelled(check: HealthCheck) -> HealthCheck:
+        def checked(service: Service, info: ContainerInfo) -> bool:
+            if cancel.is_set():
+                raise _Cancelled
+            return check(service, info)
+
+        return checked
 
     def start(definition: ServiceDef) -> None:
         outcome = outcomes[definition.name]
         svc = definition.service
         try:
+            if cancel.is_set():
+                return
             if definition.build is not None:
                 say(svc.name, f"building {svc.spec.image} from {definition.build}")
                 svc.backend.build_image(svc.spec.image, str(definition.build), progress=lambda s: say(svc.name, s))
             else:
                 svc.backend.ensure_image(svc.spec.image, progress=lambda s: say(svc.name, s))
+            if cancel.is_set():
+                return
+            touched.append(definition)
             svc.start()
             outcome.started = True
             say(svc.name, "started; waiting until ready")
-            svc.wait_ready(timeout=definition.ready_timeout)
+            svc.wait_ready(
+                timeout=definition.ready_timeout,
+                health_check=unless_cancelled(svc.health_check or default_check),
+            )
             info = svc.info()
             for p in svc.spec.ports:
                 found = info.endpoint(p.container_port, p.protocol) if info else None
                 if found:
                     outcome.endpoints.append(f"{found[0]}:{found[1]} -> {p.container_port}/{p.protocol}")
             say(svc.name, "ready")
+        except _Cancelled:
+            return
         except ServiceNotReadyError as exc:
             outcome.error, outcome.logs = str(exc), exc.logs
             failed.set()
@@ -275,15 +314,117 @@ def up(stack: Stack, progress: Progress | None = None, jobs: int | None = None) 
             failed.set()
 
     for wave in stack.waves():
-        with ThreadPoolExecutor(max_workers=max(1, min(jobs or len(wave), len(wave)))) as pool:
-            list(pool.map(start, wave))
-        if failed.is_set():
+        gate = threading.Semaphore(max(1, jobs or len(wave)))
+        # Daemon threads: a pull still running after an interrupt must not keep the process alive.
+        workers = [threading.Thread(target=_gated, args=(gate, start, d), daemon=True) for d in wave]
+        for worker in workers:
+            worker.start()
+        _join(workers, cancel)
+        if cancel.is_set() or failed.is_set():
             break
+    if cancel.is_set():
+        left = _undo(touched, hurry)
+        stopped = [d.name for d in touched if d.name not in left]
+        what = f"stopped {', '.join(stopped)}" if stopped else "nothing had started"
+        raise Interrupted(f"interrupted; {what}{_still_there(left)}", [])
     if failed.is_set():
-        down(stack)
+        left = _down_errors(stack)
         bad = [o for o in outcomes.values() if o.error]
-        raise StackError(f"{', '.join(o.name for o in bad)} failed to start; everything was stopped again", bad)
+        names = ", ".join(o.name for o in bad)
+        if left:
+            raise StackError(f"{names} failed to start{_still_there(left)}", bad)
+        raise StackError(f"{names} failed to start; everything was stopped again", bad)
     return list(outcomes.values())
+
+
+def _gated(gate: threading.Semaphore, start: Callable[[ServiceDef], None], definition: ServiceDef) -> None:
+    with gate:  # at most `jobs` services start at once
+        start(definition)
+
+
+def _join(workers: list[threading.Thread], cancel: threading.Event) -> None:
+    """Wait for `workers` in short steps, so a Ctrl-C in this (the main) thread is seen at once.
+
+    Once cancelled, wait at most INTERRUPT_WAIT more: a readiness wait ends within one poll,
+    a create within its call; a long pull is left behind (it starts nothing afterwards).
+    """
+    end: float | None = None
+    while any(w.is_alive() for w in workers):
+        if cancel.is_set():
+            end = end or time.monotonic() + INTERRUPT_WAIT
+            if time.monotonic() > end:
+                return
+        try:
+            for worker in workers:
+                worker.join(timeout=0.1)
+        except KeyboardInterrupt:
+            cancel.set()
+
+
+class _Cancelled(Exception):
+    """Raised inside a health check to end a readiness wait when `up` is interrupted."""
+
+
+def _undo(started: list[ServiceDef], hurry: threading.Event) -> dict[str, str]:
+    """Stop what an interrupted `up` started; {service: why not} for what could not be.
+
+    Graceful (a short stop) unless `hurry`; a second Ctrl-C while graceful stops are under way
+    sets `hurry` and removes the services still being stopped at once.
+    """
+    left: dict[str, str] = {}
+    done: set[str] = set()
+
+    def undo(definition: ServiceDef, force: bool) -> None:
+        svc = definition.service
+        try:
+            if force:
+                svc.backend.remove(svc.container_name)
+            else:
+                svc.backend.stop(svc.container_name, timeout=min(svc.stop_timeout, INTERRUPT_GRACE))
+        except OblakoBackendError as exc:
+            left[definition.name] = str(exc).splitlines()[0]
+            return
+        left.pop(definition.name, None)
+        done.add(definition.name)
+
+    def launch(force: bool) -> list[threading.Thread]:
+        pending = [d for d in started if d.name not in done]
+        threads = [threading.Thread(target=undo, args=(d, force), daemon=True) for d in pending]
+        for thread in threads:
+            thread.start()
+        return threads
+
+    threads = launch(force=hurry.is_set())
+    hurried = hurry.is_set()
+    while any(t.is_alive() for t in threads):
+        try:
+            for thread in threads:
+                thread.join(timeout=0.1)
+        except KeyboardInterrupt:
+            hurry.set()
+        if hurry.is_set() and not hurried:  # a second Ctrl-C: remove, don't wait for graceful stops
+            hurried = True
+            threads = launch(force=True)
+    return left
+
+
+def _still_there(left: dict[str, str]) -> str:
+    """The sentence that names what could not be stopped, and how to remove it."""
+    if not left:
+        return ""
+    names = ", ".join(f"{name} ({why})" for name, why in sorted(left.items()))
+    return (
+        f"; could NOT stop {names}: they may still be running. When the runtime answers again, "
+        "remove them with `oblako-backends down FILE` (or `oblako-backends rm CONTAINER`)"
+    )
+
+
+def _down_errors(stack: Stack) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for line in down(stack):
+        name, _, why = line.partition(": ")
+        errors[name] = why.splitlines()[0] if why else "unknown"
+    return errors
 
 
 def down(stack: Stack) -> list[str]:

@@ -412,7 +412,17 @@ class DockerPlugin:
                 stream = self.api.logs(container, stdout=True, stderr=True, stream=True, follow=True, tail=tail)
         except _Missing:
             raise OblakoBackendError(f"no container named {name!r} to follow on {self.runtime}") from None
-        return LogStream(stream, stream.close)
+        return _Follow(self, name, stream).stream()
+
+    def answers(self, timeout: float) -> str | None:
+        """Why the engine does not answer /_ping within `timeout` s, or None when it does."""
+        try:
+            # docker-py's ping() has no per-call deadline; _get takes requests' timeout.
+            response = self.api._get(self.api._url("/_ping"), timeout=timeout)
+            response.raise_for_status()
+        except Exception as exc:  # any failure means "not answering"; the reason is reported
+            return _reason(exc)
+        return None
 
     @hookimpl
     def oblako_stop(self, name: str, timeout: float) -> None:
@@ -486,6 +496,56 @@ class DockerPlugin:
                     tls=self._endpoint.tls,
                 )
             return self._client
+
+
+class _Follow:
+    """A followed log stream that ends with `RuntimeUnavailableError`, not silence, when the
+    engine wedges or dies.
+
+    A quiet container and a frozen engine look the same on the stream's socket, so a watchdog
+    pings the engine while the stream is open; a ping that fails closes the stream and the
+    reader gets the error. A stream that ends is checked the same way: the engine may have
+    died (kill -9) rather than the container having exited.
+    """
+
+    def __init__(self, plugin: DockerPlugin, name: str, stream: Any):
+        self.plugin, self.name, self.raw = plugin, name, stream
+        self.failure: str | None = None
+        self.closed = threading.Event()
+        self.period = min(2.0, plugin._timeout / 4)  # detection within period + ping deadline < OBLAKO_TIMEOUT
+        self.ping_deadline = plugin._timeout / 2
+
+    def stream(self) -> LogStream:
+        threading.Thread(target=self._watch, daemon=True, name=f"oblako-follow-{self.name}").start()
+        return LogStream(self._chunks(), self._close)
+
+    def _close(self) -> None:
+        self.closed.set()
+        with suppress(Exception):
+            self.raw.close()
+
+    def _watch(self) -> None:
+        while not self.closed.wait(self.period):
+            why = self.plugin.answers(self.ping_deadline)
+            if why is not None and not self.closed.is_set():
+                self.failure = why
+                self._close()
+                return
+
+    def _chunks(self) -> Iterator[bytes]:
+        try:
+            yield from self.raw
+        except Exception as exc:
+            if self.failure is None and not self.closed.is_set():
+                self.failure = _reason(exc)
+        if self.failure is None and not self.closed.is_set():
+            self.failure = self.plugin.answers(self.ping_deadline)  # ended: exited, or engine gone?
+        self.closed.set()
+        if self.failure is not None:
+            self.plugin._reset()
+            where = str(self.plugin._endpoint or "the engine")
+            why = f"while following logs of {self.name!r}: {self.failure}"
+            raise RuntimeUnavailableError(self.plugin.runtime, [(where, why)], self.plugin.start_hint)
 
 
 def engine_name(version: Mapping[str, Any]) -> str:

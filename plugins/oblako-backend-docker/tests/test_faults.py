@@ -1,0 +1,270 @@
+"""Interrupts and faults on the Docker-API backends, on real engines.
+
+A wedged engine is a real one stopped with SIGSTOP (and always continued afterwards); a
+crashed one is a private dockerd killed with SIGKILL. Nothing here is simulated but the
+moment a caller dies between create and start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import runtimes
+from oblako_backends import ABSENT, RUNNING, RuntimeUnavailableError, Service, get_backend
+from oblako_backends.backend import Backend
+
+IMAGE = runtimes.TEST_IMAGE
+Names = Callable[[str], str]
+FOREVER = "trap 'exit 0' TERM; sleep 600 & wait"
+QUICK = "4"  # OBLAKO_TIMEOUT for these tests: how long a wedged engine may hold a call
+
+
+@pytest.fixture
+def engine_pid(engine: runtimes.Engine, request: pytest.FixtureRequest) -> int:
+    """The PID of the engine process behind `engine` (dockerd, or Podman's API service)."""
+    daemon = request.getfixturevalue("podman_engine" if engine.backend == "podman" else "docker_engine")
+    assert daemon.pid > 0, "these tests freeze the engine, so they need one the harness started"
+    return int(daemon.pid)
+
+
+@contextlib.contextmanager
+def frozen(pid: int) -> Iterator[None]:
+    """The engine stopped with SIGSTOP: it holds every connection and answers nothing."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def cli_process(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    argv = [sys.executable, "-m", "oblako_backends.cli", *args]
+    return subprocess.Popen(
+        argv, env=env or dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def read_until(stream: object, text: str, timeout: float = 60) -> str:
+    """Read lines from a pipe until one contains `text` (a readiness check on the process's output)."""
+    seen: list[str] = []
+    found = threading.Event()
+
+    def read() -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            seen.append(line)
+            if text in line:
+                found.set()
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    assert found.wait(timeout), f"never saw {text!r}; got {''.join(seen)!r}"
+    return "".join(seen)
+
+
+def services_file(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "services.toml"
+    path.write_text(body)
+    return path
+
+
+# -- 3. Ctrl-C during up ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_up_stops_what_it_started_and_exits_130(
+    backend: Backend, tmp_path: Path, unique_name: Names, sig: signal.Signals
+) -> None:
+    ready, waiting = unique_name("ready"), unique_name("waiting")
+    path = services_file(
+        tmp_path,
+        f"[services.{ready}]\nimage = '{IMAGE}'\nports = ['8080']\n"
+        f"[services.{waiting}]\nimage = '{IMAGE}'\ncommand = ['sh', '-c', \"{FOREVER}\"]\n"
+        "health = { log = 'a line that never comes', timeout = 120 }\n",
+    )
+    up = cli_process("up", str(path))
+    try:
+        assert up.stderr is not None
+        read_until(up.stderr, f"[{waiting}] started; waiting until ready")
+        assert backend.status(f"oblako-{waiting}") == RUNNING
+        up.send_signal(sig)
+        _, err = up.communicate(timeout=10)  # the whole cleanup is bounded
+    finally:
+        up.kill()
+    assert up.returncode == 130, err
+    assert "interrupted; stopped" in err and ready in err and waiting in err
+    assert backend.status(f"oblako-{ready}") == ABSENT and backend.status(f"oblako-{waiting}") == ABSENT
+
+
+def test_a_second_ctrl_c_removes_at_once_without_the_graceful_stop(
+    backend: Backend, tmp_path: Path, unique_name: Names
+) -> None:
+    stubborn = unique_name("stubborn")  # ignores SIGTERM: a graceful stop would take its whole grace
+    path = services_file(
+        tmp_path,
+        f"[services.{stubborn}]\nimage = '{IMAGE}'\n"
+        "command = ['sh', '-c', \"trap '' TERM; echo up; while true; do sleep 1; done\"]\n"
+        "health = { log = 'a line that never comes', timeout = 120 }\n",
+    )
+    up = cli_process("up", str(path))
+    try:
+        assert up.stderr is not None
+        read_until(up.stderr, f"[{stubborn}] started; waiting until ready")
+        up.send_signal(signal.SIGINT)
+        read_until(up.stderr, "Ctrl-C again: remove at once")
+        second = time.monotonic()
+        up.send_signal(signal.SIGINT)
+        up.wait(timeout=10)
+        after_second = time.monotonic() - second
+    finally:
+        up.kill()
+    assert up.returncode == 130
+    assert backend.status(f"oblako-{stubborn}") == ABSENT
+    from oblako_backends.stack import INTERRUPT_GRACE
+
+    assert after_second < INTERRUPT_GRACE  # it did not sit out the graceful stop of a TERM-ignoring service
+
+
+# -- 4. up never reports a cleanup it did not do ---------------------------------------------------
+
+
+def test_a_failed_up_whose_cleanup_fails_names_what_is_still_running(
+    backend: Backend, tmp_path: Path, unique_name: Names, engine_pid: int
+) -> None:
+    good, doomed = unique_name("good"), unique_name("doomed")
+    path = services_file(
+        tmp_path,
+        f"[services.{good}]\nimage = '{IMAGE}'\ncommand = ['sh', '-c', \"{FOREVER}\"]\n"
+        f"[services.{doomed}]\nimage = '{IMAGE}'\ncommand = ['sh', '-c', \"{FOREVER}\"]\n"
+        "health = { log = 'a line that never comes', timeout = 120 }\n",
+    )
+    env = {**os.environ, "OBLAKO_TIMEOUT": QUICK, "OBLAKO_PROBE_TIMEOUT": "2"}
+    up = cli_process("up", str(path), env=env)
+    try:
+        assert up.stderr is not None
+        read_until(up.stderr, f"[{doomed}] started; waiting until ready")
+        read_until(up.stderr, f"[{good}] ready")
+        with frozen(engine_pid):  # the readiness poll fails, and so does every stop of the cleanup
+            _, err = up.communicate(timeout=60)
+    finally:
+        up.kill()
+    assert up.returncode == 1, err
+    assert "everything was stopped again" not in err
+    assert "could NOT stop" in err and good in err and doomed in err and "oblako-backends down" in err
+    # What it said is true: both are still there, running.
+    assert backend.status(f"oblako-{good}") == RUNNING and backend.status(f"oblako-{doomed}") == RUNNING
+    from oblako_backends.cli import main as cli
+
+    assert cli(["down", str(path)]) == 0
+
+
+# -- 5. a start interrupted between create and start -----------------------------------------------
+
+
+def test_a_container_left_created_but_never_started_is_repaired_by_the_next_start(
+    engine: runtimes.Engine, unique_name: Names, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OBLAKO_TIMEOUT", QUICK)
+    backend = get_backend(engine.backend)
+    svc = Service("orphan", IMAGE, backend=backend, container_name=unique_name("orphan"), command=["sh", "-c", FOREVER])
+    plugin = backend.plugin
+    # The first half of the backend's own run: create, then the caller dies before start.
+    plugin.api.create_container(**plugin._create_args(svc.spec.owned_by(backend.name, svc.name)))
+    info = backend.inspect(svc.container_name)
+    assert info is not None and info.state != RUNNING and info.starting
+    try:
+        assert svc.start() is True  # no error: the orphan is replaced once no start can still own it
+        assert svc.status().state == RUNNING
+        assert [c.name for c in backend.list()].count(svc.container_name) == 1
+    finally:
+        svc.stop()
+
+
+# -- 6. a wedged or crashed engine never hangs logs -f ---------------------------------------------
+
+
+def test_following_logs_of_a_frozen_engine_ends_with_an_error_in_time(
+    engine: runtimes.Engine, engine_pid: int, unique_name: Names, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OBLAKO_TIMEOUT", QUICK)
+    backend = get_backend(engine.backend)
+    name = unique_name("quiet")
+    backend.run(name=name, image=IMAGE, command=["sh", "-c", f"echo only-line; {FOREVER}"])
+    try:
+        stream = backend.follow_logs(name, tail=10)
+        assert next(stream) == "only-line"
+        outcome: list[BaseException | str] = []
+
+        def read_on() -> None:
+            try:
+                outcome.append(f"ended cleanly after {list(stream)}")
+            except BaseException as exc:  # what ended the iteration is the result
+                outcome.append(exc)
+
+        reader = threading.Thread(target=read_on, daemon=True)
+        with frozen(engine_pid):
+            reader.start()
+            reader.join(timeout=float(QUICK) + 1)
+        assert outcome and isinstance(outcome[0], RuntimeUnavailableError), outcome or "still blocked"
+        assert name in str(outcome[0])
+    finally:
+        backend.remove(name)
+
+
+def test_logs_f_on_a_frozen_engine_exits_1_in_time(backend: Backend, engine_pid: int, unique_name: Names) -> None:
+    name = unique_name("quiet-cli")
+    backend.run(name=name, image=IMAGE, command=["sh", "-c", f"echo only-line; {FOREVER}"])
+    follow = cli_process("logs", "-f", name, env={**os.environ, "OBLAKO_TIMEOUT": QUICK})
+    try:
+        assert follow.stdout is not None
+        read_until(follow.stdout, "only-line")
+        with frozen(engine_pid):
+            _, err = follow.communicate(timeout=float(QUICK) + 2)
+    finally:
+        follow.kill()
+        backend.remove(name)
+    assert follow.returncode == 1 and "not reachable" in err and "Traceback" not in err
+
+
+@pytest.mark.runtime
+def test_following_logs_when_the_engine_is_killed_is_an_error_not_an_end() -> None:
+    """kill -9 of the engine closes the stream: that must read as an error, never as "the
+    container exited". The engine is a private Podman API service: its containers outlive it
+    by design, so a new service on the same storage can remove them afterwards."""
+    directory = Path(tempfile.mkdtemp(prefix="oblako-crash-"))
+    daemon = runtimes.start_podman(directory)
+    try:
+        runtimes.build_test_image(daemon.url)
+        env = {**os.environ, "CONTAINER_HOST": daemon.url, "OBLAKO_CONTAINER_BACKEND": "podman"}
+        backend = get_backend("podman", base_url=daemon.url, timeout=float(QUICK))
+        backend.run(name="crash-follow", image=IMAGE, command=["sh", "-c", f"echo only-line; {FOREVER}"])
+        stream = backend.follow_logs("crash-follow", tail=10)
+        assert next(stream) == "only-line"
+        follow = cli_process("logs", "-f", "crash-follow", env=env)
+        assert follow.stdout is not None
+        read_until(follow.stdout, "only-line")
+        os.kill(daemon.pid, signal.SIGKILL)
+        _, err = follow.communicate(timeout=30)
+        assert follow.returncode == 1 and "not reachable" in err, err
+        with pytest.raises(RuntimeUnavailableError):
+            list(stream)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(daemon.pid, signal.SIGKILL)
+        (directory / "daemon.pid").unlink(missing_ok=True)
+        again = runtimes.start_podman(directory)
+        try:
+            runtimes.remove_all_containers(again.url)
+        finally:
+            again.stop()
+            shutil.rmtree(directory, ignore_errors=True)
