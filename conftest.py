@@ -46,6 +46,7 @@ def _started(what: str, prefix: str, start: Callable[[Path], runtimes.Daemon]) -
         pid = directory / "daemon.pid"
         if pid.exists():
             runtimes.stop_pid(int(pid.read_text()))
+        runtimes.forget_bridge(directory)
         shutil.rmtree(directory, ignore_errors=True)
         _unavailable(what, exc)
     try:

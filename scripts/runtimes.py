@@ -84,6 +84,7 @@ class Daemon:
 
     def stop(self) -> None:
         stop_pid(self.pid)
+        forget_bridge(self.directory)
 
 
 @dataclass(frozen=True)
@@ -122,8 +123,9 @@ def ensure_installed(*commands: str) -> None:
             f"{', '.join(missing)} not installed; install {' '.join(packages)} (Debian) or your platform's equivalent"
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, timeout=600)
-    subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, env=env, timeout=900)
+    # apt's chatter goes to stderr: stdout carries only this script's machine-readable line.
+    for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *packages]):
+        subprocess.run(argv, check=True, env=env, timeout=900, stdout=sys.stderr, stdin=subprocess.DEVNULL)
 
 
 def _ping_unix(path: str, timeout: float = 1.0) -> bool:
@@ -192,26 +194,61 @@ def _start(
 
 @contextlib.contextmanager
 def private_bridge(name: str, address: str) -> Iterator[str]:
-    """A bridge device of our own for a second dockerd (``--bridge NAME``).
-
-    Two engines must not share docker0: the one that stops deletes it under the other, and
-    ``--bridge none`` deletes it at start. `address` is the bridge's own CIDR, local to it.
-    """
-    subprocess.run(["ip", "link", "add", "name", name, "type", "bridge"], check=True, timeout=30)
+    """A bridge device of our own for a dockerd (``--bridge NAME``), removed afterwards."""
+    make_bridge(name, address)
     try:
-        subprocess.run(["ip", "addr", "add", address, "dev", name], check=True, timeout=30)
-        subprocess.run(["ip", "link", "set", name, "up"], check=True, timeout=30)
         yield name
     finally:
-        subprocess.run(["ip", "link", "delete", name], check=False, timeout=30)
+        delete_bridge(name)
+
+
+def make_bridge(name: str, address: str) -> str:
+    """Create bridge `name` with `address` (its own CIDR). Each engine we start gets one: engines
+    must not share docker0 (the one that stops deletes it under the other), least of all with a
+    Docker the user runs."""
+    ip = locate("ip") or "ip"
+    subprocess.run([ip, "link", "add", "name", name, "type", "bridge"], check=True, timeout=30)
+    try:
+        subprocess.run([ip, "addr", "add", address, "dev", name], check=True, timeout=30)
+        subprocess.run([ip, "link", "set", name, "up"], check=True, timeout=30)
+    except subprocess.SubprocessError:
+        delete_bridge(name)
+        raise
+    return name
+
+
+def delete_bridge(name: str) -> None:
+    subprocess.run([locate("ip") or "ip", "link", "delete", name], check=False, timeout=30, capture_output=True)
+
+
+def forget_bridge(directory: Path) -> None:
+    """Remove the bridge recorded in `directory` by start_dockerd, if any."""
+    record = directory / "bridge"
+    if record.exists():
+        delete_bridge(record.read_text().strip())
+        record.unlink()
+
+
+def free_bridge() -> tuple[str, str]:
+    """(name, CIDR) for a new bridge: a name and a 10.213.N.0/24 subnet nothing here uses yet."""
+    ip = locate("ip") or "ip"
+    used = subprocess.run([ip, "-o", "addr"], capture_output=True, text=True, timeout=30, check=True).stdout
+    links = subprocess.run([ip, "-o", "link"], capture_output=True, text=True, timeout=30, check=True).stdout
+    for n in range(20, 250):
+        name = f"oblako-br{n}"
+        if f" 10.213.{n}." not in used and f" {name}:" not in links and f" {name}@" not in links:
+            return name, f"10.213.{n}.1/24"
+    raise RuntimeStartError("no free 10.213.N.0/24 subnet for a private bridge")
 
 
 def start_dockerd(
     directory: Path, socket_path: Path | None = None, bridge: str | None = None, also_at: tuple[Path, ...] = ()
 ) -> Daemon:
-    """A private Docker Engine: own socket, data root, exec root and pid file.
+    """A private Docker Engine that shares the machine politely: own socket, data root, exec
+    root, pid file and bridge, and no iptables rules (ports are published by Docker's
+    userland proxy), so it runs beside a Docker of the user's own and touches none of its chains.
 
-    `bridge`: an existing bridge device (see `private_bridge`) for every engine but the first.
+    `bridge`: an existing bridge device to use (else one is made for this engine and removed with it).
     `also_at`: more sockets the same engine listens on (e.g. where Colima would put one).
     """
     ensure_installed("dockerd")
@@ -234,9 +271,17 @@ def start_dockerd(
     for extra in also_at:
         extra.parent.mkdir(parents=True, exist_ok=True)
         argv += ["--host", f"unix://{extra}"]
-    if bridge:
-        argv += ["--bridge", bridge]
-    proc = _start("dockerd", argv, directory, lambda: _ping_unix(str(sock)))
+    argv += ["--iptables=false", "--ip-masq=false"]
+    own_bridge = None
+    if bridge is None:
+        own_bridge = bridge = make_bridge(*free_bridge())
+        (directory / "bridge").write_text(own_bridge)  # so `stop --dir` (or a failed start) removes it
+    argv += ["--bridge", bridge]
+    try:
+        proc = _start("dockerd", argv, directory, lambda: _ping_unix(str(sock)))
+    except BaseException:
+        forget_bridge(directory)
+        raise
     return Daemon("docker", proc.pid, f"unix://{sock}", directory)
 
 
@@ -413,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
             if pidfile.exists():
                 stop_pid(int(pidfile.read_text()))
                 pidfile.unlink()
+            forget_bridge(directory)
     except (RuntimeStartError, subprocess.SubprocessError) as exc:
         print(f"runtimes: {exc}", file=sys.stderr)
         return 1

@@ -17,6 +17,7 @@ TRACE_VAR = "OBLAKO_TRACE"
 TIMEOUT_VAR = "OBLAKO_TIMEOUT"
 PROBE_TIMEOUT_VAR = "OBLAKO_PROBE_TIMEOUT"
 BIND_ADDRESS_VAR = "OBLAKO_BIND_ADDRESS"
+PUBLISH_GATEWAY_VAR = "OBLAKO_PUBLISH_GATEWAY"
 
 DEFAULT_BACKEND = "docker"
 DEFAULT_TIMEOUT = 60.0  # one runtime API call (a pull streams, so this bounds each step)
@@ -87,6 +88,12 @@ def probe_timeout() -> float:
 def bind_addresses() -> tuple[str, ...]:
     """Host addresses published ports listen on: loopback unless the user widens it."""
     return explicit_bind_addresses() or DEFAULT_BIND_ADDRESSES
+
+
+def publish_gateway() -> bool:
+    """Do fixed host ports also listen on the engine's bridge gateway (so containers reach them
+    through host-gateway)? On by default; OBLAKO_PUBLISH_GATEWAY=0 keeps them on loopback only."""
+    return True if not os.environ.get(PUBLISH_GATEWAY_VAR, "").strip() else flag(PUBLISH_GATEWAY_VAR)
 
 
 def explicit_bind_addresses() -> tuple[str, ...] | None:

@@ -238,11 +238,12 @@ def test_containers_reach_a_fixed_port_service_through_the_host(backend: Backend
 
 
 @contextlib.contextmanager
-def own_namespace() -> Iterator[tuple[str, str]]:
+def own_namespace(routed: bool = False) -> Iterator[tuple[str, str]]:
     """A network namespace of the test's own, joined to this host by a veth pair.
 
     Yields (namespace, the host's address on the pair). Addresses are the test's own, so
-    traffic goes nowhere but to this host.
+    traffic goes nowhere but to this host. `routed`: its default route is this host, as for a
+    machine on a network that routes through it (so it can reach the host's other addresses).
     """
     token = uuid.uuid4().hex[:6]
     namespace, outside, inside = f"oblako-{token}", f"ob{token}h", f"ob{token}n"
@@ -263,6 +264,8 @@ def own_namespace() -> Iterator[tuple[str, str]]:
         run("-n", namespace, "addr", "add", f"{ns_ip}/30", "dev", inside)
         run("-n", namespace, "link", "set", inside, "up")
         run("-n", namespace, "link", "set", "lo", "up")
+        if routed:
+            run("-n", namespace, "route", "add", "default", "via", host_ip)
         # Docker Engine sets the FORWARD policy to DROP, which also drops what Podman's own
         # rules leave to the policy; a host running both needs this. Only our veth is opened.
         subprocess.run([iptables, "-I", "FORWARD", "-i", outside, "-j", "ACCEPT"], check=True, timeout=30)
@@ -306,6 +309,32 @@ def test_published_ports_are_loopback_only_unless_widened(
         shared.wait_ready(timeout=30)
         _, port = shared.endpoint(8080) or ("", 0)
         assert fetch_from(namespace, host_ip, port) == "hello from oblako-test\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="creating a network namespace needs root")
+def test_the_bridge_gateway_listener_is_reachable_when_routed_and_can_be_switched_off(
+    backend: Backend, unique_name: Names, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the README says about exposure: a fixed host port also listens on the bridge
+    gateway, which a machine routed through this host can reach; OBLAKO_PUBLISH_GATEWAY=0 stops that."""
+    gateway = backend.plugin.host_gateway()
+    assert gateway, "this engine runs here, so its bridge gateway is an address of this machine"
+    port = runtimes.free_port()
+    with own_namespace(routed=True) as (namespace, _):
+        exposed = Service(unique_name("exposed"), IMAGE, backend=backend, ports={"8080/tcp": port})
+        exposed.start()
+        exposed.wait_ready(timeout=30)
+        assert fetch_from(namespace, gateway, port) == "hello from oblako-test\n"
+        assert f"bridge gateway {gateway}" in backend.probe().details["ports listen on"]
+        exposed.stop()
+
+        monkeypatch.setenv("OBLAKO_PUBLISH_GATEWAY", "0")
+        private = Service(unique_name("private"), IMAGE, backend=backend, ports={"8080/tcp": port})
+        private.start()
+        private.wait_ready(timeout=30)
+        assert runtimes.http_get("127.0.0.1", port)[1] == "hello from oblako-test\n"
+        assert fetch_from(namespace, gateway, port).startswith("failed:")
+        assert backend.probe().details["ports listen on"] == "127.0.0.1 only"
 
 
 def test_the_cli_runs_a_container_showing_pull_progress(

@@ -116,7 +116,7 @@ def test_the_forward_comes_back_after_the_pod_is_replaced(k8s: Backend) -> None:
     workload = manifests.k8s_name(svc.container_name)
     kubectl(k8s, "delete", "pod", "-l", f"{manifests.WORKLOAD_LABEL}={workload}", "--wait=true")
     wait_for(lambda: fetch_ok(port), "the same local port to serve from the new pod")
-    state = forward.State.load(k8s.plugin._forward_file(svc.container_name))
+    state = forward.ForwardState.load(k8s.plugin._forward_file(svc.container_name))
     assert state is not None and state.restarts >= 1
 
 
@@ -124,7 +124,7 @@ def test_stop_leaves_no_forward_process_and_no_objects(k8s: Backend) -> None:
     svc = Service("web", IMAGE, backend=k8s, container_name=f"web-{uuid.uuid4().hex[:6]}", ports={"8080/tcp": None})
     svc.start()
     state_file = k8s.plugin._forward_file(svc.container_name)
-    state = forward.State.load(state_file)
+    state = forward.ForwardState.load(state_file)
     assert state is not None and forward.alive(state.pid)
     _, port = svc.endpoint(8080) or ("", 0)
     svc.stop()
@@ -151,7 +151,7 @@ def test_another_process_sees_and_stops_the_forward(k8s: Backend, k8s_cluster: o
     listed = subprocess.run(ps, env=env, capture_output=True, text=True, timeout=120, check=True)
     (mine,) = [c for c in json.loads(listed.stdout) if c["name"] == name]
     assert mine["ports"] and mine["ports"][0]["host_ip"] == "127.0.0.1"
-    pid = forward.State.load(k8s.plugin._forward_file(name)).pid  # type: ignore[union-attr]
+    pid = forward.ForwardState.load(k8s.plugin._forward_file(name)).pid  # type: ignore[union-attr]
     subprocess.run(
         [sys.executable, "-m", "oblako_backends", "stop", name], env=env, capture_output=True, timeout=180, check=True
     )
@@ -173,3 +173,50 @@ def test_a_crash_loop_raises_with_the_last_log_lines(k8s: Backend) -> None:
         k8s.run(name=name, image=IMAGE, command=["sh", "-c", "echo 'boom: /etc/app.conf missing'; exit 3"])
     assert "boom: /etc/app.conf missing" in str(raised.value)
     assert k8s.status(name) == ABSENT
+
+
+def test_a_killed_supervisor_is_noticed_its_kubectl_stopped_and_the_forward_restarted(k8s: Backend) -> None:
+    svc = Service("web", IMAGE, backend=k8s, container_name=f"web-{uuid.uuid4().hex[:6]}", ports={"8080/tcp": None})
+    svc.start()
+    _, port = svc.endpoint(8080) or ("", 0)
+    state_file = k8s.plugin._forward_file(svc.container_name)
+    killed = forward.ForwardState.load(state_file)
+    assert killed is not None and killed.supervised() and forward.is_process(killed.child, killed.child_identity)
+    os.kill(killed.pid, 9)
+    wait_for(lambda: not forward.alive(killed.pid), "the supervisor to die")
+    assert svc.status().state == RUNNING  # the next status notices ...
+    healed = forward.ForwardState.load(state_file)
+    assert healed is not None and healed.pid != killed.pid and healed.supervised()
+    assert not forward.is_process(killed.child, killed.child_identity)  # ... stops the orphaned kubectl ...
+    wait_for(lambda: fetch_ok(port), "the forward to serve again on the same port")  # ... and restarts it
+    svc.stop()
+    assert not forward.alive(healed.pid)
+
+
+def test_a_workload_deleted_outside_oblako_ends_its_supervisor_and_record(k8s: Backend) -> None:
+    svc = Service("web", IMAGE, backend=k8s, container_name=f"web-{uuid.uuid4().hex[:6]}", ports={"8080/tcp": None})
+    svc.start()
+    state_file = k8s.plugin._forward_file(svc.container_name)
+    state = forward.ForwardState.load(state_file)
+    assert state is not None and state.supervised()
+    workload = manifests.k8s_name(svc.container_name)
+    kubectl(k8s, "delete", f"deployment/{workload}", f"service/{workload}", "--wait=true")
+    wait_for(lambda: not state.supervised() and not state_file.exists(), "the supervisor to end and forget itself")
+    assert svc.status().state == ABSENT
+
+
+def test_symlinks_planted_in_the_state_directory_write_nothing_through(k8s: Backend, tmp_path: Path) -> None:
+    name = f"web-{uuid.uuid4().hex[:6]}"
+    state_file = k8s.plugin._forward_file(name)
+    forward.safe_directory(state_file.parent, depth=3)
+    victims = [tmp_path / "victim-tmp", tmp_path / "victim-log"]
+    for victim in victims:
+        victim.write_text("precious\n")
+    state_file.with_suffix(".tmp").symlink_to(victims[0])
+    state_file.with_suffix(".log").symlink_to(victims[1])
+    svc = Service("web", IMAGE, backend=k8s, container_name=name, ports={"8080/tcp": None})
+    svc.start()
+    _, port = svc.endpoint(8080) or ("", 0)
+    assert fetch_ok(port)
+    assert [v.read_text() for v in victims] == ["precious\n", "precious\n"]
+    svc.stop()

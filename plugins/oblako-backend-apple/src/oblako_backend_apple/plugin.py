@@ -227,6 +227,7 @@ class ApplePlugin:
             version=".".join(map(str, found)) if found else said.strip(),
             capabilities=frozenset({"pull", "build", "follow_logs", "named_volumes", "bind_mounts", "user"}),
             details={
+                "ports listen on": ", ".join(core_config.bind_addresses()),
                 "limits": "arm64 images run natively (amd64 through Rosetta only when enabled); no Docker socket, so "
                 "docker_client() is None and oblako's compute paths (Lambda, Glue, SageMaker) need Docker or Podman; "
                 "macOS 26 or later",

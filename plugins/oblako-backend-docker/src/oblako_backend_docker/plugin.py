@@ -264,8 +264,21 @@ class DockerPlugin:
         explicit = core_config.explicit_bind_addresses()
         if explicit:
             return explicit
-        gateway = self.host_gateway() if host_port else None
+        gateway = self.host_gateway() if host_port and core_config.publish_gateway() else None
         return core_config.bind_addresses() + ((gateway,) if gateway else ())
+
+    def listening(self) -> str:
+        """Where published ports listen, in words (`doctor` shows it)."""
+        explicit = core_config.explicit_bind_addresses()
+        if explicit:
+            return f"{', '.join(explicit)} (OBLAKO_BIND_ADDRESS)"
+        gateway = self.host_gateway() if core_config.publish_gateway() else None
+        if gateway:
+            return (
+                f"127.0.0.1; fixed host ports also on the bridge gateway {gateway}, reachable by containers and by "
+                "anything routed to that address (OBLAKO_PUBLISH_GATEWAY=0: loopback only)"
+            )
+        return "127.0.0.1 only"
 
     def extra_hosts(self, spec: ContainerSpec) -> dict[str, str]:
         """The /etc/hosts entries to ask the engine for (Podman rewrites host-gateway)."""
@@ -478,8 +491,15 @@ class DockerPlugin:
             details={
                 "api version": str(version.get("ApiVersion", "")),
                 "platform": f"{version.get('Os', '')}/{version.get('Arch', '')}",
+                "ports listen on": self._listening_or_why(),
             },
         )
+
+    def _listening_or_why(self) -> str:
+        try:
+            return self.listening()
+        except OblakoBackendError as exc:
+            return f"unknown ({str(exc).splitlines()[0]})"
 
     @hookimpl
     def oblako_docker_client(self) -> Any:

@@ -189,11 +189,12 @@ class KubernetesPlugin:
             raise kubectl_error(self.kubectl.where, ("create", "deployment"), created.stderr)
         try:
             mappings = self._host_ports(spec)  # now that the name is ours: a taken port is this run's problem
-            self.kubectl.run("apply", "-f", "-", stdin=_list(others))  # claims (kept across runs) and the Service
+            if others:  # claims (kept across runs) and the Service
+                self.kubectl.run("apply", "-f", "-", stdin=_list(others))
             self._wait_available(spec)
             if mappings:
                 target = f"service/{manifests.k8s_name(spec.name)}"
-                state = forward.State(self.kubectl.argv("port-forward", target, bounded=False), mappings)
+                state = forward.ForwardState(self.kubectl.argv("port-forward", target, bounded=False), mappings)
                 try:
                     forward.start(self._forward_file(spec.name), state, self.kubectl.timeout)
                 except TimeoutError as exc:
@@ -238,7 +239,7 @@ class KubernetesPlugin:
         available = (deployment.get("status") or {}).get("availableReplicas", 0) >= 1
         young = _age(str(meta.get("creationTimestamp", ""))) < self.kubectl.timeout
         containers = ((deployment.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or [{}]
-        state = forward.State.load(self._forward_file(name))
+        state = forward.recover(self._forward_file(name))  # a killed supervisor is replaced here
         ports = tuple(
             PublishedPort(int(str(container)), "tcp", str(address), int(str(host)))
             for address, host, container in (state.ports if state else [])
@@ -327,7 +328,11 @@ class KubernetesPlugin:
             engine="Kubernetes",
             version=str(server.get("gitVersion", "")),
             capabilities=frozenset({"pull", "follow_logs", "named_volumes", "user", "extra_hosts"}),
-            details={"namespace": self.settings.namespace, "client": "kubectl"},
+            details={
+                "namespace": self.settings.namespace,
+                "client": "kubectl",
+                "ports listen on": f"{', '.join(core_config.bind_addresses())} (kubectl port-forward on this machine)",
+            },
         )
 
     @hookimpl
