@@ -99,3 +99,26 @@ def test_host_docker_internal_in_env_becomes_the_gateway(apple: Backend) -> None
     contract.wait_for(lambda: apple.logs(name) != "", "the output")
     assert apple.logs(name) == f"http://{apple.plugin.gateway()}:9000/\n"
     apple.remove(name)
+
+
+def test_env_values_reach_the_container_but_never_the_command_line(
+    apple: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Apple's CLI documents --env-file: values go through a 0600 file removed afterwards, so
+    no process list shows them."""
+    import tempfile
+
+    secret = "s3cr3t-never-on-a-command-line"
+    argv_log = tmp_path / "argv.log"
+    monkeypatch.setenv("OBLAKO_STANDIN_ARGV_LOG", str(argv_log))
+    before = set(Path(tempfile.gettempdir()).glob("oblako-env-*"))
+    apple.run(
+        name="envfile",
+        image=runtimes.TEST_IMAGE,
+        environment={"TOKEN": secret, "MODE": "a=b"},
+        command=["sh", "-c", 'echo "token=$TOKEN mode=$MODE"; sleep 600'],
+    )
+    contract.wait_for(lambda: "token=" in apple.logs("envfile"), "the container's line")
+    assert apple.logs("envfile") == f"token={secret} mode=a=b\n"
+    assert secret not in argv_log.read_text() and "--env-file=" in argv_log.read_text()
+    assert set(Path(tempfile.gettempdir()).glob("oblako-env-*")) == before  # the file is gone again

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from oblako_backend_kubernetes import manifests
 from oblako_backend_kubernetes.kubectl import Kubectl, error
@@ -165,3 +167,42 @@ def test_without_a_port_to_probe_available_means_it_stayed_up() -> None:
     served = objects(ContainerSpec(name="web", image="busybox:1", ports={"80/tcp": None}))["Deployment"]["spec"]
     assert quiet["minReadySeconds"] == 3 and "readinessProbe" not in quiet["template"]["spec"]["containers"][0]
     assert served["minReadySeconds"] == 0  # the readiness probe on the port decides
+
+
+RECORDER = """#!/bin/sh
+# A recording stand-in for kubectl: logs its argv, answers like a cluster where nothing exists.
+printf '%s\\n' "$@" > "$RECORD_DIR/$$-$(date +%s%N).argv"
+case " $* " in
+  *" get deployment "*) echo 'Error from server (NotFound): deployments.apps "x" not found' >&2; exit 1;;
+  *" --output=json"*) echo '{"items": []}';;
+esac
+exit 0
+"""
+
+
+def test_no_user_value_reaches_kubectl_as_a_separate_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Values that look like options travel in manifests on stdin, or glued to their option."""
+    from oblako_backends import OblakoBackendError, get_backend
+
+    fake = tmp_path / "kubectl"
+    fake.write_text(RECORDER)
+    fake.chmod(0o755)
+    (tmp_path / "argv").mkdir()
+    monkeypatch.setenv("RECORD_DIR", str(tmp_path / "argv"))
+    monkeypatch.setenv("OBLAKO_TIMEOUT", "1")
+    hostile = "--publish=0.0.0.0:1:1"
+    backend = get_backend("kubernetes", kubectl=str(fake), state_dir=str(tmp_path / "state"), namespace="ns")
+    with pytest.raises(OblakoBackendError, match="did not become available"):
+        backend.run(
+            name="web",
+            image="busybox",
+            environment={"TOKEN": hostile, "discovery.type": "-x"},
+            labels={"team": hostile},
+            command=["--kubeconfig=/etc/shadow", hostile],
+        )
+    calls = [p.read_text().splitlines() for p in sorted((tmp_path / "argv").iterdir())]
+    assert calls, "kubectl was called"
+    for argv in calls:
+        assert not any(hostile in token or "shadow" in token or token == "-x" for token in argv), argv
+        options = [t for t in argv if t.startswith("-")]
+        assert all(t.startswith("--") or t in ("-f", "-") for t in options), argv  # ours, spelled out

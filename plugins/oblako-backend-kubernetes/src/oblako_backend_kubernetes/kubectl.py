@@ -92,7 +92,7 @@ class Kubectl:
         return done
 
     def json(self, *args: str, namespaced: bool = True, timeout: float | None = None) -> Any:
-        done = self.run(*args, "-o", "json", namespaced=namespaced, timeout=timeout)
+        done = self.run(*args, "--output=json", namespaced=namespaced, timeout=timeout)
         return json.loads(done.stdout)
 
     @property

@@ -136,7 +136,7 @@ class KubernetesPlugin:
         self._namespace_ready = True
 
     def _deployment(self, name: str) -> dict[str, Any] | None:
-        done = self.kubectl.run("get", "deployment", manifests.k8s_name(name), "-o", "json", check=False)
+        done = self.kubectl.run("get", "deployment", manifests.k8s_name(name), "--output=json", check=False)
         if done.returncode != 0:
             if not_found(done.stderr):
                 return None
@@ -211,7 +211,7 @@ class KubernetesPlugin:
             deployment = self._deployment(spec.name) or {}
             if (deployment.get("status") or {}).get("availableReplicas", 0) >= 1:
                 return
-            pods = self.kubectl.json("get", "pods", "-l", f"{manifests.WORKLOAD_LABEL}={name}")
+            pods = self.kubectl.json("get", "pods", f"--selector={manifests.WORKLOAD_LABEL}={name}")
             for pod in pods.get("items", []):
                 for status in (pod.get("status") or {}).get("containerStatuses") or []:
                     waiting = (status.get("state") or {}).get("waiting") or {}
@@ -261,7 +261,7 @@ class KubernetesPlugin:
 
     @hookimpl
     def oblako_list(self) -> list[ContainerInfo]:
-        found = self.kubectl.json("get", "deployments", "-l", f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")
+        found = self.kubectl.json("get", "deployments", f"--selector={MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")
         return [self._info(d) for d in found.get("items", [])]
 
     @hookimpl
