@@ -179,6 +179,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 class Cluster:
     kubeconfig: str
     namespace: str
+    apiserver_pid: int  # for tests that freeze the API server (SIGSTOP), from OBLAKO_TEST_K8S_APISERVER_PIDFILE
 
 
 PERSISTENT_VOLUMES = 4  # this cluster has no provisioner: claims bind to volumes made here
@@ -239,7 +240,8 @@ def k8s_cluster(docker_engine: runtimes.Daemon, tmp_path_factory: pytest.TempPat
         )
     _kubectl(kubeconfig, "apply", "-f", "-", stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": volumes}))
     try:
-        yield Cluster(kubeconfig, namespace)
+        pidfile = os.environ.get("OBLAKO_TEST_K8S_APISERVER_PIDFILE", "")
+        yield Cluster(kubeconfig, namespace, int(Path(pidfile).read_text()) if pidfile else 0)
     finally:
         subprocess.run(
             [

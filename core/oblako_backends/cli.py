@@ -81,8 +81,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         lines.append(("error", probe.error))
     if probe.hint:
         lines.append(("what to do", probe.hint))
+    width = max(14, *(len(key) + 2 for key, _ in lines))
     for key, value in lines:
-        print(f"{key + ':':14}{value}")
+        print(f"{key + ':':{width}}{value}")
     return 0 if probe.reachable else 1
 
 

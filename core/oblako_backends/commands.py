@@ -13,7 +13,8 @@ import shutil
 import signal
 import socket
 import subprocess
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from .models import LogStream
@@ -54,11 +55,16 @@ def output(argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = 
     return Outcome(done.stdout)
 
 
-def follow(argv: Sequence[str]) -> LogStream:
+def follow(argv: Sequence[str], check: Callable[[], None] | None = None, period: float = 2.0) -> LogStream:
     """A CLI that streams log lines (`... logs --follow`) as a closable `LogStream`.
 
     It runs in a process group of its own; closing ends the whole group, so a CLI that
     hands the stream to a child (a wrapper script, a plugin) cannot keep the pipe open.
+
+    `check()` raises `RuntimeUnavailableError` (within its own deadline) when the runtime does
+    not answer. A quiet container and a frozen runtime look alike on the pipe, so it is called
+    every `period` s while the stream is open, and once when the stream ends (the runtime may
+    have died rather than the container exited); its error ends the iteration.
     """
     if not argv or isinstance(argv, str):
         raise TypeError("argv must be a non-empty list of arguments, not a shell string")
@@ -66,8 +72,11 @@ def follow(argv: Sequence[str]) -> LogStream:
         list(argv), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True
     )
     assert process.stdout is not None
+    stdout = process.stdout
+    closed = threading.Event()
+    failures: list[BaseException] = []
 
-    def close() -> None:
+    def end_group() -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -76,7 +85,32 @@ def follow(argv: Sequence[str]) -> LogStream:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
 
-    return LogStream(iter(process.stdout.readline, b""), close)
+    def close() -> None:
+        closed.set()
+        end_group()
+
+    def watch() -> None:
+        assert check is not None
+        while not closed.wait(period):
+            try:
+                check()
+            except Exception as exc:  # the runtime's own error, handed to the reader
+                if not closed.is_set():
+                    failures.append(exc)
+                    closed.set()
+                    end_group()
+                return
+
+    def lines() -> Iterator[bytes]:
+        yield from iter(stdout.readline, b"")
+        if failures:
+            raise failures[0]
+        if check is not None and not closed.is_set():
+            check()  # ended: did the container exit, or did the runtime go away?
+
+    if check is not None:
+        threading.Thread(target=watch, daemon=True, name="oblako-follow-watch").start()
+    return LogStream(lines(), close)
 
 
 def free_port(address: str = "127.0.0.1") -> int:

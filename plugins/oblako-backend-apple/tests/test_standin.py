@@ -122,3 +122,41 @@ def test_env_values_reach_the_container_but_never_the_command_line(
     assert apple.logs("envfile") == f"token={secret} mode=a=b\n"
     assert secret not in argv_log.read_text() and "--env-file=" in argv_log.read_text()
     assert set(Path(tempfile.gettempdir()).glob("oblako-env-*")) == before  # the file is gone again
+
+
+def test_following_logs_while_the_runtime_is_frozen_ends_with_an_error(
+    docker_engine: runtimes.Daemon, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stand-in's runtime is the Docker Engine: frozen with SIGSTOP, `container logs
+    --follow` blocks and `container system status` gives no answer."""
+    import signal
+    import threading
+
+    from oblako_backends import RuntimeUnavailableError
+
+    monkeypatch.setenv("DOCKER_HOST", docker_engine.url)
+    monkeypatch.setenv("OBLAKO_TIMEOUT", "4")
+    apple = get_backend("container", cli_path=str(STANDIN), volumes_dir=str(tmp_path / "volumes"))
+    apple.run(name="frozen-follow", image=runtimes.TEST_IMAGE, command=["sh", "-c", "echo only-line; sleep 600"])
+    try:
+        contract.wait_for(lambda: "only-line" in apple.logs("frozen-follow"), "the container's line")
+        stream = apple.follow_logs("frozen-follow", tail=10)
+        assert next(stream) == "only-line"
+        outcome: list[object] = []
+
+        def read_on() -> None:
+            try:
+                outcome.append(list(stream))
+            except RuntimeUnavailableError as exc:
+                outcome.append(exc)
+
+        reader = threading.Thread(target=read_on, daemon=True)
+        os.kill(docker_engine.pid, signal.SIGSTOP)
+        try:
+            reader.start()
+            reader.join(timeout=5)
+        finally:
+            os.kill(docker_engine.pid, signal.SIGCONT)
+        assert outcome and isinstance(outcome[0], RuntimeUnavailableError), outcome or "still blocked"
+    finally:
+        apple.remove("frozen-follow")

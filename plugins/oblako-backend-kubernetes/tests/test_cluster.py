@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -220,3 +222,34 @@ def test_symlinks_planted_in_the_state_directory_write_nothing_through(k8s: Back
     assert fetch_ok(port)
     assert [v.read_text() for v in victims] == ["precious\n", "precious\n"]
     svc.stop()
+
+
+def test_following_logs_while_the_api_server_is_frozen_ends_with_an_error(
+    k8s: Backend, k8s_cluster: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from oblako_backends import RuntimeUnavailableError
+
+    apiserver = k8s_cluster.apiserver_pid  # type: ignore[attr-defined]
+    assert apiserver > 0, "set OBLAKO_TEST_K8S_APISERVER_PIDFILE (.ci/run does) to freeze the API server"
+    monkeypatch.setenv("OBLAKO_TIMEOUT", "6")
+    quick = get_backend("kubernetes", namespace=k8s.plugin.settings.namespace, state_dir=str(k8s.plugin.state_dir))
+    name = f"quiet-{uuid.uuid4().hex[:6]}"
+    k8s.run(name=name, image=IMAGE, command=["sh", "-c", f"echo only-line; {contract.FOREVER}"])
+    stream = quick.follow_logs(name, tail=10)
+    assert next(stream) == "only-line"
+    outcome: list[object] = []
+
+    def read_on() -> None:
+        try:
+            outcome.append(list(stream))
+        except RuntimeUnavailableError as exc:
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read_on, daemon=True)
+    os.kill(apiserver, signal.SIGSTOP)
+    try:
+        reader.start()
+        reader.join(timeout=7)  # OBLAKO_TIMEOUT, and a second for the thread
+    finally:
+        os.kill(apiserver, signal.SIGCONT)
+    assert outcome and isinstance(outcome[0], RuntimeUnavailableError), outcome or "still blocked"

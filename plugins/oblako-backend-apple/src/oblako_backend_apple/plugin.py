@@ -189,7 +189,16 @@ class ApplePlugin:
     def oblako_follow_logs(self, name: str, tail: int) -> LogStream:
         if self.oblako_inspect(name) is None:
             raise OblakoBackendError(f"no container named {name!r} to follow")
-        return follow([self._program(), "logs", "--follow", "-n", str(tail), name])
+        deadline = self.timeout / 2  # a runtime that stops answering is noticed within OBLAKO_TIMEOUT
+
+        def answers() -> None:
+            status = self._run("system", "status", timeout=deadline, check=False)
+            if status.returncode != 0:
+                said = (status.stdout + status.stderr).strip().splitlines() or ["not running"]
+                raise RuntimeUnavailableError(self.runtime, [("container system", said[-1])], cli.START_HINT)
+
+        argv = [self._program(), "logs", "--follow", "-n", str(tail), name]
+        return follow(argv, check=answers, period=min(2.0, self.timeout / 4))
 
     @hookimpl
     def oblako_stop(self, name: str, timeout: float) -> None:

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -240,6 +241,35 @@ def _signal(pid: int, recorded: str, sig: signal.Signals, group: bool = False) -
             os.kill(pid, sig)
 
 
+WORKLOAD_CHECK_PERIOD = 10.0  # seconds between "does my Service still exist?" questions
+
+
+def _watch_workload(
+    argv: list[str], gone: threading.Event, stopping: threading.Event, terminate: Callable[[], None]
+) -> None:
+    """An idle forward does not notice its workload being deleted (kubectl learns of it only on
+    the next connection), so ask the cluster now and then; when the Service is gone, stop."""
+    at = argv.index("port-forward")
+    base, target = argv[:at], argv[at + 1]
+    while not stopping.wait(WORKLOAD_CHECK_PERIOD):
+        try:
+            done = subprocess.run(
+                [*base, "--request-timeout=10s", "get", target, "--output=name"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            continue  # no answer is not "gone": the forward's own restarts deal with a missing server
+        if done.returncode != 0 and "notfound" in done.stderr.replace(" ", "").lower():
+            gone.set()
+            stopping.set()
+            terminate()
+            return
+
+
 def detach_and_supervise(state_file: Path) -> int:
     """Fork; the child leads a new session and supervises, the parent returns at once."""
     if os.fork():
@@ -265,13 +295,15 @@ def supervise(state_file: Path) -> int:
 
     child: list[subprocess.Popen[str]] = []
 
-    def terminate(*_: object) -> None:
+    def terminate(*_: object) -> None:  # SIGTERM, or the workload is gone
         stopping.set()
         for proc in child:
             with contextlib.suppress(ProcessLookupError):
                 proc.terminate()
 
     signal.signal(signal.SIGTERM, terminate)
+    gone = threading.Event()
+    threading.Thread(target=_watch_workload, args=(state.argv, gone, stopping, terminate), daemon=True).start()
     pairs = list(dict.fromkeys(f"{host}:{container}" for _, host, container in state.ports))
     addresses = list(dict.fromkeys(str(p[0]) for p in state.ports))
     backoff = 0.2
@@ -288,7 +320,6 @@ def supervise(state_file: Path) -> int:
         state.child, state.child_identity = proc.pid, identity(proc.pid)
         record()
         up = 0
-        gone = False
         assert proc.stdout is not None
         for line in proc.stdout:
             print(line.rstrip(), flush=True)
@@ -298,7 +329,7 @@ def supervise(state_file: Path) -> int:
                     state.ready = True
                     record()
             elif SERVICE_GONE.search(line):
-                gone = True  # deleted outside oblako: nothing will ever come back to forward to
+                gone.set()  # deleted outside oblako: nothing will ever come back to forward to
                 proc.terminate()
                 break
             elif any(mark in line.lower() for mark in POD_GONE):
@@ -308,9 +339,6 @@ def supervise(state_file: Path) -> int:
             proc.wait(timeout=5)
         if proc.poll() is None:
             proc.kill()
-        if gone:
-            state_file.unlink(missing_ok=True)
-            return 0
         if stopping.is_set() or not state_file.exists():
             break
         state.ready = False
@@ -318,4 +346,7 @@ def supervise(state_file: Path) -> int:
         record()
         backoff = 0.2 if time.monotonic() - started > 10 else min(backoff * 2, 5.0)
         stopping.wait(backoff)
+    if gone.is_set():  # the workload was deleted outside oblako: so is its record
+        state_file.unlink(missing_ok=True)
+        state_file.with_suffix(".log").unlink(missing_ok=True)
     return 0

@@ -67,7 +67,10 @@ class Kubectl:
         namespaced: bool = True,
         timeout: float | None = None,
         check: bool = True,
+        backstop: float = 5.0,
     ) -> subprocess.CompletedProcess[str]:
+        """Run kubectl with `args`: its own `--request-timeout`, and ours `backstop` s later (a
+        server that accepts connections but never answers holds kubectl in its TLS handshake)."""
         deadline = timeout if timeout is not None else self.timeout
         argv = self.argv(*args, namespaced=namespaced, timeout=deadline)
         program = shutil.which(argv[0])
@@ -79,7 +82,7 @@ class Kubectl:
                 input=stdin,
                 capture_output=True,
                 text=True,
-                timeout=deadline + 5,  # kubectl's own deadline first, ours as the backstop
+                timeout=deadline + backstop,  # kubectl's own deadline first, ours as the backstop
                 stdin=None if stdin is not None else subprocess.DEVNULL,
                 check=False,
             )

@@ -277,7 +277,12 @@ class KubernetesPlugin:
             raise OblakoBackendError(f"no workload named {name!r} to follow in namespace {self.settings.namespace}")
         target = f"deployment/{manifests.k8s_name(name)}"
         argv = self.kubectl.argv("logs", "--follow", f"--tail={tail}", target, bounded=False)
-        return follow(argv)
+        deadline = self.kubectl.timeout / 3  # with the period below: a frozen API server is noticed in time
+
+        def answers() -> None:
+            self.kubectl.run("version", namespaced=False, timeout=deadline, backstop=0)
+
+        return follow(argv, check=answers, period=min(2.0, self.kubectl.timeout / 4))
 
     def _delete(self, name: str, grace: int) -> None:
         forward.stop(self._forward_file(name))
