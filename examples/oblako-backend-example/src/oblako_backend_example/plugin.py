@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -32,6 +34,8 @@ _PORT = re.compile(r"(?:Bind for \S*:|listen tcp\S* \S*:)(\d+)")
 
 class ExamplePlugin:
     """Containers through the `docker` CLI."""
+
+    capabilities = frozenset({"pull", "build", "follow_logs", "named_volumes", "bind_mounts", "user"})
 
     def __init__(self, docker: str = "docker"):
         self.docker = docker
@@ -172,7 +176,7 @@ class ExamplePlugin:
             endpoint_source="DOCKER_HOST or the current docker context",
             engine="Docker Engine (through the docker CLI)",
             version=str(server.get("Version", "")),
-            capabilities=frozenset({"pull", "build", "follow_logs", "named_volumes", "bind_mounts", "user"}),
+            capabilities=self.capabilities,
         )
 
 
@@ -189,4 +193,15 @@ def _info(data: dict[str, Any]) -> ContainerInfo:
         labels=data["Config"]["Labels"] or {},
         ports=tuple(ports),
         backend="example",
+        # Created but not started yet, by a run still within its deadline: a concurrent start waits.
+        starting=data["State"].get("Status") == "created" and _age(data.get("Created", "")) < config.call_timeout(),
     )
+
+
+def _age(created: str) -> float:
+    """Seconds since the engine's timestamp, e.g. 2026-01-02T03:04:05.123456789Z (inf if unreadable)."""
+    try:
+        moment = datetime.datetime.fromisoformat(re.sub(r"(\.\d{6})\d*", r"\1", created).replace("Z", "+00:00"))
+    except ValueError:
+        return math.inf
+    return (datetime.datetime.now(datetime.timezone.utc) - moment).total_seconds()
