@@ -48,6 +48,13 @@ class Backend:
         return f"<Backend {self.name!r} selected by {self.selected_by}>"
 
     @property
+    def capabilities(self) -> frozenset[str]:
+        """What the backend can do, as its plugin declares it: known without touching the runtime
+        (`probe()` reports the same set once the runtime answers)."""
+        declared: Any = getattr(self.plugin, "capabilities", frozenset())
+        return frozenset(declared) if isinstance(declared, (set, frozenset, tuple, list)) else frozenset()
+
+    @property
     def plugin(self) -> Any:
         """The backend plugin object itself (for its own extras, e.g. in tests)."""
         return self._pm.get_plugin(f"backend:{self.name}")
@@ -103,15 +110,17 @@ class Backend:
         stream: LogStream = self._required("oblako_follow_logs", name=validate_name(name), tail=_tail(tail))
         return stream
 
-    def stop(self, name: str, timeout: float = 10.0) -> None:
-        """Stop gracefully, then remove. No-op when absent; refuses containers it did not make."""
+    def stop(self, name: str, timeout: float = 10.0, *, adopt: bool = False) -> None:
+        """Stop gracefully, then remove. No-op when absent; refuses containers it did not make
+        (with `adopt`, except one that carries no owner's labels at all)."""
         grace = validate_seconds("timeout", timeout)
-        if self._owned_or_absent(name) is not None:
+        if self._owned_or_absent(name, adopt) is not None:
             self._call("oblako_stop", name=name, timeout=grace)
 
-    def remove(self, name: str) -> None:
-        """Remove at once, running or not. Idempotent; refuses containers it did not make."""
-        if self._owned_or_absent(name) is not None:
+    def remove(self, name: str, *, adopt: bool = False) -> None:
+        """Remove at once, running or not. Idempotent; refuses containers it did not make
+        (with `adopt`, except one that carries no owner's labels at all)."""
+        if self._owned_or_absent(name, adopt) is not None:
             self._call("oblako_remove", name=name)
 
     def list(self) -> list[ContainerInfo]:
@@ -135,9 +144,9 @@ class Backend:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _owned_or_absent(self, name: str) -> ContainerInfo | None:
+    def _owned_or_absent(self, name: str, adopt: bool = False) -> ContainerInfo | None:
         info = self.inspect(name)
-        if info is not None and not info.owned:
+        if info is not None and not info.owned and not (adopt and info.adoptable):
             raise NotOwnedError(
                 f"container {name!r} exists on {self.name} but was not created by oblako-backends "
                 f"(it lacks the label {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}), so it was left "

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType, TracebackType
 
-from .spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE, SERVICE_LABEL, SPEC_HASH_LABEL
+from .spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_LABEL_PREFIXES, SERVICE_LABEL, SPEC_HASH_LABEL
 
 
 class State(str, Enum):
@@ -72,6 +72,11 @@ class ContainerInfo:
     def owned(self) -> bool:
         """True when this layer created the container (it carries our ownership label)."""
         return self.labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
+
+    @property
+    def adoptable(self) -> bool:
+        """Not ours, and no other tool's either: no owner's labels at all (see OWNER_LABEL_PREFIXES)."""
+        return not any(key.startswith(OWNER_LABEL_PREFIXES) for key in self.labels)
 
     @property
     def service(self) -> str | None:

@@ -49,6 +49,16 @@ SERVICE_LABEL = "oblako.service"
 BACKEND_LABEL = "oblako.backend"
 SPEC_HASH_LABEL = "oblako.spec-hash"
 RESERVED_LABEL_PREFIX = "oblako."
+# Labels by which a tool claims a container as its own. A container with none of them (say,
+# one oblako made before it used this layer) may be adopted; one with any is never touched.
+OWNER_LABEL_PREFIXES = (
+    RESERVED_LABEL_PREFIX,
+    "com.docker.compose.",
+    "io.podman.compose.",
+    "com.docker.swarm.",
+    "org.testcontainers",
+    "io.kubernetes.",
+)
 
 
 def validate_name(name: object, field_name: str = "name") -> str:

@@ -32,6 +32,8 @@ class _Container:
 class MemoryPlugin:
     """Reference backend. `pullable`: images a pull can find (None: any image)."""
 
+    capabilities = frozenset({"pull", "build", "follow_logs"})  # it runs no process
+
     def __init__(self, pullable: Iterable[str] | None = None):
         self._pullable = None if pullable is None else set(pullable)
         self._images: set[str] = set()
@@ -168,5 +170,5 @@ class MemoryPlugin:
             endpoint_source="in-process",
             engine="oblako in-memory reference backend",
             version=core_version,
-            capabilities=frozenset({"pull", "build", "follow_logs"}),  # it runs no process
+            capabilities=self.capabilities,
         )

@@ -55,6 +55,7 @@ class ApplePlugin:
     """Containers on Apple's container runtime (macOS 26+), through its CLI."""
 
     runtime = "apple"
+    capabilities = frozenset({"pull", "build", "follow_logs", "named_volumes", "bind_mounts", "user"})
 
     def __init__(self, cli_path: str | None = None, volumes_dir: str | None = None, gateway: str | None = None):
         self._explicit = cli_path or os.environ.get("OBLAKO_APPLE_CLI") or None
@@ -234,7 +235,7 @@ class ApplePlugin:
             endpoint_source="OBLAKO_APPLE_CLI" if self._explicit else "PATH or Homebrew",
             engine="Apple container",
             version=".".join(map(str, found)) if found else said.strip(),
-            capabilities=frozenset({"pull", "build", "follow_logs", "named_volumes", "bind_mounts", "user"}),
+            capabilities=self.capabilities,
             details={
                 "ports listen on": ", ".join(core_config.bind_addresses()),
                 "limits": "arm64 images run natively (amd64 through Rosetta only when enabled); no Docker socket, so "

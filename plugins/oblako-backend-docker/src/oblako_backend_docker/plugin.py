@@ -55,6 +55,7 @@ class DockerPlugin:
     """Containers on a Docker Engine API endpoint."""
 
     runtime = "docker"
+    capabilities = frozenset(CAPABILITIES)  # known without connecting (Backend.capabilities)
     start_hint = (
         "Start Docker (Docker Desktop, or `sudo systemctl start docker`), or point DOCKER_HOST "
         "or `docker context use` at a running engine. `oblako-backends doctor` shows what was tried."
@@ -468,9 +469,6 @@ class DockerPlugin:
 
     # -- the runtime -----------------------------------------------------------------------
 
-    def capabilities(self) -> frozenset[str]:
-        return frozenset(CAPABILITIES)
-
     @hookimpl
     def oblako_probe(self, timeout: float) -> Probe:
         try:
@@ -487,7 +485,7 @@ class DockerPlugin:
             endpoint_source=found.source,
             engine=engine_name(version),
             version=str(version.get("Version", "")),
-            capabilities=self.capabilities(),
+            capabilities=self.capabilities,
             details={
                 "api version": str(version.get("ApiVersion", "")),
                 "platform": f"{version.get('Os', '')}/{version.get('Arch', '')}",
@@ -515,6 +513,9 @@ class DockerPlugin:
                     timeout=self._timeout,
                     tls=self._endpoint.tls,
                 )
+                # Containers started on it directly (oblako's compute paths) publish where ours
+                # do: oblako_backends.compat.publish() asks the client this.
+                self._client.oblako_bind_addresses = self.bind_addresses
             return self._client
 
 

@@ -70,6 +70,7 @@ class KubernetesPlugin:
     """Containers as Kubernetes workloads in one namespace of the cluster kubectl points at."""
 
     runtime = "kubernetes"
+    capabilities = frozenset({"pull", "follow_logs", "named_volumes", "user", "extra_hosts"})
 
     def __init__(
         self,
@@ -332,7 +333,7 @@ class KubernetesPlugin:
             endpoint_source="OBLAKO_K8S_CONTEXT" if self.kubectl.context else "kubectl's current context",
             engine="Kubernetes",
             version=str(server.get("gitVersion", "")),
-            capabilities=frozenset({"pull", "follow_logs", "named_volumes", "user", "extra_hosts"}),
+            capabilities=self.capabilities,
             details={
                 "namespace": self.settings.namespace,
                 "client": "kubectl",
