@@ -42,6 +42,7 @@ __all__ = [
     "docker_client",
     "get_backend",
     "publish",
+    "wrap",
 ]
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,11 @@ def get_backend(name: str | None = None) -> ContainerBackend:
 
     Never connects: the class follows the plugin's declared capabilities and name.
     """
-    backend = _select(name)
+    return wrap(_select(name))
+
+
+def wrap(backend: Backend) -> ContainerBackend:
+    """`backend` (from `oblako_backends.get_backend`, with any options) in oblako's class for it."""
     if "docker_api" in backend.capabilities:
         return DockerBackend(backend)
     if backend.name == "kubernetes":

@@ -29,6 +29,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -323,6 +324,57 @@ def _assert_one_running(backend: Backend, name: str) -> None:
     assert backend.logs(name).count("racer-started") == 1  # created and started once, never replaced
 
 
+class CompatContract:
+    """`oblako_backends.compat` driven exactly the way oblako's own `Service` drives it."""
+
+    def test_compat_drives_the_backend_the_way_oblakos_service_does(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names, tmp_path: Path
+    ) -> None:
+        from .. import compat
+
+        backend = compat.wrap(oblako_backend)
+        name = oblako_name("compat")
+        image = oblako_test_image
+        if "build" in oblako_backend.capabilities:  # an image no registry has: built on failure
+            image = f"localhost/oblako-compat-{name}:1"
+            (tmp_path / "Dockerfile").write_text(f"FROM {oblako_test_image}\n")
+        try:
+            backend.ensure_image(image)
+        except Exception:  # as oblako does: any pull failure -> local build
+            backend.build_image(image, str(tmp_path))
+        status = backend.status(name)
+        assert status == compat.ABSENT and type(status) is str
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        backend.run(
+            name=name,
+            image=image,
+            ports={"8080/tcp": port},
+            environment={"GREETING": "from compat"},
+            volumes={},
+            extra_hosts={},
+            command=f"sh -c 'echo $GREETING; {SERVE}'",
+            working_dir="/tmp",
+            user=None,
+        )
+        wait_for(lambda: backend.status(name) == compat.RUNNING, "the container to run")
+        wait_for(lambda: "from compat" in backend.logs(name, tail=50), "its first line")
+        wait_for(lambda: _serves("127.0.0.1", port), "its published port to serve")
+        assert fetch("127.0.0.1", port) == "contract-ok\n"
+        backend.stop(name)
+        assert backend.status(name) == compat.ABSENT
+        backend.remove(name)  # and again: a no-op
+
+
+def _serves(host: str, port: int) -> bool:
+    try:
+        fetch(host, port)
+    except OSError:
+        return False
+    return True
+
+
 class OptionalContract:
     """Capabilities a backend may declare in its probe; each test runs only when it does."""
 
@@ -388,5 +440,5 @@ class OptionalContract:
         assert oblako_backend.logs(name) == "1234\n"
 
 
-class TestBackendContract(ContainerContract, ServiceContract, RaceContract, OptionalContract):
+class TestBackendContract(ContainerContract, ServiceContract, RaceContract, CompatContract, OptionalContract):
     """What `pytest --pyargs oblako_backends.testing.contract` runs."""

@@ -55,10 +55,13 @@ class MemoryPlugin:
             self._containers[name].state = STOPPED
             self._changed.notify_all()
 
-    def add_foreign(self, name: str, image: str = "foreign/image:1") -> None:
-        """Create a container this layer does not own (no ownership labels)."""
+    def add_foreign(self, name: str, image: str = "foreign/image:1", labels: dict[str, str] | None = None) -> None:
+        """Create a container this layer does not own (no ownership labels; others' `labels` allowed)."""
+        from ..spec import _with_labels
+
         with self._changed:
-            self._containers[name] = _Container(ContainerSpec(name=name, image=image), ())
+            spec = _with_labels(ContainerSpec(name=name, image=image), dict(labels or {}))
+            self._containers[name] = _Container(spec, ())
 
     # -- the contract -----------------------------------------------------------------------
 

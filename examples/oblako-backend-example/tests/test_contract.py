@@ -17,7 +17,11 @@ from oblako_backends.testing import contract
 
 
 class TestExampleBackend(
-    contract.ContainerContract, contract.ServiceContract, contract.RaceContract, contract.OptionalContract
+    contract.ContainerContract,
+    contract.ServiceContract,
+    contract.RaceContract,
+    contract.CompatContract,
+    contract.OptionalContract,
 ):
     @pytest.fixture
     def oblako_make_unowned(self, oblako_test_image: str) -> Iterator[Callable[[str], None]]:

@@ -30,7 +30,11 @@ def apple(docker_engine: runtimes.Daemon, tmp_path: Path, monkeypatch: pytest.Mo
 
 
 class TestAppleContract(
-    contract.ContainerContract, contract.ServiceContract, contract.RaceContract, contract.OptionalContract
+    contract.ContainerContract,
+    contract.ServiceContract,
+    contract.RaceContract,
+    contract.CompatContract,
+    contract.OptionalContract,
 ):
     @pytest.fixture
     def oblako_backend(self, apple: Backend) -> Backend:

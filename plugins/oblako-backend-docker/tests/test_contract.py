@@ -9,7 +9,11 @@ from oblako_backends.testing import contract
 
 
 class TestDockerApiBackends(
-    contract.ContainerContract, contract.ServiceContract, contract.RaceContract, contract.OptionalContract
+    contract.ContainerContract,
+    contract.ServiceContract,
+    contract.RaceContract,
+    contract.CompatContract,
+    contract.OptionalContract,
 ):
     @pytest.fixture
     def oblako_backend(self, backend: Backend) -> Backend:

@@ -50,7 +50,11 @@ def fetch_ok(port: int) -> bool:
 
 
 class TestKubernetesContract(
-    contract.ContainerContract, contract.ServiceContract, contract.RaceContract, contract.OptionalContract
+    contract.ContainerContract,
+    contract.ServiceContract,
+    contract.RaceContract,
+    contract.CompatContract,
+    contract.OptionalContract,
 ):
     @pytest.fixture
     def oblako_backend(self, k8s: Backend) -> Backend:
