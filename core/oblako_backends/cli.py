@@ -18,9 +18,10 @@ from typing import Any
 
 from . import config
 from .backend import Backend
-from .errors import ConfigurationError, InvalidSpecError, OblakoBackendError, UnknownBackendError
+from .errors import ConfigurationError, InvalidSpecError, NotOwnedError, OblakoBackendError, UnknownBackendError
 from .models import RUNNING, ContainerInfo
 from .plugins import get_backend, list_backends
+from .service import Service
 from .spec import ContainerSpec, parse_port, parse_volume, validate_seconds
 from .stack import Interrupted, StackError, down, up
 from .stack import load as load_stack
@@ -148,6 +149,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     backend.ensure_image(spec.image, progress=PullProgress())  # a person sees a long pull
     backend.run(spec)
     print(spec.name)
+    return 0
+
+
+def cmd_adopt(args: argparse.Namespace) -> int:
+    fields = spec_from_args(args)
+    name, image = fields.pop("name"), fields.pop("image")
+    backend = get_backend(args.backend)
+    svc = Service(name, image, backend=backend, container_name=name, adopt=True, **fields)
+    before = backend.inspect(name)
+    if before is not None and not before.owned and not svc.adoptable(before):
+        raise NotOwnedError(f"{name!r} was not adopted: oblako-backends did not create it{svc.why_not_adopted(before)}")
+    backend.ensure_image(image, progress=PullProgress())
+    svc.start()
+    if before is not None and not before.owned:
+        print(f"oblako-backends: adopted {name} (it ran {before.image}); its named volumes were kept", file=sys.stderr)
+    print(name)
     return 0
 
 
@@ -312,17 +329,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_doctor)
 
-    p = sub.add_parser("run", parents=[choose], help="start a detached container")
-    p.add_argument("name")
-    p.add_argument("image")
-    p.add_argument("-p", "--publish", action="append", default=[], metavar="HOST:CONTAINER[/PROTO]")
-    p.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("-v", "--volume", action="append", default=[], metavar="SRC:DST[:ro]")
-    p.add_argument("-l", "--label", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("-w", "--workdir", metavar="DIR")
-    p.add_argument("-u", "--user", metavar="USER")
-    p.add_argument("cmd", nargs="*", metavar="CMD", help="command and arguments; put them after --")
+    running = argparse.ArgumentParser(add_help=False)  # what `run` and `adopt` both take
+    running.add_argument("name")
+    running.add_argument("image")
+    running.add_argument("-p", "--publish", action="append", default=[], metavar="HOST:CONTAINER[/PROTO]")
+    running.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE")
+    running.add_argument("-v", "--volume", action="append", default=[], metavar="SRC:DST[:ro]")
+    running.add_argument("-l", "--label", action="append", default=[], metavar="KEY=VALUE")
+    running.add_argument("-w", "--workdir", metavar="DIR")
+    running.add_argument("-u", "--user", metavar="USER")
+    running.add_argument("cmd", nargs="*", metavar="CMD", help="command and arguments; put them after --")
+
+    p = sub.add_parser("run", parents=[choose, running], help="start a detached container")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "adopt",
+        parents=[choose, running],
+        help="run a container in place of a same-named one no tool claims (oblako's own from before "
+        "this layer), if it runs the same image repository; its named volumes stay",
+    )
+    p.set_defaults(func=cmd_adopt)
 
     p = sub.add_parser("up", parents=[choose], help="start the services a TOML file describes, wait until ready")
     p.add_argument("file", help="a services file (see examples/demo.toml)")
@@ -369,8 +396,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         words, after = words[:cut], words[cut + 1 :]
     args = build_parser().parse_args(words)
     if after:
-        if args.command != "run":
-            build_parser().error("only `run` takes a command after --")
+        if args.command not in ("run", "adopt"):
+            build_parser().error("only `run` and `adopt` take a command after --")
         args.cmd = [*args.cmd, *after]
     try:
         code: int = args.func(args)

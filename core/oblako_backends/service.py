@@ -18,7 +18,7 @@ from . import config
 from .backend import Backend
 from .errors import NameInUseError, NotOwnedError, OblakoBackendError, ServiceNotReadyError
 from .models import ABSENT, RUNNING, ContainerInfo, State
-from .spec import ContainerSpec, validate_name, validate_seconds
+from .spec import OWNER_LABEL_PREFIXES, ContainerSpec, validate_name, validate_seconds
 
 # A health check gets the service and the container's info from the same poll, so a
 # readiness loop costs one inspect per round.
@@ -54,9 +54,14 @@ class Service:
         container_name: str | None = None,
         health_check: HealthCheck | None = None,
         stop_timeout: float = 10.0,
+        adopt: bool = False,
         **spec_fields: Any,
     ):
+        """`adopt`: `start` may replace a same-named container that no tool claims (no owner's
+        labels) when it runs the same image repository, as oblako's own containers from before
+        this layer do; its named volumes, and their data, stay."""
         self.name = validate_name(name, "service name")
+        self.adopt = adopt
         self.container_name = container_name or f"oblako-{name}"
         self.spec = ContainerSpec(name=self.container_name, image=image, **spec_fields)
         self.health_check = health_check
@@ -94,11 +99,15 @@ class Service:
                         raise
                     lost_a_race = True  # another start created it first: look again, and wait for it
                     continue
+            if not info.owned and self.adoptable(info):
+                self.backend.remove(self.container_name, adopt=True)  # ours from now on; volumes stay
+                continue
             if not info.owned:
                 raise NotOwnedError(
                     f"cannot start service {self.name!r}: a container named "
-                    f"{self.container_name!r} exists that oblako-backends did not create. "
-                    "Remove it with your runtime's CLI, or give the service another container_name."
+                    f"{self.container_name!r} exists that oblako-backends did not create"
+                    f"{self.why_not_adopted(info)}. Remove it with your runtime's CLI, or give the "
+                    "service another container_name."
                 )
             current = info.spec_hash == self.spec.fingerprint()
             if current and info.state == RUNNING:
@@ -107,6 +116,19 @@ class Service:
                 time.sleep(0.1)  # another start is between create and start: poll until it runs
                 continue
             self.backend.remove(self.container_name)  # a stopped leftover, an older spec, or an orphan
+
+    def why_not_adopted(self, info: ContainerInfo) -> str:
+        """Why `info`'s container is not adopted, as the end of a sentence ("" when not adopting)."""
+        if not self.adopt:
+            return ""
+        if not info.adoptable:
+            claims = sorted(k for k in info.labels if k.startswith(OWNER_LABEL_PREFIXES))
+            return f", and another tool claims it ({', '.join(claims)}), so it was not adopted"
+        return f", and it runs {info.image!r}, not the repository of {self.spec.image!r}, so it was not adopted"
+
+    def adoptable(self, info: ContainerInfo) -> bool:
+        """May `start` replace this container that is not ours (see `adopt`)?"""
+        return self.adopt and info.adoptable and same_repository(info.image, self.spec.image)
 
     def stop(self) -> None:
         """Stop and remove the container; named volumes keep their data. No-op when absent."""
@@ -166,6 +188,22 @@ class Service:
             return self.logs(tail=20)
         except OblakoBackendError as exc:
             return f"(logs unavailable: {exc})"
+
+
+def same_repository(a: str, b: str) -> bool:
+    """Do two image references name the same repository (tags and digests aside)?"""
+    return _repository(a) == _repository(b)
+
+
+def _repository(reference: str) -> str:
+    name = reference.split("@", 1)[0]
+    head, colon, tag = name.rpartition(":")
+    if colon and "/" not in tag:
+        name = head
+    for implied in ("docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/"):
+        if name.startswith(implied):  # Docker Hub's implied parts, as Apple's CLI spells them out
+            return name[len(implied) :]
+    return name
 
 
 def _connects(address: tuple[str, int] | None, timeout: float = 1.0, linger: float = 0.25) -> bool:
