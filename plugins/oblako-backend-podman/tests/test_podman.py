@@ -91,3 +91,22 @@ def test_containers_reach_the_host_as_host_containers_internal(podman_engine: ru
     finally:
         backend.remove(client)
         server.stop()
+
+
+def test_docker_host_wins_with_a_warning_when_it_is_not_podman(
+    docker_engine: runtimes.Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The seed's rule: DOCKER_HOST always wins for the Docker-API runtimes. An engine there that
+    is not Podman is used, with a warning, not refused."""
+    monkeypatch.delenv("CONTAINER_HOST", raising=False)
+    monkeypatch.setenv("DOCKER_HOST", docker_engine.url)
+    backend = get_backend("podman")
+    with pytest.warns(UserWarning, match="DOCKER_HOST wins"):
+        probe = backend.probe()
+    assert probe.reachable and probe.engine == "Docker Engine" and probe.endpoint_source == "DOCKER_HOST"
+    name = f"t-dh-{uuid.uuid4().hex[:6]}"
+    backend.run(name=name, image=runtimes.TEST_IMAGE, command=["sleep", "30"])
+    try:
+        assert backend.status(name) == "running"
+    finally:
+        backend.remove(name)

@@ -79,8 +79,8 @@ class DockerPlugin:
         """Endpoints to try, in order; the first that answers is used."""
         return [endpoints.resolve(self._base_url)]
 
-    def check_engine(self, version: Mapping[str, Any]) -> str | None:
-        """Return why this engine is the wrong one for this backend, or None if it is fine."""
+    def check_engine(self, version: Mapping[str, Any], found: Endpoint) -> str | None:
+        """Return why the engine at `found` is the wrong one for this backend, or None if it is fine."""
         return None
 
     # -- connection ------------------------------------------------------------------------
@@ -110,7 +110,7 @@ class DockerPlugin:
             except Exception as exc:  # any failure of this candidate is reported, not raised
                 tried.append((str(candidate), _reason(exc)))
                 continue
-            wrong = self.check_engine(version)
+            wrong = self.check_engine(version, candidate)
             if wrong:
                 tried.append((str(candidate), wrong))
                 continue

@@ -36,9 +36,18 @@ class PodmanPlugin(DockerPlugin):
     def candidates(self) -> list[Endpoint]:
         return endpoints.candidates(self._base_url, timeout=core_config.probe_timeout())
 
-    def check_engine(self, version: Mapping[str, Any]) -> str | None:
+    def check_engine(self, version: Mapping[str, Any], found: Endpoint) -> str | None:
         name = engine_name(version)
         if name == "Podman Engine":
+            return None
+        if found.source == "DOCKER_HOST":  # DOCKER_HOST wins for every Docker-API runtime: say so, don't refuse
+            warnings.warn(
+                f"OBLAKO_CONTAINER_BACKEND=podman, but DOCKER_HOST ({found.url}) is {name} "
+                f"{version.get('Version', '')}; using it, since DOCKER_HOST wins. Unset DOCKER_HOST (or set "
+                "CONTAINER_HOST) to use Podman",
+                UserWarning,
+                stacklevel=2,
+            )
             return None
         return (
             f"the engine there is {name} {version.get('Version', '')}, not Podman (a podman-docker shim "
