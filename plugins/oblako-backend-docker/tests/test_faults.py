@@ -55,21 +55,33 @@ def cli_process(*args: str, env: dict[str, str] | None = None) -> subprocess.Pop
     )
 
 
-def read_until(stream: object, text: str, timeout: float = 60) -> str:
-    """Read lines from a pipe until one contains `text` (a readiness check on the process's output)."""
-    seen: list[str] = []
-    found = threading.Event()
+class Output:
+    """Everything a process writes to one pipe, read by one thread, so nothing is missed
+    whatever order the lines come in; `wait_for(text)` is a readiness check on it."""
 
-    def read() -> None:
+    def __init__(self, stream: object):
+        self.lines: list[str] = []
+        self.changed = threading.Condition()
+        self.ended = threading.Event()
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream: object) -> None:
         for line in stream:  # type: ignore[attr-defined]
-            seen.append(line)
-            if text in line:
-                found.set()
-                return
+            with self.changed:
+                self.lines.append(line)
+                self.changed.notify_all()
+        self.ended.set()
 
-    threading.Thread(target=read, daemon=True).start()
-    assert found.wait(timeout), f"never saw {text!r}; got {''.join(seen)!r}"
-    return "".join(seen)
+    def wait_for(self, text: str, timeout: float = 60) -> None:
+        with self.changed:
+            found = self.changed.wait_for(lambda: any(text in line for line in self.lines), timeout)
+        assert found, f"never saw {text!r}; got {''.join(self.lines)!r}"
+
+    def finish(self, timeout: float = 10) -> str:
+        """All of it, once the process has closed the pipe."""
+        assert self.ended.wait(timeout), "the pipe was never closed"
+        with self.changed:
+            return "".join(self.lines)
 
 
 def services_file(tmp_path: Path, body: str) -> Path:
@@ -94,11 +106,12 @@ def test_an_interrupted_up_stops_what_it_started_and_exits_130(
     )
     up = cli_process("up", str(path))
     try:
-        assert up.stderr is not None
-        read_until(up.stderr, f"[{waiting}] started; waiting until ready")
+        err_out = Output(up.stderr)
+        err_out.wait_for(f"[{waiting}] started; waiting until ready")
         assert backend.status(f"oblako-{waiting}") == RUNNING
         up.send_signal(sig)
-        _, err = up.communicate(timeout=10)  # the whole cleanup is bounded
+        up.wait(timeout=10)  # the whole cleanup is bounded
+        err = err_out.finish()
     finally:
         up.kill()
     assert up.returncode == 130, err
@@ -118,10 +131,10 @@ def test_a_second_ctrl_c_removes_at_once_without_the_graceful_stop(
     )
     up = cli_process("up", str(path))
     try:
-        assert up.stderr is not None
-        read_until(up.stderr, f"[{stubborn}] started; waiting until ready")
+        err_out = Output(up.stderr)
+        err_out.wait_for(f"[{stubborn}] started; waiting until ready")
         up.send_signal(signal.SIGINT)
-        read_until(up.stderr, "Ctrl-C again: remove at once")
+        err_out.wait_for("Ctrl-C again: remove at once")
         second = time.monotonic()
         up.send_signal(signal.SIGINT)
         up.wait(timeout=10)
@@ -151,11 +164,12 @@ def test_a_failed_up_whose_cleanup_fails_names_what_is_still_running(
     env = {**os.environ, "OBLAKO_TIMEOUT": QUICK, "OBLAKO_PROBE_TIMEOUT": "2"}
     up = cli_process("up", str(path), env=env)
     try:
-        assert up.stderr is not None
-        read_until(up.stderr, f"[{doomed}] started; waiting until ready")
-        read_until(up.stderr, f"[{good}] ready")
+        err_out = Output(up.stderr)
+        err_out.wait_for(f"[{doomed}] started; waiting until ready")
+        err_out.wait_for(f"[{good}] ready")
         with frozen(engine_pid):  # the readiness poll fails, and so does every stop of the cleanup
-            _, err = up.communicate(timeout=60)
+            up.wait(timeout=60)
+        err = err_out.finish()
     finally:
         up.kill()
     assert up.returncode == 1, err
@@ -226,10 +240,11 @@ def test_logs_f_on_a_frozen_engine_exits_1_in_time(backend: Backend, engine_pid:
     backend.run(name=name, image=IMAGE, command=["sh", "-c", f"echo only-line; {FOREVER}"])
     follow = cli_process("logs", "-f", name, env={**os.environ, "OBLAKO_TIMEOUT": QUICK})
     try:
-        assert follow.stdout is not None
-        read_until(follow.stdout, "only-line")
+        Output(follow.stdout).wait_for("only-line")
         with frozen(engine_pid):
-            _, err = follow.communicate(timeout=float(QUICK) + 2)
+            follow.wait(timeout=float(QUICK) + 2)
+        assert follow.stderr is not None
+        err = follow.stderr.read()
     finally:
         follow.kill()
         backend.remove(name)
@@ -251,10 +266,11 @@ def test_following_logs_when_the_engine_is_killed_is_an_error_not_an_end() -> No
         stream = backend.follow_logs("crash-follow", tail=10)
         assert next(stream) == "only-line"
         follow = cli_process("logs", "-f", "crash-follow", env=env)
-        assert follow.stdout is not None
-        read_until(follow.stdout, "only-line")
+        Output(follow.stdout).wait_for("only-line")
         os.kill(daemon.pid, signal.SIGKILL)
-        _, err = follow.communicate(timeout=30)
+        follow.wait(timeout=30)
+        assert follow.stderr is not None
+        err = follow.stderr.read()
         assert follow.returncode == 1 and "not reachable" in err, err
         with pytest.raises(RuntimeUnavailableError):
             list(stream)

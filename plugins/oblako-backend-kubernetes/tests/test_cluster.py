@@ -257,3 +257,28 @@ def test_following_logs_while_the_api_server_is_frozen_ends_with_an_error(
     finally:
         os.kill(apiserver, signal.SIGCONT)
     assert outcome and isinstance(outcome[0], RuntimeUnavailableError), outcome or "still blocked"
+
+
+def test_host_binds_reach_the_pod_as_a_config_map_and_a_claim(k8s: Backend, tmp_path: Path) -> None:
+    """oblako's services bind host paths; the cluster gets the file's content and a claim."""
+    conf = tmp_path / "app.conf"
+    conf.write_text("greeting=from-a-configmap\n")
+    data = tmp_path / "rw"
+    data.mkdir()
+    name = f"cfg-{uuid.uuid4().hex[:6]}"
+    keep = "cat /data/kept 2>/dev/null || echo no-data; echo kept > /data/kept"
+    command = f"sh -c 'cat /etc/app.conf; {keep}; {contract.FOREVER}'"
+    svc = Service(
+        "cfg", IMAGE, backend=k8s, container_name=name, command=command,
+        volumes={str(conf): {"bind": "/etc/app.conf", "mode": "ro"}, str(data): {"bind": "/data", "mode": "rw"}},
+    )  # fmt: skip
+    with pytest.warns(UserWarning, match="lives in the cluster"):
+        svc.start()
+    wait_for(lambda: "no-data" in svc.logs(), "the first pod's lines")
+    assert svc.logs().splitlines()[:2] == ["greeting=from-a-configmap", "no-data"]
+    workload = manifests.k8s_name(name)
+    kubectl(k8s, "delete", "pod", "-l", f"{manifests.WORKLOAD_LABEL}={workload}", "--wait=false")
+    wait_for(lambda: svc.logs().splitlines()[1:2] == ["kept"], "the replacement pod to find the data")
+    svc.stop()
+    left = kubectl(k8s, "get", "configmaps", "-l", f"{manifests.WORKLOAD_LABEL}={workload}", "-o", "name")
+    assert left.strip() == ""

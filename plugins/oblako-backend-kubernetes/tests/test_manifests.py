@@ -99,12 +99,102 @@ def test_a_named_volume_becomes_a_claim_that_the_deployment_mounts() -> None:
     assert built["Deployment"]["spec"]["strategy"] == {"type": "Recreate"}
 
 
-def test_a_host_path_is_refused_unless_allowed() -> None:
-    spec = ContainerSpec(name="db", image="busybox:1", volumes={"/srv/conf": {"bind": "/conf", "mode": "ro"}})
-    with pytest.raises(InvalidSpecError, match="OBLAKO_K8S_ALLOW_HOSTPATH"):
+def test_a_host_path_that_does_not_exist_is_refused_unless_host_paths_are_allowed(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nowhere")
+    spec = ContainerSpec(name="db", image="busybox:1", volumes={missing: {"bind": "/conf", "mode": "ro"}})
+    with pytest.raises(InvalidSpecError, match="create it first"):
         objects(spec)
     pod = objects(spec, manifests.Settings(allow_host_path=True))["Deployment"]["spec"]["template"]["spec"]
-    assert pod["volumes"] == [{"name": "v0", "hostPath": {"path": "/srv/conf"}}]
+    assert pod["volumes"] == [{"name": "v0", "hostPath": {"path": missing}}]
+
+
+def test_a_read_only_host_file_becomes_a_config_map_named_after_its_content(tmp_path: Path) -> None:
+    conf = tmp_path / "nginx.conf"
+    conf.write_text("worker_processes 1;\n")
+    spec = ContainerSpec(name="s3", image="nginx:1", volumes={str(conf): {"bind": "/etc/nginx/t.conf", "mode": "ro"}})
+    built = objects(spec)
+    config_map = built["ConfigMap"]
+    assert config_map["data"] == {"nginx.conf": "worker_processes 1;\n"}
+    pod = built["Deployment"]["spec"]["template"]["spec"]
+    assert pod["volumes"] == [{"name": "v0", "configMap": {"name": config_map["metadata"]["name"]}}]
+    assert pod["containers"][0]["volumeMounts"] == [
+        {"name": "v0", "mountPath": "/etc/nginx/t.conf", "readOnly": True, "subPath": "nginx.conf"}
+    ]
+    conf.write_text("worker_processes 2;\n")  # a change: a new map, so the Deployment rolls
+    assert objects(spec)["ConfigMap"]["metadata"]["name"] != config_map["metadata"]["name"]
+
+
+def test_a_read_only_host_directory_keeps_its_tree_and_binary_files(tmp_path: Path) -> None:
+    (tmp_path / "conf" / "sub").mkdir(parents=True)
+    (tmp_path / "conf" / "a.txt").write_text("a\n")
+    (tmp_path / "conf" / "sub" / "b.bin").write_bytes(b"\xff\x00")
+    spec = ContainerSpec(
+        name="app", image="busybox:1", volumes={str(tmp_path / "conf"): {"bind": "/conf", "mode": "ro"}}
+    )
+    built = objects(spec)
+    items = built["Deployment"]["spec"]["template"]["spec"]["volumes"][0]["configMap"]["items"]
+    assert sorted(i["path"] for i in items) == ["a.txt", "sub/b.bin"]
+    assert set(built["ConfigMap"]["data"].values()) == {"a\n"} and list(built["ConfigMap"]["binaryData"].values()) == [
+        "/wA="
+    ]
+
+
+def test_a_read_write_host_directory_becomes_a_claim_with_a_warning(tmp_path: Path) -> None:
+    spec = ContainerSpec(name="s3", image="nginx:1", volumes={str(tmp_path): {"bind": "/var/log/oblako", "mode": "rw"}})
+    built, notes = manifests.build(spec, manifests.Settings())
+    kinds = {o["kind"]: o for o in built}
+    claim = kinds["PersistentVolumeClaim"]["metadata"]["name"]
+    pod = kinds["Deployment"]["spec"]["template"]["spec"]
+    assert pod["volumes"] == [{"name": "v0", "persistentVolumeClaim": {"claimName": claim}}]
+    assert any("lives in the cluster" in n and "kubectl -n oblako cp" in n for n in notes)
+    assert manifests.build(spec, manifests.Settings())[0] == built  # the same claim every time: data persists
+
+
+def test_a_socket_is_left_out_with_a_warning_naming_the_service(tmp_path: Path) -> None:
+    import socket
+
+    path = tmp_path / "docker.sock"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        spec = ContainerSpec(name="redshift", image="busybox:1", volumes={str(path): "/var/run/docker.sock"})
+        built, notes = manifests.build(spec, manifests.Settings())
+    pod = {o["kind"]: o for o in built}["Deployment"]["spec"]["template"]["spec"]
+    assert pod["volumes"] == [] and pod["containers"][0]["volumeMounts"] == []
+    assert any(n.startswith("redshift: ") and "a socket" in n and "will not work" in n for n in notes)
+
+
+def test_a_host_directory_too_big_for_a_config_map_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "big").write_bytes(b"x" * (manifests.CONFIG_MAP_LIMIT + 1))
+    spec = ContainerSpec(name="app", image="busybox:1", volumes={str(tmp_path): {"bind": "/conf", "mode": "ro"}})
+    with pytest.raises(InvalidSpecError, match="too much for a ConfigMap; use a named volume"):
+        objects(spec)
+
+
+def test_the_upstream_services_that_bind_host_paths_map_or_say_what_to_do(tmp_path: Path) -> None:
+    """oblako's services with host binds (as in its s3proxy.py and redshift clusters.py): the
+    nginx front's config file and write log, the leader's Docker socket, a data volume."""
+    import socket
+
+    front = tmp_path / "s3-front"
+    (front / "log").mkdir(parents=True)
+    (front / "nginx.conf").write_text("events {}\n")
+    with socket.socket(socket.AF_UNIX) as docker_sock:
+        docker_sock.bind(str(tmp_path / "docker.sock"))
+        services = {
+            "oblako-s3": {
+                str(front / "nginx.conf"): {"bind": "/etc/nginx/oblako.conf.template", "mode": "ro"},
+                str(front / "log"): {"bind": "/var/log/oblako", "mode": "rw"},
+            },
+            "oblako-redshift-leader": {str(tmp_path / "docker.sock"): {"bind": "/var/run/docker.sock", "mode": "rw"}},
+            "oblako-s3proxy": {"oblako-s3-data": {"bind": "/data", "mode": "rw"}},
+        }
+        for name, volumes in services.items():
+            built, notes = manifests.build(
+                ContainerSpec(name=name, image="busybox:1", volumes=volumes), manifests.Settings()
+            )
+            kinds = [o["kind"] for o in built]
+            assert "Deployment" in kinds, name
+            assert all(n.startswith(f"{name}: ") for n in notes), notes
 
 
 def test_extra_hosts_become_host_aliases_and_host_gateway_needs_an_address() -> None:

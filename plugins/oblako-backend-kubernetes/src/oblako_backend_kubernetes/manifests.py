@@ -2,19 +2,23 @@
 
 Each container becomes a Deployment (one replica, `Recreate`, so a volume is never mounted
 by two pods) and, when it publishes ports, a Service for port-forwards to target. Named
-volumes become PersistentVolumeClaims that outlive both.
+volumes become PersistentVolumeClaims that outlive both. Binds of host paths are read here,
+on this machine, and become ConfigMaps or claims (see `host_path`).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from oblako_backends import ConfigurationError, ContainerSpec, InvalidSpecError
+from oblako_backends import ConfigurationError, ContainerSpec, InvalidSpecError, VolumeSpec
 
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 LABEL_VALUE = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
@@ -124,12 +128,14 @@ def build(spec: ContainerSpec, settings: Settings) -> tuple[list[dict[str, Any]]
         elif settings.allow_host_path:
             volumes.append({"name": f"v{i}", "hostPath": {"path": volume.source}})
         else:
-            raise InvalidSpecError(
-                "volumes",
-                volume.source,
-                "a host path is a path on the node, not on this machine, and pods can move between nodes; use a "
-                "named volume (a PersistentVolumeClaim), or set OBLAKO_K8S_ALLOW_HOSTPATH=1 on a one-node cluster",
-            )
+            mapped = host_path(spec, volume, f"v{i}", settings)
+            warnings.extend(mapped.warnings)
+            if mapped.volume is None:
+                continue  # a socket or device: nothing in the cluster can stand in for it
+            volumes.append(mapped.volume)
+            objects.extend(mapped.objects)
+            mounts.append(mapped.mount)
+            continue
         mounts.append({"name": f"v{i}", "mountPath": volume.target, "readOnly": volume.read_only})
     container: dict[str, Any] = {
         "name": CONTAINER,
@@ -189,6 +195,116 @@ def build(spec: ContainerSpec, settings: Settings) -> tuple[list[dict[str, Any]]
             }
         )
     return objects, warnings
+
+
+CONFIG_MAP_LIMIT = 1024 * 1024  # bytes a ConfigMap may hold (etcd's object limit, with room to spare)
+
+
+@dataclass(frozen=True)
+class HostMount:
+    """A bind of a path on this machine, as the cluster can have it (volume None: skipped)."""
+
+    volume: dict[str, Any] | None
+    mount: dict[str, Any]
+    objects: list[dict[str, Any]]
+    warnings: list[str]
+
+
+def host_path(spec: ContainerSpec, volume: VolumeSpec, volume_name: str, settings: Settings) -> HostMount:
+    """Map a bind of a host path: pods run on some node, not on this machine.
+
+    - a read-only file or small directory becomes a ConfigMap named after its content, so a
+      change makes a new one and rolls the Deployment;
+    - a read-write directory becomes a PersistentVolumeClaim (the data then lives in the
+      cluster, and a warning says how to copy it);
+    - a socket or device is skipped, with a warning naming what will not work.
+    """
+    source = Path(volume.source)
+    where = f"{spec.name}: {volume.source} -> {volume.target}"
+    try:
+        kind = source.stat().st_mode
+    except OSError as exc:
+        raise InvalidSpecError(
+            "volumes", volume.source, f"{where}: cannot read it on this machine ({exc.strerror}); create it first"
+        ) from None
+    mount: dict[str, Any] = {"name": volume_name, "mountPath": volume.target, "readOnly": volume.read_only}
+    if stat.S_ISSOCK(kind) or stat.S_ISCHR(kind) or stat.S_ISBLK(kind):
+        what = "socket" if stat.S_ISSOCK(kind) else "device"
+        return HostMount(None, mount, [], [
+            f"{where}: a {what} on this machine cannot be mounted in a pod, so it was left out; whatever "
+            f"{spec.name} does with it will not work in the cluster (use a Docker-API backend for that)"
+        ])  # fmt: skip
+    if stat.S_ISDIR(kind) and not volume.read_only:
+        claim = claim_name(f"{spec.name}-{hashlib.sha256(volume.source.encode()).hexdigest()[:8]}")
+        note = (
+            f"{where}: read-write host directories become a PersistentVolumeClaim ({claim}); its data lives in "
+            f"the cluster, not in {volume.source}. Copy files in or out with `kubectl -n {settings.namespace} cp`"
+        )
+        volume_def = {"name": volume_name, "persistentVolumeClaim": {"claimName": claim}}
+        return HostMount(volume_def, mount, [_claim(claim, f"{spec.name}:{volume.source}", spec, settings)], [note])
+    files = _files(source, where)
+    config_map = _config_map(spec, volume, files, settings)
+    notes = [] if volume.read_only else [f"{where}: a single host file is mounted read-only in the cluster"]
+    mount["readOnly"] = True
+    if stat.S_ISDIR(kind):
+        items = [{"key": key, "path": relative} for key, (relative, _) in sorted(files.items())]
+        volume_def = {"name": volume_name, "configMap": {"name": config_map["metadata"]["name"], "items": items}}
+    else:
+        (key,) = files
+        volume_def = {"name": volume_name, "configMap": {"name": config_map["metadata"]["name"]}}
+        mount["subPath"] = key  # the file itself at the target, as a bind of one file
+    return HostMount(volume_def, mount, [config_map], notes)
+
+
+def _files(source: Path, where: str) -> dict[str, tuple[str, bytes]]:
+    """{ConfigMap key: (path relative to the mount, content)} for a file or a directory tree."""
+    paths = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+    found: dict[str, tuple[str, bytes]] = {}
+    total = 0
+    for i, path in enumerate(paths):
+        content = path.read_bytes()
+        total += len(content)
+        if total > CONFIG_MAP_LIMIT:
+            raise InvalidSpecError(
+                "volumes",
+                str(source),
+                f"{where}: more than {CONFIG_MAP_LIMIT // 1024} KiB, too much for a ConfigMap; use a named volume, "
+                "or OBLAKO_K8S_ALLOW_HOSTPATH=1 on a one-node cluster",
+            )
+        key = path.name if path == source and re.fullmatch(r"[-._a-zA-Z0-9]+", path.name) else f"f{i}"
+        found[key] = (path.name if path == source else str(path.relative_to(source)), content)
+    return found
+
+
+def _config_map(
+    spec: ContainerSpec, volume: VolumeSpec, files: Mapping[str, tuple[str, bytes]], settings: Settings
+) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    data: dict[str, str] = {}
+    binary: dict[str, str] = {}
+    for key, (relative, content) in sorted(files.items()):
+        digest.update(f"{key}\0{relative}\0".encode() + content)
+        try:
+            data[key] = content.decode("utf-8")
+        except UnicodeDecodeError:
+            binary[key] = base64.b64encode(content).decode()
+    workload = k8s_name(spec.name)
+    name = k8s_name(f"{workload[:40]}-cfg-{digest.hexdigest()[:10]}")
+    owner = {k: v for k, v in _labels(spec).items() if k in ("oblako.managed-by", "oblako.backend")}
+    body: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name,
+            "namespace": settings.namespace,
+            "labels": {**owner, WORKLOAD_LABEL: workload},
+            "annotations": {NAME_ANNOTATION: volume.source},
+        },
+        "data": data,
+    }
+    if binary:
+        body["binaryData"] = binary
+    return body
 
 
 def _claim(claim: str, volume: str, spec: ContainerSpec, settings: Settings) -> dict[str, Any]:

@@ -180,7 +180,12 @@ class KubernetesPlugin:
             warnings.warn(note, UserWarning, stacklevel=2)
         self._ensure_namespace()
         deployments = [o for o in objects if o["kind"] == "Deployment"]
-        others = [o for o in objects if o["kind"] != "Deployment"]
+        # What the pod mounts comes first (claims are kept across runs; config maps are named
+        # after their content), so the pod never waits for it; the Service comes last.
+        mounted = [o for o in objects if o["kind"] in ("PersistentVolumeClaim", "ConfigMap")]
+        others = [o for o in objects if o["kind"] not in ("Deployment", "PersistentVolumeClaim", "ConfigMap")]
+        if mounted:
+            self.kubectl.run("apply", "-f", "-", stdin=_list(mounted))
         # `create`, not `apply`, for the Deployment: of two concurrent runs exactly one creates
         # it, and the other learns so (AlreadyExists) instead of silently sharing it.
         created = self.kubectl.run("create", "-f", "-", stdin=_list(deployments), check=False)
@@ -190,7 +195,7 @@ class KubernetesPlugin:
             raise kubectl_error(self.kubectl.where, ("create", "deployment"), created.stderr)
         try:
             mappings = self._host_ports(spec)  # now that the name is ours: a taken port is this run's problem
-            if others:  # claims (kept across runs) and the Service
+            if others:
                 self.kubectl.run("apply", "-f", "-", stdin=_list(others))
             self._wait_available(spec)
             if mappings:
@@ -296,6 +301,10 @@ class KubernetesPlugin:
             f"--grace-period={grace}",
             "--wait=true",
             timeout=self.kubectl.timeout + grace,
+        )
+        # Config maps made from host files belong to this workload alone (claims keep data: they stay).
+        self.kubectl.run(
+            "delete", "configmaps", f"--selector={manifests.WORKLOAD_LABEL}={k8s}", "--ignore-not-found", "--wait=false"
         )
 
     @hookimpl
