@@ -370,9 +370,9 @@ def docker_client() -> Any:
     Under a backend without one (kubernetes, apple) it comes from the docker backend, which
     reads the ambient Docker environment (DOCKER_HOST, contexts) as the Docker CLI does.
     """
-    client = get_backend().docker_client()
-    if client is not None:
-        return client
+    selected = get_backend()
+    if "docker_api" in selected.capabilities:  # declared by the plugin: known without connecting
+        return selected.docker_client()
     try:
         fallback = get_backend("docker")
     except UnknownBackendError:
