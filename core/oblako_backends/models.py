@@ -44,6 +44,23 @@ CAPABILITIES: Mapping[str, str] = MappingProxyType(
 )
 
 
+def seconds_since(timestamp: str) -> float:
+    """Seconds since a runtime's RFC 3339 timestamp (Docker's nanoseconds and Kubernetes' "Z"
+    both read); infinity when it cannot be read, so an unknown age never counts as recent."""
+    import datetime
+    import math
+    import re
+
+    text = re.sub(r"(\.\d{6})\d+", r"\1", timestamp.strip()).replace("Z", "+00:00")
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return math.inf
+    if moment.tzinfo is None:
+        return math.inf
+    return (datetime.datetime.now(datetime.timezone.utc) - moment).total_seconds()
+
+
 @dataclass(frozen=True)
 class PublishedPort:
     """Where a container port is reachable from the host."""

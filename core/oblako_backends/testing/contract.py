@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -55,6 +55,23 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = DEADLINE) ->
         if time.monotonic() > end:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(0.05)
+
+
+def read_rest(stream: Iterable[str], timeout: float) -> list[str] | BaseException | None:
+    """Read `stream` to its end in another thread: the lines, the exception that ended it, or
+    None when it is still blocked after `timeout` s (what a hang looks like)."""
+    outcome: list[list[str] | BaseException] = []
+
+    def read() -> None:
+        try:
+            outcome.append(list(stream))
+        except BaseException as exc:  # what ended the iteration is the result
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return outcome[0] if outcome else None
 
 
 def fetch(host: str, port: int) -> str:

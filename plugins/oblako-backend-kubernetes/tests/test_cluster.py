@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -241,22 +240,12 @@ def test_following_logs_while_the_api_server_is_frozen_ends_with_an_error(
     k8s.run(name=name, image=IMAGE, command=["sh", "-c", f"echo only-line; {contract.FOREVER}"])
     stream = quick.follow_logs(name, tail=10)
     assert next(stream) == "only-line"
-    outcome: list[object] = []
-
-    def read_on() -> None:
-        try:
-            outcome.append(list(stream))
-        except RuntimeUnavailableError as exc:
-            outcome.append(exc)
-
-    reader = threading.Thread(target=read_on, daemon=True)
     os.kill(apiserver, signal.SIGSTOP)
     try:
-        reader.start()
-        reader.join(timeout=7)  # OBLAKO_TIMEOUT, and a second for the thread
+        outcome = contract.read_rest(stream, timeout=7)  # OBLAKO_TIMEOUT, and a second to spare
     finally:
         os.kill(apiserver, signal.SIGCONT)
-    assert outcome and isinstance(outcome[0], RuntimeUnavailableError), outcome or "still blocked"
+    assert isinstance(outcome, RuntimeUnavailableError), outcome or "still blocked"
 
 
 def test_host_binds_reach_the_pod_as_a_config_map_and_a_claim(k8s: Backend, tmp_path: Path) -> None:

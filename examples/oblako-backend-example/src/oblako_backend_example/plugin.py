@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime
 import json
-import math
 import re
 import shutil
 import subprocess
@@ -26,6 +24,7 @@ from oblako_backends import (
     config,
     hookimpl,
 )
+from oblako_backends.models import seconds_since
 from oblako_backends.spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 HINT = "install the docker CLI and point DOCKER_HOST (or `docker context use`) at a running engine"
@@ -194,14 +193,6 @@ def _info(data: dict[str, Any]) -> ContainerInfo:
         ports=tuple(ports),
         backend="example",
         # Created but not started yet, by a run still within its deadline: a concurrent start waits.
-        starting=data["State"].get("Status") == "created" and _age(data.get("Created", "")) < config.call_timeout(),
+        starting=data["State"].get("Status") == "created"
+        and seconds_since(data.get("Created", "")) < config.call_timeout(),
     )
-
-
-def _age(created: str) -> float:
-    """Seconds since the engine's timestamp, e.g. 2026-01-02T03:04:05.123456789Z (inf if unreadable)."""
-    try:
-        moment = datetime.datetime.fromisoformat(re.sub(r"(\.\d{6})\d*", r"\1", created).replace("Z", "+00:00"))
-    except ValueError:
-        return math.inf
-    return (datetime.datetime.now(datetime.timezone.utc) - moment).total_seconds()

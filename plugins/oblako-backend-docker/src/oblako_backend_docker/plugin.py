@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 import socket
 import threading
 import time
@@ -33,7 +32,7 @@ from oblako_backends import (
     hookimpl,
 )
 from oblako_backends import config as core_config
-from oblako_backends.models import CAPABILITIES
+from oblako_backends.models import CAPABILITIES, seconds_since
 from oblako_backends.spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 from . import endpoint as endpoints
@@ -368,7 +367,7 @@ class DockerPlugin:
                     ports.append(PublishedPort(int(number), proto or "tcp", b.get("HostIp", ""), int(b["HostPort"])))
         running = bool(state.get("Running")) and not state.get("Paused")
         info = self._info(data.get("Name", name), running, config.get("Image"), config.get("Labels"), ports)
-        if state.get("Status") == "created" and _age(str(data.get("Created", ""))) < self._timeout:
+        if state.get("Status") == "created" and seconds_since(str(data.get("Created", ""))) < self._timeout:
             info = dataclasses.replace(info, starting=True)  # created by a start that is still within its deadline
         return info
 
@@ -586,17 +585,6 @@ def _is_local_address(address: str) -> bool:
     except OSError:
         return False
     return True
-
-
-def _age(created: str) -> float:
-    """Seconds since an engine timestamp like 2026-01-02T03:04:05.123456789Z (inf if unreadable)."""
-    import datetime
-
-    try:
-        moment = datetime.datetime.fromisoformat(re.sub(r"(\.\d{6})\d*", r"\1", created).replace("Z", "+00:00"))
-    except ValueError:
-        return math.inf
-    return (datetime.datetime.now(datetime.timezone.utc) - moment).total_seconds()
 
 
 def _reason(exc: BaseException) -> str:

@@ -6,9 +6,7 @@ The application keeps talking to 127.0.0.1:<port> as with Docker. kubectl does t
 
 from __future__ import annotations
 
-import datetime
 import json
-import math
 import os
 import re
 import socket
@@ -34,6 +32,7 @@ from oblako_backends import (
 )
 from oblako_backends import config as core_config
 from oblako_backends.commands import follow, free_port
+from oblako_backends.models import seconds_since
 from oblako_backends.spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 from . import forward, manifests
@@ -50,15 +49,6 @@ LOAD_HINT = (
 
 def _list(objects: list[dict[str, Any]]) -> str:
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
-
-
-def _age(timestamp: str) -> float:
-    """Seconds since a Kubernetes timestamp like 2026-01-02T03:04:05Z (inf if unreadable)."""
-    try:
-        moment = datetime.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    except ValueError:
-        return math.inf
-    return (datetime.datetime.now(datetime.timezone.utc) - moment).total_seconds()
 
 
 def _env(var: str, default: str | None = None) -> str | None:
@@ -243,7 +233,7 @@ class KubernetesPlugin:
         meta = deployment.get("metadata") or {}
         name = (meta.get("annotations") or {}).get(manifests.NAME_ANNOTATION) or meta.get("name", "")
         available = (deployment.get("status") or {}).get("availableReplicas", 0) >= 1
-        young = _age(str(meta.get("creationTimestamp", ""))) < self.kubectl.timeout
+        young = seconds_since(str(meta.get("creationTimestamp", ""))) < self.kubectl.timeout
         containers = ((deployment.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or [{}]
         state = forward.recover(self._forward_file(name))  # a killed supervisor is replaced here
         ports = tuple(
