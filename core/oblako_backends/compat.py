@@ -84,10 +84,10 @@ class ContainerBackend:
         self.backend.run(
             name=name,
             image=image,
-            ports=ports or {},
-            environment=environment or {},
-            volumes=volumes or {},
-            extra_hosts=extra_hosts or {},
+            ports=ports,
+            environment=environment,
+            volumes=volumes,
+            extra_hosts=extra_hosts,
             command=command,
             working_dir=working_dir,
             user=user,
@@ -184,20 +184,12 @@ def publish(ports: Mapping[str, Any] | None, client: Any) -> dict[str, Any] | No
     return out
 
 
-def build_k8s_manifests(
-    *,
-    name: str,
-    image: str,
-    ports: Mapping[Any, Any] | None = None,
-    environment: Mapping[str, Any] | None = None,
-    volumes: Mapping[str, Any] | None = None,
-    extra_hosts: Mapping[str, str] | None = None,
-    command: str | list[str] | None = None,
-    working_dir: str | None = None,
-    user: str | int | None = None,
-    namespace: str = "oblako",
-) -> dict[str, Any]:
-    """The Kubernetes objects the kubernetes backend would apply for this container, as a List."""
+def build_k8s_manifests(*, namespace: str = "oblako", **fields: Any) -> dict[str, Any]:
+    """The Kubernetes objects the kubernetes backend would apply for a container, as a List.
+
+    `fields` are `run`'s nine keywords (name, image, ports, environment, volumes, extra_hosts,
+    command, working_dir, user), validated as `run` validates them.
+    """
     from .spec import ContainerSpec
 
     try:
@@ -206,17 +198,6 @@ def build_k8s_manifests(
         raise ImportError(
             "build_k8s_manifests needs the kubernetes backend: pip install 'oblako-backends[kubernetes]'"
         ) from None
-    fields: dict[str, Any] = {
-        "name": name,
-        "image": image,
-        "ports": ports or {},
-        "environment": environment or {},
-        "volumes": volumes or {},
-        "extra_hosts": extra_hosts or {},
-        "command": command,
-        "working_dir": working_dir,
-        "user": user,
-    }
     spec = ContainerSpec(**fields).owned_by("kubernetes")
     settings = manifests.Settings(namespace=manifests.namespace(namespace))
     objects, _ = manifests.build(spec, settings)
