@@ -75,3 +75,60 @@ def test_the_cli_exits_2_on_a_bad_file_without_touching_a_runtime(
     err = capsys.readouterr().err
     assert err.startswith("oblako-backends: ") and "web:80" in err and len(err.strip().splitlines()) == 1
     assert calls == []
+
+
+def test_the_project_comes_from_p_then_the_environment_then_the_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OBLAKO_PROJECT", raising=False)
+    directory = tmp_path / "My Shop_2.0"
+    directory.mkdir()
+    path = write(directory, "[services.web]\nimage = 'x:1'\n")
+    assert load(path).project == "myshop_20"  # lower-cased, other characters dropped, as Compose does
+    assert load(path).services[0].service.container_name == "myshop_20-web"
+    monkeypatch.setenv("OBLAKO_PROJECT", "from-env")
+    assert load(path).project == "from-env"
+    assert load(path, project="given").project == "given"
+
+
+@pytest.mark.parametrize("bad", ["Upper", "-dash", "has space", "x" * 64, "dot.ted", ""])
+def test_a_bad_project_name_exits_2_naming_where_it_came_from(
+    bad: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "[services.web]\nimage = 'x:1'\n")
+    assert cli(["up", "--backend", "memory", f"--project={bad}", str(path)]) == 2
+    assert "-p/--project" in capsys.readouterr().err
+    monkeypatch.setenv("OBLAKO_PROJECT", bad or "Bad")
+    assert cli(["down", "--backend", "memory", str(path)]) == 2
+    assert "OBLAKO_PROJECT" in capsys.readouterr().err
+
+
+def test_a_directory_name_with_nothing_usable_asks_for_p(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OBLAKO_PROJECT", raising=False)
+    directory = tmp_path / "__"
+    directory.mkdir()
+    with pytest.raises(ConfigurationError, match="name one with -p NAME or OBLAKO_PROJECT"):
+        load(write(directory, "[services.web]\nimage = 'x:1'\n"))
+
+
+def test_a_project_never_stops_a_same_named_container_of_another_project() -> None:
+    from oblako_backends import NotOwnedError, Service
+
+    backend = get_backend("memory")
+    theirs = Service("web", "busybox", backend=backend, container_name="shop-web", project="shop")
+    theirs.start()
+    ours = Service("web", "busybox", backend=backend, container_name="shop-web", project="other")
+    with pytest.raises(NotOwnedError, match="belongs to project 'shop'"):
+        ours.stop()
+    with pytest.raises(NotOwnedError, match="belongs to project 'shop'"):
+        ours.start()
+    assert backend.status("shop-web") == "running" and backend.inspect("shop-web").project == "shop"  # type: ignore[union-attr]
+
+
+def test_up_and_down_take_the_file_as_f_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "[services.web]\nimage = 'x:1'\n")
+    assert cli(["up", "--backend", "memory", "-f", str(path), "-p", "demo"]) == 0
+    assert "demo-web" in capsys.readouterr().out
+    assert cli(["up", "--backend", "memory", str(path), "-f", str(path)]) == 2
+    assert cli(["down", "--backend", "memory"]) == 2
+    assert "which services file" in capsys.readouterr().err

@@ -78,7 +78,15 @@ class Backend:
 
     # -- containers -------------------------------------------------------------------------
 
-    def run(self, spec: ContainerSpec | None = None, /, *, service: str | None = None, **fields: Any) -> None:
+    def run(
+        self,
+        spec: ContainerSpec | None = None,
+        /,
+        *,
+        service: str | None = None,
+        project: str | None = None,
+        **fields: Any,
+    ) -> None:
         """Create and start a container from `spec`, or from ContainerSpec keyword fields.
 
         The keyword form is the one oblako's ``Service.start`` uses today:
@@ -88,7 +96,7 @@ class Backend:
             spec = ContainerSpec(**fields)
         elif fields:
             raise TypeError("pass either a ContainerSpec or keyword fields, not both")
-        self._call("oblako_run", spec=spec.owned_by(self.name, service))
+        self._call("oblako_run", spec=spec.owned_by(self.name, service, project))
 
     def inspect(self, name: str) -> ContainerInfo | None:
         """Describe the container called `name`, or None if there is none."""

@@ -179,7 +179,7 @@ def _reachable(backend: Backend) -> bool:
 
 def cmd_up(args: argparse.Namespace) -> int:
     backend = get_backend(args.backend)
-    stack = load_stack(args.file, backend)  # the whole file is checked before anything starts
+    stack = load_stack(_services_file(args), backend, args.project)  # checked before anything starts
     if not _reachable(backend):
         return 1
     lock = threading.Lock()
@@ -232,7 +232,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def cmd_down(args: argparse.Namespace) -> int:
     backend = get_backend(args.backend)
-    stack = load_stack(args.file, backend)
+    stack = load_stack(_services_file(args), backend, args.project)
     if not _reachable(backend):
         return 1
     errors = down(stack)
@@ -245,8 +245,20 @@ def _ports_text(info: ContainerInfo) -> str:
     return ", ".join(f"{p.host_ip}:{p.host_port}->{p.container_port}/{p.protocol}" for p in info.ports) or "-"
 
 
+def _services_file(args: argparse.Namespace) -> str:
+    if args.file and args.file_option:
+        raise ConfigurationError("give the services file once: as FILE or as -f FILE")
+    if not (args.file or args.file_option):
+        raise ConfigurationError("which services file? give FILE or -f FILE (see examples/demo.toml)")
+    return str(args.file or args.file_option)
+
+
 def cmd_ps(args: argparse.Namespace) -> int:
-    infos = [i for i in get_backend(args.backend).list() if args.all or i.state == RUNNING]
+    infos = [
+        i
+        for i in get_backend(args.backend).list()
+        if (args.all or i.state == RUNNING) and (args.project is None or i.project == args.project)
+    ]
     if args.json:
         _print_json(
             [
@@ -255,14 +267,15 @@ def cmd_ps(args: argparse.Namespace) -> int:
                     "state": str(i.state),
                     "image": i.image,
                     "service": i.service,
+                    "project": i.project,
                     "ports": [p.__dict__ for p in i.ports],
                 }
                 for i in infos
             ]
         )
         return 0
-    rows = [["NAME", "STATE", "IMAGE", "PORTS"]]
-    rows += [[i.name, str(i.state), i.image, _ports_text(i)] for i in infos]
+    rows = [["NAME", "PROJECT", "STATE", "IMAGE", "PORTS"]]
+    rows += [[i.name, i.project or "-", str(i.state), i.image, _ports_text(i)] for i in infos]
     _table(rows)
     return 0
 
@@ -351,17 +364,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_adopt)
 
-    p = sub.add_parser("up", parents=[choose], help="start the services a TOML file describes, wait until ready")
-    p.add_argument("file", help="a services file (see examples/demo.toml)")
+    project = argparse.ArgumentParser(add_help=False)  # what `up` and `down` both take
+    project.add_argument("file", nargs="?", help="a services file (see examples/demo.toml); or -f FILE")
+    project.add_argument("-f", "--file", dest="file_option", metavar="FILE", help="the services file")
+    project.add_argument(
+        "-p", "--project", metavar="NAME", help="project name (default: $OBLAKO_PROJECT, else the file's directory)"
+    )
+
+    p = sub.add_parser(
+        "up", parents=[choose, project], help="start the services a TOML file describes, wait until ready"
+    )
     p.add_argument("-j", "--jobs", type=_positive, help="at most this many services start at once (default: all)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_up)
 
-    p = sub.add_parser("down", parents=[choose], help="stop and remove the services a TOML file describes")
-    p.add_argument("file")
+    p = sub.add_parser("down", parents=[choose, project], help="stop and remove the services of a project")
     p.set_defaults(func=cmd_down)
 
     p = sub.add_parser("ps", parents=[choose], help="containers this layer created")
+    p.add_argument("-p", "--project", metavar="NAME", help="only this project's containers")
     p.add_argument("-a", "--all", action="store_true", help="include stopped ones")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ps)

@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType, TracebackType
 
-from .spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_LABEL_PREFIXES, SERVICE_LABEL, SPEC_HASH_LABEL
+from .spec import (
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    OWNER_LABEL_PREFIXES,
+    PROJECT_LABEL,
+    SERVICE_LABEL,
+    SPEC_HASH_LABEL,
+)
 
 
 class State(str, Enum):
@@ -99,6 +106,11 @@ class ContainerInfo:
     def service(self) -> str | None:
         """The service name recorded at creation, if ours."""
         return self.labels.get(SERVICE_LABEL)
+
+    @property
+    def project(self) -> str | None:
+        """The project (services file) it was started for, if any."""
+        return self.labels.get(PROJECT_LABEL)
 
     @property
     def spec_hash(self) -> str | None:

@@ -18,7 +18,7 @@ from . import config
 from .backend import Backend
 from .errors import NameInUseError, NotOwnedError, OblakoBackendError, ServiceNotReadyError
 from .models import ABSENT, RUNNING, ContainerInfo, State
-from .spec import OWNER_LABEL_PREFIXES, ContainerSpec, validate_name, validate_seconds
+from .spec import OWNER_LABEL_PREFIXES, ContainerSpec, validate_name, validate_project, validate_seconds
 
 # A health check gets the service and the container's info from the same poll, so a
 # readiness loop costs one inspect per round.
@@ -55,6 +55,7 @@ class Service:
         health_check: HealthCheck | None = None,
         stop_timeout: float = 10.0,
         adopt: bool = False,
+        project: str | None = None,
         **spec_fields: Any,
     ):
         """`adopt`: `start` may replace a same-named container that no tool claims (no owner's
@@ -62,6 +63,7 @@ class Service:
         this layer do; its named volumes, and their data, stay."""
         self.name = validate_name(name, "service name")
         self.adopt = adopt
+        self.project = None if project is None else validate_project(project)
         self.container_name = container_name or f"oblako-{name}"
         self.spec = ContainerSpec(name=self.container_name, image=image, **spec_fields)
         self.health_check = health_check
@@ -92,7 +94,7 @@ class Service:
             info = self.backend.inspect(self.container_name)
             if info is None:
                 try:
-                    self.backend.run(self.spec, service=self.name)
+                    self.backend.run(self.spec, service=self.name, project=self.project)
                     return True
                 except NameInUseError:
                     if time.monotonic() > deadline:
@@ -109,6 +111,7 @@ class Service:
                     f"{self.why_not_adopted(info)}. Remove it with your runtime's CLI, or give the "
                     "service another container_name."
                 )
+            self._refuse_other_project(info)
             current = info.spec_hash == self.spec.fingerprint()
             if current and info.state == RUNNING:
                 return False
@@ -131,8 +134,23 @@ class Service:
         return self.adopt and info.adoptable and same_repository(info.image, self.spec.image)
 
     def stop(self) -> None:
-        """Stop and remove the container; named volumes keep their data. No-op when absent."""
+        """Stop and remove the container; named volumes keep their data. No-op when absent.
+
+        A service of a project never stops a same-named container of another project."""
+        if self.project is not None:
+            info = self.backend.inspect(self.container_name)
+            if info is None:
+                return
+            self._refuse_other_project(info)
         self.backend.stop(self.container_name, timeout=self.stop_timeout)
+
+    def _refuse_other_project(self, info: ContainerInfo) -> None:
+        if info.owned and info.project != self.project:
+            theirs = f"project {info.project!r}" if info.project else "no project (a plain Service)"
+            raise NotOwnedError(
+                f"{self.container_name!r} belongs to {theirs}, not to "
+                f"{'project ' + repr(self.project) if self.project else 'this plain Service'}; it was left alone"
+            )
 
     def restart(self) -> None:
         self.stop()

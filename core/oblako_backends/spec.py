@@ -48,6 +48,8 @@ MANAGED_BY_VALUE = "oblako-backends"
 SERVICE_LABEL = "oblako.service"
 BACKEND_LABEL = "oblako.backend"
 SPEC_HASH_LABEL = "oblako.spec-hash"
+PROJECT_LABEL = "oblako.project"  # the project (services file) a container belongs to, if any
+PROJECT_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")  # Compose's rule for project names
 RESERVED_LABEL_PREFIX = "oblako."
 # Labels by which a tool claims a container as its own. A container with none of them (say,
 # one oblako made before it used this layer) may be adopted; one with any is never touched.
@@ -172,7 +174,7 @@ class ContainerSpec:
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
-    def owned_by(self, backend: str, service: str | None = None) -> ContainerSpec:
+    def owned_by(self, backend: str, service: str | None = None, project: str | None = None) -> ContainerSpec:
         """This spec plus the ownership labels that let stop/remove recognise it later."""
         labels = dict(self.labels)
         labels.update(
@@ -183,6 +185,8 @@ class ContainerSpec:
                 SPEC_HASH_LABEL: self.fingerprint(),
             }
         )
+        if project is not None:
+            labels[PROJECT_LABEL] = validate_project(project)
         return _with_labels(self, labels)
 
 
@@ -199,6 +203,25 @@ def _no_nul(field_name: str, value: str) -> str:
     if "\x00" in value:
         raise InvalidSpecError(field_name, value, "must not contain a NUL character")
     return value
+
+
+def validate_project(project: object, field_name: str = "project") -> str:
+    """A project name as Compose allows it: lower-case letters, digits, '-' and '_', starting
+    with a letter or digit."""
+    if not isinstance(project, str) or len(project) > 63 or not PROJECT_RE.fullmatch(project):
+        raise InvalidSpecError(
+            field_name,
+            project,
+            "a project name is up to 63 lower-case letters, digits, '-' and '_', starting with a letter or digit",
+        )
+    return project
+
+
+def project_from_directory(directory: str) -> str:
+    """The project name Compose derives from a directory's name: lower-cased, other characters
+    dropped, leading '-' and '_' trimmed ("" when nothing is left)."""
+    name = re.sub(r"[^a-z0-9_-]", "", directory.lower()).lstrip("-_")
+    return name[:63]
 
 
 def validate_image(image: object) -> str:

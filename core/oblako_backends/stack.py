@@ -20,6 +20,7 @@ it started, so a failed `up` leaves nothing running.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -33,7 +34,14 @@ from .backend import Backend
 from .errors import ConfigurationError, InvalidSpecError, OblakoBackendError, ServiceNotReadyError
 from .models import ContainerInfo
 from .service import HealthCheck, Service, default_check, http_check, log_check, tcp_check
-from .spec import parse_port, parse_volume, validate_name, validate_seconds
+from .spec import (
+    parse_port,
+    parse_volume,
+    project_from_directory,
+    validate_name,
+    validate_project,
+    validate_seconds,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -77,6 +85,7 @@ class Stack:
 
     path: Path
     services: tuple[ServiceDef, ...]
+    project: str = ""
 
     def waves(self) -> list[list[ServiceDef]]:
         """Groups that can start together: each depends only on earlier groups (a cycle ends it)."""
@@ -113,9 +122,32 @@ def _where(path: Path, name: str, key: str) -> str:
     return f"{path}: [services.{name}] {key}"
 
 
-def load(path: str | Path, backend: Backend | None = None) -> Stack:
+PROJECT_VAR = "OBLAKO_PROJECT"
+
+
+def project_name(path: Path, explicit: str | None = None) -> str:
+    """The project: `explicit` (-p), else $OBLAKO_PROJECT, else the file's directory name,
+    normalised as Compose normalises it. Its containers are named `<project>-<service>`."""
+    for given, source in ((explicit, "-p/--project"), (os.environ.get(PROJECT_VAR, "").strip() or None, PROJECT_VAR)):
+        if given is not None:
+            try:
+                return validate_project(given, source)
+            except InvalidSpecError as exc:
+                raise ConfigurationError(str(exc)) from None
+    directory = path.resolve().parent.name
+    derived = project_from_directory(directory)
+    if not derived:
+        raise ConfigurationError(
+            f"no project name can be made from the directory name {directory!r} of {path}; name one with "
+            f"-p NAME or {PROJECT_VAR}"
+        )
+    return derived
+
+
+def load(path: str | Path, backend: Backend | None = None, project: str | None = None) -> Stack:
     """Read and validate a services file; every mistake names the file, service and key."""
     path = Path(path)
+    project = project_name(path, project)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -130,14 +162,14 @@ def load(path: str | Path, backend: Backend | None = None) -> Stack:
     tables = data.get("services")
     if not isinstance(tables, dict) or not tables:
         raise ConfigurationError(f"{path}: no services; describe each in a [services.NAME] table")
-    defs = [_service(path, name, table, backend) for name, table in tables.items()]
+    defs = [_service(path, name, table, backend, project) for name, table in tables.items()]
     known = {d.name for d in defs}
     for d in defs:
         unknown = [n for n in d.depends_on if n not in known]
         if unknown:
             raise ConfigurationError(f"{_where(path, d.name, 'depends_on')}: no service named {unknown[0]!r}")
     _one_owner_per_host_port(path, defs)
-    stack = Stack(path, tuple(defs))
+    stack = Stack(path, tuple(defs), project)
     if sum(len(w) for w in stack.waves()) != len(defs):
         raise ConfigurationError(f"{path}: depends_on forms a cycle; a service cannot wait for itself")
     return stack
@@ -159,7 +191,7 @@ def _one_owner_per_host_port(path: Path, defs: list[ServiceDef]) -> None:
             owners[key] = d.name
 
 
-def _service(path: Path, name: str, table: Any, backend: Backend | None) -> ServiceDef:
+def _service(path: Path, name: str, table: Any, backend: Backend | None, project: str) -> ServiceDef:
     def where(key: str) -> str:
         return _where(path, name, key)
 
@@ -185,6 +217,8 @@ def _service(path: Path, name: str, table: Any, backend: Backend | None) -> Serv
         service = Service(
             name,
             table["image"],
+            container_name=f"{project}-{name}",
+            project=project,
             backend=backend,
             ports=ports,
             environment=table.get("env", {}),

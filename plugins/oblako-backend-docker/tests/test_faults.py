@@ -23,6 +23,7 @@ import pytest
 import runtimes
 from oblako_backends import ABSENT, RUNNING, RuntimeUnavailableError, Service, get_backend
 from oblako_backends.backend import Backend
+from oblako_backends.stack import load
 from oblako_backends.testing import contract
 
 IMAGE = runtimes.TEST_IMAGE
@@ -91,6 +92,12 @@ def services_file(tmp_path: Path, body: str) -> Path:
     return path
 
 
+def container(path: Path, service: str) -> str:
+    """The container `up` makes for `service` of the file at `path` (`<project>-<service>`)."""
+    (found,) = [d.service.container_name for d in load(path).services if d.name == service]
+    return found
+
+
 # -- 3. Ctrl-C during up ---------------------------------------------------------------------------
 
 
@@ -109,7 +116,7 @@ def test_an_interrupted_up_stops_what_it_started_and_exits_130(
     try:
         err_out = Output(up.stderr)
         err_out.wait_for(f"[{waiting}] started; waiting until ready")
-        assert backend.status(f"oblako-{waiting}") == RUNNING
+        assert backend.status(container(path, waiting)) == RUNNING
         up.send_signal(sig)
         up.wait(timeout=10)  # the whole cleanup is bounded
         err = err_out.finish()
@@ -117,7 +124,7 @@ def test_an_interrupted_up_stops_what_it_started_and_exits_130(
         up.kill()
     assert up.returncode == 130, err
     assert "interrupted; stopped" in err and ready in err and waiting in err
-    assert backend.status(f"oblako-{ready}") == ABSENT and backend.status(f"oblako-{waiting}") == ABSENT
+    assert backend.status(container(path, ready)) == ABSENT and backend.status(container(path, waiting)) == ABSENT
 
 
 def test_a_second_ctrl_c_removes_at_once_without_the_graceful_stop(
@@ -143,7 +150,7 @@ def test_a_second_ctrl_c_removes_at_once_without_the_graceful_stop(
     finally:
         up.kill()
     assert up.returncode == 130
-    assert backend.status(f"oblako-{stubborn}") == ABSENT
+    assert backend.status(container(path, stubborn)) == ABSENT
     from oblako_backends.stack import INTERRUPT_GRACE
 
     assert after_second < INTERRUPT_GRACE  # it did not sit out the graceful stop of a TERM-ignoring service
@@ -177,7 +184,7 @@ def test_a_failed_up_whose_cleanup_fails_names_what_is_still_running(
     assert "everything was stopped again" not in err
     assert "could NOT stop" in err and good in err and doomed in err and "oblako-backends down" in err
     # What it said is true: both are still there, running.
-    assert backend.status(f"oblako-{good}") == RUNNING and backend.status(f"oblako-{doomed}") == RUNNING
+    assert backend.status(container(path, good)) == RUNNING and backend.status(container(path, doomed)) == RUNNING
     from oblako_backends.cli import main as cli
 
     assert cli(["down", str(path)]) == 0

@@ -16,6 +16,7 @@ import runtimes
 from oblako_backends import ABSENT, RUNNING, Service
 from oblako_backends.backend import Backend
 from oblako_backends.cli import main as cli
+from oblako_backends.stack import load
 
 IMAGE = runtimes.TEST_IMAGE
 Names = Callable[[str], str]
@@ -59,8 +60,34 @@ def test_two_ups_of_one_file_started_together_converge(backend: Backend, tmp_pat
     try:
         said = [up.communicate(timeout=180) for up in ups]
         assert [up.returncode for up in ups] == [0, 0], said
-        listed = [c.name for c in backend.list()]
-        assert sorted(n for n in listed if n in (f"oblako-{web}", f"oblako-{db}")) == [f"oblako-{db}", f"oblako-{web}"]
-        assert backend.status(f"oblako-{web}") == RUNNING and backend.status(f"oblako-{db}") == RUNNING
+        names = sorted(d.service.container_name for d in load(services).services)
+        assert sorted(c.name for c in backend.list() if c.name in names) == names  # one container each
+        assert all(backend.status(name) == RUNNING for name in names)
     finally:
         assert cli(["down", str(services)]) == 0
+
+
+def test_two_files_with_the_same_service_names_run_side_by_side(backend: Backend, tmp_path: Path) -> None:
+    """Two checkouts (or worktrees, or CI jobs) of one project on one host: each directory is
+    its own project, so `up` of one never replaces the other's containers, nor `down` removes them."""
+    files = []
+    for checkout in ("checkout-a", "checkout-b"):
+        (tmp_path / checkout).mkdir()
+        path = tmp_path / checkout / "services.toml"
+        path.write_text(
+            f"[services.web]\nimage = '{IMAGE}'\ncommand = ['sh', '-c', \"echo from {checkout}; {FOREVER}\"]\n"
+        )
+        files.append(path)
+    try:
+        for path in files:
+            assert cli(["up", str(path)]) == 0
+        assert backend.status("checkout-a-web") == RUNNING and backend.status("checkout-b-web") == RUNNING
+        assert "from checkout-a" in backend.logs("checkout-a-web") and "from checkout-b" in backend.logs(
+            "checkout-b-web"
+        )
+        assert {c.project for c in backend.list() if c.name.endswith("-web")} >= {"checkout-a", "checkout-b"}
+        assert cli(["down", str(files[0])]) == 0
+        assert backend.status("checkout-a-web") == ABSENT and backend.status("checkout-b-web") == RUNNING
+    finally:
+        for path in files:
+            cli(["down", str(path)])
