@@ -132,3 +132,33 @@ def test_up_and_down_take_the_file_as_f_too(tmp_path: Path, capsys: pytest.Captu
     assert cli(["up", "--backend", "memory", str(path), "-f", str(path)]) == 2
     assert cli(["down", "--backend", "memory"]) == 2
     assert "which services file" in capsys.readouterr().err
+
+
+def test_config_prints_the_normalised_project_without_any_runtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    import yaml
+
+    monkeypatch.setenv("OBLAKO_CONTAINER_BACKEND", "no-such-backend")  # config must not load one
+    path = write(
+        tmp_path,
+        "[services.db]\nimage = 'x:1'\nvolumes = ['db-data:/data']\nenv = { PASSWORD = 's3cret' }\n"
+        "[services.web]\nimage = 'y:1'\nports = ['8080:80']\ndepends_on = ['db']\ncommand = 'serve --port 80'\n",
+    )
+    assert cli(["config", "-p", "shop", str(path)]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["name"] == "shop" and printed["volumes"] == {"db-data": {"name": "db-data"}}
+    web, db = printed["services"]["web"], printed["services"]["db"]
+    assert web["container_name"] == "shop-web" and web["command"] == ["serve", "--port", "80"]
+    assert web["ports"] == [{"target": 80, "protocol": "tcp", "published": "8080"}]
+    assert web["depends_on"] == {"db": {"condition": "service_healthy"}}
+    assert db["environment"] == {"PASSWORD": "***"}  # a secret, unless asked for
+    assert db["volumes"] == [{"type": "volume", "source": "db-data", "target": "/data", "read_only": False}]
+    assert cli(["config", "-p", "shop", "--json", "--show-environment", str(path)]) == 0
+    as_json = json.loads(capsys.readouterr().out)
+    assert as_json["services"]["db"]["environment"] == {"PASSWORD": "s3cret"}
+    assert {k: v for k, v in as_json.items() if k != "services"} == {
+        k: v for k, v in printed.items() if k != "services"
+    }

@@ -23,7 +23,7 @@ from .models import RUNNING, ContainerInfo
 from .plugins import get_backend, list_backends
 from .service import Service
 from .spec import ContainerSpec, parse_port, parse_volume, validate_seconds
-from .stack import Interrupted, StackError, down, up
+from .stack import Interrupted, StackError, document, down, up
 from .stack import load as load_stack
 
 
@@ -230,6 +230,19 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    """The normalised project, as `docker compose config` prints one. No runtime is asked."""
+    stack = load_stack(_services_file(args), None, args.project)
+    data = document(stack, show_environment=args.show_environment)
+    if args.json:
+        _print_json(data)
+        return 0
+    import yaml  # only here: nothing else needs it
+
+    sys.stdout.write(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
+    return 0
+
+
 def cmd_down(args: argparse.Namespace) -> int:
     backend = get_backend(args.backend)
     stack = load_stack(_services_file(args), backend, args.project)
@@ -287,12 +300,66 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     backend = get_backend(args.backend)
+    if args.project is None and args.file is None:
+        if len(args.names) != 1:
+            raise ConfigurationError("logs takes one container NAME, or --project/--file with SERVICE names")
+        return _container_logs(backend, args.names[0], args)
+    project = args.project or load_stack(args.file, backend).project
+    containers = {i.service or i.name: i.name for i in backend.list() if i.project == project}
+    unknown = [n for n in args.names if n not in containers]
+    if unknown or not containers:
+        known = ", ".join(sorted(containers)) or "none"
+        what = f"no service {unknown[0]!r} in" if unknown else "no containers of"
+        raise OblakoBackendError(f"{what} project {project!r} (its services here: {known})")
+    chosen = {service: containers[service] for service in (args.names or sorted(containers))}
+    width = max(len(service) for service in chosen)
     if not args.follow:
-        sys.stdout.write(backend.logs(args.name, tail=args.tail))
+        for service, name in chosen.items():
+            for line in backend.logs(name, tail=args.tail).splitlines():
+                print(f"{service:{width}} | {line}")
         return 0
-    with backend.follow_logs(args.name, tail=args.tail) as stream:
+    return _follow_all(backend, chosen, width, args.tail)
+
+
+def _container_logs(backend: Backend, name: str, args: argparse.Namespace) -> int:
+    if not args.follow:
+        sys.stdout.write(backend.logs(name, tail=args.tail))
+        return 0
+    with backend.follow_logs(name, tail=args.tail) as stream:
         for line in stream:
             print(line, flush=True)
+    return 0
+
+
+def _follow_all(backend: Backend, chosen: dict[str, str], width: int, tail: int) -> int:
+    """Follow every chosen service at once, one `service |` prefixed line at a time, until all
+    end (or Ctrl-C); the first error ends the command."""
+    lock = threading.Lock()
+    errors: list[OblakoBackendError] = []
+    streams = {service: backend.follow_logs(name, tail=tail) for service, name in chosen.items()}
+
+    def pump(service: str) -> None:
+        try:
+            for line in streams[service]:
+                with lock:
+                    print(f"{service:{width}} | {line}", flush=True)
+        except OblakoBackendError as exc:
+            errors.append(exc)
+            for stream in streams.values():
+                stream.close()
+
+    threads = [threading.Thread(target=pump, args=(s,), daemon=True) for s in streams]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.2)
+    finally:
+        for stream in streams.values():
+            stream.close()
+    if errors:
+        raise errors[0]
     return 0
 
 
@@ -381,6 +448,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("down", parents=[choose, project], help="stop and remove the services of a project")
     p.set_defaults(func=cmd_down)
 
+    p = sub.add_parser("config", parents=[project], help="the project, normalised, as YAML (or --json); no runtime")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--show-environment", action="store_true", help="print environment values (masked by default)")
+    p.set_defaults(func=cmd_config)
+
     p = sub.add_parser("ps", parents=[choose], help="containers this layer created")
     p.add_argument("-p", "--project", metavar="NAME", help="only this project's containers")
     p.add_argument("-a", "--all", action="store_true", help="include stopped ones")
@@ -391,8 +463,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("logs", parents=[choose], help="a container's log lines")
-    p.add_argument("name")
+    p = sub.add_parser("logs", parents=[choose], help="a container's log lines, or a project's")
+    p.add_argument(
+        "names", nargs="*", metavar="NAME", help="a container; with --project/--file: services (default: all)"
+    )
+    p.add_argument("-p", "--project", metavar="NAME", help="the project's services, each line prefixed `service |`")
+    p.add_argument("--file", metavar="FILE", help="the project of this services file")
     p.add_argument("-n", "--tail", type=_non_negative, default=50)
     p.add_argument("-f", "--follow", action="store_true")
     p.set_defaults(func=cmd_logs)

@@ -110,6 +110,56 @@ class Outcome:
     endpoints: list[str] = field(default_factory=list)
 
 
+def document(stack: Stack, show_environment: bool = False) -> dict[str, Any]:
+    """The project as `docker compose config` shows one: normalised, every default filled in.
+
+    Environment values are secrets, so they are masked unless `show_environment`.
+    """
+    from .errors import SECRET_MASK
+
+    services: dict[str, Any] = {}
+    named: set[str] = set()
+    for definition in stack.services:
+        spec = definition.service.spec
+        entry: dict[str, Any] = {"container_name": spec.name, "image": spec.image}
+        if definition.build is not None:
+            entry["build"] = {"context": str(definition.build), "dockerfile": "Dockerfile"}
+        if spec.command is not None:
+            entry["command"] = list(spec.command)
+        if definition.depends_on:
+            entry["depends_on"] = {name: {"condition": "service_healthy"} for name in definition.depends_on}
+        if spec.environment:
+            entry["environment"] = {k: (v if show_environment else SECRET_MASK) for k, v in spec.environment.items()}
+        if spec.extra_hosts:
+            entry["extra_hosts"] = [f"{host}={address}" for host, address in spec.extra_hosts.items()]
+        if spec.ports:
+            entry["ports"] = [
+                {"target": p.container_port, "protocol": p.protocol}
+                | ({"published": str(p.host_port)} if p.host_port else {})
+                for p in spec.ports
+            ]
+        if spec.user:
+            entry["user"] = spec.user
+        if spec.volumes:
+            entry["volumes"] = [
+                {
+                    "type": "volume" if v.is_named else "bind",
+                    "source": v.source,
+                    "target": v.target,
+                    "read_only": v.read_only,
+                }
+                for v in spec.volumes
+            ]
+            named |= {v.source for v in spec.volumes if v.is_named}
+        if spec.working_dir:
+            entry["working_dir"] = spec.working_dir
+        services[definition.name] = entry
+    out: dict[str, Any] = {"name": stack.project, "services": services}
+    if named:
+        out["volumes"] = {name: {"name": name} for name in sorted(named)}
+    return out
+
+
 class StackError(OblakoBackendError):
     """`up` failed; `outcomes` says which services failed and what they logged."""
 

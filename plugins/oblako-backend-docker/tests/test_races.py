@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import runtimes
 from oblako_backends import ABSENT, RUNNING, Service
 from oblako_backends.backend import Backend
@@ -91,3 +92,39 @@ def test_two_files_with_the_same_service_names_run_side_by_side(backend: Backend
     finally:
         for path in files:
             cli(["down", str(path)])
+
+
+def test_project_logs_prefix_each_line_with_its_service(
+    backend: Backend, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "services.toml"
+    path.write_text(
+        f"[services.web]\nimage = '{IMAGE}'\ncommand = ['sh', '-c', \"echo web-line; {FOREVER}\"]\n"
+        f"[services.db]\nimage = '{IMAGE}'\ncommand = ['sh', '-c', \"echo db-line; {FOREVER}\"]\n"
+    )
+    try:
+        assert cli(["up", str(path), "-p", "logsproj"]) == 0
+        capsys.readouterr()
+        from oblako_backends.testing.contract import wait_for
+
+        wait_for(lambda: "db-line" in backend.logs("logsproj-db"), "db's line")
+        wait_for(lambda: "web-line" in backend.logs("logsproj-web"), "web's line")
+        assert cli(["logs", "--project", "logsproj"]) == 0
+        assert capsys.readouterr().out.splitlines() == ["db  | db-line", "web | web-line"]
+        assert cli(["logs", "--file", str(path), "-p", "logsproj", "web"]) == 0
+        assert capsys.readouterr().out.splitlines() == ["web | web-line"]
+        assert cli(["logs", "--project", "logsproj", "cache"]) == 1
+        assert "no service 'cache' in project 'logsproj' (its services here: db, web)" in capsys.readouterr().err
+        follow = subprocess.Popen(
+            [sys.executable, "-m", "oblako_backends.cli", "logs", "-f", "--project", "logsproj"],
+            env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert follow.stdout is not None
+            seen = {follow.stdout.readline().strip(), follow.stdout.readline().strip()}
+            assert seen == {"db  | db-line", "web | web-line"}
+        finally:
+            follow.terminate()
+            follow.wait(timeout=30)
+    finally:
+        assert cli(["down", str(path), "-p", "logsproj"]) == 0
