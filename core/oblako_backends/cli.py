@@ -13,7 +13,9 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from . import config
@@ -258,12 +260,23 @@ def _ports_text(info: ContainerInfo) -> str:
     return ", ".join(f"{p.host_ip}:{p.host_port}->{p.container_port}/{p.protocol}" for p in info.ports) or "-"
 
 
+TOML_FILE = "oblako.toml"  # the services file found in the current directory after the Compose names
+
+
 def _services_file(args: argparse.Namespace) -> str:
     if args.file and args.file_option:
         raise ConfigurationError("give the services file once: as FILE or as -f FILE")
-    if not (args.file or args.file_option):
-        raise ConfigurationError("which services file? give FILE or -f FILE (see examples/demo.toml)")
-    return str(args.file or args.file_option)
+    if args.file or args.file_option:
+        return str(args.file or args.file_option)
+    from .compose import DEFAULT_FILES, find_default
+
+    here = Path.cwd()
+    found = find_default(here) or (here / TOML_FILE if (here / TOML_FILE).is_file() else None)
+    if found is None:
+        raise ConfigurationError(
+            f"which services file? give FILE or -f FILE; none of {', '.join(DEFAULT_FILES)} or {TOML_FILE} is in {here}"
+        )
+    return str(found)
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
@@ -484,7 +497,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warn_on_one_line(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+    print(f"oblako-backends: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    warnings.showwarning = _warn_on_one_line  # a person reads these: one line each, no source excerpt
     words = list(sys.argv[1:] if argv is None else argv)
     # Everything after the first "--" is the container's command, never our options.
     after: list[str] = []

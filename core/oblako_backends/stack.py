@@ -197,6 +197,10 @@ def project_name(path: Path, explicit: str | None = None) -> str:
 def load(path: str | Path, backend: Backend | None = None, project: str | None = None) -> Stack:
     """Read and validate a services file; every mistake names the file, service and key."""
     path = Path(path)
+    if path.suffix in (".yaml", ".yml"):
+        from .compose import load_compose
+
+        return load_compose(path, backend, project)
     project = project_name(path, project)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -213,6 +217,12 @@ def load(path: str | Path, backend: Backend | None = None, project: str | None =
     if not isinstance(tables, dict) or not tables:
         raise ConfigurationError(f"{path}: no services; describe each in a [services.NAME] table")
     defs = [_service(path, name, table, backend, project) for name, table in tables.items()]
+    return assemble(path, defs, project)
+
+
+def assemble(path: Path, defs: list[ServiceDef], project: str) -> Stack:
+    """The checks every file format shares: dependencies exist and form no cycle, and no two
+    services claim one host port."""
     known = {d.name for d in defs}
     for d in defs:
         unknown = [n for n in d.depends_on if n not in known]

@@ -1,0 +1,373 @@
+"""Compose files (compose.yaml, docker-compose.yml) as projects: the same model the TOML
+services files give, so `up`, `down`, `ps`, `logs` and `config` never see a file format.
+
+The subset read is what local service stacks use (see SUPPORTED); keys that change nothing
+for a local run give a warning, and anything else is refused naming the file, the service
+and the key, with the nearest supported key. YAML is read safely (PyYAML's safe loader),
+and only when a Compose file is.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .backend import Backend
+from .errors import ConfigurationError, InvalidSpecError
+from .service import Service
+from .spec import parse_port
+from .stack import DEFAULT_READY_TIMEOUT, PROJECT_VAR, ServiceDef, Stack, _where, assemble, project_name
+
+DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+SUPPORTED = (
+    "build",
+    "command",
+    "container_name",
+    "depends_on",
+    "environment",
+    "env_file",
+    "extra_hosts",
+    "image",
+    "labels",
+    "ports",
+    "restart",
+    "user",
+    "volumes",
+    "working_dir",
+)
+# Keys that describe deployment or resources, not what runs: a local run does without them.
+NO_LOCAL_EFFECT = ("deploy", "logging", "mem_limit", "cpus", "cpu_shares", "stop_grace_period", "hostname", "init")
+TOP_LEVEL = ("name", "services", "volumes", "version", "networks")
+_VARIABLE = re.compile(r"\$(?:\$|\{(?P<braced>[^}]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
+
+
+def find_default(directory: Path) -> Path | None:
+    """The Compose file Compose itself would pick in `directory`, if any."""
+    return next((directory / name for name in DEFAULT_FILES if (directory / name).is_file()), None)
+
+
+def load_compose(path: Path, backend: Backend | None = None, project: str | None = None) -> Stack:
+    """Read and validate a Compose file into a project; nothing is started."""
+    import yaml  # only when a Compose file is read
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"can't read the Compose file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("services"), dict) or not data["services"]:
+        raise ConfigurationError(f"{path}: no services; a Compose file lists them under `services:`")
+    unknown = sorted(set(data) - set(TOP_LEVEL))
+    if unknown:
+        raise ConfigurationError(f"{path}: unknown top-level key {unknown[0]!r}; known: {', '.join(TOP_LEVEL)}")
+    if data.get("networks"):
+        warnings.warn(f"{path}: networks are not created yet; services reach each other through the host", stacklevel=2)
+    variables = _variables(path)
+    data = _interpolate(data, variables, path)
+    name = project
+    if name is None and not os.environ.get(PROJECT_VAR, "").strip() and isinstance(data.get("name"), str):
+        name = data["name"]
+    chosen = project_name(path, name)
+    volumes = _volume_names(path, data.get("volumes"), chosen)
+    defs = [_service(path, service, body, backend, chosen, volumes) for service, body in data["services"].items()]
+    return assemble(path, defs, chosen)
+
+
+def _variables(path: Path) -> dict[str, str]:
+    """The environment, over the `.env` file beside the Compose file (the environment wins)."""
+    found: dict[str, str] = {}
+    dotenv = path.parent / ".env"
+    if dotenv.is_file():
+        found.update(_env_file(dotenv))
+    found.update(os.environ)
+    return found
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines; `#` comments and blank lines skipped; matching quotes around a value removed."""
+    out: dict[str, str] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"can't read the env file {path}: {exc}") from None
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.removeprefix("export ").partition("=")
+        if not sep or not key.strip():
+            raise ConfigurationError(f"{path}:{number}: expected KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        out[key.strip()] = value
+    return out
+
+
+def _interpolate(value: Any, variables: Mapping[str, str], path: Path) -> Any:
+    """${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, $VAR and $$ in every string."""
+    if isinstance(value, dict):
+        return {k: _interpolate(v, variables, path) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, variables, path) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        if match.group("bare") is not None:
+            return variables.get(match.group("bare"), "")
+        braced = match.group("braced")
+        found = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])(.*))?", braced, re.S)
+        if found is None:
+            raise ConfigurationError(f"{path}: invalid interpolation ${{{braced}}}")
+        name, colon, operator, argument = found.groups()
+        current = variables.get(name)
+        missing = current is None or (colon == ":" and current == "")
+        if operator == "-" and missing:
+            return str(_interpolate(argument, variables, path))
+        if operator == "?" and missing:
+            raise ConfigurationError(f"{path}: {name} is required: {argument or 'it is not set'}")
+        return current or ""
+
+    return _VARIABLE.sub(substitute, value)
+
+
+def _volume_names(path: Path, declared: Any, project: str) -> dict[str, str]:
+    """What each named volume is called on the runtime: `<project>_<name>` as Compose names it
+    (so projects never share data by accident), unless it is `external` or has its own `name`."""
+    if declared is None:
+        return {}
+    if not isinstance(declared, dict):
+        raise ConfigurationError(f"{path}: volumes: expected a mapping of volume names")
+    out: dict[str, str] = {}
+    for key, body in declared.items():
+        body = body or {}
+        if not isinstance(body, dict):
+            raise ConfigurationError(f"{path}: volumes.{key}: expected a mapping (or nothing)")
+        out[str(key)] = str(body.get("name") or (key if body.get("external") else f"{project}_{key}"))
+    return out
+
+
+def _service(
+    path: Path, name: str, body: Any, backend: Backend | None, project: str, volumes: dict[str, str]
+) -> ServiceDef:
+    def where(key: str) -> str:
+        return _where(path, name, key)
+
+    if not isinstance(body, dict):
+        raise ConfigurationError(f"{path}: services.{name} must be a mapping")
+    for key in body:
+        if key in SUPPORTED:
+            continue
+        if key in NO_LOCAL_EFFECT:
+            warnings.warn(f"{where(key)}: ignored (it changes nothing for a local run)", stacklevel=3)
+            continue
+        near = difflib.get_close_matches(key, SUPPORTED, n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else f"; supported: {', '.join(SUPPORTED)}"
+        raise ConfigurationError(f"{where(key)}: not supported{hint}")
+    build = _build(path, body.get("build"), where("build"))
+    if "image" not in body and build is None:
+        raise ConfigurationError(f"{where('image')}: required (or `build`, to build the image)")
+    image = str(body.get("image") or f"localhost/{project}-{name}:latest")
+    if body.get("restart") not in (None, "no", "always", "unless-stopped", "on-failure"):
+        raise ConfigurationError(f"{where('restart')}: one of no, always, unless-stopped, on-failure")
+    if body.get("restart") not in (None, "no"):
+        warnings.warn(f"{where('restart')}: not applied; a service that exits stays stopped", stacklevel=3)
+    environment = _environment(path, body, where)
+    try:
+        service = Service(
+            name,
+            image,
+            backend=backend,
+            container_name=str(body.get("container_name") or f"{project}-{name}"),
+            project=project,
+            ports=dict(p for item in _list(body.get("ports"), where("ports")) for p in _ports(item, where("ports"))),
+            environment=environment,
+            volumes=dict(
+                _volume(path, item, where("volumes"), volumes) for item in _list(body.get("volumes"), where("volumes"))
+            ),
+            command=body.get("command"),
+            working_dir=body.get("working_dir"),
+            user=None if body.get("user") is None else str(body["user"]),
+            extra_hosts=_mapping(body.get("extra_hosts"), where("extra_hosts"), ":"),
+            labels=_mapping(body.get("labels"), where("labels"), "="),
+        )
+    except InvalidSpecError as exc:
+        raise ConfigurationError(f"{path}: [services.{name}]: {exc}") from None
+    return ServiceDef(service, build, _depends_on(body.get("depends_on"), where("depends_on")), DEFAULT_READY_TIMEOUT)
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConfigurationError(f"{where}: expected a list")
+    return value
+
+
+def _mapping(value: Any, where: str, separator: str) -> dict[str, str]:
+    """A map, or a list of KEY<separator>VALUE strings (extra_hosts also takes KEY=VALUE)."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {str(k): "" if v is None else str(v) for k, v in value.items()}
+    out: dict[str, str] = {}
+    for item in _list(value, where):
+        text = str(item)
+        key, sep, rest = text.partition("=" if "=" in text or separator == "=" else separator)
+        if not sep:
+            raise ConfigurationError(f"{where}: {text!r} is not KEY{separator}VALUE")
+        out[key] = rest
+    return out
+
+
+def _environment(path: Path, body: dict[str, Any], where: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    env_files = body.get("env_file")
+    for item in [env_files] if isinstance(env_files, str) else _list(env_files, where("env_file")):
+        file = item["path"] if isinstance(item, dict) else item
+        out.update(_env_file(path.parent / str(file)))
+    raw = body.get("environment")
+    if isinstance(raw, list):
+        for item in raw:
+            key, sep, value = str(item).partition("=")
+            if sep:
+                out[key] = value
+            elif key in os.environ:
+                out[key] = os.environ[key]  # `- KEY` alone: passed through from this shell
+    elif isinstance(raw, dict):
+        for key, value in raw.items():
+            if value is None:
+                if key in os.environ:
+                    out[str(key)] = os.environ[key]
+            else:
+                out[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
+    elif raw is not None:
+        raise ConfigurationError(f"{where('environment')}: expected a list of KEY=VALUE or a mapping")
+    return out
+
+
+def _ports(item: Any, where: str) -> list[tuple[str, int | None]]:
+    """Short form [IP:]HOST:CONTAINER[/PROTO], ranges, bare CONTAINER; or the long form."""
+    if isinstance(item, dict):
+        unknown = set(item) - {"target", "published", "protocol", "host_ip", "mode", "name", "app_protocol"}
+        if unknown or "target" not in item:
+            raise ConfigurationError(f"{where}: a long-form port needs `target` (and takes published, protocol)")
+        _loopback_only(item.get("host_ip"), where)
+        published = item.get("published")
+        return [
+            (
+                f"{item['target']}/{item.get('protocol', 'tcp')}",
+                None if published in (None, "") else int(str(published)),
+            )
+        ]
+    text = str(item)
+    protocol = "tcp"
+    if "/" in text:
+        text, protocol = text.rsplit("/", 1)
+    parts = text.rsplit(":", 2) if text.count(":") <= 2 else [text]
+    if len(parts) == 3:
+        _loopback_only(parts[0], where)
+        parts = parts[1:]
+    host: str | None = parts[0] if len(parts) == 2 else None
+    containers = _range(parts[-1], where)
+    hosts = _range(host, where) if host else [None] * len(containers)
+    if len(hosts) != len(containers):
+        raise ConfigurationError(f"{where}: {item!r}: host and container ranges differ in length")
+    try:
+        return [
+            parse_port(f"{h}:{c}/{protocol}" if h else f"{c}/{protocol}", where)
+            for h, c in zip(hosts, containers, strict=True)
+        ]
+    except InvalidSpecError as exc:
+        raise ConfigurationError(f"{where}: {exc}") from None
+
+
+def _range(text: str, where: str) -> list[Any]:
+    first, sep, last = text.partition("-")
+    if not sep:
+        return [text]
+    if not (first.isascii() and first.isdigit() and last.isascii() and last.isdigit()) or int(last) < int(first):
+        raise ConfigurationError(f"{where}: {text!r} is not a port range like 8000-8010")
+    return list(range(int(first), int(last) + 1))
+
+
+def _loopback_only(address: Any, where: str) -> None:
+    if address not in (None, "", "127.0.0.1", "localhost"):
+        raise ConfigurationError(
+            f"{where}: a per-port host address ({address}) is not supported; ports listen on 127.0.0.1, and "
+            "OBLAKO_BIND_ADDRESS widens that for every port"
+        )
+
+
+def _volume(path: Path, item: Any, where: str, volumes: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """Named volumes, relative and absolute binds, :ro/:rw and SELinux :z/:Z, or the long form."""
+    if isinstance(item, dict):
+        kind, source, target = item.get("type", "volume"), item.get("source"), item.get("target")
+        if kind not in ("volume", "bind") or not source or not target:
+            raise ConfigurationError(f"{where}: long form needs type volume or bind, source and target")
+        read_only = bool(item.get("read_only", False))
+    else:
+        parts = str(item).split(":")
+        if len(parts) == 1:
+            raise ConfigurationError(f"{where}: {item!r}: an anonymous volume needs a name here, e.g. data:{item}")
+        source, target = parts[0], parts[1]
+        options = set(",".join(parts[2:]).split(",")) - {"", "z", "Z", "rw"}
+        if options - {"ro"}:
+            raise ConfigurationError(f"{where}: {item!r}: options are ro, rw, z and Z")
+        read_only = "ro" in options
+        kind = "bind" if source.startswith((".", "/", "~")) else "volume"
+    if kind == "bind":
+        source = str((path.parent / os.path.expanduser(source)).resolve())
+    elif source not in volumes:
+        raise ConfigurationError(f"{where}: volume {source!r} is not declared under the top-level `volumes:`")
+    else:
+        source = volumes[source]
+    return source, {"bind": target, "mode": "ro" if read_only else "rw"}
+
+
+def _build(path: Path, value: Any, where: str) -> Path | None:
+    if value is None:
+        return None
+    context, dockerfile = (
+        (value, "Dockerfile")
+        if isinstance(value, str)
+        else (value.get("context", "."), value.get("dockerfile", "Dockerfile"))
+    )
+    if dockerfile != "Dockerfile":
+        raise ConfigurationError(f"{where}: only a context's own Dockerfile is built so far (dockerfile: {dockerfile})")
+    directory = (path.parent / str(context)).resolve()
+    if not (directory / "Dockerfile").is_file():
+        raise ConfigurationError(f"{where}: {directory} has no Dockerfile")
+    return directory
+
+
+def _depends_on(value: Any, where: str) -> tuple[str, ...]:
+    """A list, or a map of conditions: service_started and service_healthy both wait until the
+    dependency is ready (its health check passes); service_completed_successfully is refused."""
+    if value is None:
+        return ()
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    if isinstance(value, dict):
+        for dependency, condition in value.items():
+            wanted = (condition or {}).get("condition", "service_started") if isinstance(condition, dict) else None
+            if wanted not in ("service_started", "service_healthy"):
+                raise ConfigurationError(
+                    f"{where}: {dependency}: condition {wanted!r} is not supported; "
+                    "use service_started or service_healthy"
+                )
+        return tuple(str(k) for k in value)
+    raise ConfigurationError(f"{where}: expected a list or a mapping")

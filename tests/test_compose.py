@@ -1,0 +1,142 @@
+"""Compose files as projects: what is read, how, and what is refused (no runtime)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from oblako_backends import ConfigurationError
+from oblako_backends.cli import main as cli
+from oblako_backends.stack import load
+
+
+def compose(tmp_path: Path, text: str, name: str = "compose.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _no_project_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OBLAKO_PROJECT", raising=False)
+
+
+def spec_of(path: Path, service: str, project: str | None = None):  # type: ignore[no-untyped-def]
+    (found,) = [d for d in load(path, project=project).services if d.name == service]
+    return found
+
+
+def test_the_keys_local_stacks_use_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAG", "7")
+    (tmp_path / ".env").write_text("GREETING=from-dotenv\nTAG=ignored-the-environment-wins\n")
+    (tmp_path / "web.env").write_text("# a comment\nFROM_FILE='quoted'\n")
+    (tmp_path / "conf").mkdir()
+    path = compose(
+        tmp_path,
+        """
+name: shop
+services:
+  web:
+    image: localhost/web:${TAG}
+    ports: ["127.0.0.1:18100:8080", "18101-18102:9001-9002/udp", "7000", {target: 81, published: 18110}]
+    environment: [A=1, "B=${GREETING}", "C=${MISSING:-fallback}", "D=$$literal"]
+    env_file: web.env
+    volumes: ["data:/data", "./conf:/conf:ro,z", {type: volume, source: shared, target: /shared, read_only: true}]
+    command: "serve --port 8080"
+    working_dir: /srv
+    user: "1000"
+    extra_hosts: ["host.docker.internal:host-gateway", "v6=::1"]
+    labels: {team: shop}
+    depends_on: {db: {condition: service_healthy}}
+  db:
+    image: localhost/db:1
+    environment: {PASSWORD: secret, DEBUG: true}
+    depends_on: [cache]
+  cache:
+    image: localhost/cache:1
+    container_name: my-cache
+volumes:
+  data: {}
+  shared: {external: true}
+""",
+    )
+    stack = load(path)
+    assert stack.project == "shop"  # the file's `name:`
+    web = spec_of(path, "web").service.spec
+    assert web.name == "shop-web" and web.image == "localhost/web:7"
+    assert {(p.container_port, p.protocol, p.host_port) for p in web.ports} == {
+        (8080, "tcp", 18100), (9001, "udp", 18101), (9002, "udp", 18102), (7000, "tcp", None), (81, "tcp", 18110)
+    }  # fmt: skip
+    assert dict(web.environment) == {
+        "A": "1",
+        "B": "from-dotenv",
+        "C": "fallback",
+        "D": "$literal",
+        "FROM_FILE": "quoted",
+    }
+    assert {(v.source, v.target, v.read_only) for v in web.volumes} == {
+        ("shop_data", "/data", False), (str(tmp_path / "conf"), "/conf", True), ("shared", "/shared", True)
+    }  # fmt: skip
+    assert web.command == ("serve", "--port", "8080") and web.working_dir == "/srv" and web.user == "1000"
+    assert dict(web.extra_hosts) == {"host.docker.internal": "host-gateway", "v6": "::1"}
+    assert web.labels["team"] == "shop"
+    assert spec_of(path, "web").depends_on == ("db",) and spec_of(path, "db").depends_on == ("cache",)
+    assert dict(spec_of(path, "db").service.spec.environment) == {"PASSWORD": "secret", "DEBUG": "true"}
+    assert spec_of(path, "cache").service.container_name == "my-cache"
+    assert [d.name for wave in stack.waves() for d in wave] == ["cache", "db", "web"]
+
+
+@pytest.mark.parametrize(
+    ("service", "complaint"),
+    [
+        ("    imag: x:1\n", r"\[services.web\] imag: not supported; did you mean 'image'\?"),
+        ("    image: x:1\n    entrypoint: [sh]\n", r"entrypoint: not supported"),
+        ("    image: x:1\n    ports: ['10.0.0.1:80:80']\n", r"a per-port host address \(10.0.0.1\) is not supported"),
+        ("    image: x:1\n    ports: ['8000-8001:80']\n", "ranges differ in length"),
+        ("    image: x:1\n    volumes: ['undeclared:/d']\n", "not declared under the top-level `volumes:`"),
+        ("    image: x:1\n    volumes: ['data:/d:rslave']\n", "options are ro, rw, z and Z"),
+        ("    image: x:1\n    depends_on: {db: {condition: service_completed_successfully}}\n", "is not supported"),
+        ("    image: x:1\n    environment: {A: '${REQUIRED:?set REQUIRED first}'}\n", "REQUIRED is required: set"),
+        ("    image: x:1\n    restart: sometimes\n", "one of no, always"),
+        ("    build: {context: ., dockerfile: Other.Dockerfile}\n", "only a context's own Dockerfile"),
+        ("    command: sh\n", "required"),
+    ],
+)
+def test_what_cannot_be_run_is_refused_naming_file_service_and_key(
+    tmp_path: Path, service: str, complaint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REQUIRED", raising=False)
+    path = compose(tmp_path, "services:\n  web:\n" + service)
+    with pytest.raises(ConfigurationError, match=complaint) as info:
+        load(path)
+    assert str(path) in str(info.value)
+
+
+def test_keys_without_local_effect_warn_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = compose(tmp_path, "services:\n  web:\n    image: x:1\n    deploy: {replicas: 2}\n")
+    assert cli(["config", "-f", str(path)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"oblako-backends: warning: {path}: [services.web] deploy: ignored (it changes nothing for a local run)"
+    ]
+
+
+def test_yaml_is_read_safely(tmp_path: Path) -> None:
+    path = compose(tmp_path, "services: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(ConfigurationError, match="not valid YAML"):
+        load(path)
+
+
+def test_without_f_compose_files_are_found_first_then_oblako_toml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "oblako.toml").write_text("[services.toml-web]\nimage = 'x:1'\n")
+    assert cli(["config"]) == 0
+    assert "toml-web" in capsys.readouterr().out
+    compose(tmp_path, "services:\n  yaml-web:\n    image: x:1\n", "docker-compose.yml")
+    assert cli(["config"]) == 0
+    assert "yaml-web" in capsys.readouterr().out
+    compose(tmp_path, "services:\n  first-choice:\n    image: x:1\n", "compose.yaml")
+    assert cli(["config"]) == 0
+    assert "first-choice" in capsys.readouterr().out
