@@ -11,6 +11,7 @@ DEMO=examples/demo.toml
 RUNTIME_DIR=""
 cleanup() {
   oblako-backends down "$DEMO" >/dev/null 2>&1 || true
+  oblako-backends down -f examples/compose.yaml >/dev/null 2>&1 || true
   if [ -n "$RUNTIME_DIR" ]; then python scripts/runtimes.py stop --dir "$RUNTIME_DIR"; rm -rf "$RUNTIME_DIR" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
@@ -38,5 +39,15 @@ for name in examples-greeter examples-caller; do  # <project>-<service>; the pro
 done
 echo "== oblako-backends down $DEMO"
 oblako-backends down "$DEMO"
+
+COMPOSE=examples/compose.yaml  # the same demo as a Compose file
+echo "== oblako-backends up -f $COMPOSE"
+oblako-backends up -f "$COMPOSE"
+echo "== GET http://127.0.0.1:18462/ (the Compose project)"
+python -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:18462/", timeout=10).read().decode(), end="")'
+echo "== oblako-backends logs --project examples"
+oblako-backends logs --project examples
+echo "== oblako-backends down -f $COMPOSE"
+oblako-backends down -f "$COMPOSE"
 echo "== oblako-backends ps --all"
 oblako-backends ps --all

@@ -140,3 +140,31 @@ def test_without_f_compose_files_are_found_first_then_oblako_toml(
     compose(tmp_path, "services:\n  first-choice:\n    image: x:1\n", "compose.yaml")
     assert cli(["config"]) == 0
     assert "first-choice" in capsys.readouterr().out
+
+
+def test_every_interpolation_form_and_passed_through_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FROM_SHELL", "shell-value")
+    monkeypatch.setenv("EMPTY", "")
+    monkeypatch.delenv("UNSET", raising=False)
+    path = compose(
+        tmp_path,
+        "services:\n  web:\n    image: x:1\n"
+        "    volumes: ['data:/d:rw']\n"
+        "    environment:\n"
+        "      - FROM_SHELL\n"  # alone: this shell's value
+        "      - BARE=$FROM_SHELL\n"
+        "      - COLON_DEFAULT=${EMPTY:-used-when-empty}\n"
+        "      - DASH_DEFAULT=${EMPTY-not-used-when-empty}\n"
+        "      - UNSET_DEFAULT=${UNSET-used-when-unset}\n"
+        "      - UNSET_ALONE\n"  # alone and unset: left out
+        "volumes: {data: {name: fixed-name}}\n",
+    )
+    spec = spec_of(path, "web", project="p").service.spec
+    assert dict(spec.environment) == {
+        "FROM_SHELL": "shell-value",
+        "BARE": "shell-value",
+        "COLON_DEFAULT": "used-when-empty",
+        "DASH_DEFAULT": "",
+        "UNSET_DEFAULT": "used-when-unset",
+    }
+    assert [(v.source, v.read_only) for v in spec.volumes] == [("fixed-name", False)]

@@ -153,3 +153,30 @@ def test_following_logs_while_the_runtime_is_frozen_ends_with_an_error(
         assert isinstance(outcome, RuntimeUnavailableError), outcome or "still blocked"
     finally:
         apple.remove("frozen-follow")
+
+
+def test_a_compose_project_runs_through_the_cli(
+    docker_engine: runtimes.Daemon, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from oblako_backends.cli import main as cli
+
+    monkeypatch.setenv("DOCKER_HOST", docker_engine.url)
+    monkeypatch.setenv("OBLAKO_APPLE_CLI", str(STANDIN))
+    monkeypatch.setenv("OBLAKO_APPLE_VOLUMES", str(tmp_path / "volumes"))
+    port = runtimes.free_port()
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("served by apple\n")
+    path = tmp_path / "compose.yaml"
+    path.write_text(
+        "services:\n  web:\n"
+        f"    image: {runtimes.TEST_IMAGE}\n    ports: ['{port}:8080']\n    volumes: ['./site:/site:ro']\n"
+        "    command: ['sh', '-c', \"echo web-up; trap 'exit 0' TERM; httpd -f -p 8080 -h /site & wait\"]\n"
+    )
+    try:
+        assert cli(["up", "--backend", "apple", "-f", str(path), "-p", "appleproj"]) == 0
+        assert runtimes.http_get("127.0.0.1", port) == (200, "served by apple\n")
+        capsys.readouterr()
+        assert cli(["logs", "--backend", "apple", "--project", "appleproj"]) == 0
+        assert capsys.readouterr().out.splitlines() == ["web | web-up"]
+    finally:
+        assert cli(["down", "--backend", "apple", "-f", str(path), "-p", "appleproj"]) == 0

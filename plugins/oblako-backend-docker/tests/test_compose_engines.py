@@ -73,3 +73,14 @@ def test_a_compose_project_runs_and_goes(
         with contextlib.suppress(Exception):
             backend.docker_client().volumes.get(f"{project}_data").remove()
     assert backend.status(f"{project}-db") == ABSENT and backend.status(f"{project}-web") == ABSENT
+
+
+def test_the_compose_demo_runs_like_the_toml_one(backend: Backend, capsys: pytest.CaptureFixture[str]) -> None:
+    demo = str(runtimes.ROOT / "examples" / "compose.yaml")
+    try:
+        assert cli(["up", "-f", demo]) == 0
+        assert runtimes.http_get("127.0.0.1", 18462) == (200, "hello from greeter\n")  # fetched via the host
+        assert "caller got: hello from greeter" in backend.logs("examples-caller")
+    finally:
+        assert cli(["down", "-f", demo]) == 0
+    assert backend.status("examples-greeter") == ABSENT and backend.status("examples-caller") == ABSENT

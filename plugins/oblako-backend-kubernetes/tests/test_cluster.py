@@ -271,3 +271,48 @@ def test_host_binds_reach_the_pod_as_a_config_map_and_a_claim(k8s: Backend, tmp_
     svc.stop()
     left = kubectl(k8s, "get", "configmaps", "-l", f"{manifests.WORKLOAD_LABEL}={workload}", "-o", "name")
     assert left.strip() == ""
+
+
+COMPOSE = """
+services:
+  db:
+    image: {image}
+    volumes: ["data:/data"]
+    command: ["sh", "-c", "echo db-ready; trap 'exit 0' TERM; sleep 600 & wait"]
+  web:
+    image: {image}
+    depends_on: [db]
+    ports: ["{port}:8080"]
+    environment: ["GREETING=hello from compose"]
+    volumes: ["./site:/site:ro"]
+    command: ["sh", "-c", "echo \\"$$GREETING\\"; trap 'exit 0' TERM; httpd -f -p 8080 -h /site & wait"]
+volumes:
+  data: {{}}
+"""
+
+
+def test_a_compose_project_runs_on_the_cluster(
+    k8s: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from oblako_backends.cli import main as cli
+
+    monkeypatch.setenv("OBLAKO_K8S_NAMESPACE", k8s.plugin.settings.namespace)
+    monkeypatch.setenv("OBLAKO_K8S_STATE_DIR", str(k8s.plugin.state_dir))
+    project = f"shop{uuid.uuid4().hex[:6]}"
+    port = runtimes.free_port()
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("served from a config map\n")
+    path = tmp_path / "compose.yaml"
+    path.write_text(COMPOSE.format(image=IMAGE, port=port))
+    try:
+        assert cli(["up", "--backend", "kubernetes", "-f", str(path), "-p", project]) == 0, capsys.readouterr().err
+        assert runtimes.http_get("127.0.0.1", port) == (200, "served from a config map\n")
+        capsys.readouterr()
+        wait_for(lambda: "hello from compose" in k8s.logs(f"{project}-web"), "web's greeting")
+        assert cli(["logs", "--backend", "kubernetes", "--project", project]) == 0
+        assert capsys.readouterr().out.splitlines() == ["db  | db-ready", "web | hello from compose"]
+        assert cli(["ps", "--backend", "kubernetes", "--project", project, "--json"]) == 0
+        assert sorted(c["service"] for c in json.loads(capsys.readouterr().out)) == ["db", "web"]
+    finally:
+        assert cli(["down", "--backend", "kubernetes", "-f", str(path), "-p", project]) == 0
+    assert k8s.status(f"{project}-web") == ABSENT and k8s.status(f"{project}-db") == ABSENT
