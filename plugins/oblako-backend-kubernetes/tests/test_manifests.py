@@ -171,13 +171,19 @@ def test_a_host_directory_too_big_for_a_config_map_is_refused(tmp_path: Path) ->
 
 
 def test_the_upstream_services_that_bind_host_paths_map_or_say_what_to_do(tmp_path: Path) -> None:
-    """oblako's services with host binds (as in its s3proxy.py and redshift clusters.py): the
-    nginx front's config file and write log, the leader's Docker socket, a data volume."""
+    """oblako's services with host binds (as in its s3proxy.py, caddy.py, trino.py and redshift
+    clusters.py): the nginx front's config file and write log, Caddy's and Trino's config
+    directories, the Redshift leader's Docker socket, and a named data volume."""
     import socket
 
     front = tmp_path / "s3-front"
     (front / "log").mkdir(parents=True)
     (front / "nginx.conf").write_text("events {}\n")
+    caddy, catalog = tmp_path / "caddy", tmp_path / "trino" / "catalog"
+    caddy.mkdir()
+    (caddy / "Caddyfile").write_text("{\n    auto_https off\n}\n")
+    catalog.mkdir(parents=True)
+    (catalog / "iceberg.properties").write_text("connector.name=iceberg\n")
     with socket.socket(socket.AF_UNIX) as docker_sock:
         docker_sock.bind(str(tmp_path / "docker.sock"))
         services = {
@@ -186,6 +192,8 @@ def test_the_upstream_services_that_bind_host_paths_map_or_say_what_to_do(tmp_pa
                 str(front / "log"): {"bind": "/var/log/oblako", "mode": "rw"},
             },
             "oblako-redshift-leader": {str(tmp_path / "docker.sock"): {"bind": "/var/run/docker.sock", "mode": "rw"}},
+            "oblako-caddy": {str(caddy): {"bind": "/etc/caddy", "mode": "ro"}},
+            "oblako-trino": {str(catalog): {"bind": "/etc/trino/catalog", "mode": "ro"}},
             "oblako-s3proxy": {"oblako-s3-data": {"bind": "/data", "mode": "rw"}},
         }
         for name, volumes in services.items():
@@ -194,6 +202,8 @@ def test_the_upstream_services_that_bind_host_paths_map_or_say_what_to_do(tmp_pa
             )
             kinds = [o["kind"] for o in built]
             assert "Deployment" in kinds, name
+            if name in ("oblako-caddy", "oblako-trino"):
+                assert "ConfigMap" in kinds and notes == [], name
             assert all(n.startswith(f"{name}: ") for n in notes), notes
 
 
