@@ -90,7 +90,7 @@ volumes:
     ("service", "complaint"),
     [
         ("    imag: x:1\n", r"\[services.web\] imag: not supported; did you mean 'image'\?"),
-        ("    image: x:1\n    entrypoint: [sh]\n", r"entrypoint: not supported"),
+        ("    image: x:1\n    healthcheck: {test: [CMD, 'true']}\n", r"healthcheck: not supported"),
         ("    image: x:1\n    ports: ['10.0.0.1:80:80']\n", r"a per-port host address \(10.0.0.1\) is not supported"),
         ("    image: x:1\n    ports: ['8000-8001:80']\n", "ranges differ in length"),
         ("    image: x:1\n    volumes: ['undeclared:/d']\n", "not declared under the top-level `volumes:`"),

@@ -188,3 +188,14 @@ def test_any_input_is_either_accepted_or_refused_with_invalid_spec_error(field: 
         assert exc.field.startswith(field) or field in str(exc)
         return
     assert ContainerSpec(**spec.to_kwargs()) == spec  # whatever is accepted round-trips
+
+
+def test_an_entrypoint_is_split_like_a_command_and_leaves_old_fingerprints_alone() -> None:
+    plain = ContainerSpec(name="a", image="busybox", command="serve")
+    with_entry = ContainerSpec(name="a", image="busybox", command="serve", entrypoint="/bin/tini --")
+    assert with_entry.entrypoint == ("/bin/tini", "--")
+    assert ContainerSpec(**with_entry.to_kwargs()) == with_entry
+    assert "entrypoint" not in plain.to_kwargs()  # specs without one keep their fingerprints
+    assert with_entry.fingerprint() != plain.fingerprint()
+    with pytest.raises(InvalidSpecError, match="empty entrypoint"):
+        ContainerSpec(name="a", image="busybox", entrypoint=[])

@@ -29,6 +29,7 @@ SUPPORTED = (
     "command",
     "container_name",
     "depends_on",
+    "entrypoint",
     "environment",
     "env_file",
     "extra_hosts",
@@ -199,6 +200,7 @@ def _service(
                 _volume(path, item, where("volumes"), volumes) for item in _list(body.get("volumes"), where("volumes"))
             ),
             command=body.get("command"),
+            entrypoint=body.get("entrypoint"),
             working_dir=body.get("working_dir"),
             user=None if body.get("user") is None else str(body["user"]),
             extra_hosts=_mapping(body.get("extra_hosts"), where("extra_hosts"), ":"),

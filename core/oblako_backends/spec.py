@@ -130,6 +130,7 @@ class ContainerSpec:
     working_dir: str | None = None
     user: str | None = None
     labels: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+    entrypoint: tuple[str, ...] | None = None  # replaces the image's ENTRYPOINT (and, as in Docker, its CMD)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -140,6 +141,7 @@ class ContainerSpec:
         set_(self, "volumes", _volumes(self.volumes))
         set_(self, "extra_hosts", _frozen(_extra_hosts(self.extra_hosts)))
         set_(self, "command", _command(self.command))
+        set_(self, "entrypoint", _command(self.entrypoint, "entrypoint"))
         set_(self, "working_dir", _absolute_path("working_dir", self.working_dir))
         set_(self, "user", _user(self.user))
         set_(self, "labels", _frozen(_labels(self.labels)))
@@ -165,6 +167,8 @@ class ContainerSpec:
             "working_dir": self.working_dir,
             "user": self.user,
             "labels": dict(self.labels),
+            # Only when set, so specs without one keep the fingerprints they always had.
+            **({"entrypoint": list(self.entrypoint)} if self.entrypoint is not None else {}),
         }
 
     def fingerprint(self) -> str:
@@ -387,21 +391,21 @@ def _extra_hosts(extra_hosts: object) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def _command(command: object) -> tuple[str, ...] | None:
+def _command(command: object, field_name: str = "command") -> tuple[str, ...] | None:
     if command is None:
         return None
     if isinstance(command, str):
         try:
             parts = shlex.split(command)
         except ValueError as exc:
-            raise InvalidSpecError("command", command, f"cannot be split like a shell: {exc}") from None
+            raise InvalidSpecError(field_name, command, f"cannot be split like a shell: {exc}") from None
     elif isinstance(command, Sequence) and all(isinstance(a, str) for a in command):
         parts = list(command)
     else:
-        raise InvalidSpecError("command", command, "a command is a string or a list of strings")
+        raise InvalidSpecError(field_name, command, f"a {field_name} is a string or a list of strings")
     if not parts:
-        raise InvalidSpecError("command", command, "an empty command; pass None to run the image's default")
-    return tuple(_no_nul("command", a) for a in parts)
+        raise InvalidSpecError(field_name, command, f"an empty {field_name}; pass None to run the image's default")
+    return tuple(_no_nul(field_name, a) for a in parts)
 
 
 def _absolute_path(field_name: str, path: object) -> str | None:

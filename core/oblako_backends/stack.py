@@ -55,6 +55,7 @@ KEYS = {
     "env",
     "volumes",
     "command",
+    "entrypoint",
     "working_dir",
     "user",
     "extra_hosts",
@@ -126,6 +127,8 @@ def document(stack: Stack, show_environment: bool = False) -> dict[str, Any]:
             entry["build"] = {"context": str(definition.build), "dockerfile": "Dockerfile"}
         if spec.command is not None:
             entry["command"] = list(spec.command)
+        if spec.entrypoint is not None:
+            entry["entrypoint"] = list(spec.entrypoint)
         if definition.depends_on:
             entry["depends_on"] = {name: {"condition": "service_healthy"} for name in definition.depends_on}
         if spec.environment:
@@ -284,6 +287,7 @@ def _service(path: Path, name: str, table: Any, backend: Backend | None, project
             environment=table.get("env", {}),
             volumes=volumes,
             command=table.get("command"),
+            entrypoint=table.get("entrypoint"),
             working_dir=table.get("working_dir"),
             user=table.get("user"),
             extra_hosts=table.get("extra_hosts", {}),

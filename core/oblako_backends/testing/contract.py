@@ -132,6 +132,16 @@ class ContainerContract:
         wait_for(lambda: "|" in oblako_backend.logs(listed), "the command's output")
         assert oblako_backend.logs(listed) == "a b|$HOME|'q'\n"
 
+    def test_an_entrypoint_replaces_the_images_and_the_command_follows_it(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("entry")
+        oblako_backend.run(
+            name=name, image=oblako_test_image, entrypoint=["sh", "-c"], command=[f'echo "entry-$0"; {FOREVER}', "ok"]
+        )
+        wait_for(lambda: "entry-" in oblako_backend.logs(name), "the entrypoint's output")
+        assert oblako_backend.logs(name) == "entry-ok\n"
+
     def test_logs_tail_n_gives_the_last_n_lines(
         self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
     ) -> None:

@@ -99,7 +99,8 @@ class MemoryPlugin:
                         host_port,
                     )
                 ports.append(PublishedPort(p.container_port, p.protocol, "127.0.0.1", host_port))
-            first = f"started {spec.image}" + (f" {' '.join(spec.command)}" if spec.command else "")
+            argv = [*(spec.entrypoint or ()), *(spec.command or ())]
+            first = f"started {spec.image}" + (f" {' '.join(argv)}" if argv else "")
             self._containers[spec.name] = _Container(spec, tuple(ports), lines=[first])
             self._changed.notify_all()
 

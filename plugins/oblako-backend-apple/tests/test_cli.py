@@ -149,6 +149,12 @@ def test_no_user_value_becomes_an_argv_token_of_its_own(tmp_path: Path) -> None:
     assert argv[image_at + 1 :] == ["--entrypoint", "sh"]  # after the image: the container's own arguments
 
 
+def test_an_entrypoint_is_one_option_and_the_rest_leads_the_arguments(tmp_path: Path) -> None:
+    spec = ContainerSpec(name="web", image="busybox", entrypoint=["sh", "-c"], command=["echo hi"])
+    argv = cli.run_argv(spec, {}, ("127.0.0.1",), tmp_path, None)
+    assert argv[-4:] == ["--entrypoint=sh", "docker.io/library/busybox", "-c", "echo hi"]
+
+
 def test_env_values_go_to_the_file_and_lines_it_cannot_carry_are_refused() -> None:
     from oblako_backends import InvalidSpecError
 

@@ -306,3 +306,9 @@ def test_no_user_value_reaches_kubectl_as_a_separate_token(tmp_path: Path, monke
         assert not any(hostile in token or "shadow" in token or token == "-x" for token in argv), argv
         options = [t for t in argv if t.startswith("-")]
         assert all(t.startswith("--") or t in ("-f", "-") for t in options), argv  # ours, spelled out
+
+
+def test_an_entrypoint_is_the_containers_command_and_the_command_its_args() -> None:
+    spec = ContainerSpec(name="web", image="busybox:1", entrypoint="sh -c", command=["echo hi"])
+    container = objects(spec)["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert (container["command"], container["args"]) == (["sh", "-c"], ["echo hi"])

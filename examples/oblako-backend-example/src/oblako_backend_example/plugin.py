@@ -95,7 +95,10 @@ class ExamplePlugin:
             argv.append(f"--workdir={spec.working_dir}")
         if spec.user:
             argv.append(f"--user={spec.user}")
-        argv += ["--", spec.image, *(spec.command or ())]
+        entrypoint = spec.entrypoint or ()
+        if entrypoint:  # the CLI takes one executable; the rest of the entrypoint leads the arguments
+            argv.append(f"--entrypoint={entrypoint[0]}")
+        argv += ["--", spec.image, *entrypoint[1:], *(spec.command or ())]
         done = self._cli(*argv, check=False)
         if done.returncode == 0:
             return

@@ -82,7 +82,10 @@ def run_argv(
         argv.append(f"--user={spec.user}")
     for key, value in spec.labels.items():
         argv.append(f"--label={key}={value}")
-    return [*argv, qualify(spec.image), *(spec.command or ())]
+    entrypoint = spec.entrypoint or ()
+    if entrypoint:  # the CLI takes one executable; the rest of the entrypoint leads the arguments
+        argv.append(f"--entrypoint={entrypoint[0]}")
+    return [*argv, qualify(spec.image), *entrypoint[1:], *(spec.command or ())]
 
 
 def env_file_text(environment: Mapping[str, str], gateway: str) -> str:

@@ -297,6 +297,7 @@ class DockerPlugin:
             "image": spec.image,
             "name": spec.name,
             "command": list(spec.command) if spec.command else None,
+            "entrypoint": list(spec.entrypoint) if spec.entrypoint else None,
             "environment": dict(spec.environment),
             "ports": [(p.container_port, p.protocol) for p in spec.ports],
             "labels": dict(spec.labels),

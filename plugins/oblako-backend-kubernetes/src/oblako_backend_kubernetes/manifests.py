@@ -147,6 +147,8 @@ def build(spec: ContainerSpec, settings: Settings) -> tuple[list[dict[str, Any]]
     }
     if spec.command:
         container["args"] = list(spec.command)  # Docker's command replaces CMD, not ENTRYPOINT
+    if spec.entrypoint:
+        container["command"] = list(spec.entrypoint)  # Kubernetes' command is the ENTRYPOINT
     if spec.working_dir:
         container["workingDir"] = spec.working_dir
     uid = run_as_user(spec.user)
