@@ -182,7 +182,7 @@ class Cluster:
     apiserver_pid: int  # for tests that freeze the API server (SIGSTOP), from OBLAKO_TEST_K8S_APISERVER_PIDFILE
 
 
-PERSISTENT_VOLUMES = 6  # this cluster has no provisioner: claims bind to volumes made here
+PERSISTENT_VOLUMES = 8  # this cluster has no provisioner: claims bind to volumes made here
 
 
 def _kubectl(kubeconfig: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

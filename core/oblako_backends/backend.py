@@ -16,7 +16,18 @@ from . import config
 from .errors import InvalidSpecError, NotOwnedError, OblakoBackendError
 from .hookspecs import Progress
 from .models import ABSENT, ContainerInfo, LogStream, Probe, State
-from .spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE, ContainerSpec, validate_image, validate_name, validate_seconds
+from .spec import (
+    BACKEND_LABEL,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    PROJECT_LABEL,
+    ContainerSpec,
+    validate_image,
+    validate_name,
+    validate_project,
+    validate_seconds,
+    validate_volume_name,
+)
 
 if TYPE_CHECKING:
     from .plugins import BackendInfo
@@ -130,6 +141,29 @@ class Backend:
         (with `adopt`, except one that carries no owner's labels at all)."""
         if self._owned_or_absent(name, adopt) is not None:
             self._call("oblako_remove", name=name)
+
+    def create_volume(self, name: str, project: str | None = None) -> bool:
+        """Create named volume `name` with ownership labels, unless it exists (then untouched).
+        True when this call created it: only such a volume is ever removed by `remove_volume`."""
+        labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, BACKEND_LABEL: self.name}
+        if project is not None:
+            labels[PROJECT_LABEL] = validate_project(project)
+        created: bool = self._call("oblako_create_volume", name=validate_volume_name(name), labels=labels)
+        return bool(created)
+
+    def remove_volume(self, name: str, project: str | None = None) -> bool:
+        """Remove named volume `name` and its data if this layer created it (for `project`, when
+        given). False when there is no such volume; NotOwnedError for one that is not ours."""
+        labels = self._call("oblako_volume_labels", name=validate_volume_name(name))
+        if labels is None:
+            return False
+        if labels.get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE or (project and labels.get(PROJECT_LABEL) != project):
+            raise NotOwnedError(
+                f"volume {name!r} was not created by "
+                f"{'project ' + repr(project) if project else 'oblako-backends'}; its data was left alone"
+            )
+        self._call("oblako_remove_volume", name=name)
+        return True
 
     def list(self) -> list[ContainerInfo]:
         """Every container this layer created on this runtime."""

@@ -25,7 +25,7 @@ from .models import RUNNING, ContainerInfo
 from .plugins import get_backend, list_backends
 from .service import Service
 from .spec import ContainerSpec, parse_port, parse_volume, validate_seconds
-from .stack import Interrupted, StackError, document, down, up
+from .stack import Interrupted, StackError, document, down, remove_volumes, up
 from .stack import load as load_stack
 
 
@@ -253,6 +253,17 @@ def cmd_down(args: argparse.Namespace) -> int:
     errors = down(stack)
     for error in errors:
         print(f"oblako-backends: {error}", file=sys.stderr)
+    if args.volumes and not errors:
+        if "remove_volumes" not in backend.capabilities:
+            raise OblakoBackendError(
+                f"the {backend.name} backend cannot remove volumes; remove them with its own tools"
+            )
+        removed, kept = remove_volumes(stack)
+        for name in removed:
+            print(f"removed volume {name}")
+        for why in kept:
+            print(f"oblako-backends: kept volume {why}", file=sys.stderr)
+        return 1 if any("(it existed" not in why for why in kept) else 0
     return 1 if errors else 0
 
 
@@ -459,6 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("down", parents=[choose, project], help="stop and remove the services of a project")
+    p.add_argument("-v", "--volumes", action="store_true", help="also remove the named volumes this project created")
     p.set_defaults(func=cmd_down)
 
     p = sub.add_parser("config", parents=[project], help="the project, normalised, as YAML (or --json); no runtime")

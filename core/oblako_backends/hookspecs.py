@@ -13,7 +13,7 @@ and raise `RuntimeUnavailableError` when the runtime does not answer.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pluggy
@@ -111,6 +111,27 @@ def oblako_list() -> list[ContainerInfo]:
 
     Backends answer with one filtered query, not one query per container.
     """
+
+
+@hookspec(firstresult=True)
+def oblako_create_volume(name: str, labels: Mapping[str, str]) -> bool:
+    """Create the named volume `name` carrying `labels`, unless one of that name exists, which
+    is then left untouched. Return True when this call created it.
+
+    Optional (capability ``remove_volumes``): with it, `down -v` removes only what `up` made.
+    """
+
+
+@hookspec(firstresult=True)
+def oblako_volume_labels(name: str) -> Mapping[str, str] | None:
+    """Return the labels of the named volume `name` ({} when it has none), or None when there
+    is no such volume. Optional (capability ``remove_volumes``)."""
+
+
+@hookspec
+def oblako_remove_volume(name: str) -> None:
+    """Remove the named volume `name` and its data. Called only for a volume this layer
+    created; a missing volume is not an error. Optional (capability ``remove_volumes``)."""
 
 
 @hookspec(firstresult=True)

@@ -47,6 +47,7 @@ CAPABILITIES: Mapping[str, str] = MappingProxyType(
         "user": "runs the container as a given user",
         "extra_hosts": "adds host-name entries to the container",
         "docker_api": "docker_client() returns a Docker Engine API client",
+        "remove_volumes": "creates named volumes with labels and removes them again (down -v)",
     }
 )
 

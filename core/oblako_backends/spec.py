@@ -228,6 +228,13 @@ def project_from_directory(directory: str) -> str:
     return name[:63]
 
 
+def validate_volume_name(name: object) -> str:
+    """A named volume's name, by Docker's rule."""
+    if not isinstance(name, str) or not VOLUME_NAME_RE.fullmatch(name) or len(name) > 255:
+        raise InvalidSpecError("volume", name, "a volume name is [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+    return name
+
+
 def validate_image(image: object) -> str:
     if not isinstance(image, str) or not image:
         raise InvalidSpecError("image", image, "an image reference is a non-empty string")

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .backend import Backend
-from .errors import ConfigurationError, InvalidSpecError, OblakoBackendError, ServiceNotReadyError
+from .errors import ConfigurationError, InvalidSpecError, NotOwnedError, OblakoBackendError, ServiceNotReadyError
 from .models import ContainerInfo
 from .service import HealthCheck, Service, default_check, http_check, log_check, tcp_check
 from .spec import (
@@ -357,6 +357,7 @@ def up(
     raises `Interrupted`; setting `hurry` too (a second Ctrl-C) removes them at once.
     """
     say: Progress = progress or (lambda service, line: None)
+    _create_volumes(stack)
     cancel = cancel or threading.Event()
     hurry = hurry or threading.Event()
     outcomes = {d.name: Outcome(d.name) for d in stack.services}
@@ -523,6 +524,39 @@ def _down_errors(stack: Stack) -> dict[str, str]:
         name, _, why = line.partition(": ")
         errors[name] = why.splitlines()[0] if why else "unknown"
     return errors
+
+
+def named_volumes(stack: Stack) -> list[str]:
+    """The named volumes the project's services mount, in a stable order."""
+    return sorted({v.source for d in stack.services for v in d.service.spec.volumes if v.is_named})
+
+
+def _create_volumes(stack: Stack) -> None:
+    """Make the project's named volumes itself, labelled, so `down -v` can tell them from
+    volumes that existed before (those are used as they are and never removed)."""
+    backend = stack.services[0].service.backend
+    if "remove_volumes" not in backend.capabilities:
+        return
+    for name in named_volumes(stack):
+        try:
+            backend.create_volume(name, stack.project)
+        except OblakoBackendError as exc:
+            raise StackError(f"can't create volume {name!r}: {exc}", []) from exc
+
+
+def remove_volumes(stack: Stack) -> tuple[list[str], list[str]]:
+    """After `down`: remove the named volumes this project created. (removed, kept with why)."""
+    backend = stack.services[0].service.backend
+    removed, kept = [], []
+    for name in named_volumes(stack):
+        try:
+            if backend.remove_volume(name, stack.project):
+                removed.append(name)
+        except NotOwnedError:
+            kept.append(f"{name} (it existed before this project: its data stays)")
+        except OblakoBackendError as exc:
+            kept.append(f"{name} ({str(exc).splitlines()[0]})")
+    return removed, kept
 
 
 def down(stack: Stack) -> list[str]:

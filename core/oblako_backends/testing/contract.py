@@ -459,6 +459,33 @@ class OptionalContract:
         if client is not None:  # no volume hook yet: clean up through the engine when we can
             client.volumes.get(volume).remove()
 
+    @pytest.mark.oblako_capability("remove_volumes")
+    def test_a_volume_made_here_is_labelled_kept_when_there_and_removed_with_its_data(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        volume = oblako_name("made")
+        assert oblako_backend.create_volume(volume, project="contract") is True
+        assert oblako_backend.create_volume(volume, project="contract") is False  # there already: untouched
+        name = oblako_name("writer")
+        oblako_backend.run(
+            name=name, image=oblako_test_image, volumes={volume: "/data"},
+            command=f"sh -c 'echo kept > /data/f; echo written; {FOREVER}'",
+        )  # fmt: skip
+        wait_for(lambda: "written" in oblako_backend.logs(name), "the write")
+        oblako_backend.remove(name)
+        with pytest.raises(NotOwnedError):
+            oblako_backend.remove_volume(volume, project="another-project")
+        assert oblako_backend.remove_volume(volume, project="contract") is True
+        assert oblako_backend.remove_volume(volume, project="contract") is False  # gone
+        reader = oblako_name("reader")
+        oblako_backend.run(
+            name=reader, image=oblako_test_image, volumes={volume: "/data"},
+            command=f"sh -c 'cat /data/f 2>/dev/null || echo empty; {FOREVER}'",
+        )  # fmt: skip
+        wait_for(lambda: oblako_backend.logs(reader) != "", "the reader's line")
+        assert oblako_backend.logs(reader) == "empty\n"  # the data went with the volume
+        oblako_backend.remove(reader)
+
     @pytest.mark.oblako_capability("user")
     def test_the_user_is_honoured(self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names) -> None:
         name = oblako_name("user")

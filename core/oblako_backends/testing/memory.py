@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 
@@ -32,11 +32,12 @@ class _Container:
 class MemoryPlugin:
     """Reference backend. `pullable`: images a pull can find (None: any image)."""
 
-    capabilities = frozenset({"pull", "build", "follow_logs"})  # it runs no process
+    capabilities = frozenset({"pull", "build", "follow_logs", "remove_volumes"})  # it runs no process
 
     def __init__(self, pullable: Iterable[str] | None = None):
         self._pullable = None if pullable is None else set(pullable)
         self._images: set[str] = set()
+        self._volumes: dict[str, dict[str, str]] = {}
         self._containers: dict[str, _Container] = {}
         self._changed = threading.Condition()
         self._free_ports = itertools.count(32768)
@@ -155,6 +156,25 @@ class MemoryPlugin:
         with self._changed:
             self._containers.pop(name, None)
             self._changed.notify_all()
+
+    # -- named volumes (capability remove_volumes) -------------------------------------------
+
+    @hookimpl
+    def oblako_create_volume(self, name: str, labels: Mapping[str, str]) -> bool:
+        with self._changed:
+            if name in self._volumes:
+                return False
+            self._volumes[name] = dict(labels)
+            return True
+
+    @hookimpl
+    def oblako_volume_labels(self, name: str) -> Mapping[str, str] | None:
+        return self._volumes.get(name)
+
+    @hookimpl
+    def oblako_remove_volume(self, name: str) -> None:
+        with self._changed:
+            self._volumes.pop(name, None)
 
     @hookimpl
     def oblako_list(self) -> list[ContainerInfo]:

@@ -84,3 +84,32 @@ def test_the_compose_demo_runs_like_the_toml_one(backend: Backend, capsys: pytes
     finally:
         assert cli(["down", "-f", demo]) == 0
     assert backend.status("examples-greeter") == ABSENT and backend.status("examples-caller") == ABSENT
+
+
+def test_down_v_removes_only_the_volumes_the_project_created(
+    backend: Backend, tmp_path: Path, unique_name: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = unique_name("vols").lower()
+    client = backend.docker_client()
+    shared = unique_name("shared")
+    client.volumes.create(shared)  # a user's own volume, there before the project
+    path = tmp_path / "compose.yaml"
+    path.write_text(
+        "services:\n  app:\n"
+        f"    image: {IMAGE}\n    volumes: ['data:/data', 'shared:/shared']\n"
+        "    command: ['sh', '-c', \"echo x > /data/f; trap 'exit 0' TERM; sleep 600 & wait\"]\n"
+        f"volumes:\n  data: {{}}\n  shared: {{external: true, name: {shared}}}\n"
+    )
+    try:
+        assert cli(["up", "-f", str(path), "-p", project]) == 0
+        assert client.volumes.get(f"{project}_data").attrs["Labels"]["oblako.project"] == project
+        capsys.readouterr()
+        assert cli(["down", "-v", "-f", str(path), "-p", project]) == 0
+        out, err = capsys.readouterr()
+        assert out.splitlines() == [f"removed volume {project}_data"]
+        assert f"kept volume {shared} (it existed before this project" in err
+        names = [v.name for v in client.volumes.list()]
+        assert f"{project}_data" not in names and shared in names
+    finally:
+        cli(["down", "-f", str(path), "-p", project])
+        client.volumes.get(shared).remove()

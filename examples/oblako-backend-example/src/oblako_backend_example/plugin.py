@@ -6,7 +6,7 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from oblako_backends import (
@@ -34,7 +34,7 @@ _PORT = re.compile(r"(?:Bind for \S*:|listen tcp\S* \S*:)(\d+)")
 class ExamplePlugin:
     """Containers through the `docker` CLI."""
 
-    capabilities = frozenset({"pull", "build", "follow_logs", "named_volumes", "bind_mounts", "user"})
+    capabilities = frozenset({"pull", "build", "follow_logs", "named_volumes", "bind_mounts", "user", "remove_volumes"})
 
     def __init__(self, docker: str = "docker"):
         self.docker = docker
@@ -156,6 +156,26 @@ class ExamplePlugin:
     @hookimpl
     def oblako_remove(self, name: str) -> None:
         self._cli("rm", "--force", name, check=False)
+
+    @hookimpl
+    def oblako_create_volume(self, name: str, labels: Mapping[str, str]) -> bool:
+        if self.oblako_volume_labels(name) is not None:
+            return False
+        self._cli("volume", "create", *(f"--label={k}={v}" for k, v in labels.items()), "--", name)
+        return True
+
+    @hookimpl
+    def oblako_volume_labels(self, name: str) -> Mapping[str, str] | None:
+        done = self._cli("volume", "inspect", "--", name, check=False)
+        if done.returncode != 0:
+            if "no such volume" in done.stderr.lower():
+                return None
+            raise OblakoBackendError(f"docker volume inspect {name!r} failed: {done.stderr.strip()}")
+        return dict(json.loads(done.stdout)[0].get("Labels") or {})
+
+    @hookimpl
+    def oblako_remove_volume(self, name: str) -> None:
+        self._cli("volume", "rm", "--", name, check=False)
 
     @hookimpl
     def oblako_list(self) -> list[ContainerInfo]:

@@ -8,11 +8,13 @@ no label filter, so ownership is filtered here; there is no Docker API.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -55,7 +57,7 @@ class ApplePlugin:
     """Containers on Apple's container runtime (macOS 26+), through its CLI."""
 
     runtime = "apple"
-    capabilities = frozenset({"pull", "build", "follow_logs", "named_volumes", "bind_mounts", "user"})
+    capabilities = frozenset({"pull", "build", "follow_logs", "named_volumes", "bind_mounts", "user", "remove_volumes"})
 
     def __init__(self, cli_path: str | None = None, volumes_dir: str | None = None, gateway: str | None = None):
         self._explicit = cli_path or os.environ.get("OBLAKO_APPLE_CLI") or None
@@ -172,6 +174,36 @@ class ApplePlugin:
     def oblako_inspect(self, name: str) -> ContainerInfo | None:
         found = [cli.info(s) for s in self._snapshots() if (s.get("configuration") or {}).get("id") == name]
         return found[0] if found else None
+
+    # -- named volumes: directories under volumes_dir, their labels in .labels/<name>.json ---
+
+    def _labels_file(self, name: str) -> Path:
+        return self.volumes_dir / ".labels" / f"{name}.json"
+
+    @hookimpl
+    def oblako_create_volume(self, name: str, labels: Mapping[str, str]) -> bool:
+        directory = self.volumes_dir / name
+        if directory.exists():
+            return False
+        directory.mkdir(parents=True)
+        self._labels_file(name).parent.mkdir(parents=True, exist_ok=True)
+        self._labels_file(name).write_text(json.dumps(dict(labels)))
+        return True
+
+    @hookimpl
+    def oblako_volume_labels(self, name: str) -> Mapping[str, str] | None:
+        if not (self.volumes_dir / name).is_dir():
+            return None
+        try:
+            found = json.loads(self._labels_file(name).read_text())
+        except (OSError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+    @hookimpl
+    def oblako_remove_volume(self, name: str) -> None:
+        shutil.rmtree(self.volumes_dir / name, ignore_errors=True)
+        self._labels_file(name).unlink(missing_ok=True)
 
     @hookimpl
     def oblako_list(self) -> list[ContainerInfo]:

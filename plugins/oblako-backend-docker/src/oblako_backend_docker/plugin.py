@@ -385,6 +385,33 @@ class DockerPlugin:
             backend=self.runtime,
         )
 
+    # -- named volumes ----------------------------------------------------------------------
+
+    @hookimpl
+    def oblako_create_volume(self, name: str, labels: Mapping[str, str]) -> bool:
+        if self.oblako_volume_labels(name) is not None:
+            return False  # someone's already: left exactly as it is
+        with self._requests(f"create volume {name!r}"):
+            self.api.create_volume(name, labels=dict(labels))
+        return True
+
+    @hookimpl
+    def oblako_volume_labels(self, name: str) -> Mapping[str, str] | None:
+        try:
+            with self._requests(f"inspect volume {name!r}"):
+                found = self.api.inspect_volume(name)
+        except _Missing:
+            return None
+        return dict(found.get("Labels") or {})
+
+    @hookimpl
+    def oblako_remove_volume(self, name: str) -> None:
+        try:
+            with self._requests(f"remove volume {name!r}"):
+                self.api.remove_volume(name)
+        except _Missing:
+            pass
+
     @hookimpl
     def oblako_list(self) -> list[ContainerInfo]:
         with self._requests("list containers"):

@@ -309,8 +309,21 @@ def _config_map(
     return body
 
 
+def volume_claim(volume: str, labels: Mapping[str, str], settings: Settings) -> dict[str, Any]:
+    """The claim for named volume `volume`, carrying `labels` (ownership, project)."""
+    owner = {k: v for k, v in labels.items() if k in OWNER_KEYS and LABEL_VALUE.fullmatch(v)}
+    return _claim_object(claim_name(volume), volume, owner, settings)
+
+
+OWNER_KEYS = ("oblako.managed-by", "oblako.backend", "oblako.project")
+
+
 def _claim(claim: str, volume: str, spec: ContainerSpec, settings: Settings) -> dict[str, Any]:
-    owner = {k: v for k, v in _labels(spec).items() if k in ("oblako.managed-by", "oblako.backend")}
+    owner = {k: v for k, v in _labels(spec).items() if k in OWNER_KEYS}
+    return _claim_object(claim, volume, owner, settings)
+
+
+def _claim_object(claim: str, volume: str, owner: Mapping[str, str], settings: Settings) -> dict[str, Any]:
     body: dict[str, Any] = {
         "accessModes": ["ReadWriteOnce"],
         "resources": {"requests": {"storage": settings.volume_size}},

@@ -12,7 +12,7 @@ import re
 import socket
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,7 @@ class KubernetesPlugin:
     """Containers as Kubernetes workloads in one namespace of the cluster kubectl points at."""
 
     runtime = "kubernetes"
-    capabilities = frozenset({"pull", "follow_logs", "named_volumes", "user", "extra_hosts"})
+    capabilities = frozenset({"pull", "follow_logs", "named_volumes", "user", "extra_hosts", "remove_volumes"})
 
     def __init__(
         self,
@@ -172,10 +172,17 @@ class KubernetesPlugin:
         deployments = [o for o in objects if o["kind"] == "Deployment"]
         # What the pod mounts comes first (claims are kept across runs; config maps are named
         # after their content), so the pod never waits for it; the Service comes last.
-        mounted = [o for o in objects if o["kind"] in ("PersistentVolumeClaim", "ConfigMap")]
+        claims = [o for o in objects if o["kind"] == "PersistentVolumeClaim"]
+        config_maps = [o for o in objects if o["kind"] == "ConfigMap"]
         others = [o for o in objects if o["kind"] not in ("Deployment", "PersistentVolumeClaim", "ConfigMap")]
-        if mounted:
-            self.kubectl.run("apply", "-f", "-", stdin=_list(mounted))
+        if config_maps:
+            self.kubectl.run("apply", "-f", "-", stdin=_list(config_maps))
+        if claims:  # created when missing; one that exists (maybe not ours) is never relabelled
+            made = self.kubectl.run("create", "-f", "-", stdin=_list(claims), check=False)
+            failures = [line for line in made.stderr.splitlines() if line.startswith("Error")]
+            exists = failures and all("alreadyexists" in f.replace(" ", "").lower() for f in failures)
+            if made.returncode != 0 and not exists:
+                raise kubectl_error(self.kubectl.where, ("create", "pvc"), made.stderr)
         # `create`, not `apply`, for the Deployment: of two concurrent runs exactly one creates
         # it, and the other learns so (AlreadyExists) instead of silently sharing it.
         created = self.kubectl.run("create", "-f", "-", stdin=_list(deployments), check=False)
@@ -254,6 +261,32 @@ class KubernetesPlugin:
     def oblako_inspect(self, name: str) -> ContainerInfo | None:
         deployment = self._deployment(name)
         return None if deployment is None else self._info(deployment)
+
+    # -- named volumes: PersistentVolumeClaims ------------------------------------------------
+
+    @hookimpl
+    def oblako_create_volume(self, name: str, labels: Mapping[str, str]) -> bool:
+        if self.oblako_volume_labels(name) is not None:
+            return False
+        self._ensure_namespace()
+        claim = manifests.volume_claim(name, labels, self.settings)
+        self.kubectl.run("apply", "-f", "-", stdin=_list([claim]))
+        return True
+
+    @hookimpl
+    def oblako_volume_labels(self, name: str) -> Mapping[str, str] | None:
+        done = self.kubectl.run("get", "pvc", manifests.claim_name(name), "--output=json", check=False)
+        if done.returncode != 0:
+            if not_found(done.stderr):
+                return None
+            self.kubectl.run("get", "pvc", manifests.claim_name(name))  # raise its error
+        labels = (json.loads(done.stdout).get("metadata") or {}).get("labels") or {}
+        return {str(k): str(v) for k, v in labels.items()}
+
+    @hookimpl
+    def oblako_remove_volume(self, name: str) -> None:
+        # Waits: a claim stays (Terminating) until the last pod using it is gone.
+        self.kubectl.run("delete", f"pvc/{manifests.claim_name(name)}", "--ignore-not-found", "--wait=true")
 
     @hookimpl
     def oblako_list(self) -> list[ContainerInfo]:
