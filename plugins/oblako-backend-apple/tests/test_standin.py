@@ -169,8 +169,10 @@ def test_a_compose_project_runs_through_the_cli(
     path = tmp_path / "compose.yaml"
     path.write_text(
         "services:\n  web:\n"
-        f"    image: {runtimes.TEST_IMAGE}\n    ports: ['{port}:8080']\n    volumes: ['./site:/site:ro']\n"
+        f"    image: {runtimes.TEST_IMAGE}\n    ports: ['{port}:8080']\n"
+        "    volumes: ['./site:/site:ro', 'data:/data']\n"
         "    command: ['sh', '-c', \"echo web-up; trap 'exit 0' TERM; httpd -f -p 8080 -h /site & wait\"]\n"
+        "volumes:\n  data: {}\n"
     )
     try:
         assert cli(["up", "--backend", "apple", "-f", str(path), "-p", "appleproj"]) == 0
@@ -179,4 +181,6 @@ def test_a_compose_project_runs_through_the_cli(
         assert cli(["logs", "--backend", "apple", "--project", "appleproj"]) == 0
         assert capsys.readouterr().out.splitlines() == ["web | web-up"]
     finally:
-        assert cli(["down", "--backend", "apple", "-f", str(path), "-p", "appleproj"]) == 0
+        assert cli(["down", "-v", "--backend", "apple", "-f", str(path), "-p", "appleproj"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "removed volume appleproj_data"
+    assert not (tmp_path / "volumes" / "appleproj_data").exists()

@@ -314,5 +314,8 @@ def test_a_compose_project_runs_on_the_cluster(
         assert cli(["ps", "--backend", "kubernetes", "--project", project, "--json"]) == 0
         assert sorted(c["service"] for c in json.loads(capsys.readouterr().out)) == ["db", "web"]
     finally:
-        assert cli(["down", "--backend", "kubernetes", "-f", str(path), "-p", project]) == 0
+        assert cli(["down", "-v", "--backend", "kubernetes", "-f", str(path), "-p", project]) == 0
     assert k8s.status(f"{project}-web") == ABSENT and k8s.status(f"{project}-db") == ABSENT
+    assert capsys.readouterr().out.splitlines()[-1] == f"removed volume {project}_data"
+    claims = json.loads(kubectl(k8s, "get", "pvc", "-o", "json"))["items"]
+    assert manifests.claim_name(f"{project}_data") not in [c["metadata"]["name"] for c in claims]
