@@ -168,3 +168,13 @@ def test_every_interpolation_form_and_passed_through_keys(tmp_path: Path, monkey
         "UNSET_DEFAULT": "used-when-unset",
     }
     assert [(v.source, v.read_only) for v in spec.volumes] == [("fixed-name", False)]
+
+
+def test_restart_is_accepted_with_a_warning_that_it_is_not_applied(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = compose(tmp_path, "services:\n  web:\n    image: x:1\n    restart: unless-stopped\n")
+    assert cli(["config", "-f", str(path)]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        f"oblako-backends: warning: {path}: [services.web] restart: not applied; a service that exits stays stopped"
+    ]
