@@ -493,8 +493,8 @@ def _undo(started: list[ServiceDef], hurry: threading.Event) -> dict[str, str]:
             thread.start()
         return threads
 
-    threads = launch(force=hurry.is_set())
-    hurried = hurry.is_set()
+    hurried = hurry.is_set()  # read once, before launching: a Ctrl-C after this is seen by the loop
+    threads = launch(force=hurried)
     while any(t.is_alive() for t in threads):
         try:
             for thread in threads:
