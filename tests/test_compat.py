@@ -130,7 +130,7 @@ def test_stop_and_remove_adopt_a_container_with_no_owner_labels(caplog: pytest.L
     with caplog.at_level("WARNING", logger="oblako_backends.compat"):
         backend.stop("oblako-dynamodb")
     assert backend.status("oblako-dynamodb") == "absent"
-    assert "adopting oblako-dynamodb" in caplog.text
+    assert "adopted oblako-dynamodb" in caplog.text
     plugin.add_foreign("oblako-again")
     backend.remove("oblako-again")
     assert backend.status("oblako-again") == "absent"

@@ -33,6 +33,18 @@ if TYPE_CHECKING:
     from .plugins import BackendInfo
 
 
+ANY_PROJECT = "*"  # stop/remove without regard to projects (no project name can be "*")
+
+
+def refuse_other_project(info: ContainerInfo, project: str | None) -> None:
+    """A project acts only on its own containers, and a plain Service (None) on none of a project's."""
+    if project == ANY_PROJECT or not info.owned or info.project == project:
+        return
+    theirs = f"project {info.project!r}" if info.project else "no project (a plain Service)"
+    mine = f"project {project!r}" if project else "a plain Service"
+    raise NotOwnedError(f"{info.name!r} belongs to {theirs}, not to {mine}; it was left alone")
+
+
 def _tail(tail: object) -> int:
     if isinstance(tail, bool) or not isinstance(tail, int) or tail < 0:
         raise InvalidSpecError("tail", tail, "a number of lines is a whole number, 0 or more")
@@ -129,18 +141,26 @@ class Backend:
         stream: LogStream = self._required("oblako_follow_logs", name=validate_name(name), tail=_tail(tail))
         return stream
 
-    def stop(self, name: str, timeout: float = 10.0, *, adopt: bool = False) -> None:
-        """Stop gracefully, then remove. No-op when absent; refuses containers it did not make
-        (with `adopt`, except one that carries no owner's labels at all)."""
-        grace = validate_seconds("timeout", timeout)
-        if self._owned_or_absent(name, adopt) is not None:
-            self._call("oblako_stop", name=name, timeout=grace)
+    def stop(
+        self, name: str, timeout: float = 10.0, *, adopt: bool = False, project: str | None = ANY_PROJECT
+    ) -> ContainerInfo | None:
+        """Stop gracefully, then remove; return what was stopped (None when absent).
 
-    def remove(self, name: str, *, adopt: bool = False) -> None:
-        """Remove at once, running or not. Idempotent; refuses containers it did not make
-        (with `adopt`, except one that carries no owner's labels at all)."""
-        if self._owned_or_absent(name, adopt) is not None:
+        Refuses a container it did not make (with `adopt`, except one that carries no owner's
+        labels at all), and, when `project` is given, one of another project (None: of none).
+        """
+        grace = validate_seconds("timeout", timeout)
+        info = self._owned_or_absent(name, adopt, project)
+        if info is not None:
+            self._call("oblako_stop", name=name, timeout=grace)
+        return info
+
+    def remove(self, name: str, *, adopt: bool = False, project: str | None = ANY_PROJECT) -> ContainerInfo | None:
+        """Remove at once, running or not; return what was removed. Idempotent; refuses as `stop` does."""
+        info = self._owned_or_absent(name, adopt, project)
+        if info is not None:
             self._call("oblako_remove", name=name)
+        return info
 
     def create_volume(self, name: str, project: str | None = None) -> bool:
         """Create named volume `name` with ownership labels, unless it exists (then untouched).
@@ -186,7 +206,9 @@ class Backend:
 
     # -- plumbing ---------------------------------------------------------------------------
 
-    def _owned_or_absent(self, name: str, adopt: bool = False) -> ContainerInfo | None:
+    def _owned_or_absent(
+        self, name: str, adopt: bool = False, project: str | None = ANY_PROJECT
+    ) -> ContainerInfo | None:
         info = self.inspect(name)
         if info is not None and not info.owned and not (adopt and info.adoptable):
             raise NotOwnedError(
@@ -194,6 +216,8 @@ class Backend:
                 f"(it lacks the label {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}), so it was left "
                 "alone. Remove it with your runtime's own CLI, or use another name."
             )
+        if info is not None:
+            refuse_other_project(info, project)
         return info
 
     def _implemented(self, hook_name: str) -> bool:

@@ -251,19 +251,23 @@ def cmd_down(args: argparse.Namespace) -> int:
     if not _reachable(backend):
         return 1
     errors = down(stack)
-    for error in errors:
-        print(f"oblako-backends: {error}", file=sys.stderr)
+    for service, error in errors.items():
+        print(f"oblako-backends: {service}: {error}", file=sys.stderr)
     if args.volumes and not errors:
         if "remove_volumes" not in backend.capabilities:
             raise OblakoBackendError(
                 f"the {backend.name} backend cannot remove volumes; remove them with its own tools"
             )
-        removed, kept = remove_volumes(stack)
-        for name in removed:
+        volumes = remove_volumes(stack)
+        for name in volumes.removed:
             print(f"removed volume {name}")
-        for why in kept:
-            print(f"oblako-backends: kept volume {why}", file=sys.stderr)
-        return 1 if any("(it existed" not in why for why in kept) else 0
+        for name in volumes.not_ours:
+            print(
+                f"oblako-backends: kept volume {name} (it existed before this project: its data stays)", file=sys.stderr
+            )
+        for name, why in volumes.failed.items():
+            print(f"oblako-backends: kept volume {name} ({why})", file=sys.stderr)
+        return 1 if volumes.failed else 0
     return 1 if errors else 0
 
 

@@ -25,6 +25,7 @@ from .errors import PortInUseError, RuntimeUnavailableError
 from .models import ABSENT as _ABSENT
 from .models import RUNNING as _RUNNING
 from .models import STOPPED as _STOPPED
+from .models import ContainerInfo
 from .plugins import docker_client as _docker_client
 from .plugins import get_backend as _select
 
@@ -99,11 +100,11 @@ class ContainerBackend:
 
     def remove(self, name: str) -> None:
         """Remove at once; also a container oblako made before this layer (no owner's labels)."""
-        self.backend.remove(name, adopt=_adopting(self.backend, name))
+        _note_adoption(self.backend, self.backend.remove(name, adopt=True))
 
     def stop(self, name: str) -> None:
         """Stop and remove; also a container oblako made before this layer (no owner's labels)."""
-        self.backend.stop(name, timeout=10, adopt=_adopting(self.backend, name))
+        _note_adoption(self.backend, self.backend.stop(name, timeout=10, adopt=True))
 
     def logs(self, name: str, tail: int = 50) -> str:
         return self.backend.logs(name, tail=tail)
@@ -207,19 +208,16 @@ def build_k8s_manifests(*, namespace: str = "oblako", **fields: Any) -> dict[str
 _adopted: set[tuple[str, str]] = set()
 
 
-def _adopting(backend: Backend, name: str) -> bool:
+def _note_adoption(backend: Backend, acted_on: ContainerInfo | None) -> None:
     """compat acts on containers oblako made before it used this layer; say so once each."""
-    info = backend.inspect(name)
-    if info is None or info.owned or not info.adoptable:
-        return False
-    if (backend.name, name) not in _adopted:
-        _adopted.add((backend.name, name))
-        log.warning(
-            "adopting %s on %s: it carries no owner's labels (made by oblako before oblako-backends)",
-            name,
-            backend.name,
-        )
-    return True
+    if acted_on is None or acted_on.owned or (backend.name, acted_on.name) in _adopted:
+        return
+    _adopted.add((backend.name, acted_on.name))
+    log.warning(
+        "adopted %s on %s: it carried no owner's labels (made by oblako before oblako-backends)",
+        acted_on.name,
+        backend.name,
+    )
 
 
 def _bindings_for(client: Any, fixed: bool) -> tuple[str, ...]:

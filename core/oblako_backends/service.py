@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import config
-from .backend import Backend
+from .backend import Backend, refuse_other_project
 from .errors import NameInUseError, NotOwnedError, OblakoBackendError, ServiceNotReadyError
 from .models import ABSENT, RUNNING, ContainerInfo, State
 from .spec import OWNER_LABEL_PREFIXES, ContainerSpec, validate_name, validate_project, validate_seconds
@@ -111,14 +111,14 @@ class Service:
                     f"{self.why_not_adopted(info)}. Remove it with your runtime's CLI, or give the "
                     "service another container_name."
                 )
-            self._refuse_other_project(info)
+            refuse_other_project(info, self.project)
             current = info.spec_hash == self.spec.fingerprint()
             if current and info.state == RUNNING:
                 return False
             if current and (info.starting or lost_a_race) and time.monotonic() < deadline:
                 time.sleep(0.1)  # another start is between create and start: poll until it runs
                 continue
-            self.backend.remove(self.container_name)  # a stopped leftover, an older spec, or an orphan
+            self.backend.remove(self.container_name, project=self.project)  # a leftover, an older spec, an orphan
 
     def why_not_adopted(self, info: ContainerInfo) -> str:
         """Why `info`'s container is not adopted, as the end of a sentence ("" when not adopting)."""
@@ -137,20 +137,7 @@ class Service:
         """Stop and remove the container; named volumes keep their data. No-op when absent.
 
         A service of a project never stops a same-named container of another project."""
-        if self.project is not None:
-            info = self.backend.inspect(self.container_name)
-            if info is None:
-                return
-            self._refuse_other_project(info)
-        self.backend.stop(self.container_name, timeout=self.stop_timeout)
-
-    def _refuse_other_project(self, info: ContainerInfo) -> None:
-        if info.owned and info.project != self.project:
-            theirs = f"project {info.project!r}" if info.project else "no project (a plain Service)"
-            raise NotOwnedError(
-                f"{self.container_name!r} belongs to {theirs}, not to "
-                f"{'project ' + repr(self.project) if self.project else 'this plain Service'}; it was left alone"
-            )
+        self.backend.stop(self.container_name, timeout=self.stop_timeout, project=self.project)
 
     def restart(self) -> None:
         self.stop()

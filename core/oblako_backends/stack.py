@@ -427,7 +427,7 @@ def up(
         what = f"stopped {', '.join(stopped)}" if stopped else "nothing had started"
         raise Interrupted(f"interrupted; {what}{_still_there(left)}", [])
     if failed.is_set():
-        left = _down_errors(stack)
+        left = {name: why.splitlines()[0] for name, why in down(stack).items()}
         bad = [o for o in outcomes.values() if o.error]
         names = ", ".join(o.name for o in bad)
         if left:
@@ -477,9 +477,11 @@ def _undo(started: list[ServiceDef], hurry: threading.Event) -> dict[str, str]:
         svc = definition.service
         try:
             if force:
-                svc.backend.remove(svc.container_name)
+                svc.backend.remove(svc.container_name, project=svc.project)
             else:
-                svc.backend.stop(svc.container_name, timeout=min(svc.stop_timeout, INTERRUPT_GRACE))
+                svc.backend.stop(
+                    svc.container_name, timeout=min(svc.stop_timeout, INTERRUPT_GRACE), project=svc.project
+                )
         except OblakoBackendError as exc:
             left[definition.name] = str(exc).splitlines()[0]
             return
@@ -518,14 +520,6 @@ def _still_there(left: dict[str, str]) -> str:
     )
 
 
-def _down_errors(stack: Stack) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    for line in down(stack):
-        name, _, why = line.partition(": ")
-        errors[name] = why.splitlines()[0] if why else "unknown"
-    return errors
-
-
 def named_volumes(stack: Stack) -> list[str]:
     """The named volumes the project's services mount, in a stable order."""
     return sorted({v.source for d in stack.services for v in d.service.spec.volumes if v.is_named})
@@ -544,29 +538,39 @@ def _create_volumes(stack: Stack) -> None:
             raise StackError(f"can't create volume {name!r}: {exc}", []) from exc
 
 
-def remove_volumes(stack: Stack) -> tuple[list[str], list[str]]:
-    """After `down`: remove the named volumes this project created. (removed, kept with why)."""
+@dataclass
+class VolumesRemoved:
+    """What `remove_volumes` did with each of the project's named volumes."""
+
+    removed: list[str] = field(default_factory=list)
+    not_ours: list[str] = field(default_factory=list)  # there before the project: kept on purpose
+    failed: dict[str, str] = field(default_factory=dict)  # volume: why it could not be removed
+
+
+def remove_volumes(stack: Stack) -> VolumesRemoved:
+    """After `down`: remove the named volumes this project created, and only those."""
     backend = stack.services[0].service.backend
-    removed, kept = [], []
+    done = VolumesRemoved()
     for name in named_volumes(stack):
         try:
             if backend.remove_volume(name, stack.project):
-                removed.append(name)
+                done.removed.append(name)
         except NotOwnedError:
-            kept.append(f"{name} (it existed before this project: its data stays)")
+            done.not_ours.append(name)
         except OblakoBackendError as exc:
-            kept.append(f"{name} ({str(exc).splitlines()[0]})")
-    return removed, kept
+            done.failed[name] = str(exc).splitlines()[0]
+    return done
 
 
-def down(stack: Stack) -> list[str]:
-    """Stop (and remove) every service of the file, dependents first; keep named volumes."""
-    errors = []
+def down(stack: Stack) -> dict[str, str]:
+    """Stop (and remove) every service of the file, dependents first; keep named volumes.
+    Returns {service: why} for each one that could not be stopped."""
+    errors: dict[str, str] = {}
     for wave in reversed(stack.waves()):
         with ThreadPoolExecutor(max_workers=len(wave)) as pool:
             for definition, error in zip(wave, pool.map(_stop, wave), strict=True):
                 if error:
-                    errors.append(f"{definition.name}: {error}")
+                    errors[definition.name] = error
     return errors
 
 

@@ -126,14 +126,18 @@ class KubernetesPlugin:
             self.kubectl.run("apply", "-f", "-", stdin=json.dumps(body), namespaced=False)
         self._namespace_ready = True
 
-    def _deployment(self, name: str) -> dict[str, Any] | None:
-        done = self.kubectl.run("get", "deployment", manifests.k8s_name(name), "--output=json", check=False)
+    def _get(self, kind: str, name: str) -> dict[str, Any] | None:
+        """One object as JSON, or None when kubectl says it is not found: one kubectl call."""
+        done = self.kubectl.run("get", kind, name, "--output=json", check=False)
         if done.returncode != 0:
             if not_found(done.stderr):
                 return None
-            self.kubectl.run("get", "deployment", manifests.k8s_name(name))  # raise its error
+            raise kubectl_error(self.kubectl.where, ("get", kind), done.stderr)
         found: dict[str, Any] = json.loads(done.stdout)
         return found
+
+    def _deployment(self, name: str) -> dict[str, Any] | None:
+        return self._get("deployment", manifests.k8s_name(name))
 
     def _host_ports(self, spec: ContainerSpec) -> list[list[object]]:
         """[address, host_port, container_port] per published port; a taken port raises now."""
@@ -275,12 +279,10 @@ class KubernetesPlugin:
 
     @hookimpl
     def oblako_volume_labels(self, name: str) -> Mapping[str, str] | None:
-        done = self.kubectl.run("get", "pvc", manifests.claim_name(name), "--output=json", check=False)
-        if done.returncode != 0:
-            if not_found(done.stderr):
-                return None
-            self.kubectl.run("get", "pvc", manifests.claim_name(name))  # raise its error
-        labels = (json.loads(done.stdout).get("metadata") or {}).get("labels") or {}
+        claim = self._get("pvc", manifests.claim_name(name))
+        if claim is None:
+            return None
+        labels = (claim.get("metadata") or {}).get("labels") or {}
         return {str(k): str(v) for k, v in labels.items()}
 
     @hookimpl
