@@ -268,17 +268,18 @@ class DockerPlugin:
         return core_config.bind_addresses() + ((gateway,) if gateway else ())
 
     def listening(self) -> str:
-        """Where published ports listen, in words (`doctor` shows it)."""
-        explicit = core_config.explicit_bind_addresses()
-        if explicit:
-            return f"{', '.join(explicit)} (OBLAKO_BIND_ADDRESS)"
-        gateway = self.host_gateway() if core_config.publish_gateway() else None
-        if gateway:
+        """Where published ports listen, in words (`doctor` shows it), from `bind_addresses` itself."""
+        any_port, fixed = self.bind_addresses(None), self.bind_addresses(1)
+        if core_config.explicit_bind_addresses():
+            return f"{', '.join(any_port)} (OBLAKO_BIND_ADDRESS)"
+        gateways = [a for a in fixed if a not in any_port]
+        if gateways:
             return (
-                f"127.0.0.1; fixed host ports also on the bridge gateway {gateway}, reachable by containers and by "
-                "anything routed to that address (OBLAKO_PUBLISH_GATEWAY=0: loopback only)"
+                f"{', '.join(any_port)}; fixed host ports also on the bridge gateway {', '.join(gateways)}, "
+                "reachable by containers and by anything routed to that address "
+                "(OBLAKO_PUBLISH_GATEWAY=0: loopback only)"
             )
-        return "127.0.0.1 only"
+        return f"{', '.join(any_port)} only"
 
     def extra_hosts(self, spec: ContainerSpec) -> dict[str, str]:
         """The /etc/hosts entries to ask the engine for (Podman rewrites host-gateway)."""
