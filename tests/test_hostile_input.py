@@ -219,3 +219,23 @@ def test_an_env_value_never_appears_in_trace_output() -> None:
     done = subprocess.run([*argv, "web", "busybox"], capture_output=True, text=True, env=env, timeout=60, check=True)
     assert "oblako trace: oblako_run(" in done.stderr and "TOKEN" in done.stderr
     assert SECRET not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", "yes please"])
+def test_a_bad_publish_gateway_setting_is_refused_naming_the_variable(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from oblako_backends import ConfigurationError, config
+
+    monkeypatch.setenv("OBLAKO_PUBLISH_GATEWAY", value)
+    with pytest.raises(ConfigurationError, match="OBLAKO_PUBLISH_GATEWAY"):
+        config.publish_gateway()
+
+
+@given(st.sampled_from(["", "-v", "has space", "a/b", "x:y", "ünï", "."]))
+def test_a_bad_volume_name_is_refused_before_the_runtime(name: str) -> None:
+    backend = get_backend("memory")
+    with pytest.raises(InvalidSpecError):
+        backend.create_volume(name)
+    with pytest.raises(InvalidSpecError):
+        backend.remove_volume(name)
