@@ -222,11 +222,43 @@ def delete_bridge(name: str) -> None:
 
 
 def forget_bridge(directory: Path) -> None:
-    """Remove the bridge recorded in `directory` by start_dockerd, if any."""
+    """Remove the bridge and the forwarding rule recorded in `directory` by start_dockerd, if any."""
     record = directory / "bridge"
     if record.exists():
         delete_bridge(record.read_text().strip())
         record.unlink()
+    record = directory / "pool"
+    if record.exists():
+        _pool_rule("-D", record.read_text().strip())
+        record.unlink()
+
+
+POOL_COMMENT = "oblako-test-engine"
+
+
+def _pool_rule(action: str, pool: str) -> None:
+    """Insert (-I) or delete (-D) the FORWARD rule that lets containers on `pool`'s networks
+    reach each other: with bridged traffic passing through iptables (br_netfilter) and a
+    FORWARD policy of DROP (any Docker with iptables sets it), it would otherwise be dropped."""
+    iptables = locate("iptables") or "iptables"
+    argv = [iptables, action, "FORWARD", "-s", pool, "-d", pool, "-m", "comment", "--comment", POOL_COMMENT]
+    subprocess.run([*argv, "-j", "ACCEPT"], check=action == "-I", timeout=30, capture_output=True)
+
+
+def reserve_pool(directory: Path) -> str:
+    """A 10.N.0.0/16 address pool for one engine's networks, reserved by its FORWARD rule (the
+    rule is the record other engines check), and noted in `directory` for forget_bridge.
+    Engines must not share one: two would route the same subnet to different bridges."""
+    iptables = locate("iptables") or "iptables"
+    rules = subprocess.run([iptables, "-S", "FORWARD"], capture_output=True, text=True, timeout=30, check=True).stdout
+    routes = subprocess.run([locate("ip") or "ip", "-o", "route"], capture_output=True, text=True, timeout=30).stdout
+    for n in range(100, 200):
+        pool = f"10.{n}.0.0/16"
+        if pool not in rules and f"10.{n}." not in routes:
+            _pool_rule("-I", pool)
+            (directory / "pool").write_text(pool)
+            return pool
+    raise RuntimeStartError("no free 10.N.0.0/16 address pool for an engine's networks")
 
 
 def free_bridge() -> tuple[str, str]:
@@ -245,8 +277,9 @@ def start_dockerd(
     directory: Path, socket_path: Path | None = None, bridge: str | None = None, also_at: tuple[Path, ...] = ()
 ) -> Daemon:
     """A private Docker Engine that shares the machine politely: own socket, data root, exec
-    root, pid file and bridge, and no iptables rules (ports are published by Docker's
-    userland proxy), so it runs beside a Docker of the user's own and touches none of its chains.
+    root, pid file, bridge and address pool for its networks, and no iptables rules of Docker's
+    own (ports are published by Docker's userland proxy), so it runs beside a Docker of the
+    user's own and touches none of its chains; one FORWARD rule of ours opens its pool.
 
     `bridge`: an existing bridge device to use (else one is made for this engine and removed with it).
     `also_at`: more sockets the same engine listens on (e.g. where Colima would put one).
@@ -272,12 +305,13 @@ def start_dockerd(
         extra.parent.mkdir(parents=True, exist_ok=True)
         argv += ["--host", f"unix://{extra}"]
     argv += ["--iptables=false", "--ip-masq=false"]
-    own_bridge = None
-    if bridge is None:
-        own_bridge = bridge = make_bridge(*free_bridge())
-        (directory / "bridge").write_text(own_bridge)  # so `stop --dir` (or a failed start) removes it
-    argv += ["--bridge", bridge]
     try:
+        # Project networks (`up`) come from a pool of this engine's own, open for forwarding.
+        argv += ["--default-address-pool", f"base={reserve_pool(directory)},size=24"]
+        if bridge is None:
+            bridge = make_bridge(*free_bridge())
+            (directory / "bridge").write_text(bridge)  # so `stop --dir` (or a failed start) removes it
+        argv += ["--bridge", bridge]
         proc = _start("dockerd", argv, directory, lambda: _ping_unix(str(sock)))
     except BaseException:
         forget_bridge(directory)

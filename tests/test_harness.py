@@ -15,13 +15,13 @@ import runtimes
 SCRIPT = runtimes.ROOT / "scripts" / "runtimes.py"
 
 
-def iptables_rules() -> str:
+def iptables_rules() -> list[str]:
     iptables = runtimes.locate("iptables") or shutil.which("iptables", path="/usr/sbin:/sbin") or "iptables"
-    tables = []
+    rules = []
     for table in ("filter", "nat"):
         done = subprocess.run([iptables, "-t", table, "-S"], capture_output=True, text=True, timeout=30, check=True)
-        tables.append(done.stdout)
-    return "\n".join(tables)
+        rules += done.stdout.splitlines()
+    return rules
 
 
 def links() -> set[str]:
@@ -31,7 +31,7 @@ def links() -> set[str]:
 
 @pytest.mark.runtime
 @pytest.mark.skipif(os.geteuid() != 0, reason="starting dockerd needs root")
-def test_start_prints_one_line_uses_its_own_bridge_and_leaves_iptables_alone(tmp_path: Path) -> None:
+def test_start_prints_one_line_uses_its_own_bridge_and_adds_only_its_pools_forward_rule(tmp_path: Path) -> None:
     before_rules, before_links = iptables_rules(), links()
     directory = tmp_path / "rt"
     started = subprocess.run(
@@ -48,7 +48,11 @@ def test_start_prints_one_line_uses_its_own_bridge_and_leaves_iptables_alone(tmp
         new = links() - before_links
         bridge = (directory / "bridge").read_text()
         assert bridge in new and "docker0" not in new
-        assert iptables_rules() == before_rules  # no chain of anyone's touched, none added
+        pool = (directory / "pool").read_text()
+        added = [rule for rule in iptables_rules() if rule not in before_rules]
+        # No chain of anyone's touched; one rule of ours lets this engine's project networks talk.
+        assert added == [f"-A FORWARD -s {pool} -d {pool} -m comment --comment oblako-test-engine -j ACCEPT"]
+        assert all(rule in iptables_rules() for rule in before_rules)
     finally:
         stopped = subprocess.run(
             [sys.executable, str(SCRIPT), "stop", "--dir", str(directory)], capture_output=True, text=True, timeout=120
