@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from oblako_backends import ConfigurationError
+from oblako_backends import ConfigurationError, HealthCommand
 from oblako_backends.cli import main as cli
 from oblako_backends.stack import load
 
@@ -90,7 +90,15 @@ volumes:
     ("service", "complaint"),
     [
         ("    imag: x:1\n", r"\[services.web\] imag: not supported; did you mean 'image'\?"),
-        ("    image: x:1\n    healthcheck: {test: [CMD, 'true']}\n", r"healthcheck: not supported"),
+        ("    image: x:1\n    healthcheck: {test: [CMD]}\n", r"healthcheck: test is \[\"CMD\", args...\]"),
+        ("    image: x:1\n    healthcheck: {test: [CMD-SHELL, a, b]}\n", r"healthcheck: test is"),
+        ("    image: x:1\n    healthcheck: {test: true}\n", r"healthcheck: test is"),
+        ("    image: x:1\n    healthcheck: {test: x, interval: 10}\n", r"healthcheck: interval: a duration such as"),
+        ("    image: x:1\n    healthcheck: {test: x, timeout: 1y}\n", r"healthcheck: timeout: a duration"),
+        ("    image: x:1\n    healthcheck: {test: x, interval: 0s}\n", r"invalid health.interval 0.0"),
+        ("    image: x:1\n    healthcheck: {test: x, retries: 0}\n", r"invalid health.retries 0"),
+        ("    image: x:1\n    healthcheck: {test: x, retries: '3'}\n", r"invalid health.retries '3'"),
+        ("    image: x:1\n    healthcheck: {test: x, every: 1s}\n", r"healthcheck: every: not supported"),
         ("    image: x:1\n    ports: ['10.0.0.1:80:80']\n", r"a per-port host address \(10.0.0.1\) is not supported"),
         ("    image: x:1\n    ports: ['8000-8001:80']\n", "ranges differ in length"),
         ("    image: x:1\n    volumes: ['undeclared:/d']\n", "not declared under the top-level `volumes:`"),
@@ -98,7 +106,9 @@ volumes:
         ("    image: x:1\n    depends_on: {db: {condition: service_completed_successfully}}\n", "is not supported"),
         ("    image: x:1\n    environment: {A: '${REQUIRED:?set REQUIRED first}'}\n", "REQUIRED is required: set"),
         ("    image: x:1\n    restart: sometimes\n", "one of no, always"),
-        ("    build: {context: ., dockerfile: Other.Dockerfile}\n", "only a context's own Dockerfile"),
+        ("    build: {context: ., dockerfile: Other.Dockerfile}\n", "has no Other.Dockerfile"),
+        ("    build: {context: ., dockerfile: ../Dockerfile}\n", "must be a path inside the build context"),
+        ("    build: {context: ., dockerfile: /etc/passwd}\n", "must be a path inside the build context"),
         ("    command: sh\n", "required"),
     ],
 )
@@ -110,6 +120,43 @@ def test_what_cannot_be_run_is_refused_naming_file_service_and_key(
     with pytest.raises(ConfigurationError, match=complaint) as info:
         load(path)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("healthcheck", "command"),
+    [
+        ("{test: [CMD, pg_isready, -U, app]}", ("pg_isready", "-U", "app")),
+        ("{test: [CMD-SHELL, 'curl -f localhost || exit 1']}", ("/bin/sh", "-c", "curl -f localhost || exit 1")),
+        ("{test: 'wget -q -O- localhost:8080'}", ("/bin/sh", "-c", "wget -q -O- localhost:8080")),
+    ],
+)
+def test_a_healthcheck_becomes_the_containers_own_check(tmp_path: Path, healthcheck: str, command: tuple[str]) -> None:
+    timing = "interval: 1m30s, timeout: 500ms, retries: 5, start_period: 1.5s"
+    body = f"    image: x:1\n    healthcheck: {healthcheck[:-1]}, {timing}}}\n"
+    (web,) = load(compose(tmp_path, "services:\n  web:\n" + body)).services
+    assert web.service.spec.health == HealthCommand(command, interval=90, timeout=0.5, retries=5, start_period=1.5)
+    assert web.ready_timeout >= 1.5 + 6 * 90.5  # up waits long enough for the check's own retries
+
+
+@pytest.mark.parametrize("off", ["{test: [NONE]}", "{test: x, disable: true}"])
+def test_a_disabled_healthcheck_is_none(tmp_path: Path, off: str) -> None:
+    (web,) = load(compose(tmp_path, f"services:\n  web:\n    image: x:1\n    healthcheck: {off}\n")).services
+    assert web.service.spec.health is None
+
+
+def test_a_dockerfile_of_its_own_is_read_from_inside_the_context(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "Dev.Dockerfile").write_text("FROM scratch\n")
+    path = compose(tmp_path, "services:\n  web:\n    build: {context: app, dockerfile: Dev.Dockerfile}\n")
+    (web,) = load(path).services
+    assert (web.build, web.dockerfile) == (tmp_path / "app", "Dev.Dockerfile")
+
+
+def test_service_networks_other_than_default_join_the_default_one_with_a_warning(tmp_path: Path) -> None:
+    path = compose(tmp_path, "services:\n  web:\n    image: x:1\n    networks: [default, backend]\n")
+    with pytest.warns(UserWarning, match=r"networks: backend: joins the project's default network instead"):
+        (web,) = load(path).services
+    assert (web.service.spec.network, web.service.spec.aliases) == (f"{tmp_path.name}_default", ("web",))
 
 
 def test_keys_without_local_effect_warn_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -178,3 +225,29 @@ def test_restart_is_accepted_with_a_warning_that_it_is_not_applied(
     assert capsys.readouterr().err.splitlines() == [
         f"oblako-backends: warning: {path}: [services.web] restart: not applied; a service that exits stays stopped"
     ]
+
+
+def test_a_backend_without_health_or_names_refuses_them_in_run_and_up_says_what_it_does_instead(
+    tmp_path: Path,
+) -> None:
+    from oblako_backends import OblakoBackendError, get_backend
+    from oblako_backends.stack import down, up
+
+    memory = get_backend("memory")  # declares neither "health" nor "service_names"
+    with pytest.raises(OblakoBackendError, match="cannot run a health check inside the container"):
+        memory.run(name="checked", image="x:1", health={"command": ["true"]})
+    with pytest.raises(OblakoBackendError, match="cannot give containers names that others resolve"):
+        memory.run(name="named", image="x:1", aliases=["named"])
+    path = compose(tmp_path, "services:\n  web:\n    image: x:1\n    healthcheck: {test: 'true', interval: 1s}\n")
+    stack = load(path, memory, "plain")
+    with pytest.warns(UserWarning) as said:
+        up(stack)
+    assert [str(w.message) for w in said] == [
+        "service names do not resolve on memory: services reach each other through their published ports "
+        "on the host (host.docker.internal)",
+        "web: memory cannot run health checks inside the container; waiting for its first published port, "
+        "from the host instead",
+    ]
+    info = memory.inspect("plain-web")
+    assert info is not None and info.state == "running" and info.health is None
+    assert down(stack) == {}

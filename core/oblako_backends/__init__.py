@@ -66,6 +66,9 @@ if TYPE_CHECKING:
         ContainerInfo as ContainerInfo,
     )
     from .models import (
+        Health as Health,
+    )
+    from .models import (
         LogStream as LogStream,
     )
     from .models import (
@@ -108,6 +111,9 @@ if TYPE_CHECKING:
         ContainerSpec as ContainerSpec,
     )
     from .spec import (
+        HealthCommand as HealthCommand,
+    )
+    from .spec import (
         PortSpec as PortSpec,
     )
     from .spec import (
@@ -134,12 +140,12 @@ _WHERE = {
     ),
     "hookimpl": "hookspecs",
     **dict.fromkeys(
-        ["ABSENT", "RUNNING", "STOPPED", "ContainerInfo", "LogStream", "Probe", "PublishedPort", "State"],
+        ["ABSENT", "RUNNING", "STOPPED", "ContainerInfo", "Health", "LogStream", "Probe", "PublishedPort", "State"],
         "models",
     ),
     **dict.fromkeys(["BackendInfo", "docker_client", "get_backend", "list_backends"], "plugins"),
     **dict.fromkeys(["Service", "ServiceStatus", "http_check", "log_check", "tcp_check"], "service"),
-    **dict.fromkeys(["ContainerSpec", "PortSpec", "VolumeSpec"], "spec"),
+    **dict.fromkeys(["ContainerSpec", "HealthCommand", "PortSpec", "VolumeSpec"], "spec"),
 }
 __all__ = sorted(_WHERE)
 

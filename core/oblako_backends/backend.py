@@ -22,8 +22,10 @@ from .spec import (
     MANAGED_BY_VALUE,
     PROJECT_LABEL,
     ContainerSpec,
+    validate_dockerfile,
     validate_image,
     validate_name,
+    validate_network_name,
     validate_project,
     validate_seconds,
     validate_volume_name,
@@ -88,15 +90,19 @@ class Backend:
         """Make `image` present locally, pulling it if needed."""
         self._call("oblako_ensure_image", image=validate_image(image), progress=progress)
 
-    def build_image(self, image: str, context_dir: str, progress: Progress | None = None) -> None:
-        """Build `image` from the Dockerfile in `context_dir`."""
-        if not os.path.isfile(os.path.join(str(context_dir), "Dockerfile")):
-            raise InvalidSpecError("context_dir", context_dir, "must be a directory with a Dockerfile")
+    def build_image(
+        self, image: str, context_dir: str, progress: Progress | None = None, dockerfile: str = "Dockerfile"
+    ) -> None:
+        """Build `image` from `context_dir` with its Dockerfile (`dockerfile`: another one inside the context)."""
+        dockerfile = validate_dockerfile(dockerfile)
+        if not os.path.isfile(os.path.join(str(context_dir), dockerfile)):
+            raise InvalidSpecError("context_dir", context_dir, f"must be a directory with a {dockerfile}")
         self._call(
             "oblako_build_image",
             image=validate_image(image),
             context_dir=os.path.abspath(context_dir),
             progress=progress,
+            dockerfile=dockerfile,
         )
 
     # -- containers -------------------------------------------------------------------------
@@ -119,6 +125,16 @@ class Backend:
             spec = ContainerSpec(**fields)
         elif fields:
             raise TypeError("pass either a ContainerSpec or keyword fields, not both")
+        if (spec.network or spec.aliases) and "service_names" not in self.capabilities:
+            raise OblakoBackendError(
+                f"the {self.name} backend cannot give containers names that others resolve "
+                "(network, aliases); reach services through their published ports instead"
+            )
+        if spec.health is not None and "health" not in self.capabilities:
+            raise OblakoBackendError(
+                f"the {self.name} backend cannot run a health check inside the container (health); "
+                "check from the host instead (Service(health_check=http_check(...)))"
+            )
         self._call("oblako_run", spec=spec.owned_by(self.name, service, project))
 
     def inspect(self, name: str) -> ContainerInfo | None:
@@ -165,24 +181,44 @@ class Backend:
     def create_volume(self, name: str, project: str | None = None) -> bool:
         """Create named volume `name` with ownership labels, unless it exists (then untouched).
         True when this call created it: only such a volume is ever removed by `remove_volume`."""
-        labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, BACKEND_LABEL: self.name}
-        if project is not None:
-            labels[PROJECT_LABEL] = validate_project(project)
-        created: bool = self._call("oblako_create_volume", name=validate_volume_name(name), labels=labels)
-        return bool(created)
+        return self._create_labelled("volume", validate_volume_name(name), project)
 
     def remove_volume(self, name: str, project: str | None = None) -> bool:
         """Remove named volume `name` and its data if this layer created it (for `project`, when
         given). False when there is no such volume; NotOwnedError for one that is not ours."""
-        labels = self._call("oblako_volume_labels", name=validate_volume_name(name))
+        return self._remove_labelled("volume", validate_volume_name(name), project, "its data was left alone")
+
+    def create_network(self, name: str, project: str | None = None) -> bool:
+        """Create network `name` for containers that reach each other by alias, unless it exists.
+        True when this call created it. False, doing nothing, on a backend that needs no network
+        for that (it declares ``service_names`` without the network hooks, as Kubernetes does)."""
+        if not self._implemented("oblako_create_network"):
+            return False
+        return self._create_labelled("network", validate_network_name(name), project)
+
+    def remove_network(self, name: str, project: str | None = None) -> bool:
+        """Remove network `name` if this layer created it (for `project`, when given). False when
+        there is none (or the backend has no networks); NotOwnedError for one that is not ours."""
+        if not self._implemented("oblako_create_network"):
+            return False
+        return self._remove_labelled("network", validate_network_name(name), project, "it was left alone")
+
+    def _create_labelled(self, kind: str, name: str, project: str | None) -> bool:
+        labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, BACKEND_LABEL: self.name}
+        if project is not None:
+            labels[PROJECT_LABEL] = validate_project(project)
+        return bool(self._call(f"oblako_create_{kind}", name=name, labels=labels))
+
+    def _remove_labelled(self, kind: str, name: str, project: str | None, kept: str) -> bool:
+        labels = self._call(f"oblako_{kind}_labels", name=name)
         if labels is None:
             return False
         if labels.get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE or (project and labels.get(PROJECT_LABEL) != project):
             raise NotOwnedError(
-                f"volume {name!r} was not created by "
-                f"{'project ' + repr(project) if project else 'oblako-backends'}; its data was left alone"
+                f"{kind} {name!r} was not created by "
+                f"{'project ' + repr(project) if project else 'oblako-backends'}; {kept}"
             )
-        self._call("oblako_remove_volume", name=name)
+        self._call(f"oblako_remove_{kind}", name=name)
         return True
 
     def list(self) -> list[ContainerInfo]:

@@ -20,9 +20,10 @@ from typing import Any
 from .backend import Backend
 from .errors import ConfigurationError, InvalidSpecError
 from .service import Service
-from .spec import parse_port
+from .spec import HealthCommand, parse_port, validate_dockerfile
 from .stack import DEFAULT_READY_TIMEOUT, PROJECT_VAR, ServiceDef, Stack, _where, assemble, project_name
 
+DOCKERFILE = "Dockerfile"
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 SUPPORTED = (
     "build",
@@ -33,8 +34,10 @@ SUPPORTED = (
     "environment",
     "env_file",
     "extra_hosts",
+    "healthcheck",
     "image",
     "labels",
+    "networks",
     "ports",
     "restart",
     "user",
@@ -72,7 +75,11 @@ def load_compose(path: Path, backend: Backend | None = None, project: str | None
     if unknown:
         raise ConfigurationError(f"{path}: unknown top-level key {unknown[0]!r}; known: {', '.join(TOP_LEVEL)}")
     if data.get("networks"):
-        warnings.warn(f"{path}: networks are not created yet; services reach each other through the host", stacklevel=2)
+        warnings.warn(
+            f"{path}: networks: only the project's default network is made; every service joins it "
+            "and answers to its service name there",
+            stacklevel=2,
+        )
     variables = _variables(path)
     data = _interpolate(data, variables, path)
     name = project
@@ -178,7 +185,7 @@ def _service(
         near = difflib.get_close_matches(key, SUPPORTED, n=1)
         hint = f"; did you mean {near[0]!r}?" if near else f"; supported: {', '.join(SUPPORTED)}"
         raise ConfigurationError(f"{where(key)}: not supported{hint}")
-    build = _build(path, body.get("build"), where("build"))
+    build, dockerfile = _build(path, body.get("build"), where("build"))
     if "image" not in body and build is None:
         raise ConfigurationError(f"{where('image')}: required (or `build`, to build the image)")
     image = str(body.get("image") or f"localhost/{project}-{name}:latest")
@@ -186,7 +193,9 @@ def _service(
         raise ConfigurationError(f"{where('restart')}: one of no, always, unless-stopped, on-failure")
     if body.get("restart") not in (None, "no"):
         warnings.warn(f"{where('restart')}: not applied; a service that exits stays stopped", stacklevel=3)
+    _networks(body.get("networks"), where("networks"))
     environment = _environment(path, body, where)
+    health = _healthcheck(body.get("healthcheck"), where("healthcheck"))
     try:
         service = Service(
             name,
@@ -205,10 +214,15 @@ def _service(
             user=None if body.get("user") is None else str(body["user"]),
             extra_hosts=_mapping(body.get("extra_hosts"), where("extra_hosts"), ":"),
             labels=_mapping(body.get("labels"), where("labels"), "="),
+            health=health,
         )
     except InvalidSpecError as exc:
         raise ConfigurationError(f"{path}: [services.{name}]: {exc}") from None
-    return ServiceDef(service, build, _depends_on(body.get("depends_on"), where("depends_on")), DEFAULT_READY_TIMEOUT)
+    depends = _depends_on(body.get("depends_on"), where("depends_on"))
+    ready = DEFAULT_READY_TIMEOUT
+    if health is not None:  # long enough for the check to pass after its start period
+        ready = max(ready, health.start_period + (health.retries + 1) * (health.interval + health.timeout))
+    return ServiceDef(service, build, depends, ready, dockerfile)
 
 
 def _list(value: Any, where: str) -> list[Any]:
@@ -340,20 +354,81 @@ def _volume(path: Path, item: Any, where: str, volumes: dict[str, str]) -> tuple
     return source, {"bind": target, "mode": "ro" if read_only else "rw"}
 
 
-def _build(path: Path, value: Any, where: str) -> Path | None:
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+
+
+def duration(text: Any, where: str) -> float:
+    """Seconds in a Compose duration: "1m30s", "10s", "1.5s", "500ms" (units h, m, s, ms, us, ns)."""
+    if not isinstance(text, str) or not text or _DURATION.sub("", text) != "":
+        raise ConfigurationError(f'{where}: a duration such as "30s", "1m30s" or "500ms", not {text!r}')
+    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION.findall(text))
+
+
+def _healthcheck(value: Any, where: str) -> HealthCommand | None:
+    """`test` as ["CMD", ...], ["CMD-SHELL", "..."], a string (CMD-SHELL) or ["NONE"]; `disable: true`
+    turns it off; `interval`, `timeout` and `start_period` are durations, `retries` a count."""
     if value is None:
         return None
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"{where}: a map with test, interval, timeout, retries, start_period")
+    known = ("test", "interval", "timeout", "retries", "start_period", "start_interval", "disable")
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise ConfigurationError(f"{where}: {unknown[0]}: not supported; supported: {', '.join(known)}")
+    if "start_interval" in value:
+        warnings.warn(f"{where}: start_interval: not applied; checks run every interval from the start", stacklevel=4)
+    test = value.get("test")
+    if value.get("disable") is True or test == ["NONE"]:
+        return None
+    if isinstance(test, str):
+        command = ["/bin/sh", "-c", test]
+    elif isinstance(test, list) and len(test) >= 2 and test[0] == "CMD":
+        command = [str(a) for a in test[1:]]
+    elif isinstance(test, list) and len(test) == 2 and test[0] == "CMD-SHELL":
+        command = ["/bin/sh", "-c", str(test[1])]
+    else:
+        raise ConfigurationError(f'{where}: test is ["CMD", args...], ["CMD-SHELL", "command"], a string, or ["NONE"]')
+    timing = {
+        key: duration(value[key], f"{where}: {key}") for key in ("interval", "timeout", "start_period") if key in value
+    }
+    retries = value.get("retries", 3)
+    try:
+        return HealthCommand(tuple(command), retries=retries, **timing)
+    except InvalidSpecError as exc:
+        raise ConfigurationError(f"{where}: {exc}") from None
+
+
+def _networks(value: Any, where: str) -> None:
+    """A service's networks: every service joins the project's default one (the only one made)."""
+    if value is None:
+        return
+    if not isinstance(value, (list, dict)):
+        raise ConfigurationError(f"{where}: a list of network names, or a map of them")
+    others = sorted(str(n) for n in value if n != "default")
+    if others:
+        warnings.warn(f"{where}: {', '.join(others)}: joins the project's default network instead", stacklevel=4)
+
+
+def _build(path: Path, value: Any, where: str) -> tuple[Path | None, str]:
+    """(context directory, Dockerfile path inside it) from a string or `context`/`dockerfile`."""
+    if value is None:
+        return None, DOCKERFILE
+    if not isinstance(value, (str, dict)):
+        raise ConfigurationError(f"{where}: a context directory, or a map with context and dockerfile")
     context, dockerfile = (
-        (value, "Dockerfile")
+        (value, DOCKERFILE)
         if isinstance(value, str)
-        else (value.get("context", "."), value.get("dockerfile", "Dockerfile"))
+        else (value.get("context", "."), value.get("dockerfile", DOCKERFILE))
     )
-    if dockerfile != "Dockerfile":
-        raise ConfigurationError(f"{where}: only a context's own Dockerfile is built so far (dockerfile: {dockerfile})")
+    try:
+        dockerfile = validate_dockerfile(dockerfile)
+    except InvalidSpecError as exc:
+        raise ConfigurationError(f"{where}: {exc}") from None
     directory = (path.parent / str(context)).resolve()
-    if not (directory / "Dockerfile").is_file():
-        raise ConfigurationError(f"{where}: {directory} has no Dockerfile")
-    return directory
+    if not (directory / dockerfile).is_file():
+        raise ConfigurationError(f"{where}: {directory} has no {dockerfile}")
+    return directory, dockerfile
 
 
 def _depends_on(value: Any, where: str) -> tuple[str, ...]:

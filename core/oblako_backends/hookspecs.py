@@ -40,8 +40,9 @@ def oblako_ensure_image(image: str, progress: Progress | None) -> None:
 
 
 @hookspec
-def oblako_build_image(image: str, context_dir: str, progress: Progress | None) -> None:
-    """Build `image` from the Dockerfile in `context_dir` (an existing directory).
+def oblako_build_image(image: str, context_dir: str, progress: Progress | None, dockerfile: str) -> None:
+    """Build `image` from `context_dir` (an existing directory) with the Dockerfile at
+    `dockerfile`, a path inside the context relative to it ("Dockerfile" unless told otherwise).
 
     :raises OblakoBackendError: the build failed (message carries the builder's output) or the
         runtime has no builder (message says what to do instead).
@@ -132,6 +133,30 @@ def oblako_volume_labels(name: str) -> Mapping[str, str] | None:
 def oblako_remove_volume(name: str) -> None:
     """Remove the named volume `name` and its data. Called only for a volume this layer
     created; a missing volume is not an error. Optional (capability ``remove_volumes``)."""
+
+
+@hookspec(firstresult=True)
+def oblako_create_network(name: str, labels: Mapping[str, str]) -> bool:
+    """Create the network `name` carrying `labels`, on which containers whose spec names it
+    reach each other by their `aliases`, unless one of that name exists (then left untouched).
+    Return True when this call created it.
+
+    Optional, with capability ``service_names``. A runtime whose containers already share one
+    flat network with name resolution (Kubernetes: a namespace) declares the capability, honours
+    `ContainerSpec.aliases` in `oblako_run`, and leaves the three network hooks out.
+    """
+
+
+@hookspec(firstresult=True)
+def oblako_network_labels(name: str) -> Mapping[str, str] | None:
+    """Return the labels of the network `name` ({} when it has none), or None when there is
+    no such network. Optional, with `oblako_create_network`."""
+
+
+@hookspec
+def oblako_remove_network(name: str) -> None:
+    """Remove the network `name`. Called only for a network this layer created, after its
+    containers are gone; a missing network is not an error. Optional, with `oblako_create_network`."""
 
 
 @hookspec(firstresult=True)

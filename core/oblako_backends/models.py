@@ -33,6 +33,19 @@ class State(str, Enum):
 
 
 RUNNING, STOPPED, ABSENT = State.RUNNING, State.STOPPED, State.ABSENT
+
+
+class Health(str, Enum):
+    """What a container's own health check (`ContainerSpec.health`) says, on every backend."""
+
+    STARTING = "starting"  # no verdict yet
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"  # `retries` checks in a row failed
+
+    def __str__(self) -> str:
+        return self.value
+
+
 _WILDCARDS = frozenset({"", "0.0.0.0", "::"})  # "every address": connect through loopback
 
 # The optional features a backend may declare in `Probe.capabilities`. Conformance tests for
@@ -48,6 +61,8 @@ CAPABILITIES: Mapping[str, str] = MappingProxyType(
         "extra_hosts": "adds host-name entries to the container",
         "docker_api": "docker_client() returns a Docker Engine API client",
         "remove_volumes": "creates named volumes with labels and removes them again (down -v)",
+        "service_names": "a project's containers reach each other by service name (ContainerSpec.aliases)",
+        "health": "runs ContainerSpec.health inside the container and reports ContainerInfo.health",
     }
 )
 
@@ -92,6 +107,9 @@ class ContainerInfo:
     # Created moments ago and not started yet: a start is in progress (maybe in another
     # process), so a concurrent `Service.start` waits for it instead of replacing it.
     starting: bool = False
+    # The verdict of the container's own health check; None when it has none (or the backend
+    # cannot run one: see the capability "health").
+    health: Health | None = None
 
     @property
     def owned(self) -> bool:

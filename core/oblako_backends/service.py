@@ -17,7 +17,7 @@ from typing import Any
 from . import config
 from .backend import Backend, refuse_other_project
 from .errors import NameInUseError, NotOwnedError, OblakoBackendError, ServiceNotReadyError
-from .models import ABSENT, RUNNING, ContainerInfo, State
+from .models import ABSENT, RUNNING, ContainerInfo, Health, State
 from .spec import OWNER_LABEL_PREFIXES, ContainerSpec, validate_name, validate_project, validate_seconds
 
 # A health check gets the service and the container's info from the same poll, so a
@@ -160,8 +160,9 @@ class Service:
     def wait_ready(self, timeout: float = 60.0, health_check: HealthCheck | None = None, interval: float = 0.2) -> None:
         """Poll the health check until it passes; raise with the last logs if it never does.
 
-        The check is, in order: the argument, the one given at construction, else "the first
-        published port accepts TCP connections" (or just "running" without ports).
+        The check is, in order: the argument, the one given at construction, else the
+        container's own health check (`spec.health`, where the backend runs it), else "the
+        first published port accepts TCP connections" (or just "running" without ports).
         """
         timeout = validate_seconds("timeout", timeout)
         interval = validate_seconds("interval", interval, allow_zero=False)
@@ -232,7 +233,17 @@ def _connects(address: tuple[str, int] | None, timeout: float = 1.0, linger: flo
 
 
 def default_check(service: Service, info: ContainerInfo) -> bool:
-    """The first published TCP port accepts a connection and keeps it open; no ports: running."""
+    """The container's own health check passes, when it has one the backend runs (unhealthy
+    ends the wait); else the first published TCP port accepts a connection and keeps it open;
+    no ports: running."""
+    if info.health is not None:
+        if info.health == Health.UNHEALTHY:
+            retries = service.spec.health.retries if service.spec.health else "several"
+            raise ServiceNotReadyError(
+                f"service {service.name!r} is unhealthy: its health check failed {retries} times in a row",
+                service._last_logs(),
+            )
+        return info.health == Health.HEALTHY
     tcp = [p for p in service.spec.ports if p.protocol == "tcp"]
     return _connects(info.endpoint(tcp[0].container_port)) if tcp else True
 

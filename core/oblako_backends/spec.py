@@ -35,6 +35,7 @@ USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]
 HOSTNAME_RE = re.compile(
     r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 )
+ALIAS_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 LABEL_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]{0,252}")
 # An environment variable name: anything a runtime can pass through unchanged and no CLI can
 # read as an option or a second assignment (dots stay valid: `discovery.type` is common).
@@ -102,6 +103,49 @@ class VolumeSpec:
         return not self.source.startswith("/")
 
 
+@dataclass(frozen=True)
+class HealthCommand:
+    """A check run inside the container, as Docker's HEALTHCHECK and Compose's `healthcheck`
+    describe one: `command` (an argv; exit 0 means healthy) every `interval` seconds, failing
+    after `timeout`; `retries` failures in a row make the container unhealthy; failures within
+    `start_period` do not count."""
+
+    command: tuple[str, ...]
+    interval: float = 30.0
+    timeout: float = 30.0
+    retries: int = 3
+    start_period: float = 0.0
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "command", _command(self.command, "health.command"))
+        set_(self, "interval", validate_seconds("health.interval", self.interval, allow_zero=False))
+        set_(self, "timeout", validate_seconds("health.timeout", self.timeout, allow_zero=False))
+        set_(self, "start_period", validate_seconds("health.start_period", self.start_period))
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or not 1 <= self.retries <= 1000:
+            raise InvalidSpecError("health.retries", self.retries, "a whole number from 1 to 1000")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "command": list(self.command),
+            "interval": self.interval,
+            "timeout": self.timeout,
+            "retries": self.retries,
+            "start_period": self.start_period,
+        }
+
+
+def _health(health: object) -> HealthCommand | None:
+    if health is None or isinstance(health, HealthCommand):
+        return health
+    if isinstance(health, Mapping):
+        unknown = sorted(set(health) - {"command", "interval", "timeout", "retries", "start_period"})
+        if unknown or "command" not in health:
+            raise InvalidSpecError("health", dict(health), "a map of command, interval, timeout, retries, start_period")
+        return HealthCommand(**health)
+    raise InvalidSpecError("health", health, "a HealthCommand, a map of its fields, or None")
+
+
 def _frozen(mapping: dict[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(mapping))
 
@@ -131,6 +175,9 @@ class ContainerSpec:
     user: str | None = None
     labels: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
     entrypoint: tuple[str, ...] | None = None  # replaces the image's ENTRYPOINT (and, as in Docker, its CMD)
+    network: str | None = None  # a network made by `Backend.create_network` to join instead of the default
+    aliases: tuple[str, ...] = ()  # names the project's other containers reach this one by
+    health: HealthCommand | None = None  # run inside the container where the backend can (capability "health")
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -145,6 +192,9 @@ class ContainerSpec:
         set_(self, "working_dir", _absolute_path("working_dir", self.working_dir))
         set_(self, "user", _user(self.user))
         set_(self, "labels", _frozen(_labels(self.labels)))
+        set_(self, "network", None if self.network is None else validate_network_name(self.network))
+        set_(self, "aliases", _aliases(self.aliases))
+        set_(self, "health", _health(self.health))
 
     def __hash__(self) -> int:
         return hash(self.fingerprint())
@@ -169,6 +219,9 @@ class ContainerSpec:
             "labels": dict(self.labels),
             # Only when set, so specs without one keep the fingerprints they always had.
             **({"entrypoint": list(self.entrypoint)} if self.entrypoint is not None else {}),
+            **({"network": self.network} if self.network is not None else {}),
+            **({"aliases": list(self.aliases)} if self.aliases else {}),
+            **({"health": self.health.as_dict()} if self.health is not None else {}),
         }
 
     def fingerprint(self) -> str:
@@ -233,6 +286,36 @@ def validate_volume_name(name: object) -> str:
     if not isinstance(name, str) or not VOLUME_NAME_RE.fullmatch(name) or len(name) > 255:
         raise InvalidSpecError("volume", name, "a volume name is [a-zA-Z0-9][a-zA-Z0-9_.-]*")
     return name
+
+
+def validate_network_name(name: object) -> str:
+    """A network's name: Docker's rule for named volumes serves for networks too."""
+    if not isinstance(name, str) or not VOLUME_NAME_RE.fullmatch(name) or len(name) > 255:
+        raise InvalidSpecError("network", name, "a network name is [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+    return name
+
+
+def _aliases(aliases: object) -> tuple[str, ...]:
+    """Names to resolve to the container on its network: each a DNS label (no dots, so no
+    alias can pose as a real domain), at most 63 characters."""
+    if isinstance(aliases, str) or not isinstance(aliases, Sequence):
+        raise InvalidSpecError("aliases", aliases, "a list of names")
+    for alias in aliases:
+        if not isinstance(alias, str) or not ALIAS_RE.fullmatch(alias):
+            raise InvalidSpecError(
+                "aliases", alias, "an alias is up to 63 letters, digits, '-' and '_', starting with a letter or digit"
+            )
+    return tuple(dict.fromkeys(aliases))
+
+
+def validate_dockerfile(path: object) -> str:
+    """A Dockerfile's path inside a build context: relative, and never leading out of it."""
+    if not isinstance(path, str) or not path or "\x00" in path:
+        raise InvalidSpecError("dockerfile", path, "a path inside the build context, e.g. Dockerfile.dev")
+    normal = posixpath.normpath(path)
+    if posixpath.isabs(normal) or normal == ".." or normal.startswith("../") or path.startswith("-"):
+        raise InvalidSpecError("dockerfile", path, "must be a path inside the build context, relative to it")
+    return normal
 
 
 def validate_image(image: object) -> str:

@@ -20,10 +20,12 @@ it started, so a failed `up` leaves nothing running.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,6 +37,7 @@ from .errors import ConfigurationError, InvalidSpecError, NotOwnedError, OblakoB
 from .models import ContainerInfo
 from .service import HealthCheck, Service, default_check, http_check, log_check, tcp_check
 from .spec import (
+    ALIAS_RE,
     parse_port,
     parse_volume,
     project_from_directory,
@@ -74,6 +77,7 @@ class ServiceDef:
     build: Path | None = None
     depends_on: tuple[str, ...] = ()
     ready_timeout: float = DEFAULT_READY_TIMEOUT
+    dockerfile: str = "Dockerfile"  # inside `build`, relative to it
 
     @property
     def name(self) -> str:
@@ -124,7 +128,7 @@ def document(stack: Stack, show_environment: bool = False) -> dict[str, Any]:
         spec = definition.service.spec
         entry: dict[str, Any] = {"container_name": spec.name, "image": spec.image}
         if definition.build is not None:
-            entry["build"] = {"context": str(definition.build), "dockerfile": "Dockerfile"}
+            entry["build"] = {"context": str(definition.build), "dockerfile": definition.dockerfile}
         if spec.command is not None:
             entry["command"] = list(spec.command)
         if spec.entrypoint is not None:
@@ -156,8 +160,21 @@ def document(stack: Stack, show_environment: bool = False) -> dict[str, Any]:
             named |= {v.source for v in spec.volumes if v.is_named}
         if spec.working_dir:
             entry["working_dir"] = spec.working_dir
+        if spec.health is not None:
+            entry["healthcheck"] = {
+                "test": ["CMD", *spec.health.command],
+                "interval": f"{spec.health.interval:g}s",
+                "timeout": f"{spec.health.timeout:g}s",
+                "retries": spec.health.retries,
+                "start_period": f"{spec.health.start_period:g}s",
+            }
+        if spec.network:
+            entry["networks"] = {"default": {"aliases": list(spec.aliases)} if spec.aliases else None}
         services[definition.name] = entry
     out: dict[str, Any] = {"name": stack.project, "services": services}
+    networks = sorted({d.service.spec.network for d in stack.services if d.service.spec.network})
+    if networks:
+        out["networks"] = {"default": {"name": networks[0]}}
     if named:
         out["volumes"] = {name: {"name": name} for name in sorted(named)}
     return out
@@ -232,10 +249,18 @@ def assemble(path: Path, defs: list[ServiceDef], project: str) -> Stack:
         if unknown:
             raise ConfigurationError(f"{_where(path, d.name, 'depends_on')}: no service named {unknown[0]!r}")
     _one_owner_per_host_port(path, defs)
+    for d in defs:  # one network per project, where each service answers to its name
+        aliases = (d.name,) if ALIAS_RE.fullmatch(d.name) else ()
+        d.service.spec = dataclasses.replace(d.service.spec, network=default_network(project), aliases=aliases)
     stack = Stack(path, tuple(defs), project)
     if sum(len(w) for w in stack.waves()) != len(defs):
         raise ConfigurationError(f"{path}: depends_on forms a cycle; a service cannot wait for itself")
     return stack
+
+
+def default_network(project: str) -> str:
+    """The network a project's services share, named as Compose names it."""
+    return f"{project}_default"
 
 
 def _one_owner_per_host_port(path: Path, defs: list[ServiceDef]) -> None:
@@ -358,6 +383,8 @@ def up(
     """
     say: Progress = progress or (lambda service, line: None)
     _create_volumes(stack)
+    _create_network(stack)
+    _health_on_the_host_where_needed(stack)
     cancel = cancel or threading.Event()
     hurry = hurry or threading.Event()
     outcomes = {d.name: Outcome(d.name) for d in stack.services}
@@ -380,7 +407,9 @@ def up(
                 return
             if definition.build is not None:
                 say(svc.name, f"building {svc.spec.image} from {definition.build}")
-                svc.backend.build_image(svc.spec.image, str(definition.build), progress=lambda s: say(svc.name, s))
+                svc.backend.build_image(
+                    svc.spec.image, str(definition.build), lambda s: say(svc.name, s), definition.dockerfile
+                )
             else:
                 svc.backend.ensure_image(svc.spec.image, progress=lambda s: say(svc.name, s))
             if cancel.is_set():
@@ -538,6 +567,42 @@ def _create_volumes(stack: Stack) -> None:
             raise StackError(f"can't create volume {name!r}: {exc}", []) from exc
 
 
+def _health_on_the_host_where_needed(stack: Stack) -> None:
+    """A backend that cannot run health checks in the container gets them checked from the
+    host instead (the service's published port, or a check the file gives); one line says so."""
+    backend = stack.services[0].service.backend
+    if "health" in backend.capabilities:
+        return
+    for d in stack.services:
+        if d.service.spec.health is not None:
+            instead = "the check given" if d.service.health_check else "its first published port, from the host"
+            warnings.warn(
+                f"{d.name}: {backend.name} cannot run health checks inside the container; "
+                f"waiting for {instead} instead",
+                stacklevel=3,
+            )
+            d.service.spec = dataclasses.replace(d.service.spec, health=None)
+
+
+def _create_network(stack: Stack) -> None:
+    """The project's network, where the backend needs one for service names; on a backend
+    that cannot resolve them, the services run without, and the user is told once."""
+    backend = stack.services[0].service.backend
+    if "service_names" not in backend.capabilities:
+        warnings.warn(
+            f"service names do not resolve on {backend.name}: services reach each other through "
+            "their published ports on the host (host.docker.internal)",
+            stacklevel=3,
+        )
+        for d in stack.services:
+            d.service.spec = dataclasses.replace(d.service.spec, network=None, aliases=())
+        return
+    try:
+        backend.create_network(default_network(stack.project), stack.project)
+    except OblakoBackendError as exc:
+        raise StackError(f"can't create network {default_network(stack.project)!r}: {exc}", []) from exc
+
+
 @dataclass
 class VolumesRemoved:
     """What `remove_volumes` did with each of the project's named volumes."""
@@ -563,7 +628,8 @@ def remove_volumes(stack: Stack) -> VolumesRemoved:
 
 
 def down(stack: Stack) -> dict[str, str]:
-    """Stop (and remove) every service of the file, dependents first; keep named volumes.
+    """Stop (and remove) every service of the file, dependents first, then the project's
+    network if this layer made it; keep named volumes.
     Returns {service: why} for each one that could not be stopped."""
     errors: dict[str, str] = {}
     for wave in reversed(stack.waves()):
@@ -571,6 +637,13 @@ def down(stack: Stack) -> dict[str, str]:
             for definition, error in zip(wave, pool.map(_stop, wave), strict=True):
                 if error:
                     errors[definition.name] = error
+    if not errors and stack.services[0].service.spec.network:
+        try:
+            stack.services[0].service.backend.remove_network(default_network(stack.project), stack.project)
+        except NotOwnedError:
+            pass  # there before the project: used, never removed
+        except OblakoBackendError as exc:
+            errors["network"] = str(exc)
     return errors
 
 

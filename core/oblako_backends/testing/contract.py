@@ -35,8 +35,9 @@ import pytest
 
 from ..backend import Backend
 from ..errors import InvalidSpecError, NotOwnedError, PortInUseError
-from ..models import ABSENT, RUNNING
+from ..models import ABSENT, RUNNING, Health
 from ..service import Service, http_check
+from ..spec import HealthCommand
 
 Names = Callable[[str], str]
 # Runs until stopped, and stops at once on SIGTERM (a bare `sleep` as PID 1 ignores it).
@@ -486,6 +487,25 @@ class OptionalContract:
         assert oblako_backend.logs(reader) == "empty\n"  # the data went with the volume
         oblako_backend.remove(reader)
 
+    @pytest.mark.oblako_capability("health")
+    def test_the_containers_own_health_check_decides_when_it_is_ready(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        svc = Service(
+            "checked",
+            oblako_test_image,
+            backend=oblako_backend,
+            container_name=oblako_name("checked"),
+            command=f"sh -c 'sleep 2; echo made-ok; touch /tmp/ok; {FOREVER}'",
+            health=HealthCommand(("test", "-e", "/tmp/ok"), interval=1, timeout=2, retries=30),
+        )
+        svc.start()
+        svc.wait_ready(timeout=DEADLINE)  # by the check inside the container: no port, no host-side check
+        assert "made-ok" in svc.logs()  # not before the file the check looks for existed
+        info = svc.info()
+        assert info is not None and info.health == Health.HEALTHY
+        svc.stop()
+
     @pytest.mark.oblako_capability("user")
     def test_the_user_is_honoured(self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names) -> None:
         name = oblako_name("user")
@@ -494,5 +514,40 @@ class OptionalContract:
         assert oblako_backend.logs(name) == "1234\n"
 
 
-class TestBackendContract(ContainerContract, ServiceContract, RaceContract, CompatContract, OptionalContract):
+class ServiceNamesContract:
+    """Capability ``service_names``: a container finds another by its alias. It needs the
+    runtime's name resolution; a cluster without DNS cannot pass it (see the Kubernetes tests)."""
+
+    @pytest.mark.oblako_capability("service_names")
+    def test_a_container_reaches_another_by_its_alias_and_the_network_goes_with_down(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        network = oblako_name("net")
+        made = oblako_backend.create_network(network, project="contract")
+        alias = oblako_name("api").lower().replace(".", "-")[:63]
+        server, client = oblako_name("server"), oblako_name("client")
+        try:
+            oblako_backend.run(
+                name=server, image=oblako_test_image, network=network, aliases=[alias], command=f"sh -c '{SERVE}'"
+            )
+            oblako_backend.run(
+                name=client, image=oblako_test_image, network=network,
+                command=f"sh -c 'until wget -q -O- http://{alias}:8080/; do sleep 0.2; done; echo; echo fetched; "
+                f"{FOREVER}'",
+            )  # fmt: skip
+            wait_for(lambda: "fetched" in oblako_backend.logs(client), "the fetch by alias")
+            assert "contract-ok" in oblako_backend.logs(client)
+        finally:
+            oblako_backend.remove(client)
+            oblako_backend.remove(server)
+            if made:
+                with pytest.raises(NotOwnedError):
+                    oblako_backend.remove_network(network, project="another-project")
+                assert oblako_backend.remove_network(network, project="contract") is True
+                assert oblako_backend.remove_network(network, project="contract") is False  # gone
+
+
+class TestBackendContract(
+    ContainerContract, ServiceContract, RaceContract, CompatContract, OptionalContract, ServiceNamesContract
+):
     """What `pytest --pyargs oblako_backends.testing.contract` runs."""

@@ -77,9 +77,9 @@ class MemoryPlugin:
         self._images.add(image)
 
     @hookimpl
-    def oblako_build_image(self, image: str, context_dir: str, progress: Progress | None) -> None:
+    def oblako_build_image(self, image: str, context_dir: str, progress: Progress | None, dockerfile: str) -> None:
         if progress:
-            progress(f"built {image} from {context_dir}")
+            progress(f"built {image} from {context_dir}/{dockerfile}")
         self._images.add(image)
 
     @hookimpl

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import runtimes
-from oblako_backends import ABSENT, RUNNING
+from oblako_backends import ABSENT, RUNNING, Health
 from oblako_backends.backend import Backend
 from oblako_backends.cli import main as cli
 from oblako_backends.testing.contract import wait_for
@@ -23,6 +23,20 @@ services:
       ROLE: database
     volumes: ["data:/data"]
     command: ["sh", "-c", "echo $$ROLE > /data/role; echo db-ready; trap 'exit 0' TERM; sleep 600 & wait"]
+    healthcheck:
+      test: ["CMD-SHELL", "test -s /data/role"]
+      interval: 1s
+      retries: 10
+  tools:
+    build: {{context: ./tools, dockerfile: Tools.Dockerfile}}
+    image: localhost/{project}-tools:1
+    container_name: {project}-toolbox
+    entrypoint: ["sh", "-c"]
+    command: ["cat /built; id -u; grep -c gateway.test /etc/hosts; trap 'exit 0' TERM; sleep 600 & wait"]
+    user: "1234"
+    extra_hosts: ["gateway.test:10.1.2.3"]
+    restart: "no"
+    networks: [default]
   web:
     image: {image}
     depends_on:
@@ -44,11 +58,13 @@ def test_a_compose_project_runs_and_goes(
 ) -> None:
     project = unique_name("shop").lower()
     port = runtimes.free_port()
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "Tools.Dockerfile").write_text(f"FROM {IMAGE}\nRUN echo built-from-tools > /built\n")
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "index.html").write_text("served from a bind mount\n")
     (tmp_path / "web.env").write_text("FROM_FILE=1\n")
     path = tmp_path / "compose.yaml"
-    path.write_text(COMPOSE.format(image=IMAGE, port=port))
+    path.write_text(COMPOSE.format(image=IMAGE, port=port, project=project))
     try:
         assert cli(["up", "-f", str(path), "-p", project]) == 0
         out = capsys.readouterr().out
@@ -60,11 +76,20 @@ def test_a_compose_project_runs_and_goes(
 
         assert cli(["ps", "--project", project, "--json"]) == 0
         listed = json.loads(capsys.readouterr().out)
-        assert sorted(c["service"] for c in listed) == ["db", "web"]
+        assert sorted(c["service"] for c in listed) == ["db", "tools", "web"]
 
         wait_for(lambda: "hello from compose" in backend.logs(f"{project}-web"), "web's greeting")
+        wait_for(lambda: len(backend.logs(f"{project}-toolbox").splitlines()) == 3, "the toolbox's lines")
         assert cli(["logs", "--project", project]) == 0
-        assert capsys.readouterr().out.splitlines() == ["db  | db-ready", "web | hello from compose"]
+        assert capsys.readouterr().out.splitlines() == [
+            "db    | db-ready",
+            "tools | built-from-tools",  # built with its own Dockerfile name
+            "tools | 1234",
+            "tools | 1",
+            "web   | hello from compose",
+        ]
+        db = backend.inspect(f"{project}-db")
+        assert db is not None and db.health == Health.HEALTHY
 
         volumes = [v.name for v in backend.docker_client().volumes.list()]
         assert f"{project}_data" in volumes  # named per project, as Compose names them
@@ -113,3 +138,99 @@ def test_down_v_removes_only_the_volumes_the_project_created(
     finally:
         cli(["down", "-f", str(path), "-p", project])
         client.volumes.get(shared).remove()
+
+
+def test_services_reach_each_other_by_service_name_on_the_projects_own_network(
+    backend: Backend, tmp_path: Path, unique_name: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = unique_name("names").lower()
+    path = tmp_path / "compose.yaml"
+    path.write_text(
+        "services:\n"
+        f"  api:\n    image: {IMAGE}\n"  # the test image serves "hello from oblako-test" on 8080, unpublished
+        f"  client:\n    image: {IMAGE}\n    depends_on: [api]\n"
+        "    command: ['sh', '-c', \"wget -q -O- http://api:8080/ && echo fetched; "
+        "trap 'exit 0' TERM; sleep 600 & wait\"]\n"
+    )
+    client = backend.docker_client()
+    try:
+        assert cli(["up", "-f", str(path), "-p", project]) == 0
+        wait_for(lambda: "fetched" in backend.logs(f"{project}-client"), "the client's fetch by name")
+        assert "hello from oblako-test" in backend.logs(f"{project}-client")
+        network = client.networks.get(f"{project}_default")
+        assert network.attrs["Labels"]["oblako.project"] == project
+    finally:
+        assert cli(["down", "-f", str(path), "-p", project]) == 0
+    assert not client.networks.list(names=[f"{project}_default"])  # down removes the network it made
+
+
+def test_a_network_that_existed_before_the_project_is_used_and_kept(
+    backend: Backend, tmp_path: Path, unique_name: Callable[[str], str]
+) -> None:
+    project = unique_name("keepnet").lower()
+    client = backend.docker_client()
+    theirs = client.networks.create(f"{project}_default", driver="bridge")  # a user's, unlabelled
+    path = tmp_path / "compose.yaml"
+    path.write_text(f"services:\n  app:\n    image: {IMAGE}\n")
+    try:
+        assert cli(["up", "-f", str(path), "-p", project]) == 0
+        info = client.containers.get(f"{project}-app").attrs
+        assert list(info["NetworkSettings"]["Networks"]) == [f"{project}_default"]
+        assert cli(["down", "-f", str(path), "-p", project]) == 0
+        assert client.networks.get(theirs.id).name == f"{project}_default"  # still there
+    finally:
+        cli(["down", "-f", str(path), "-p", project])
+        theirs.remove()
+
+
+HEALTHY_FIRST = """
+services:
+  db:
+    image: {image}
+    command: ["sh", "-c", "sleep 2; echo db-ok > /www/index.html; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait"]
+    healthcheck:
+      test: ["CMD", "wget", "-q", "-O-", "http://localhost:8080/"]
+      interval: 1s
+      timeout: 2s
+      retries: 30
+  web:
+    image: {image}
+    depends_on:
+      db: {{condition: service_healthy}}
+    command: ["sh", "-c", "wget -q -O- http://db:8080/ || echo fetch-failed; trap 'exit 0' TERM; sleep 600 & wait"]
+"""
+
+
+def test_service_healthy_waits_for_the_dependencys_own_check(
+    backend: Backend, tmp_path: Path, unique_name: Callable[[str], str]
+) -> None:
+    project = unique_name("healthy").lower()
+    path = tmp_path / "compose.yaml"
+    path.write_text(HEALTHY_FIRST.format(image=IMAGE))
+    try:
+        assert cli(["up", "-f", str(path), "-p", project]) == 0
+        info = backend.inspect(f"{project}-db")
+        assert info is not None and info.health == Health.HEALTHY  # the engine's own verdict
+        wait_for(lambda: backend.logs(f"{project}-web") != "", "web's fetch")
+        assert backend.logs(f"{project}-web") == "db-ok\n"  # web started only once db served
+    finally:
+        assert cli(["down", "-f", str(path), "-p", project]) == 0
+
+
+def test_an_unhealthy_service_fails_up_at_once_and_says_so(
+    backend: Backend, tmp_path: Path, unique_name: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = unique_name("sick").lower()
+    path = tmp_path / "compose.yaml"
+    path.write_text(
+        f"services:\n  db:\n    image: {IMAGE}\n"
+        "    healthcheck: {test: [CMD, 'false'], interval: 1s, timeout: 1s, retries: 2}\n"
+    )
+    try:
+        assert cli(["up", "-f", str(path), "-p", project]) == 1
+        err = capsys.readouterr().err
+        assert "db failed to start; everything was stopped again" in err
+        assert "is unhealthy: its health check failed 2 times in a row" in err
+        assert backend.status(f"{project}-db") == ABSENT
+    finally:
+        cli(["down", "-f", str(path), "-p", project])

@@ -14,6 +14,7 @@ class TestDockerApiBackends(
     contract.RaceContract,
     contract.CompatContract,
     contract.OptionalContract,
+    contract.ServiceNamesContract,
 ):
     @pytest.fixture
     def oblako_backend(self, backend: Backend) -> Backend:

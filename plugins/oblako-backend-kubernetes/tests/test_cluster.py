@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import runtimes
 from oblako_backend_kubernetes import forward, manifests
-from oblako_backends import ABSENT, RUNNING, ImageNotFoundError, OblakoBackendError, Service, get_backend
+from oblako_backends import ABSENT, RUNNING, Health, ImageNotFoundError, OblakoBackendError, Service, get_backend
 from oblako_backends.backend import Backend
 from oblako_backends.testing import contract
 
@@ -37,6 +37,12 @@ def kubectl(backend: Backend, *args: str) -> str:
     return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True).stdout
 
 
+def _addresses(backend: Backend, service: str) -> list[str]:
+    """The addresses the Service `service` resolves to (its Endpoints)."""
+    endpoints = json.loads(kubectl(backend, "get", "endpoints", service, "-o", "json"))
+    return [a["ip"] for subset in endpoints.get("subsets") or [] for a in subset.get("addresses") or []]
+
+
 def wait_for(check: Callable[[], bool], what: str, timeout: float = 90) -> None:
     contract.wait_for(check, what, timeout)
 
@@ -48,6 +54,8 @@ def fetch_ok(port: int) -> bool:
         return False
 
 
+# Not ServiceNamesContract: this cluster runs no DNS server. Service names are proven by the
+# manifests' tests and by test_a_compose_project_runs_on_the_cluster (each name's endpoints).
 class TestKubernetesContract(
     contract.ContainerContract,
     contract.ServiceContract,
@@ -278,10 +286,11 @@ services:
   db:
     image: {image}
     volumes: ["data:/data"]
-    command: ["sh", "-c", "echo db-ready; trap 'exit 0' TERM; sleep 600 & wait"]
+    command: ["sh", "-c", "echo db-ready; touch /tmp/up; trap 'exit 0' TERM; sleep 600 & wait"]
+    healthcheck: {{test: [CMD, test, -e, /tmp/up], interval: 1s}}
   web:
     image: {image}
-    depends_on: [db]
+    depends_on: {{db: {{condition: service_healthy}}}}
     ports: ["{port}:8080"]
     environment: ["GREETING=hello from compose"]
     volumes: ["./site:/site:ro"]
@@ -313,9 +322,19 @@ def test_a_compose_project_runs_on_the_cluster(
         assert capsys.readouterr().out.splitlines() == ["db  | db-ready", "web | hello from compose"]
         assert cli(["ps", "--backend", "kubernetes", "--project", project, "--json"]) == 0
         assert sorted(c["service"] for c in json.loads(capsys.readouterr().out)) == ["db", "web"]
+        db = k8s.inspect(f"{project}-db")
+        assert db is not None and db.health == Health.HEALTHY  # its exec readiness probe passes
+        # Each service answers to its name: a headless Service whose endpoints are its pod, the
+        # records the cluster's DNS serves (this test cluster runs no DNS server to ask).
+        pods = json.loads(kubectl(k8s, "get", "pods", "-l", f"oblako.project={project}", "-o", "json"))["items"]
+        pod_ips = {p["metadata"]["labels"][manifests.WORKLOAD_LABEL]: p["status"]["podIP"] for p in pods}
+        for service in ("db", "web"):
+            expected = [pod_ips[f"{project}-{service}"]]
+            wait_for(lambda s=service, e=expected: _addresses(k8s, s) == e, f"{service}'s address")  # type: ignore[misc]
     finally:
         assert cli(["down", "-v", "--backend", "kubernetes", "-f", str(path), "-p", project]) == 0
     assert k8s.status(f"{project}-web") == ABSENT and k8s.status(f"{project}-db") == ABSENT
     assert capsys.readouterr().out.splitlines()[-1] == f"removed volume {project}_data"
     claims = json.loads(kubectl(k8s, "get", "pvc", "-o", "json"))["items"]
     assert manifests.claim_name(f"{project}_data") not in [c["metadata"]["name"] for c in claims]
+    assert kubectl(k8s, "get", "services", "-l", f"oblako.project={project}", "-o", "name").strip() == ""

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from oblako_backend_kubernetes import manifests
 from oblako_backend_kubernetes.kubectl import Kubectl, error
-from oblako_backends import ConfigurationError, ContainerSpec, InvalidSpecError, OblakoBackendError
+from oblako_backends import ConfigurationError, ContainerSpec, HealthCommand, InvalidSpecError, OblakoBackendError
 from oblako_backends.errors import RuntimeUnavailableError
 
 SETTINGS = manifests.Settings(namespace="oblako")
@@ -312,3 +312,39 @@ def test_an_entrypoint_is_the_containers_command_and_the_command_its_args() -> N
     spec = ContainerSpec(name="web", image="busybox:1", entrypoint="sh -c", command=["echo hi"])
     container = objects(spec)["Deployment"]["spec"]["template"]["spec"]["containers"][0]
     assert (container["command"], container["args"]) == (["sh", "-c"], ["echo hi"])
+
+
+def test_each_alias_is_a_headless_service_named_after_it_selecting_the_pod() -> None:
+    spec = ContainerSpec(name="shop-web", image="busybox:1", ports={"8080/tcp": None}, aliases=["web"])
+    built, notes = manifests.build(spec.owned_by("kubernetes", "web", "shop"), SETTINGS)
+    services = {o["metadata"]["name"]: o for o in built if o["kind"] == "Service"}
+    assert sorted(services) == ["shop-web", "web"]  # the port-forward target, and the name
+    named = services["web"]
+    assert named["spec"]["clusterIP"] == "None"  # DNS answers with the pod itself: every port reachable
+    assert named["spec"]["selector"] == {manifests.WORKLOAD_LABEL: "shop-web"}
+    assert named["metadata"]["annotations"][manifests.ALIAS_ANNOTATION] == "shop-web"
+    assert named["metadata"]["labels"]["oblako.project"] == "shop" and notes == []
+
+
+def test_a_service_without_ports_still_gets_its_name() -> None:
+    built, _ = manifests.build(ContainerSpec(name="p-db", image="busybox:1", aliases=["db"]), SETTINGS)
+    named = [o for o in built if o["kind"] == "Service"]
+    assert [o["metadata"]["name"] for o in named] == ["db"] and "ports" not in named[0]["spec"]
+
+
+def test_an_alias_that_cannot_be_a_service_name_is_left_out_with_a_warning() -> None:
+    built, notes = manifests.build(ContainerSpec(name="p-x", image="busybox:1", aliases=["Web_1"]), SETTINGS)
+    assert [o for o in built if o["kind"] == "Service"] == []
+    assert len(notes) == 1 and "'Web_1' will not resolve" in notes[0]
+
+
+def test_a_health_check_is_the_pods_exec_readiness_probe_in_whole_seconds() -> None:
+    health = HealthCommand(("pg_isready",), interval=0.5, timeout=2.4, retries=4, start_period=10)
+    spec = ContainerSpec(name="db", image="busybox:1", ports={"5432/tcp": None}, health=health)
+    probe = container(spec)["readinessProbe"]
+    assert probe == {
+        "exec": {"command": ["pg_isready"]},
+        "periodSeconds": 1,
+        "timeoutSeconds": 2,
+        "failureThreshold": 4,
+    }

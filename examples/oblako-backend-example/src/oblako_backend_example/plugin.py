@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping
@@ -12,6 +14,7 @@ from typing import Any
 from oblako_backends import (
     ContainerInfo,
     ContainerSpec,
+    Health,
     ImageNotFoundError,
     LogStream,
     NameInUseError,
@@ -34,7 +37,9 @@ _PORT = re.compile(r"(?:Bind for \S*:|listen tcp\S* \S*:)(\d+)")
 class ExamplePlugin:
     """Containers through the `docker` CLI."""
 
-    capabilities = frozenset({"pull", "build", "follow_logs", "named_volumes", "bind_mounts", "user", "remove_volumes"})
+    capabilities = frozenset(
+        {"pull", "build", "follow_logs", "named_volumes", "bind_mounts", "user", "remove_volumes", "health"}
+    )
 
     def __init__(self, docker: str = "docker"):
         self.docker = docker
@@ -70,8 +75,10 @@ class ExamplePlugin:
                 progress(line)
 
     @hookimpl
-    def oblako_build_image(self, image: str, context_dir: str, progress: Callable[[str], None] | None) -> None:
-        built = self._cli("build", "-t", image, context_dir)
+    def oblako_build_image(
+        self, image: str, context_dir: str, progress: Callable[[str], None] | None, dockerfile: str
+    ) -> None:
+        built = self._cli("build", f"--tag={image}", f"--file={os.path.join(context_dir, dockerfile)}", context_dir)
         for line in (built.stdout + built.stderr).splitlines():
             if progress:
                 progress(line)
@@ -95,6 +102,11 @@ class ExamplePlugin:
             argv.append(f"--workdir={spec.working_dir}")
         if spec.user:
             argv.append(f"--user={spec.user}")
+        if spec.health:  # the CLI runs a health command through the image's shell: quote the argv for it
+            check = spec.health
+            argv.append(f"--health-cmd={shlex.join(check.command)}")
+            argv += [f"--health-interval={check.interval}s", f"--health-timeout={check.timeout}s"]
+            argv += [f"--health-retries={check.retries}", f"--health-start-period={check.start_period}s"]
         entrypoint = spec.entrypoint or ()
         if entrypoint:  # the CLI takes one executable; the rest of the entrypoint leads the arguments
             argv.append(f"--entrypoint={entrypoint[0]}")
@@ -218,4 +230,8 @@ def _info(data: dict[str, Any]) -> ContainerInfo:
         # Created but not started yet, by a run still within its deadline: a concurrent start waits.
         starting=data["State"].get("Status") == "created"
         and seconds_since(data.get("Created", "")) < config.call_timeout(),
+        health=_HEALTH.get((data["State"].get("Health") or {}).get("Status", "")) if data["State"]["Running"] else None,
     )
+
+
+_HEALTH = {"starting": Health.STARTING, "healthy": Health.HEALTHY, "unhealthy": Health.UNHEALTHY}

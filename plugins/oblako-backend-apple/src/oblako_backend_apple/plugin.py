@@ -114,8 +114,11 @@ class ApplePlugin:
             raise ImageNotFoundError(f"image {reference!r} could not be pulled: {pulled.stderr.strip()}")
 
     @hookimpl
-    def oblako_build_image(self, image: str, context_dir: str, progress: Callable[[str], None] | None) -> None:
-        built = self._run("build", "--tag", cli.qualify(image), context_dir)
+    def oblako_build_image(
+        self, image: str, context_dir: str, progress: Callable[[str], None] | None, dockerfile: str
+    ) -> None:
+        path = os.path.join(context_dir, dockerfile)
+        built = self._run("build", "--tag", cli.qualify(image), f"--file={path}", context_dir)
         for line in (built.stdout + built.stderr).splitlines():
             if progress:
                 progress(line)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import socket
 import threading
 import time
@@ -20,6 +21,8 @@ from typing import Any
 from oblako_backends import (
     ContainerInfo,
     ContainerSpec,
+    Health,
+    HealthCommand,
     ImageNotFoundError,
     LogStream,
     NameInUseError,
@@ -40,6 +43,33 @@ from .endpoint import Endpoint
 from .errors import command_missing, image_missing, name_in_use, port_in_use
 
 Progress = Callable[[str], None]
+
+
+HEALTH_STATUS = {  # the Engine API's health words (Podman's too)
+    "starting": Health.STARTING,
+    "healthy": Health.HEALTHY,
+    "unhealthy": Health.UNHEALTHY,
+}
+_NANOSECONDS = 1_000_000_000
+
+
+def _healthcheck(health: HealthCommand | None, test: list[str]) -> dict[str, Any] | None:
+    """The Engine API's Healthcheck for `health` run as `test` (durations in nanoseconds)."""
+    if health is None:
+        return None
+    return {
+        "test": test,
+        "interval": int(health.interval * _NANOSECONDS),
+        "timeout": int(health.timeout * _NANOSECONDS),
+        "retries": health.retries,
+        "start_period": int(health.start_period * _NANOSECONDS),
+    }
+
+
+def _listed_health(status: str) -> Health | None:
+    """The health verdict in a listing's status ("Up 3 seconds (healthy)", "(health: starting)")."""
+    found = re.search(r"\((healthy|unhealthy|health: starting)\)", status)
+    return HEALTH_STATUS.get(found.group(1).removeprefix("health: ")) if found else None
 
 
 class _Missing(Exception):
@@ -70,7 +100,8 @@ class DockerPlugin:
         self._endpoint: Endpoint | None = None
         self._client: Any = None
         self._version: Mapping[str, Any] = {}
-        self._gateway: str | None = None  # learnt once per connection, see host_gateway()
+        self._gateways: dict[str, str] = {}  # network: its gateway ("" none), per connection; see host_gateway()
+        self._network_ids: dict[str, str] = {}  # network name: ID, per connection; see network_id()
 
     # -- where the engine is (overridden by podman and colima) --------------------------------
 
@@ -132,7 +163,7 @@ class DockerPlugin:
                 self._api = docker.APIClient(
                     base_url=found.url, version=api_version, timeout=self._timeout, tls=found.tls
                 )
-                self._endpoint, self._version, self._gateway = found, version, None
+                self._endpoint, self._version, self._gateways, self._network_ids = found, version, {}, {}
             return self._api
 
     def _reset(self) -> None:
@@ -217,9 +248,9 @@ class DockerPlugin:
             raise ImageNotFoundError(f"image {image!r} could not be pulled: {exc}") from exc
 
     @hookimpl
-    def oblako_build_image(self, image: str, context_dir: str, progress: Progress | None) -> None:
+    def oblako_build_image(self, image: str, context_dir: str, progress: Progress | None, dockerfile: str) -> None:
         with self._requests(f"build {image}"):
-            for event in self.api.build(path=context_dir, tag=image, rm=True, decode=True):
+            for event in self.api.build(path=context_dir, dockerfile=dockerfile, tag=image, rm=True, decode=True):
                 if "error" in event:
                     raise OblakoBackendError(f"building {image} from {context_dir} failed: {event['error']}")
                 if progress and event.get("stream", "").strip():
@@ -227,24 +258,33 @@ class DockerPlugin:
 
     # -- containers ------------------------------------------------------------------------
 
-    def host_gateway(self) -> str | None:
-        """The host's address on the engine's default bridge: where `host-gateway` leads.
+    def host_gateway(self, network: str | None = None) -> str | None:
+        """The host's address on `network` (default: the engine's default bridge): where
+        `host-gateway` leads.
 
-        Read from the engine (the bridge network's gateway), once per connection, and used only
-        when it is an address of this machine. Where it is not (Docker Desktop, Colima or a
-        Podman machine in a VM, rootless Podman), containers reach the host another way and
+        Read from the engine (the network's gateway), once per connection, and used only when
+        it is an address of this machine. Where it is not (Docker Desktop, Colima or a Podman
+        machine in a VM, rootless Podman), containers reach the host another way and
         publishing on it would fail.
         """
-        if self._gateway is None:
+        network = network or self.bridge_network
+        if network not in self._gateways:
             try:
-                with self._requests("inspect the default bridge network"):
-                    network = self.api.inspect_network(self.bridge_network)
+                with self._requests(f"inspect network {network!r}"):
+                    found = self.api.inspect_network(
+                        self.network_id(network) if network != self.bridge_network else network
+                    )
             except (_Missing, OblakoBackendError):
-                network = {}
-            configs = (network.get("IPAM") or {}).get("Config") or []
+                found = {}
+            configs = (found.get("IPAM") or {}).get("Config") or []
             gateways = [str(c.get("Gateway", "")).split("/")[0] for c in configs if c.get("Gateway")]
-            self._gateway = next((g for g in gateways if ":" not in g and self.gateway_is_the_host(g)), "")
-        return self._gateway or None
+            self._gateways[network] = next((g for g in gateways if ":" not in g and self.gateway_is_the_host(g)), "")
+        return self._gateways[network] or None
+
+    def gateway_network(self, spec: ContainerSpec) -> str | None:
+        """The network whose gateway `spec`'s host-gateway means. Docker Engine's is always the
+        default bridge's (the daemon's host-gateway-ip), whatever network the container joins."""
+        return None
 
     def gateway_is_the_host(self, gateway: str) -> bool:
         """Does `host-gateway` reach this machine? Docker Engine's bridge exists from start, so
@@ -253,8 +293,8 @@ class DockerPlugin:
 
     bridge_network = "bridge"  # the default network's name in the Engine API (Podman answers to it too)
 
-    def bind_addresses(self, host_port: int | None) -> tuple[str, ...]:
-        """Host addresses a published port listens on.
+    def bind_addresses(self, host_port: int | None, network: str | None = None) -> tuple[str, ...]:
+        """Host addresses a published port listens on (`network`: the one `gateway_network` names).
 
         OBLAKO_BIND_ADDRESS when set. Otherwise loopback, plus, for a fixed host port, the
         bridge gateway, so that other containers reach the service through
@@ -264,7 +304,7 @@ class DockerPlugin:
         explicit = core_config.explicit_bind_addresses()
         if explicit:
             return explicit
-        gateway = self.host_gateway() if host_port and core_config.publish_gateway() else None
+        gateway = self.host_gateway(network) if host_port and core_config.publish_gateway() else None
         return core_config.bind_addresses() + ((gateway,) if gateway else ())
 
     def listening(self) -> str:
@@ -286,14 +326,22 @@ class DockerPlugin:
         return dict(spec.extra_hosts)
 
     def _create_args(self, spec: ContainerSpec) -> dict[str, Any]:
+        network = self.gateway_network(spec)
         port_bindings = {
-            p.key: [(ip, p.host_port) if p.host_port else (ip,) for ip in self.bind_addresses(p.host_port)]
+            p.key: [(ip, p.host_port) if p.host_port else (ip,) for ip in self.bind_addresses(p.host_port, network)]
             for p in spec.ports
         }
         binds = {v.source: {"bind": v.target, "mode": "ro" if v.read_only else "rw"} for v in spec.volumes}
         host_config = self.api.create_host_config(
-            port_bindings=port_bindings, binds=binds, extra_hosts=self.extra_hosts(spec) or None
+            port_bindings=port_bindings,
+            binds=binds,
+            extra_hosts=self.extra_hosts(spec) or None,
+            network_mode=self.network_id(spec.network) if spec.network else None,
         )
+        networking = None
+        if spec.network:
+            endpoint = self.api.create_endpoint_config(aliases=list(spec.aliases) or None)
+            networking = self.api.create_networking_config({self.network_id(spec.network): endpoint})
         return {
             "image": spec.image,
             "name": spec.name,
@@ -305,6 +353,8 @@ class DockerPlugin:
             "working_dir": spec.working_dir,
             "user": spec.user,
             "host_config": host_config,
+            "networking_config": networking,
+            "healthcheck": _healthcheck(spec.health, self.health_test(spec.health.command) if spec.health else []),
             "detach": True,
         }
 
@@ -316,6 +366,9 @@ class DockerPlugin:
             with self._requests(what):
                 created = self.api.create_container(**args)
         except _Missing as exc:
+            if spec.network and "network" in str(exc).lower() and spec.network in self._network_ids:
+                del self._network_ids[spec.network]  # removed and made again by another process since
+                return self.oblako_run(spec)
             if not image_missing(str(exc)):
                 raise OblakoBackendError(f"can't {what}: {exc}") from exc
             self._pull(spec.image, None)
@@ -368,13 +421,30 @@ class DockerPlugin:
                 if b.get("HostPort"):
                     ports.append(PublishedPort(int(number), proto or "tcp", b.get("HostIp", ""), int(b["HostPort"])))
         running = bool(state.get("Running")) and not state.get("Paused")
-        info = self._info(data.get("Name", name), running, config.get("Image"), config.get("Labels"), ports)
+        info = self._info(
+            data.get("Name", name), running, config.get("Image"), config.get("Labels"), ports, self.health(data)
+        )
         if state.get("Status") == "created" and seconds_since(str(data.get("Created", ""))) < self._timeout:
             info = dataclasses.replace(info, starting=True)  # created by a start that is still within its deadline
         return info
 
+    def health_test(self, command: tuple[str, ...]) -> list[str]:
+        """The Healthcheck's Test for an argv: run as it is, no shell needed."""
+        return ["CMD", *command]
+
+    def health(self, data: Mapping[str, Any]) -> Health | None:
+        """The health verdict in an inspect answer, when the container has a check."""
+        status = str(((data.get("State") or {}).get("Health") or {}).get("Status") or "")
+        return HEALTH_STATUS.get(status) if (data.get("Config") or {}).get("Healthcheck") else None
+
     def _info(
-        self, name: str, running: bool, image: str | None, labels: Mapping[str, str] | None, ports: list[PublishedPort]
+        self,
+        name: str,
+        running: bool,
+        image: str | None,
+        labels: Mapping[str, str] | None,
+        ports: list[PublishedPort],
+        health: Health | None = None,
     ) -> ContainerInfo:
         """One ContainerInfo from either of the engine's shapes (inspect or list)."""
         return ContainerInfo(
@@ -384,6 +454,7 @@ class DockerPlugin:
             labels=dict(labels or {}),
             ports=tuple(sorted(ports, key=lambda p: (p.container_port, p.protocol, p.host_ip))),
             backend=self.runtime,
+            health=health if running else None,
         )
 
     # -- named volumes ----------------------------------------------------------------------
@@ -413,6 +484,56 @@ class DockerPlugin:
         except _Missing:
             pass
 
+    # -- project networks -------------------------------------------------------------------
+    # The engine does not refuse a second network of one name when two are created at once
+    # (two `up`s of one project), and then answers neither by name. So every use goes by ID,
+    # the first-created network of the name wins, and a creator that lost removes its own.
+
+    def _networks_named(self, name: str) -> list[Mapping[str, Any]]:
+        """The networks called exactly `name`, the first created first."""
+        with self._requests(f"look up network {name!r}"):
+            found = self.api.networks(names=[name])
+        exact = [n for n in found if n.get("Name") == name]  # the filter also matches parts of names
+        return sorted(exact, key=lambda n: (-seconds_since(str(n.get("Created", ""))), str(n.get("Id"))))
+
+    def network_id(self, name: str) -> str:
+        """The ID of the network `name` (the winner, if a race made two), looked up once per connection."""
+        if name not in self._network_ids:
+            found = self._networks_named(name)
+            if not found:
+                raise OblakoBackendError(f"no network named {name!r} on {self.runtime}; `up` creates it")
+            self._network_ids[name] = str(found[0]["Id"])
+        return self._network_ids[name]
+
+    @hookimpl
+    def oblako_create_network(self, name: str, labels: Mapping[str, str]) -> bool:
+        if self._networks_named(name):
+            return False
+        with self._requests(f"create network {name!r}"):
+            mine = str(self.api.create_network(name, driver="bridge", labels=dict(labels))["Id"])
+        if str(self._networks_named(name)[0]["Id"]) == mine:
+            return True
+        with self._requests(f"remove the network {name!r} a concurrent start also made"):
+            self.api.remove_network(mine)
+        return False
+
+    @hookimpl
+    def oblako_network_labels(self, name: str) -> Mapping[str, str] | None:
+        found = self._networks_named(name)
+        return dict(found[0].get("Labels") or {}) if found else None
+
+    @hookimpl
+    def oblako_remove_network(self, name: str) -> None:
+        for network in self._networks_named(name):
+            if (network.get("Labels") or {}).get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE:
+                continue
+            try:
+                with self._requests(f"remove network {name!r}"):
+                    self.api.remove_network(network["Id"])
+            except _Missing:
+                pass
+        self._network_ids.pop(name, None)
+
     @hookimpl
     def oblako_list(self) -> list[ContainerInfo]:
         with self._requests("list containers"):
@@ -428,6 +549,7 @@ class DockerPlugin:
                     for p in c.get("Ports") or []
                     if p.get("PublicPort")
                 ],
+                _listed_health(str(c.get("Status") or "")),
             )
             for c in found
         ]

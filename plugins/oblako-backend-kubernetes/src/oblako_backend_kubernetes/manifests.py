@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from oblako_backends import ConfigurationError, ContainerSpec, InvalidSpecError, VolumeSpec
+from oblako_backends import ConfigurationError, ContainerSpec, HealthCommand, InvalidSpecError, VolumeSpec
 
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 LABEL_VALUE = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
@@ -27,6 +27,8 @@ WORKLOAD_LABEL = "oblako.workload"  # the selector: one Deployment's pods and Se
 NAME_ANNOTATION = "oblako.name"  # the name the caller used, when it had to be mapped
 LABELS_ANNOTATION = "oblako.labels"  # every label as given (not all are valid Kubernetes labels)
 VOLUME_LABEL = "oblako.volume"
+ALIAS_ANNOTATION = "oblako.alias-of"  # on a Service that exists to make a name resolve (aliases)
+SERVICE_NAME = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")  # DNS-1035: what a Service may be called
 CONTAINER = "main"
 
 
@@ -154,7 +156,9 @@ def build(spec: ContainerSpec, settings: Settings) -> tuple[list[dict[str, Any]]
     uid = run_as_user(spec.user)
     if uid is not None:
         container["securityContext"] = {"runAsUser": uid}
-    if spec.ports:  # available means: the first port accepts connections
+    if spec.health is not None:  # available means: the container's own check passes
+        container["readinessProbe"] = readiness_probe(spec.health)
+    elif spec.ports:  # available means: the first port accepts connections
         container["readinessProbe"] = {"tcpSocket": {"port": spec.ports[0].container_port}, "periodSeconds": 1}
     aliases, unmapped = _host_aliases(spec, settings)
     if unmapped:
@@ -172,9 +176,9 @@ def build(spec: ContainerSpec, settings: Settings) -> tuple[list[dict[str, Any]]
             "metadata": meta,
             "spec": {
                 "replicas": 1,
-                # Without a port to probe, "available" must mean "stayed up a moment": a command
-                # that exits at once would otherwise count as available before it crashes.
-                "minReadySeconds": 0 if spec.ports else 3,
+                # Without a port or check to probe, "available" must mean "stayed up a moment": a
+                # command that exits at once would otherwise count as available before it crashes.
+                "minReadySeconds": 0 if spec.ports or spec.health else 3,
                 "strategy": {"type": "Recreate"},
                 "selector": {"matchLabels": {WORKLOAD_LABEL: name}},
                 "template": {"metadata": {"labels": labels}, "spec": pod},
@@ -196,7 +200,44 @@ def build(spec: ContainerSpec, settings: Settings) -> tuple[list[dict[str, Any]]
                 },
             }
         )
+    for alias in spec.aliases:
+        if alias == name:
+            continue  # the Service above already answers to it
+        if not SERVICE_NAME.fullmatch(alias):
+            warnings.append(
+                f"{alias!r} will not resolve in the cluster: a Service name is lower-case letters, digits "
+                "and '-', starting with a letter"
+            )
+            continue
+        objects.append(_alias_service(alias, spec, meta, name))
     return objects, warnings
+
+
+def readiness_probe(health: HealthCommand) -> dict[str, Any]:
+    """An exec readiness probe for a health check, in whole seconds (at least 1). A pod is ready
+    from its first passing check, as a Docker container is healthy; a failing readiness check
+    never restarts anything, so `start_period` (failures that do not count) needs no mapping."""
+    return {
+        "exec": {"command": list(health.command)},
+        "periodSeconds": max(1, round(health.interval)),
+        "timeoutSeconds": max(1, round(health.timeout)),
+        "failureThreshold": health.retries,
+    }
+
+
+def _alias_service(alias: str, spec: ContainerSpec, meta: Mapping[str, Any], workload: str) -> dict[str, Any]:
+    """A headless Service called `alias`: the cluster's DNS answers the name with the pod's
+    address, so every container port is reachable by it, as on a Compose network."""
+    annotations = {**meta["annotations"], ALIAS_ANNOTATION: spec.name}
+    service: dict[str, Any] = {"clusterIP": "None", "selector": {WORKLOAD_LABEL: workload}}
+    if spec.ports:
+        service["ports"] = [{"name": f"p{p.container_port}", "port": p.container_port} for p in spec.ports]
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {**meta, "name": alias, "annotations": annotations},
+        "spec": service,
+    }
 
 
 CONFIG_MAP_LIMIT = 1024 * 1024  # bytes a ConfigMap may hold (etcd's object limit, with room to spare)

@@ -19,6 +19,7 @@ from typing import Any
 from oblako_backends import (
     ContainerInfo,
     ContainerSpec,
+    Health,
     ImageNotFoundError,
     LogStream,
     NameInUseError,
@@ -60,7 +61,9 @@ class KubernetesPlugin:
     """Containers as Kubernetes workloads in one namespace of the cluster kubectl points at."""
 
     runtime = "kubernetes"
-    capabilities = frozenset({"pull", "follow_logs", "named_volumes", "user", "extra_hosts", "remove_volumes"})
+    capabilities = frozenset(
+        {"pull", "follow_logs", "named_volumes", "user", "extra_hosts", "remove_volumes", "service_names", "health"}
+    )
 
     def __init__(
         self,
@@ -178,7 +181,12 @@ class KubernetesPlugin:
         # after their content), so the pod never waits for it; the Service comes last.
         claims = [o for o in objects if o["kind"] == "PersistentVolumeClaim"]
         config_maps = [o for o in objects if o["kind"] == "ConfigMap"]
-        others = [o for o in objects if o["kind"] not in ("Deployment", "PersistentVolumeClaim", "ConfigMap")]
+        names = [o for o in objects if manifests.ALIAS_ANNOTATION in o["metadata"]["annotations"]]
+        others = [
+            o
+            for o in objects
+            if o["kind"] not in ("Deployment", "PersistentVolumeClaim", "ConfigMap") and o not in names
+        ]
         if config_maps:
             self.kubectl.run("apply", "-f", "-", stdin=_list(config_maps))
         if claims:  # created when missing; one that exists (maybe not ours) is never relabelled
@@ -198,6 +206,8 @@ class KubernetesPlugin:
             mappings = self._host_ports(spec)  # now that the name is ours: a taken port is this run's problem
             if others:
                 self.kubectl.run("apply", "-f", "-", stdin=_list(others))
+            if names:
+                self._create_names(names)
             self._wait_available(spec)
             if mappings:
                 target = f"service/{manifests.k8s_name(spec.name)}"
@@ -209,6 +219,24 @@ class KubernetesPlugin:
         except BaseException:
             self._delete(spec.name, grace=0)  # nothing half-started is left behind
             raise
+
+    def _create_names(self, services: list[dict[str, Any]]) -> None:
+        """The Services that make aliases resolve. `create`, never `apply`: a name another
+        project's workload already answers to stays with it, and the user is told."""
+        made = self.kubectl.run("create", "-f", "-", stdin=_list(services), check=False)
+        if made.returncode == 0:
+            return
+        failures = [line for line in made.stderr.splitlines() if line.startswith("Error")]
+        if not all("alreadyexists" in f.replace(" ", "").lower() for f in failures):
+            raise kubectl_error(self.kubectl.where, ("create", "service"), made.stderr)
+        for failure in failures:
+            warnings.warn(
+                f"a name is already taken in namespace {self.settings.namespace!r} ({failure.strip()}); "
+                "it keeps resolving to the workload that took it first. Give each project its own "
+                "OBLAKO_K8S_NAMESPACE to keep both",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _wait_available(self, spec: ContainerSpec) -> None:
         """Until the Deployment is available; an image or crash problem ends the wait with its reason."""
@@ -259,6 +287,9 @@ class KubernetesPlugin:
             ports=ports,
             backend=self.runtime,
             starting=not available and young,  # a run (maybe another process's) is still waiting for it
+            # Its own check is the readiness probe: available means it passes (until then it is
+            # not running yet, as this backend counts).
+            health=Health.HEALTHY if available and "exec" in (containers[0].get("readinessProbe") or {}) else None,
         )
 
     @hookimpl
@@ -327,9 +358,14 @@ class KubernetesPlugin:
             "--wait=true",
             timeout=self.kubectl.timeout + grace,
         )
-        # Config maps made from host files belong to this workload alone (claims keep data: they stay).
+        # Config maps made from host files, and the Services that give it names, belong to this
+        # workload alone (claims keep data: they stay).
         self.kubectl.run(
-            "delete", "configmaps", f"--selector={manifests.WORKLOAD_LABEL}={k8s}", "--ignore-not-found", "--wait=false"
+            "delete",
+            "configmaps,services",
+            f"--selector={manifests.WORKLOAD_LABEL}={k8s}",
+            "--ignore-not-found",
+            "--wait=false",
         )
 
     @hookimpl

@@ -3,11 +3,12 @@
 What differs: where the socket is (`endpoint.candidates`), that the engine behind it must
 really be Podman, and host access. Podman names the host `host.containers.internal`; before
 Podman 5 it wrote `host-gateway` into /etc/hosts literally, so it is rewritten here to the
-address Podman itself uses for the host (its default network's gateway).
+address Podman itself uses for the host (the gateway of the container's network).
 """
 
 from __future__ import annotations
 
+import shlex
 import sys
 import warnings
 from collections.abc import Mapping
@@ -15,8 +16,9 @@ from typing import Any
 
 from oblako_backend_docker import DockerPlugin, Endpoint
 from oblako_backend_docker.plugin import engine_name
-from oblako_backends import ContainerSpec
+from oblako_backends import ContainerSpec, Health
 from oblako_backends import config as core_config
+from oblako_backends.models import seconds_since
 
 from . import endpoint as endpoints
 
@@ -66,16 +68,48 @@ class PodmanPlugin(DockerPlugin):
             options = self.api.info().get("SecurityOptions") or []
         return not any("rootless" in str(option) for option in options)
 
-    def bind_addresses(self, host_port: int | None) -> tuple[str, ...]:
+    def health_test(self, command: tuple[str, ...]) -> list[str]:
+        # Podman 4's compatible API splits CMD arguments again at spaces (["sh", "-c", "test -s f"]
+        # runs `sh -c test -s f`), so an argv with such an argument goes through the shell, quoted.
+        if any(not arg or any(c.isspace() for c in arg) for arg in command):
+            return ["CMD-SHELL", shlex.join(command)]
+        return super().health_test(command)
+
+    def health(self, data: Mapping[str, Any]) -> Health | None:
+        """Podman runs health checks from systemd timers; where there is no systemd (a CI
+        container, WSL without it) they never run and a container stays "starting" for ever.
+        So a check that is due (none yet, or the last one older than its interval) is run here,
+        by Podman itself (`podman healthcheck run`, through its API), and its verdict returned."""
+        verdict = super().health(data)
+        if verdict is None or not (data.get("State") or {}).get("Running"):
+            return verdict
+        interval = float((data.get("Config") or {}).get("Healthcheck", {}).get("Interval") or 30e9) / 1e9
+        log = ((data.get("State") or {}).get("Health") or {}).get("Log") or []
+        if log and seconds_since(str(log[-1].get("End", ""))) < interval:
+            return verdict
+        with self._requests(f"run the health check of {data.get('Name', '?')!r}"):
+            ran = self.api._get(self.api._url("/libpod/containers/{0}/healthcheck", data["Id"]))
+            if ran.status_code != 200:  # e.g. it stopped meanwhile: the verdict the engine has stands
+                return verdict
+        # The run answers for itself alone; the container's status counts retries and start period.
+        after = self._inspect_exact(str(data.get("Name", "")).lstrip("/"))
+        return super().health(after) if after is not None else verdict
+
+    def gateway_network(self, spec: ContainerSpec) -> str | None:
+        # Podman makes a network's bridge with its first container, so only the container's own
+        # network is sure to have its gateway address when the container starts.
+        return spec.network
+
+    def bind_addresses(self, host_port: int | None, network: str | None = None) -> tuple[str, ...]:
         # Podman 4 takes the Docker API's "0.0.0.0" literally: netavark writes a rule for the
         # destination 0.0.0.0/32, which nothing matches. Its "every address" is the empty string.
-        return tuple("" if a == "0.0.0.0" else a for a in super().bind_addresses(host_port))
+        return tuple("" if a == "0.0.0.0" else a for a in super().bind_addresses(host_port, network))
 
     def extra_hosts(self, spec: ContainerSpec) -> dict[str, str]:
         hosts = dict(spec.extra_hosts)
         if HOST_GATEWAY not in hosts.values():
             return hosts
-        gateway = self.host_gateway()
+        gateway = self.host_gateway(self.gateway_network(spec))
         if gateway is None:
             names = sorted(k for k, v in hosts.items() if v == HOST_GATEWAY)
             warnings.warn(
