@@ -148,10 +148,12 @@ def make_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
         modules: dict[str, str] | None = None,
         version: str = "1.0",
         extras: tuple[str, ...] = (),
+        requires: tuple[str, ...] = (),
     ) -> Path:
         info = site / f"{name.replace('-', '_')}-{version}.dist-info"
         info.mkdir()
         provides = "".join(f"Provides-Extra: {extra}\n" for extra in extras)
+        provides += "".join(f"Requires-Dist: {requirement}\n" for requirement in requires)
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{provides}")
         lines = []
         for group, eps in entry_points.items():

@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-editable=(-e ".[testing,dev]")
+editable=(-e ".[testing]" --group dev)
 for plugin in plugins/*/ examples/oblako-backend-*/; do editable+=(-e "$plugin"); done
 .venv/bin/python -m pip install -q --disable-pip-version-check "${editable[@]}"

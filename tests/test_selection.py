@@ -24,6 +24,7 @@ from oblako_backends import (
 from oblako_backends.cli import main as cli
 
 MakeDist = Callable[..., Path]
+ROOT = Path(__file__).resolve().parent.parent
 GROUP = "oblako.backends"
 
 
@@ -124,6 +125,48 @@ def test_a_broken_plugin_is_reported_and_does_not_break_others(
     out = capsys.readouterr().out
     assert "broken: " in out and "needs libfoo" in out
     assert [line for line in out.splitlines() if line.startswith("memory")][0].endswith("ok")
+
+
+def test_a_plugin_built_for_a_newer_core_says_which_core_it_needs(make_dist: MakeDist) -> None:
+    from importlib.metadata import version
+
+    make_dist(
+        "oblako-backend-future",
+        {GROUP: {"future": "future_mod_xyz:Plugin"}},
+        {"future_mod_xyz.py": "from oblako_backends import name_a_later_core_adds\n"},
+        version="0.3.0",
+        requires=("oblako-backends<0.4,>=0.3.0", "docker>=7"),
+    )
+    with pytest.raises(BackendLoadError) as info:
+        get_backend("future")
+    core = version("oblako-backends")
+    assert f"oblako-backend-future needs oblako-backends<0.4,>=0.3.0, and this is oblako-backends {core}" in str(
+        info.value
+    )
+    assert "pip install --upgrade 'oblako-backends' 'oblako-backend-future'" in str(info.value)
+    assert "Reinstall or upgrade" not in str(info.value)  # not the generic advice
+
+
+def test_first_party_plugins_and_the_cores_extras_move_in_lockstep() -> None:
+    """Every first-party distribution has the core's version; the core's extras pin exactly it;
+    each plugin accepts only this core's minor series."""
+    import tomllib
+
+    core = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    version = core["version"]
+    minor = ".".join(version.split(".")[:2])
+    upper = f"0.{int(version.split('.')[1]) + 1}"
+    for plugin in sorted((ROOT / "plugins").glob("*/pyproject.toml")):
+        project = tomllib.loads(plugin.read_text())["project"]
+        assert project["version"] == version, plugin
+        assert f"oblako-backends>={minor}.0,<{upper}" in project["dependencies"], plugin
+        assert [d for d in project["dependencies"] if d.startswith("oblako-backend-")] in (
+            [],
+            [f"oblako-backend-docker=={version}"],
+        ), plugin
+        extra = project["name"].removeprefix("oblako-backend-")
+        assert core["optional-dependencies"][extra] == [f"{project['name']}=={version}"]
+        assert f"{project['name']}=={version}" in core["optional-dependencies"]["all"]
 
 
 def test_list_works_when_every_plugin_is_broken(

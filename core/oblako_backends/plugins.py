@@ -227,10 +227,52 @@ def _load_factory(info: BackendInfo) -> Any:
     try:
         return info._entry().load()
     except Exception as exc:
+        fix = _core_too_old(info.distribution) if isinstance(exc, ImportError) else None
         raise BackendLoadError(
             f"backend {info.name!r} is installed but failed to load ({_describe(info)}): "
-            f"{type(exc).__name__}: {exc}. Reinstall or upgrade {info.distribution}."
+            f"{type(exc).__name__}: {exc}. {fix or f'Reinstall or upgrade {info.distribution}.'}"
         ) from exc
+
+
+def _core_too_old(distribution: str) -> str | None:
+    """When `distribution` was built for another version of this core, say which and what to do."""
+    import importlib.metadata as md  # only on this error path
+    import re
+
+    try:
+        core = md.version(CORE_DIST)
+        wanted = [r for r in md.requires(distribution) or [] if re.match(rf"{CORE_DIST}\s*[<>=!~(]", r)]
+    except md.PackageNotFoundError:
+        return None
+    needs = wanted[0].split(";")[0][len(CORE_DIST) :].strip(" ()") if wanted else ""
+    if not needs or _satisfies(core, needs):
+        return None
+    return (
+        f"{distribution} needs {CORE_DIST}{needs}, and this is {CORE_DIST} {core}: install a matching pair, "
+        f"e.g. pip install --upgrade '{CORE_DIST}' '{distribution}'."
+    )
+
+
+def _satisfies(version: str, specifiers: str) -> bool:
+    """Does `version` meet every clause of `specifiers` (">=0.2.0,<0.3", "==0.2.0")? Release numbers only."""
+    import re
+
+    def release(text: str) -> tuple[int, ...]:
+        return tuple(int(n) for n in re.findall(r"\d+", text.split("+")[0])[:3])
+
+    checks = {
+        ">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, "==": lambda a, b: a == b,
+        "!=": lambda a, b: a != b, ">": lambda a, b: a > b, "<": lambda a, b: a < b,
+    }  # fmt: skip
+    for clause in filter(None, (c.strip() for c in specifiers.split(","))):
+        op = next((o for o in (">=", "<=", "==", "!=", "~=", ">", "<") if clause.startswith(o)), None)
+        if op is None or op == "~=":
+            continue  # not one this check knows: leave it to pip
+        have, bound = release(version), release(clause[len(op) :])
+        width = max(len(have), len(bound))
+        if not checks[op](have + (0,) * (width - len(have)), bound + (0,) * (width - len(bound))):
+            return False
+    return True
 
 
 def _install_hint(name: str) -> str | None:
