@@ -35,6 +35,7 @@ PACKAGES = {
     "podman": "podman",
     "docker-registry": "docker-registry",
     "busybox": "busybox-static",
+    "zsh": "zsh",  # the completion tests run the generated zsh script in a real zsh
 }
 # Podman on these machines: crun cannot run (cgroups in hybrid mode) and the process may not
 # raise rlimits, so runc with cgroupfs and lower default ulimits. The project's own file,

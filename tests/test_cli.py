@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from oblako_backends.cli import main as cli
 
@@ -19,34 +26,158 @@ from oblako_backends.cli import main as cli
     ],
 )
 def test_bad_run_options_exit_2_with_the_cause(args: list[str], cause: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli(["run", "--backend", "memory", "web", "busybox", *args]) == 2
+    assert cli(["run", "--backend", "memory", "--name", "web", *args, "busybox"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("oblako-backends: ") and cause in err
 
 
-def test_run_passes_options_and_the_command_after_double_dash(capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["run", "--backend", "memory", "web", "busybox", "-p", "9000:80", "-e", "A=b c", "-v", "data:/d:ro"]
-    assert cli([*args, "--", "sh", "-c", "echo 'x y'"]) == 0
+def test_run_has_dockers_shape_options_then_image_then_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["run", "--backend", "memory", "--name", "web", "-p", "9000:80", "-e", "A=b c", "-v", "data:/d:ro"]
+    assert cli([*args, "busybox", "sh", "-c", "echo 'x y'", "-p", "1"]) == 0  # all after IMAGE is the command
     assert capsys.readouterr().out == "web\n"
+    assert cli(["run", "--backend", "memory", "busybox"]) == 0  # no name, no command: both optional
+    named = capsys.readouterr().out.strip()
+    assert re.fullmatch(r"oblako-run-[0-9a-f]{8}", named)  # a fresh name, printed as docker prints the ID
+    assert cli(["run", "--backend", "memory", "--name", "dashed", "busybox", "--", "ls", "-l"]) == 0  # -- still reads
 
 
-def test_pull_progress_bars_are_thinned_and_other_lines_kept(capsys: pytest.CaptureFixture[str]) -> None:
-    from oblako_backends.cli import PullProgress
+def test_global_options_go_before_the_command_or_after_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["--backend", "memory", "doctor", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["backend"] == "memory"
+    assert cli(["doctor", "--backend", "memory", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["backend"] == "memory"
+    assert cli(["--backend", "memory", "-q", "ps"]) == 0 and cli(["ps", "-q", "--backend", "memory"]) == 0
 
-    show = PullProgress(interval=3600)
-    for line in [
-        "[web] STEP 1/3: FROM base",
-        "[web] STEP 2/3: COPY a b",
-        "a1b2 Downloading [=>        ] 1MB/9MB",
-        "a1b2 Downloading [=====>    ] 5MB/9MB",
-        "c3d4 Downloading [=>        ] 1MB/2MB",
-        "a1b2 Pull complete",
-    ]:
-        show(line)
-    assert capsys.readouterr().err.splitlines() == [
-        "[web] STEP 1/3: FROM base",
-        "[web] STEP 2/3: COPY a b",
-        "a1b2 Downloading [=>        ] 1MB/9MB",
-        "c3d4 Downloading [=>        ] 1MB/2MB",
-        "a1b2 Pull complete",
+
+def test_version_prints_the_installed_distributions() -> None:
+    from importlib.metadata import version
+
+    done = subprocess.run(
+        [sys.executable, "-m", "oblako_backends.cli", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout) == (0, f"oblako-backends {version('oblako-backends')}\n")
+
+
+def test_a_closed_pipe_ends_quietly_without_a_traceback() -> None:
+    """As in `list --json | head -1`, the reader leaves; here before the first byte, so the write
+    surely meets a closed pipe. No traceback, no error message."""
+    listing = subprocess.Popen(
+        [sys.executable, "-m", "oblako_backends.cli", "list", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert listing.stdout is not None
+    listing.stdout.close()  # the reader is gone before the command writes a byte
+    _, err = listing.communicate(timeout=60)
+    assert listing.returncode == 141 and err == b""
+
+
+def test_logs_of_a_missing_container_exits_1_saying_no_such_container(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["logs", "--backend", "memory", "surely-not-there"]) == 1
+    assert "no such container: surely-not-there" in capsys.readouterr().err
+
+
+def test_bash_completion_is_generated_from_the_parser_and_completes(tmp_path: Path) -> None:
+    script = tmp_path / "completion.bash"
+    script.write_text(subprocess.run(
+        [sys.executable, "-m", "oblako_backends.cli", "completion", "bash"], capture_output=True, text=True,
+        timeout=60, check=True,
+    ).stdout)  # fmt: skip
+
+    def complete(*words: str) -> list[str]:
+        line = " ".join(f"'{w}'" for w in words)
+        program = (
+            f"source {script}; COMP_WORDS=(oblako-backends {line}); COMP_CWORD={len(words)}; "
+            'COMP_LINE="${COMP_WORDS[*]}"; _oblako_backends; printf "%s\\n" "${COMPREPLY[@]}"'
+        )
+        done = subprocess.run(["bash", "-c", program], capture_output=True, text=True, timeout=60, check=True)
+        return sorted(done.stdout.split())
+
+    assert complete("d") == ["doctor", "down"]
+    assert complete("--backend", "pod") == ["podman"]
+    assert complete("--backend", "docker", "up", "--j") == ["--jobs", "--json"]  # the command after a global option
+    assert complete("completion", "") == ["--help", "-h", "bash", "zsh"]
+
+
+PULL = [
+    "pulling localhost/app:1",
+    "a1b2c3d4e5f6 Pulling fs layer",
+    "0f0f0f0f0f0f Pulling fs layer",
+    "a1b2c3d4e5f6 Downloading [=>        ] 1MB/9MB",
+    "a1b2c3d4e5f6 Downloading [=====>    ] 5MB/9MB",
+    "0f0f0f0f0f0f Already exists",
+    "a1b2c3d4e5f6 Pull complete",
+]
+
+
+def test_without_a_terminal_a_pull_is_one_aggregated_line_at_most_once_a_second() -> None:
+    from oblako_backends.cli import ProgressDisplay
+
+    out = io.StringIO()
+    show = ProgressDisplay(out, interval=3600)  # nothing this test does takes an hour: one line per image
+    for line in PULL:
+        show(line, "[app]", "[app] ")
+    show("started; waiting until ready", "[app]", "[app] ")
+    assert out.getvalue().splitlines() == [
+        "[app] pulling localhost/app:1",
+        "[app] pulling: 0/1 layers done, Pulling fs layer",  # the first layer line; the rest within the second
+        "[app] started; waiting until ready",
     ]
+
+
+def test_on_a_terminal_each_image_has_one_line_redrawn_in_place() -> None:
+    from oblako_backends.cli import ProgressDisplay
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Terminal()
+    show = ProgressDisplay(out)
+    for line in PULL:
+        show(line, "app:1")
+    show("0123456789ab Downloading [=>  ] 1MB/2MB", "db:1")
+    text = out.getvalue()
+    assert text.count("\n") == 3  # the plain first line, then one line for each image
+    assert text.rstrip("\r").endswith("db:1 pulling: 0/1 layers done, Downloading 1MB/2MB\n")
+    assert "\x1b[1A\r\x1b[Kapp:1 pulling: 2/2 layers done" in text  # redrawn where it stands
+
+
+def test_quiet_shows_no_progress_at_all(capsys: pytest.CaptureFixture[str]) -> None:
+    from oblako_backends.cli import ProgressDisplay
+
+    show = ProgressDisplay(quiet=True)
+    for line in PULL:
+        show(line, "app:1")
+    assert capsys.readouterr() == ("", "")
+    assert cli(["run", "--backend", "memory", "-q", "--name", "quiet", "busybox"]) == 0
+    assert capsys.readouterr() == ("quiet\n", "")
+
+
+def test_zsh_completion_runs_in_a_real_zsh_and_offers_the_same_words(tmp_path: Path) -> None:
+    """zsh's own completion system calls the function inside a completion widget; here zsh runs
+    it directly, with `words`/`CURRENT` set as the widget sets them and compadd recording what
+    it is offered (zsh then filters by the typed prefix itself)."""
+    import runtimes
+
+    runtimes.ensure_installed("zsh")
+    script = tmp_path / "completion.zsh"
+    script.write_text(subprocess.run(
+        [sys.executable, "-m", "oblako_backends.cli", "completion", "zsh"], capture_output=True, text=True,
+        timeout=60, check=True,
+    ).stdout)  # fmt: skip
+    assert script.read_text().startswith("#compdef oblako-backends\n")
+
+    def offered(*typed: str) -> list[str]:
+        line = " ".join(f"'{w}'" for w in typed)
+        program = (
+            f"compdef() {{ :; }}; source {script}; compadd() {{ shift; print -l -- $@; }}; "
+            f"words=(oblako-backends {line}); CURRENT={len(typed) + 1}; _oblako_backends"
+        )
+        zsh = runtimes.locate("zsh") or "zsh"
+        done = subprocess.run([zsh, "-f", "-c", program], capture_output=True, text=True, timeout=60, check=True)
+        return sorted(done.stdout.split())
+
+    assert "podman" in offered("--backend", "pod") and "up" not in offered("--backend", "pod")
+    assert offered("--backend", "docker", "completion", "") == ["--help", "-h", "bash", "zsh"]
+    assert "--jobs" in offered("up", "--j") and "--volumes" not in offered("up", "--j")

@@ -216,7 +216,8 @@ def test_an_env_value_never_appears_in_trace_output() -> None:
 
     env = {**os.environ, "OBLAKO_TRACE": "1"}
     argv = [sys.executable, "-m", "oblako_backends.cli", "run", "--backend", "memory", "-e", f"TOKEN={SECRET}"]
-    done = subprocess.run([*argv, "web", "busybox"], capture_output=True, text=True, env=env, timeout=60, check=True)
+    argv += ["--name", "web", "busybox"]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60, check=True)
     assert "oblako trace: oblako_run(" in done.stderr and "TOKEN" in done.stderr
     assert SECRET not in done.stderr + done.stdout
 

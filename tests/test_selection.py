@@ -88,7 +88,10 @@ def test_first_party_name_with_a_declared_extra_gives_the_pip_command(
 def test_first_party_name_without_an_extra_yet_says_so_instead_of_a_pip_command(future_first_party: str) -> None:
     with pytest.raises(UnknownBackendError) as info:
         get_backend(future_first_party)
-    assert "The first-party lima backend is not released with oblako-backends 0.1.0 yet." in str(info.value)
+    from importlib.metadata import version
+
+    core = version("oblako-backends")
+    assert f"The first-party lima backend is not released with oblako-backends {core} yet." in str(info.value)
     assert "pip install" not in str(info.value)  # no command for an extra that does not exist
 
 

@@ -40,6 +40,57 @@ def _table(rows: list[list[str]]) -> None:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
+def cmd_completion(args: argparse.Namespace) -> int:
+    """A completion script for `args.shell`, generated from this parser, so it never drifts."""
+    print(completion_script(build_parser(), args.shell))
+    return 0
+
+
+def completion_script(parser: argparse.ArgumentParser, shell: str) -> str:
+    """Bash completion of commands, their options and backend names; zsh runs the same
+    function through its bash compatibility (bashcompinit)."""
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+
+    def options(p: argparse.ArgumentParser) -> list[str]:
+        return [s for a in p._actions for s in a.option_strings]
+
+    # Before the command only global options come; those taking a value hide the word after them.
+    valued = [s for a in parser._actions if a.option_strings and a.nargs is None for s in a.option_strings]
+    cases = [f'    "") words="{" ".join([*sub.choices, *options(parser)])}" ;;']
+    for name, command in sub.choices.items():
+        flags = options(command)
+        choices = [c for a in command._actions if not a.option_strings and a.choices for c in a.choices]
+        cases.append(f'    {name}) words="{" ".join([*choices, *flags])}" ;;')
+    backends = " ".join(sorted({n for b in list_backends() for n in b.names}))
+    # The same logic in each shell's own terms: bash counts words from 0 in COMP_WORDS and
+    # filters with compgen; zsh counts from 1 in `words` and filters what compadd is given.
+    if shell == "bash":
+        line, last, first, offer = "COMP_WORDS", "COMP_CWORD", 1, 'COMPREPLY=($(compgen -W "$choices" -- "$cur"))'
+        head, tail = "", "complete -F _oblako_backends oblako-backends"
+    else:
+        line, last, first, offer = "words", "CURRENT", 2, "compadd -- ${=choices}"
+        head, tail = "#compdef oblako-backends\n", "compdef _oblako_backends oblako-backends"
+    at = f"{last} - 1"
+    return f"""{head}# oblako-backends {shell} completion: eval "$(oblako-backends completion {shell})"
+_oblako_backends() {{
+  local cur=${{{line}[{last}]}} prev=${{{line}[{at}]}} cmd="" choices i
+  if [[ $prev == --backend ]]; then choices="{backends}"; {offer}; return; fi
+  for ((i = {first}; i < {last}; i++)); do
+    case ${{{line}[i]}} in
+      {"|".join(sorted(set(valued)))}) ((i++)) ;;
+      -*) ;;
+      *) cmd=${{{line}[i]}}; break ;;
+    esac
+  done
+  case $cmd in
+{chr(10).join(cases).replace(' words="', ' choices="')}
+    *) choices="" ;;
+  esac
+  {offer}
+}}
+{tail}"""
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     """Installed backends, each checked by importing it (a broken one shows its reason)."""
     infos = list_backends(check=True)
@@ -125,30 +176,81 @@ def spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-class PullProgress:
-    """Progress on stderr. A layer's byte-count bar ("Downloading [==>  ] 1MB/9MB") is shown
-    at most once a second per layer; every other line as it comes."""
+class ProgressDisplay:
+    """Pull and build progress on stderr, one line per image aggregated over its layers.
 
-    BAR = re.compile(r"(.*?)\s*\[[=> ]*\]")
+    On a terminal each image's line is redrawn in place; otherwise an image's latest line is
+    printed at most once a second (and its last one when it is done). Other lines (a service
+    started, ready) always print. `quiet` shows none of it.
+    """
 
-    def __init__(self, interval: float = 1.0):
+    LAYER = re.compile(
+        r"(?P<layer>[0-9a-f]{12}) (?P<status>[A-Za-z ]+?)(?: \[[=> ]*\]\s*(?P<done>\S+)/(?P<size>\S+))?$"
+    )
+    FINISHED = ("Pull complete", "Already exists", "Download complete")
+
+    def __init__(self, stream: Any = None, *, quiet: bool = False, interval: float = 1.0):
+        self.stream = stream if stream is not None else sys.stderr
+        self.quiet = quiet
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.interval = interval
-        self.shown: dict[str, float] = {}
+        self.layers: dict[str, dict[str, str]] = {}  # image: {layer: its latest status}
+        self.shown: dict[str, float] = {}  # image: when its line was last printed (plain output)
+        self.drawn: list[str] = []  # images whose lines are on screen, in order (terminal)
+        self.lock = threading.Lock()
 
-    def __call__(self, line: str) -> None:
-        bar = self.BAR.match(line)
-        if bar is not None:
-            now = time.monotonic()
-            if now - self.shown.get(bar.group(1), -self.interval) < self.interval:
+    def __call__(self, line: str, key: str = "", prefix: str = "") -> None:
+        """One progress line. Layer lines are aggregated into one line for `key` (an image, or
+        `[service]`); any other line prints as it is, after `prefix`."""
+        if self.quiet:
+            return
+        with self.lock:
+            layer = self.LAYER.match(line)
+            if not key or layer is None:
+                self._plain(prefix + line)
                 return
-            self.shown[bar.group(1)] = now
-        print(line, file=sys.stderr, flush=True)
+            self.layers.setdefault(key, {})[layer["layer"]] = (
+                f"{layer['status']} {layer['done']}/{layer['size']}" if layer["done"] else layer["status"]
+            )
+            self._image_line(key)
+
+    def summary(self, key: str) -> str:
+        layers = self.layers.get(key, {})
+        finished = sum(1 for status in layers.values() if status in self.FINISHED)
+        moving = [status for status in layers.values() if status not in self.FINISHED]
+        return f"{key} pulling: {finished}/{len(layers)} layers done" + (f", {moving[0]}" if moving else "")
+
+    def _image_line(self, image: str) -> None:
+        text = self.summary(image)
+        if self.tty:
+            if image not in self.drawn:
+                self.drawn.append(image)
+                self.stream.write(text + "\n")
+            else:
+                up = len(self.drawn) - self.drawn.index(image)
+                self.stream.write(f"\x1b[{up}A\r\x1b[K{text}\x1b[{up}B\r")
+            self.stream.flush()
+            return
+        now = time.monotonic()
+        if now - self.shown.get(image, -self.interval) >= self.interval:
+            self.shown[image] = now
+            self._plain(text)
+
+    def _plain(self, line: str) -> None:
+        self.drawn = []  # a plain line scrolls the drawn block away: later updates start a new one
+        self.stream.write(line + "\n")
+        self.stream.flush()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.name is None:
+        import secrets
+
+        args.name = f"oblako-run-{secrets.token_hex(4)}"
     spec = ContainerSpec(**spec_from_args(args))  # validated before any runtime is touched
     backend = get_backend(args.backend)
-    backend.ensure_image(spec.image, progress=PullProgress())  # a person sees a long pull
+    show = ProgressDisplay(quiet=args.quiet)  # a person sees a long pull
+    backend.ensure_image(spec.image, progress=lambda line: show(line, spec.image))
     backend.run(spec)
     print(spec.name)
     return 0
@@ -162,7 +264,8 @@ def cmd_adopt(args: argparse.Namespace) -> int:
     before = backend.inspect(name)
     if before is not None and not before.owned and not svc.adoptable(before):
         raise NotOwnedError(f"{name!r} was not adopted: oblako-backends did not create it{svc.why_not_adopted(before)}")
-    backend.ensure_image(image, progress=PullProgress())
+    show = ProgressDisplay(quiet=args.quiet)
+    backend.ensure_image(image, progress=lambda line: show(line, image))
     svc.start()
     if before is not None and not before.owned:
         print(f"oblako-backends: adopted {name} (it ran {before.image}); its named volumes were kept", file=sys.stderr)
@@ -184,12 +287,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     stack = load_stack(_services_file(args), backend, args.project)  # checked before anything starts
     if not _reachable(backend):
         return 1
-    lock = threading.Lock()
-    pulls = PullProgress()
+    show = ProgressDisplay(quiet=args.quiet)
 
     def progress(service: str, line: str) -> None:
-        with lock:
-            pulls(f"[{service}] {line}")
+        show(line, f"[{service}]", f"[{service}] ")
 
     cancel, hurry = threading.Event(), threading.Event()
 
@@ -350,6 +451,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def _container_logs(backend: Backend, name: str, args: argparse.Namespace) -> int:
+    if backend.inspect(name) is None:
+        raise OblakoBackendError(f"no such container: {name} (on {backend.name}; `oblako-backends ps -a` lists them)")
     if not args.follow:
         sys.stdout.write(backend.logs(name, tail=args.tail))
         return 0
@@ -425,9 +528,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="oblako-backends", description="Run oblako's service containers on any runtime."
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
+    # The global options go before the command or after it, as with docker; SUPPRESS keeps a
+    # subcommand's unset option from overwriting one given before the command.
     choose = argparse.ArgumentParser(add_help=False)
-    choose.add_argument("--backend", metavar="NAME", help=f"backend to use (default: ${config.BACKEND_VAR} or docker)")
+    choose.add_argument(
+        "--backend",
+        metavar="NAME",
+        default=argparse.SUPPRESS,
+        help=f"backend to use (default: ${config.BACKEND_VAR} or docker)",
+    )
+    choose.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress lines (pulls, builds, up)"
+    )
+    for action in choose._actions:
+        parser._add_action(action)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("completion", help='a shell completion script: eval "$(oblako-backends completion bash)"')
+    p.add_argument("shell", choices=["bash", "zsh"])
+    p.set_defaults(func=cmd_completion)
 
     p = sub.add_parser("list", help="installed backends, including broken ones")
     p.add_argument("--json", action="store_true")
@@ -437,18 +557,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_doctor)
 
-    running = argparse.ArgumentParser(add_help=False)  # what `run` and `adopt` both take
-    running.add_argument("name")
-    running.add_argument("image")
+    running = argparse.ArgumentParser(add_help=False)  # the options `run` and `adopt` both take
     running.add_argument("-p", "--publish", action="append", default=[], metavar="HOST:CONTAINER[/PROTO]")
     running.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE")
     running.add_argument("-v", "--volume", action="append", default=[], metavar="SRC:DST[:ro]")
     running.add_argument("-l", "--label", action="append", default=[], metavar="KEY=VALUE")
     running.add_argument("-w", "--workdir", metavar="DIR")
     running.add_argument("-u", "--user", metavar="USER")
-    running.add_argument("cmd", nargs="*", metavar="CMD", help="command and arguments; put them after --")
 
-    p = sub.add_parser("run", parents=[choose, running], help="start a detached container")
+    p = sub.add_parser(
+        "run", parents=[choose, running], help="start a detached container: run [--name NAME] [OPTIONS] IMAGE [CMD...]"
+    )
+    p.add_argument("--name", help="the container's name (default: oblako-run-<random>)")
+    p.add_argument("image")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD", help="command and arguments (all after IMAGE)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -457,6 +579,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a container in place of a same-named one no tool claims (oblako's own from before "
         "this layer), if it runs the same image repository; its named volumes stay",
     )
+    p.add_argument("name")
+    p.add_argument("image")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD", help="command and arguments (all after IMAGE)")
     p.set_defaults(func=cmd_adopt)
 
     project = argparse.ArgumentParser(add_help=False)  # what `up` and `down` both take
@@ -513,6 +638,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Version(argparse.Action):
+    """`--version`: read from the installed distribution only when asked (startup stays cheap)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from importlib.metadata import version
+
+        print(f"oblako-backends {version('oblako-backends')}")
+        parser.exit()
+
+
 def _warn_on_one_line(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
     print(f"oblako-backends: warning: {message}", file=sys.stderr)
 
@@ -530,8 +668,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command not in ("run", "adopt"):
             build_parser().error("only `run` and `adopt` take a command after --")
         args.cmd = [*args.cmd, *after]
+    args.backend = getattr(args, "backend", None)
+    args.quiet = getattr(args, "quiet", False)
     try:
         code: int = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below
         return code
     except (ConfigurationError, InvalidSpecError, UnknownBackendError) as exc:
         print(f"oblako-backends: {exc}", file=sys.stderr)
@@ -541,6 +682,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`list --json | head -1`): end quietly, as `cat` does. Output
+        # still buffered would fail again at exit, so stdout now points at nothing.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command a pipe ended
 
 
 if __name__ == "__main__":

@@ -345,7 +345,7 @@ def test_the_cli_runs_a_container_showing_pull_progress(
     with contextlib.suppress(Exception):
         backend.docker_client().images.remove(registry.image, force=True)
     name = unique_name("cli")
-    assert cli.main(["run", name, registry.image, "-e", "WHO=cli", "--", "sh", "-c", "echo hello $WHO"]) == 0
+    assert cli.main(["run", "--name", name, "-e", "WHO=cli", registry.image, "sh", "-c", "echo hello $WHO"]) == 0
     out, err = capsys.readouterr()
     assert out == f"{name}\n"
     assert f"pulling {registry.image}" in err
