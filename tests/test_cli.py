@@ -181,3 +181,45 @@ def test_zsh_completion_runs_in_a_real_zsh_and_offers_the_same_words(tmp_path: P
     assert "podman" in offered("--backend", "pod") and "up" not in offered("--backend", "pod")
     assert offered("--backend", "docker", "completion", "") == ["--help", "-h", "bash", "zsh"]
     assert "--jobs" in offered("up", "--j") and "--volumes" not in offered("up", "--j")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ps"], ["doctor"], ["logs", "x"], ["status", "x"], ["stop", "x"], ["rm", "x"], ["run", "busybox"],
+        ["up", "-f", "SERVICES"], ["down", "-f", "SERVICES"],
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [("OBLAKO_TIMEOUT", "abc", "OBLAKO_TIMEOUT='abc'"), ("DOCKER_HOST", "bogus://x", "DOCKER_HOST='bogus://x'")],
+)
+def test_a_configuration_error_exits_2_from_every_command_naming_the_setting(
+    command: list[str], variable: str, value: str, named: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    services = tmp_path / "services.toml"
+    services.write_text("[services.web]\nimage = 'busybox:1'\n")
+    monkeypatch.delenv("OBLAKO_CONTAINER_BACKEND", raising=False)  # docker: it reads both settings
+    monkeypatch.setenv(variable, value)
+    assert cli([str(services) if word == "SERVICES" else word for word in command]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"oblako-backends: {named}") and "Traceback" not in err
+
+
+def test_list_marks_the_reference_backend_and_apple_off_macos_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("OBLAKO_APPLE_CLI", raising=False)
+    assert cli(["list", "--json"]) == 0
+    listed = {b["name"]: b for b in json.loads(capsys.readouterr().out)}
+    assert listed["memory"]["reference"] is True and listed["docker"]["reference"] is False
+    assert listed["apple"]["unavailable"].startswith("needs macOS 26 or later on Apple silicon (this machine: Linux")
+    assert cli(["list"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "reference: in-process, runs no container" in rows["memory"]
+    assert "unavailable: needs macOS 26" in rows["apple"]
+    assert cli(["doctor", "--backend", "apple"]) == 1
+    out = capsys.readouterr().out
+    assert "error:        Apple's container runtime needs macOS 26 or later" in out
+    assert "oblako-backends doctor" not in out  # no hint to run the command being run

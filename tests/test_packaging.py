@@ -4,6 +4,7 @@ core it was not built for is caught by `pip check` before anything runs."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tarfile
@@ -85,3 +86,22 @@ def test_a_plugin_beside_an_older_core_fails_pip_check_naming_the_core_it_needs(
     checked = subprocess.run([*pip[:-1], "check"], capture_output=True, text=True, timeout=120, check=False)
     assert checked.returncode == 1
     assert "oblako-backend-docker 0.2.0 has requirement oblako-backends<0.3,>=0.2.0" in checked.stdout
+
+
+def test_with_only_the_core_installed_list_and_doctor_say_which_extra_to_install(
+    artefacts: dict[str, tuple[Path, Path]], tmp_path: Path
+) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], timeout=120, check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "install", str(artefacts["oblako-backends"][1])], timeout=300, check=True)
+    program = str(venv / "bin" / "oblako-backends")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OBLAKO_", "DOCKER_"))}
+    listed = subprocess.run([program, "list"], capture_output=True, text=True, env=env, timeout=60, check=True)
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == ["NAME", "memory"]
+    assert "reference: in-process, runs no container" in listed.stdout  # never offered as a runtime
+    assert "no container runtime backend is installed; install one: pip install 'oblako-backends[docker]'" in (
+        listed.stderr
+    )
+    doctor = subprocess.run([program, "doctor"], capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert doctor.returncode == 2 and "Install it with: pip install 'oblako-backends[docker]'" in doctor.stderr

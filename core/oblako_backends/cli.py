@@ -22,7 +22,7 @@ from . import config
 from .backend import Backend
 from .errors import ConfigurationError, InvalidSpecError, NotOwnedError, OblakoBackendError, UnknownBackendError
 from .models import RUNNING, ContainerInfo
-from .plugins import get_backend, list_backends
+from .plugins import INSTALL_ONE, REFERENCE_BACKENDS, answering_instead, get_backend, list_backends
 from .service import Service
 from .spec import ContainerSpec, parse_port, parse_volume, validate_seconds
 from .stack import Interrupted, StackError, document, down, remove_volumes, up
@@ -95,16 +95,19 @@ def cmd_list(args: argparse.Namespace) -> int:
     """Installed backends, each checked by importing it (a broken one shows its reason)."""
     infos = list_backends(check=True)
     if args.json:
-        _print_json([i.as_dict() for i in infos])
-        return 0
-    if not infos:
-        print("no backends installed; try: pip install 'oblako-backends[docker]'")
+        _print_json([{**i.as_dict(), "reference": i.name in REFERENCE_BACKENDS} for i in infos])
         return 0
     rows = [["NAME", "ALIASES", "DISTRIBUTION", "VERSION", "STATUS"]]
     for i in infos:
         status = "ok" if i.problem is None else f"broken: {i.problem}"
+        if i.unavailable:
+            status = f"unavailable: {i.unavailable}"
+        if i.name in REFERENCE_BACKENDS and i.problem is None:
+            status = "reference: in-process, runs no container (for tests of code built on this layer)"
         rows.append([i.name, ",".join(i.aliases) or "-", i.distribution, i.version, status])
     _table(rows)
+    if not [i for i in infos if i.name not in REFERENCE_BACKENDS]:
+        print(f"no container runtime backend is installed; {INSTALL_ONE}", file=sys.stderr)
     return 0
 
 
@@ -135,6 +138,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         lines.append(("error", probe.error))
     if probe.hint:
         lines.append(("what to do", probe.hint))
+    instead = answering_instead(backend.name) if not probe.reachable else None
+    if instead:
+        lines.append(("instead", instead))
     width = max(14, *(len(key) + 2 for key, _ in lines))
     for key, value in lines:
         print(f"{key + ':':{width}}{value}")
@@ -279,6 +285,10 @@ def _reachable(backend: Backend) -> bool:
     if not probe.reachable:
         print(f"oblako-backends: the {backend.name} runtime is not reachable: {probe.error}", file=sys.stderr)
         print(f"oblako-backends: {probe.hint}", file=sys.stderr)
+        instead = answering_instead(backend.name)
+        if instead:
+            print(f"oblako-backends: {instead}", file=sys.stderr)
+        print("oblako-backends: `oblako-backends doctor` says more", file=sys.stderr)
     return probe.reachable
 
 

@@ -38,7 +38,8 @@ CORE_DIST = "oblako-backends"
 # core declares it (read from its metadata, never assumed).
 FIRST_PARTY = ("docker", "podman", "colima", "kubernetes", "apple")
 FIRST_PARTY_ALIASES = {"k8s": "kubernetes", "container": "apple"}
-AUTO_EXCLUDED = frozenset({"memory"})
+REFERENCE_BACKENDS = frozenset({"memory"})  # run nothing: never chosen by `auto`, never offered as a runtime
+INSTALL_ONE = "install one: pip install 'oblako-backends[docker]' (or [podman], [colima], [kubernetes], [apple])"
 
 
 class EntryPoint:
@@ -61,7 +62,7 @@ class EntryPoint:
 class BackendInfo:
     """An installed backend, as its distribution's metadata describes it."""
 
-    __slots__ = ("name", "aliases", "distribution", "version", "entry_point", "problem")
+    __slots__ = ("name", "aliases", "distribution", "version", "entry_point", "problem", "unavailable")
 
     def __init__(
         self,
@@ -71,9 +72,11 @@ class BackendInfo:
         version: str,
         entry_point: str,
         problem: str | None = None,
+        unavailable: str | None = None,
     ):
         self.name, self.aliases, self.distribution = name, aliases, distribution
         self.version, self.entry_point, self.problem = version, entry_point, problem
+        self.unavailable = unavailable  # loads, but its runtime cannot run on this machine: why
 
     def __repr__(self) -> str:
         return f"BackendInfo({', '.join(f'{k}={getattr(self, k)!r}' for k in self.__slots__)})"
@@ -207,6 +210,9 @@ def _backends(entries: list[EntryPoint], check: bool = False) -> list[BackendInf
         )
         if check:
             info.problem = _load_problem(info)
+            if info.problem is None:
+                here = getattr(_load_factory(info), "unavailable_here", None)
+                info.unavailable = here() if callable(here) else None
         out.append(info)
     return sorted(out, key=lambda b: (b.name, b.distribution))
 
@@ -381,7 +387,7 @@ def _register_extensions(pm: pluggy.PluginManager, entries: list[EntryPoint]) ->
 def _auto(why: str, installed: list[BackendInfo], extensions: list[EntryPoint]) -> Backend:
     from . import config
 
-    installed = [b for b in installed if b.name not in AUTO_EXCLUDED]
+    installed = [b for b in installed if b.name not in REFERENCE_BACKENDS]
     rank = {name: i for i, name in enumerate(FIRST_PARTY)}
     installed.sort(key=lambda b: (rank.get(b.name, len(rank)), b.name))
     tried: list[tuple[str, str]] = []
@@ -400,9 +406,35 @@ def _auto(why: str, installed: list[BackendInfo], extensions: list[EntryPoint]) 
         "auto",
         tried,
         "No installed backend's runtime answered. Start a runtime (for example Docker or "
-        f"Podman), or set {config.BACKEND_VAR} to the one you want and run "
-        "`oblako-backends doctor` to see what is wrong with it.",
+        f"Podman), or set {config.BACKEND_VAR} to the one you want."
+        if installed
+        else f"No container runtime backend is installed; {INSTALL_ONE}",
     )
+
+
+def answering_instead(current: str) -> str | None:
+    """When `current` does not answer: which other installed backend does, and how to pick it."""
+    from . import config
+
+    rank = {name: i for i, name in enumerate(FIRST_PARTY)}
+    others = sorted(
+        (b for b in list_backends() if b.name != current and b.name not in REFERENCE_BACKENDS),
+        key=lambda b: (rank.get(b.name, len(rank)), b.name),
+    )
+    for info in others:
+        try:
+            factory = _load_factory(info)
+            here = getattr(factory, "unavailable_here", None)
+            if callable(here) and here():
+                continue
+            if _load(info, "a check", {}, []).probe(timeout=min(2.0, config.probe_timeout())).reachable:
+                return (
+                    f"{info.name} answers: select it with --backend {info.name} or "
+                    f"{config.BACKEND_VAR}={info.name} ({config.BACKEND_VAR}=auto picks the first that answers)"
+                )
+        except OblakoBackendError:
+            continue
+    return None
 
 
 def docker_client() -> Any:

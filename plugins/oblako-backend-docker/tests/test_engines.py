@@ -415,3 +415,24 @@ def test_up_of_a_broken_service_names_it_shows_its_logs_and_leaves_nothing_runni
     assert bad in cause and good not in cause
     assert "boom: /etc/app.conf missing" in err
     assert [c.name for c in backend.list()] == []  # the good one was stopped again too
+
+
+def test_when_the_selected_runtime_is_silent_doctor_and_up_name_one_that_answers(
+    podman_engine: runtimes.Daemon, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from oblako_backends import cli
+
+    for var in ("OBLAKO_CONTAINER_BACKEND", "DOCKER_CONTEXT", "COLIMA_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no Colima profile, no kubeconfig: only podman answers
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'nobody.sock'}")
+    monkeypatch.setenv("CONTAINER_HOST", podman_engine.url)
+    assert cli.main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "instead:      podman answers: select it with --backend podman or OBLAKO_CONTAINER_BACKEND=podman" in out
+    services = tmp_path / "services.toml"
+    services.write_text(f"[services.web]\nimage = '{runtimes.TEST_IMAGE}'\n")
+    assert cli.main(["up", str(services)]) == 1
+    err = capsys.readouterr().err
+    assert "oblako-backends: podman answers: select it with --backend podman" in err
+    assert "OBLAKO_CONTAINER_BACKEND=auto picks the first that answers" in err

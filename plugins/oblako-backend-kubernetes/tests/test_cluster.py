@@ -338,3 +338,29 @@ def test_a_compose_project_runs_on_the_cluster(
     claims = json.loads(kubectl(k8s, "get", "pvc", "-o", "json"))["items"]
     assert manifests.claim_name(f"{project}_data") not in [c["metadata"]["name"] for c in claims]
     assert kubectl(k8s, "get", "services", "-l", f"oblako.project={project}", "-o", "name").strip() == ""
+
+
+def test_doctor_finishes_the_sentence_when_the_cluster_cannot_be_reached(
+    k8s_cluster: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """kubectl is here (the cluster tests need it), but no kubeconfig, then one naming a dead server."""
+    from oblako_backends.cli import main as cli
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("OBLAKO_K8S_CONTEXT", raising=False)
+    assert cli(["doctor", "--backend", "kubernetes"]) == 1
+    assert "error:        no kubeconfig found (KUBECONFIG unset, ~/.kube/config missing)" in capsys.readouterr().out
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
+    assert cli(["doctor", "--backend", "kubernetes"]) == 1
+    assert f"no kubeconfig found (KUBECONFIG={tmp_path / 'absent'} names no file)" in capsys.readouterr().out
+    port = runtimes.free_port()  # nothing listens there
+    dead = tmp_path / "dead.kubeconfig"
+    dead.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
+        f"clusters: [{{name: c, cluster: {{server: 'https://127.0.0.1:{port}'}}}}]\n"
+        "contexts: [{name: x, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {}}]\n"
+    )
+    monkeypatch.setenv("KUBECONFIG", str(dead))
+    assert cli(["doctor", "--backend", "kubernetes"]) == 1
+    assert f"error:        the server https://127.0.0.1:{port} did not answer kubectl (" in capsys.readouterr().out

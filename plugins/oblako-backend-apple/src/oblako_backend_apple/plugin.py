@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -65,6 +66,20 @@ class ApplePlugin:
         self.volumes_dir = Path(base).expanduser()
         self._gateway = gateway or os.environ.get("OBLAKO_APPLE_HOST_GATEWAY") or None
         self.timeout = core_config.call_timeout()
+
+    @staticmethod
+    def unavailable_here() -> str | None:
+        """Why Apple's runtime cannot run on this machine (`list` shows it), or None. It needs
+        macOS 26 or later on Apple silicon; OBLAKO_APPLE_CLI (a CLI named explicitly) says otherwise."""
+        if os.environ.get("OBLAKO_APPLE_CLI"):
+            return None
+        system, machine = platform.system(), platform.machine()
+        release = platform.mac_ver()[0] if system == "Darwin" else ""
+        major = int(release.split(".")[0]) if release.split(".")[0].isdigit() else 0
+        if system == "Darwin" and machine == "arm64" and major >= 26:
+            return None
+        this = f"macOS {release}" if system == "Darwin" else system
+        return f"needs macOS 26 or later on Apple silicon (this machine: {this} {machine})"
 
     def _program(self) -> str:
         found = cli.locate(self._explicit)
@@ -251,6 +266,10 @@ class ApplePlugin:
 
     @hookimpl
     def oblako_probe(self, timeout: float) -> Probe:
+        unavailable = None if self._explicit else self.unavailable_here()
+        if unavailable:
+            hint = "use the docker, podman or colima backend on this machine"
+            return Probe(self.runtime, False, error=f"Apple's container runtime {unavailable}", hint=hint)
         try:
             program = self._program()
             status = self._run("system", "status", timeout=timeout, check=False)

@@ -19,6 +19,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 from oblako_backends import (
+    ConfigurationError,
     ContainerInfo,
     ContainerSpec,
     Health,
@@ -87,7 +88,7 @@ class DockerPlugin:
     capabilities = frozenset(CAPABILITIES)  # known without connecting (Backend.capabilities)
     start_hint = (
         "Start Docker (Docker Desktop, or `sudo systemctl start docker`), or point DOCKER_HOST "
-        "or `docker context use` at a running engine. `oblako-backends doctor` shows what was tried."
+        "or `docker context use` at a running engine."
     )
 
     def __init__(self, base_url: str | None = None, timeout: float | None = None):
@@ -626,7 +627,9 @@ class DockerPlugin:
         except RuntimeUnavailableError as exc:
             tried = "; ".join(f"{where}: {why}" for where, why in exc.tried)
             return Probe(self.runtime, False, error=tried or "no endpoint to try", hint=self.start_hint)
-        except OblakoBackendError as exc:  # e.g. a DOCKER_CONTEXT that does not exist
+        except ConfigurationError:
+            raise  # a bad DOCKER_HOST or DOCKER_CONTEXT is the user's setting to fix, not an absent engine
+        except OblakoBackendError as exc:
             return Probe(self.runtime, False, error=str(exc), hint=self.start_hint)
         return Probe(
             backend=self.runtime,

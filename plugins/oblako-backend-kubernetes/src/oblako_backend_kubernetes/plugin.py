@@ -392,7 +392,7 @@ class KubernetesPlugin:
             version = self.kubectl.json("version", namespaced=False, timeout=timeout)
             context = self.kubectl.context or self._current_context()
         except (RuntimeUnavailableError, OblakoBackendError, ValueError) as exc:
-            return Probe(self.runtime, False, error=str(exc).splitlines()[0], hint=INSTALL_HINT)
+            return Probe(self.runtime, False, error=self._why_unreachable(exc, timeout), hint=INSTALL_HINT)
         server = version.get("serverVersion") or {}
         if not server:
             return Probe(self.runtime, False, error="kubectl reached no server", hint=INSTALL_HINT)
@@ -410,6 +410,30 @@ class KubernetesPlugin:
                 "ports listen on": f"{', '.join(core_config.bind_addresses())} (kubectl port-forward on this machine)",
             },
         )
+
+    def _why_unreachable(self, exc: Exception, timeout: float) -> str:
+        """The sentence that finishes "not reachable": no kubeconfig at all, else the server
+        the kubeconfig names and what kubectl said about it."""
+        listed = os.environ.get("KUBECONFIG", "")
+        files = [f for f in listed.split(os.pathsep) if f]
+        if files and not any(os.path.isfile(f) for f in files):
+            return f"no kubeconfig found (KUBECONFIG={listed} names no file)"
+        if not files and not os.path.isfile(os.path.expanduser("~/.kube/config")):
+            return "no kubeconfig found (KUBECONFIG unset, ~/.kube/config missing)"
+        said = (
+            "; ".join(reason for _, reason in exc.tried)
+            if isinstance(exc, RuntimeUnavailableError) and exc.tried
+            else str(exc).splitlines()[0]
+        )
+        jsonpath = "--output=jsonpath={.clusters[0].cluster.server}"
+        try:
+            server = self.kubectl.run(
+                "config", "view", "--minify", jsonpath, namespaced=False, timeout=timeout, check=False
+            )
+        except OblakoBackendError:
+            return said
+        where = server.stdout.strip() if server.returncode == 0 else ""
+        return f"the server {where} did not answer kubectl ({said})" if where else said
 
     @hookimpl
     def oblako_docker_client(self) -> Any:
