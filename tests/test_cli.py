@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import re
@@ -223,3 +224,15 @@ def test_list_marks_the_reference_backend_and_apple_off_macos_with_the_reason(
     out = capsys.readouterr().out
     assert "error:        Apple's container runtime needs macOS 26 or later" in out
     assert "oblako-backends doctor" not in out  # no hint to run the command being run
+
+
+def test_the_quick_path_knows_every_command_and_builds_only_the_one_typed() -> None:
+    from oblako_backends.cli import COMMANDS, _command_in, build_parser
+
+    full = build_parser()
+    (sub,) = [a for a in full._actions if isinstance(a, argparse._SubParsersAction)]
+    assert tuple(sub.choices) == COMMANDS  # a new command cannot be missed by the quick path
+    assert _command_in(["--backend", "ps", "-q", "ps", "--all"]) == "ps"  # "--backend ps" is a value
+    assert _command_in(["--version"]) is None and _command_in(["nonsense"]) is None
+    (only,) = [a for a in build_parser("ps")._actions if isinstance(a, argparse._SubParsersAction)]
+    assert list(only.choices) == ["ps"]

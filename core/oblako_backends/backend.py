@@ -8,6 +8,7 @@ not implement into an error that says so.
 from __future__ import annotations
 
 import os
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -15,24 +16,19 @@ import pluggy
 from . import config
 from .errors import InvalidSpecError, NotOwnedError, OblakoBackendError
 from .hookspecs import Progress
+from .labels import BACKEND_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PROJECT_LABEL
 from .models import ABSENT, ContainerInfo, LogStream, Probe, State
-from .spec import (
-    BACKEND_LABEL,
-    MANAGED_BY_LABEL,
-    MANAGED_BY_VALUE,
-    PROJECT_LABEL,
-    ContainerSpec,
-    validate_dockerfile,
-    validate_image,
-    validate_name,
-    validate_network_name,
-    validate_project,
-    validate_seconds,
-    validate_volume_name,
-)
 
 if TYPE_CHECKING:
     from .plugins import BackendInfo
+    from .spec import ContainerSpec
+
+
+def _spec() -> ModuleType:
+    """The validators, loaded on first use: `ps` and `list` never need them."""
+    from . import spec
+
+    return spec
 
 
 ANY_PROJECT = "*"  # stop/remove without regard to projects (no project name can be "*")
@@ -88,18 +84,18 @@ class Backend:
 
     def ensure_image(self, image: str, progress: Progress | None = None) -> None:
         """Make `image` present locally, pulling it if needed."""
-        self._call("oblako_ensure_image", image=validate_image(image), progress=progress)
+        self._call("oblako_ensure_image", image=_spec().validate_image(image), progress=progress)
 
     def build_image(
         self, image: str, context_dir: str, progress: Progress | None = None, dockerfile: str = "Dockerfile"
     ) -> None:
         """Build `image` from `context_dir` with its Dockerfile (`dockerfile`: another one inside the context)."""
-        dockerfile = validate_dockerfile(dockerfile)
+        dockerfile = _spec().validate_dockerfile(dockerfile)
         if not os.path.isfile(os.path.join(str(context_dir), dockerfile)):
             raise InvalidSpecError("context_dir", context_dir, f"must be a directory with a {dockerfile}")
         self._call(
             "oblako_build_image",
-            image=validate_image(image),
+            image=_spec().validate_image(image),
             context_dir=os.path.abspath(context_dir),
             progress=progress,
             dockerfile=dockerfile,
@@ -122,7 +118,7 @@ class Backend:
         ``run(name=..., image=..., ports=..., environment=..., volumes=..., ...)``.
         """
         if spec is None:
-            spec = ContainerSpec(**fields)
+            spec = _spec().ContainerSpec(**fields)
         elif fields:
             raise TypeError("pass either a ContainerSpec or keyword fields, not both")
         if (spec.network or spec.aliases) and "service_names" not in self.capabilities:
@@ -139,7 +135,7 @@ class Backend:
 
     def inspect(self, name: str) -> ContainerInfo | None:
         """Describe the container called `name`, or None if there is none."""
-        info: ContainerInfo | None = self._call("oblako_inspect", name=validate_name(name))
+        info: ContainerInfo | None = self._call("oblako_inspect", name=_spec().validate_name(name))
         return info
 
     def status(self, name: str) -> State:
@@ -149,12 +145,12 @@ class Backend:
 
     def logs(self, name: str, tail: int = 50) -> str:
         """The last `tail` log lines; an empty string when the container is gone."""
-        text: str = self._required("oblako_logs", name=validate_name(name), tail=_tail(tail))
+        text: str = self._required("oblako_logs", name=_spec().validate_name(name), tail=_tail(tail))
         return text
 
     def follow_logs(self, name: str, tail: int = 0) -> LogStream:
         """The last `tail` lines, then new ones as written. Close it (or leave a `with`) to stop."""
-        stream: LogStream = self._required("oblako_follow_logs", name=validate_name(name), tail=_tail(tail))
+        stream: LogStream = self._required("oblako_follow_logs", name=_spec().validate_name(name), tail=_tail(tail))
         return stream
 
     def stop(
@@ -165,7 +161,7 @@ class Backend:
         Refuses a container it did not make (with `adopt`, except one that carries no owner's
         labels at all), and, when `project` is given, one of another project (None: of none).
         """
-        grace = validate_seconds("timeout", timeout)
+        grace = _spec().validate_seconds("timeout", timeout)
         info = self._owned_or_absent(name, adopt, project)
         if info is not None:
             self._call("oblako_stop", name=name, timeout=grace)
@@ -181,12 +177,12 @@ class Backend:
     def create_volume(self, name: str, project: str | None = None) -> bool:
         """Create named volume `name` with ownership labels, unless it exists (then untouched).
         True when this call created it: only such a volume is ever removed by `remove_volume`."""
-        return self._create_labelled("volume", validate_volume_name(name), project)
+        return self._create_labelled("volume", _spec().validate_volume_name(name), project)
 
     def remove_volume(self, name: str, project: str | None = None) -> bool:
         """Remove named volume `name` and its data if this layer created it (for `project`, when
         given). False when there is no such volume; NotOwnedError for one that is not ours."""
-        return self._remove_labelled("volume", validate_volume_name(name), project, "its data was left alone")
+        return self._remove_labelled("volume", _spec().validate_volume_name(name), project, "its data was left alone")
 
     def create_network(self, name: str, project: str | None = None) -> bool:
         """Create network `name` for containers that reach each other by alias, unless it exists.
@@ -194,19 +190,19 @@ class Backend:
         for that (it declares ``service_names`` without the network hooks, as Kubernetes does)."""
         if not self._implemented("oblako_create_network"):
             return False
-        return self._create_labelled("network", validate_network_name(name), project)
+        return self._create_labelled("network", _spec().validate_network_name(name), project)
 
     def remove_network(self, name: str, project: str | None = None) -> bool:
         """Remove network `name` if this layer created it (for `project`, when given). False when
         there is none (or the backend has no networks); NotOwnedError for one that is not ours."""
         if not self._implemented("oblako_create_network"):
             return False
-        return self._remove_labelled("network", validate_network_name(name), project, "it was left alone")
+        return self._remove_labelled("network", _spec().validate_network_name(name), project, "it was left alone")
 
     def _create_labelled(self, kind: str, name: str, project: str | None) -> bool:
         labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, BACKEND_LABEL: self.name}
         if project is not None:
-            labels[PROJECT_LABEL] = validate_project(project)
+            labels[PROJECT_LABEL] = _spec().validate_project(project)
         return bool(self._call(f"oblako_create_{kind}", name=name, labels=labels))
 
     def _remove_labelled(self, kind: str, name: str, project: str | None, kept: str) -> bool:
@@ -230,7 +226,11 @@ class Backend:
 
     def probe(self, timeout: float | None = None) -> Probe:
         """Is the runtime reachable within `timeout` seconds, and what is it?"""
-        deadline = config.probe_timeout() if timeout is None else validate_seconds("timeout", timeout, allow_zero=False)
+        deadline = (
+            config.probe_timeout()
+            if timeout is None
+            else _spec().validate_seconds("timeout", timeout, allow_zero=False)
+        )
         probe: Probe = self._required("oblako_probe", timeout=deadline)
         return probe
 

@@ -15,18 +15,18 @@ import threading
 import time
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import config
-from .backend import Backend
 from .errors import ConfigurationError, InvalidSpecError, NotOwnedError, OblakoBackendError, UnknownBackendError
 from .models import RUNNING, ContainerInfo
 from .plugins import INSTALL_ONE, REFERENCE_BACKENDS, answering_instead, get_backend, list_backends
-from .service import Service
-from .spec import ContainerSpec, parse_port, parse_volume, validate_seconds
-from .stack import Interrupted, StackError, document, down, remove_volumes, up
-from .stack import load as load_stack
+
+if TYPE_CHECKING:
+    from .backend import Backend
+
+# What only some commands need (specs, services files, Compose) is imported inside them, so a
+# quick command such as `ps` starts as fast as a plain docker-py script (bench/ps.py).
 
 
 def _print_json(data: Any) -> None:
@@ -156,6 +156,8 @@ def _split_pair(option: str, value: str, sep: str) -> tuple[str, str]:
 
 def spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """ContainerSpec keyword fields from docker-style command-line options."""
+    from .spec import parse_port, parse_volume
+
     ports = dict(parse_port(item) for item in args.publish)
     environment: dict[str, str] = {}
     for item in args.env:
@@ -253,6 +255,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         import secrets
 
         args.name = f"oblako-run-{secrets.token_hex(4)}"
+    from .spec import ContainerSpec
+
     spec = ContainerSpec(**spec_from_args(args))  # validated before any runtime is touched
     backend = get_backend(args.backend)
     show = ProgressDisplay(quiet=args.quiet)  # a person sees a long pull
@@ -266,6 +270,8 @@ def cmd_adopt(args: argparse.Namespace) -> int:
     fields = spec_from_args(args)
     name, image = fields.pop("name"), fields.pop("image")
     backend = get_backend(args.backend)
+    from .service import Service
+
     svc = Service(name, image, backend=backend, container_name=name, adopt=True, **fields)
     before = backend.inspect(name)
     if before is not None and not before.owned and not svc.adoptable(before):
@@ -293,6 +299,9 @@ def _reachable(backend: Backend) -> bool:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from .stack import Interrupted, StackError, up
+    from .stack import load as load_stack
+
     backend = get_backend(args.backend)
     stack = load_stack(_services_file(args), backend, args.project)  # checked before anything starts
     if not _reachable(backend):
@@ -345,6 +354,9 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def cmd_config(args: argparse.Namespace) -> int:
     """The normalised project, as `docker compose config` prints one. No runtime is asked."""
+    from .stack import document
+    from .stack import load as load_stack
+
     stack = load_stack(_services_file(args), None, args.project)
     data = document(stack, show_environment=args.show_environment)
     if args.json:
@@ -357,6 +369,9 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
+    from .stack import down, remove_volumes
+    from .stack import load as load_stack
+
     backend = get_backend(args.backend)
     stack = load_stack(_services_file(args), backend, args.project)
     if not _reachable(backend):
@@ -394,6 +409,8 @@ def _services_file(args: argparse.Namespace) -> str:
         raise ConfigurationError("give the services file once: as FILE or as -f FILE")
     if args.file or args.file_option:
         return str(args.file or args.file_option)
+    from pathlib import Path
+
     from .compose import DEFAULT_FILES, find_default
 
     here = Path.cwd()
@@ -443,6 +460,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
         if len(args.names) != 1:
             raise ConfigurationError("logs takes one container NAME, or --project/--file with SERVICE names")
         return _container_logs(backend, args.names[0], args)
+    from .stack import load as load_stack
+
     project = args.project or load_stack(args.file, backend).project
     containers = {i.service or i.name: i.name for i in backend.list() if i.project == project}
     unknown = [n for n in args.names if n not in containers]
@@ -523,6 +542,8 @@ def _non_negative(text: str) -> int:
 def _seconds(text: str) -> float:
     """A duration typed on the command line: finite and 0 or more (no nan, inf or negatives)."""
     try:
+        from .spec import validate_seconds
+
         return validate_seconds("timeout", float(text))
     except (ValueError, InvalidSpecError):
         raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {text!r}") from None
@@ -534,7 +555,42 @@ def _positive(text: str) -> int:
     return int(text)
 
 
-def build_parser() -> argparse.ArgumentParser:
+COMMANDS: tuple[str, ...] = ("completion", "list", "doctor", "run", "adopt", "up", "down", "config")
+COMMANDS += ("ps", "status", "logs", "stop", "rm")
+
+
+class _Skipped:
+    """A subcommand's parser when another command was typed: configuring it costs nothing."""
+
+    def add_argument(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def set_defaults(self, **kwargs: object) -> None:
+        pass
+
+
+class _Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """Builds only the parser of the command being run (`selected`), so a quick command does
+    not pay for the other twelve (bench/ps.py); with none selected, all of them."""
+
+    selected: str | None = None
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        if self.selected is not None and name != self.selected:
+            return _Skipped()
+        return super().add_parser(name, **kwargs)
+
+
+def _command_in(words: list[str]) -> str | None:
+    """The command word, past the global options before it; None when there is none to trust."""
+    i = 0
+    while i < len(words) and words[i].startswith("-"):
+        i += 2 if words[i] == "--backend" else 1
+    return words[i] if i < len(words) and words[i] in COMMANDS else None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `command`, only that subcommand is configured (see _Subcommands)."""
     parser = argparse.ArgumentParser(
         prog="oblako-backends", description="Run oblako's service containers on any runtime."
     )
@@ -553,7 +609,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for action in choose._actions:
         parser._add_action(action)
+    parser.register("action", "parsers", _Subcommands)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.selected = command  # type: ignore[attr-defined]
 
     p = sub.add_parser("completion", help='a shell completion script: eval "$(oblako-backends completion bash)"')
     p.add_argument("shell", choices=["bash", "zsh"])
@@ -673,7 +731,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--" in words:
         cut = words.index("--")
         words, after = words[:cut], words[cut + 1 :]
-    args = build_parser().parse_args(words)
+    args = build_parser(_command_in(words)).parse_args(words)
     if after:
         if args.command not in ("run", "adopt"):
             build_parser().error("only `run` and `adopt` take a command after --")

@@ -14,12 +14,14 @@ and raise `RuntimeUnavailableError` when the runtime does not answer.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from .models import ContainerInfo, LogStream, Probe
-from .spec import ContainerSpec
+
+if TYPE_CHECKING:  # only named in signatures: quick paths need not load the validators
+    from .spec import ContainerSpec
 
 PROJECT = "oblako"
 hookspec = pluggy.HookspecMarker(PROJECT)

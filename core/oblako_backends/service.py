@@ -17,8 +17,9 @@ from typing import Any
 from . import config
 from .backend import Backend, refuse_other_project
 from .errors import NameInUseError, NotOwnedError, OblakoBackendError, ServiceNotReadyError
+from .labels import OWNER_LABEL_PREFIXES
 from .models import ABSENT, RUNNING, ContainerInfo, Health, State
-from .spec import OWNER_LABEL_PREFIXES, ContainerSpec, validate_name, validate_project, validate_seconds
+from .spec import ContainerSpec, validate_name, validate_project, validate_seconds
 
 # A health check gets the service and the container's info from the same poll, so a
 # readiness loop costs one inspect per round.

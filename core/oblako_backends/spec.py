@@ -20,6 +20,30 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import SECRET_MASK, InvalidSpecError
+from .labels import (  # re-exported: oblako_backends.spec.MANAGED_BY_LABEL and kin keep working
+    BACKEND_LABEL as BACKEND_LABEL,
+)
+from .labels import (
+    MANAGED_BY_LABEL as MANAGED_BY_LABEL,
+)
+from .labels import (
+    MANAGED_BY_VALUE as MANAGED_BY_VALUE,
+)
+from .labels import (
+    OWNER_LABEL_PREFIXES as OWNER_LABEL_PREFIXES,
+)
+from .labels import (
+    PROJECT_LABEL as PROJECT_LABEL,
+)
+from .labels import (
+    RESERVED_LABEL_PREFIX as RESERVED_LABEL_PREFIX,
+)
+from .labels import (
+    SERVICE_LABEL as SERVICE_LABEL,
+)
+from .labels import (
+    SPEC_HASH_LABEL as SPEC_HASH_LABEL,
+)
 
 # Docker's own rule for container names; Podman and Apple's CLI accept the same set.
 NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}")
@@ -43,25 +67,7 @@ ENV_KEY_RE = re.compile(r"[^\s=\x00-][^\s=\x00]*")
 PROTOCOLS = ("tcp", "udp", "sctp")
 HOST_GATEWAY = "host-gateway"
 
-# Ownership labels: stamped on everything this layer creates, checked before stop/remove.
-MANAGED_BY_LABEL = "oblako.managed-by"
-MANAGED_BY_VALUE = "oblako-backends"
-SERVICE_LABEL = "oblako.service"
-BACKEND_LABEL = "oblako.backend"
-SPEC_HASH_LABEL = "oblako.spec-hash"
-PROJECT_LABEL = "oblako.project"  # the project (services file) a container belongs to, if any
 PROJECT_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")  # Compose's rule for project names
-RESERVED_LABEL_PREFIX = "oblako."
-# Labels by which a tool claims a container as its own. A container with none of them (say,
-# one oblako made before it used this layer) may be adopted; one with any is never touched.
-OWNER_LABEL_PREFIXES = (
-    RESERVED_LABEL_PREFIX,
-    "com.docker.compose.",
-    "io.podman.compose.",
-    "com.docker.swarm.",
-    "org.testcontainers",
-    "io.kubernetes.",
-)
 
 
 def validate_name(name: object, field_name: str = "name") -> str:

@@ -17,8 +17,9 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ..errors import ImageNotFoundError, NameInUseError, OblakoBackendError, PortInUseError
 from ..hookspecs import Progress, hookimpl
+from ..labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from ..models import RUNNING, STOPPED, ContainerInfo, LogStream, Probe, PublishedPort, State
-from ..spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE, ContainerSpec
+from ..spec import ContainerSpec
 
 
 @dataclass

@@ -27,8 +27,8 @@ from oblako_backends import (
     config,
     hookimpl,
 )
+from oblako_backends.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from oblako_backends.models import seconds_since
-from oblako_backends.spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 HINT = "install the docker CLI and point DOCKER_HOST (or `docker context use`) at a running engine"
 _PORT = re.compile(r"(?:Bind for \S*:|listen tcp\S* \S*:)(\d+)")

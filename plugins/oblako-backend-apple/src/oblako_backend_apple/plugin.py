@@ -34,7 +34,7 @@ from oblako_backends import (
 )
 from oblako_backends import config as core_config
 from oblako_backends.commands import follow, free_port
-from oblako_backends.spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from oblako_backends.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 from . import cli
 

@@ -16,14 +16,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oblako_backends import (
     ConfigurationError,
     ContainerInfo,
-    ContainerSpec,
     Health,
-    HealthCommand,
     ImageNotFoundError,
     LogStream,
     NameInUseError,
@@ -36,10 +34,14 @@ from oblako_backends import (
     hookimpl,
 )
 from oblako_backends import config as core_config
+from oblako_backends.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from oblako_backends.models import CAPABILITIES, seconds_since
-from oblako_backends.spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 from . import endpoint as endpoints
+
+if TYPE_CHECKING:  # named in signatures only: `ps` and `list` never load the validators
+    from oblako_backends import ContainerSpec, HealthCommand
+
 from .endpoint import Endpoint
 from .errors import command_missing, image_missing, name_in_use, port_in_use
 
@@ -116,8 +118,9 @@ class DockerPlugin:
 
     # -- connection ------------------------------------------------------------------------
 
-    def _find_engine(self, deadline: float) -> tuple[Endpoint, Mapping[str, Any]]:
-        """The first candidate whose engine answers /version; all of them within `deadline` s."""
+    def _find_engine(self, deadline: float) -> tuple[Endpoint, Mapping[str, Any], Any]:
+        """The first candidate whose engine answers /version, its answer, and the client that
+        asked (still open, at the oldest API version); all of them within `deadline` s."""
         import docker
 
         tried: list[tuple[str, str]] = []
@@ -136,16 +139,18 @@ class DockerPlugin:
                 )
                 try:
                     version = probe.version(api_version=False)
-                finally:
+                except BaseException:
                     probe.close()
+                    raise
             except Exception as exc:  # any failure of this candidate is reported, not raised
                 tried.append((str(candidate), _reason(exc)))
                 continue
             wrong = self.check_engine(version, candidate)
             if wrong:
+                probe.close()
                 tried.append((str(candidate), wrong))
                 continue
-            return candidate, version
+            return candidate, version, probe
         raise RuntimeUnavailableError(self.runtime, tried, self.start_hint)
 
     @property
@@ -156,14 +161,15 @@ class DockerPlugin:
 
         with self._lock:
             if self._api is None:
-                found, version = self._find_engine(core_config.probe_timeout())
+                found, version, client = self._find_engine(core_config.probe_timeout())
                 newest = docker.constants.DEFAULT_DOCKER_API_VERSION
                 api_version = str(version.get("ApiVersion", newest))
                 if not version_lt(api_version, newest):
                     api_version = newest
-                self._api = docker.APIClient(
-                    base_url=found.url, version=api_version, timeout=self._timeout, tls=found.tls
-                )
+                # The client that found the engine goes on, at the version both sides speak and
+                # with the call deadline: one connection instead of two (`ps` stays quick).
+                client._version, client.timeout = api_version, self._timeout
+                self._api = client
                 self._endpoint, self._version, self._gateways, self._network_ids = found, version, {}, {}
             return self._api
 
@@ -623,7 +629,8 @@ class DockerPlugin:
     @hookimpl
     def oblako_probe(self, timeout: float) -> Probe:
         try:
-            found, version = self._find_engine(timeout)
+            found, version, client = self._find_engine(timeout)
+            client.close()
         except RuntimeUnavailableError as exc:
             tried = "; ".join(f"{where}: {why}" for where, why in exc.tried)
             return Probe(self.runtime, False, error=tried or "no endpoint to try", hint=self.start_hint)

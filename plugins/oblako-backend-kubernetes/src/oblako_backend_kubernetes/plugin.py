@@ -33,8 +33,8 @@ from oblako_backends import (
 )
 from oblako_backends import config as core_config
 from oblako_backends.commands import follow, free_port
+from oblako_backends.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from oblako_backends.models import seconds_since
-from oblako_backends.spec import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 from . import forward, manifests
 from .kubectl import INSTALL_HINT, Kubectl, not_found

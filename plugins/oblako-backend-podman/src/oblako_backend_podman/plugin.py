@@ -12,15 +12,18 @@ import shlex
 import sys
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oblako_backend_docker import DockerPlugin, Endpoint
 from oblako_backend_docker.plugin import engine_name
-from oblako_backends import ContainerSpec, Health
+from oblako_backends import Health
 from oblako_backends import config as core_config
 from oblako_backends.models import seconds_since
 
 from . import endpoint as endpoints
+
+if TYPE_CHECKING:  # named in signatures only
+    from oblako_backends import ContainerSpec
 
 HOST_GATEWAY = "host-gateway"
 
