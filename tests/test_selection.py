@@ -127,7 +127,7 @@ def test_a_broken_plugin_is_reported_and_does_not_break_others(
     assert cli(["list"]) == 0
     out = capsys.readouterr().out
     assert "broken: " in out and "needs libfoo" in out
-    assert [line for line in out.splitlines() if line.startswith("memory")][0].endswith("ok")
+    assert [line for line in out.splitlines() if line.startswith("memory")][0].endswith("layer)")  # loads fine
 
 
 def test_a_plugin_built_for_a_newer_core_says_which_core_it_needs(make_dist: MakeDist) -> None:
