@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 from oblako_backends import (
@@ -224,3 +225,39 @@ def test_an_endpoint_published_on_every_address_is_reached_through_loopback() ->
     assert info.endpoint(80) == ("127.0.0.1", 9000)
     assert info.endpoint(53, "udp") == ("10.1.2.3", 5300)
     assert info.endpoint(53) is None
+
+
+def test_a_service_as_a_context_manager_runs_inside_the_block_and_is_gone_after(backend: Backend) -> None:
+    with Service("ctx", "localhost/ctx:1", backend=backend) as svc:
+        assert svc.status().state == RUNNING
+    assert backend.status("oblako-ctx") == ABSENT
+
+
+def test_the_context_manager_stops_the_service_when_the_block_raises(backend: Backend) -> None:
+    with pytest.raises(KeyError), Service("boom", "localhost/boom:1", backend=backend):
+        assert backend.status("oblako-boom") == RUNNING
+        raise KeyError("the caller's own failure")
+    assert backend.status("oblako-boom") == ABSENT
+
+
+def test_the_context_manager_stops_a_service_that_never_became_ready(backend: Backend) -> None:
+    def crashes(service: Service, info: object) -> bool:  # its process dies before it is ready
+        backend.plugin.exit("oblako-never")
+        return False
+
+    never = Service("never", "localhost/never:1", backend=backend, health_check=crashes)
+    with pytest.raises(ServiceNotReadyError, match="is stopped instead of becoming ready"), never:
+        pytest.fail("the block must not run")
+    assert backend.status("oblako-never") == ABSENT
+
+
+def test_a_misspelt_field_is_a_type_error_that_mypy_names_before_it_runs(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="unexpected keyword argument 'prots'"):
+        Service("s3", "localhost/s3:1", prots={"80/tcp": None})  # type: ignore[call-arg]
+    from mypy import api
+
+    (tmp_path / "uses.py").write_text(
+        "from oblako_backends import Service\nService('s3', 'localhost/s3:1', prots={'80/tcp': None})\n"
+    )
+    out, _, status = api.run([str(tmp_path / "uses.py"), "--no-incremental", "--ignore-missing-imports"])
+    assert status == 1 and 'Unexpected keyword argument "prots" for "Service"' in out

@@ -10,7 +10,7 @@ from __future__ import annotations
 import http.client
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ from .backend import Backend, refuse_other_project
 from .errors import NameInUseError, NotOwnedError, OblakoBackendError, ServiceNotReadyError
 from .labels import OWNER_LABEL_PREFIXES
 from .models import ABSENT, RUNNING, ContainerInfo, Health, State
-from .spec import ContainerSpec, validate_name, validate_project, validate_seconds
+from .spec import ContainerSpec, HealthCommand, validate_name, validate_project, validate_seconds
 
 # A health check gets the service and the container's info from the same poll, so a
 # readiness loop costs one inspect per round.
@@ -57,16 +57,43 @@ class Service:
         stop_timeout: float = 10.0,
         adopt: bool = False,
         project: str | None = None,
-        **spec_fields: Any,
+        ports: Mapping[str, int | None] | None = None,
+        environment: Mapping[str, str] | Sequence[str] | None = None,
+        volumes: Mapping[str, Any] | None = None,
+        extra_hosts: Mapping[str, str] | None = None,
+        command: str | Sequence[str] | None = None,
+        entrypoint: str | Sequence[str] | None = None,
+        working_dir: str | None = None,
+        user: str | int | None = None,
+        labels: Mapping[str, str] | None = None,
+        network: str | None = None,
+        aliases: Sequence[str] = (),
+        health: HealthCommand | Mapping[str, Any] | None = None,
     ):
-        """`adopt`: `start` may replace a same-named container that no tool claims (no owner's
-        labels) when it runs the same image repository, as oblako's own containers from before
-        this layer do; its named volumes, and their data, stay."""
+        """The container's fields are ContainerSpec's, named here so a type checker catches a
+        misspelt one. `adopt`: `start` may replace a same-named container that no tool claims
+        (no owner's labels) when it runs the same image repository, as oblako's own containers
+        from before this layer do; its named volumes, and their data, stay."""
         self.name = validate_name(name, "service name")
         self.adopt = adopt
         self.project = None if project is None else validate_project(project)
         self.container_name = container_name or f"oblako-{name}"
-        self.spec = ContainerSpec(name=self.container_name, image=image, **spec_fields)
+        given: dict[str, Any] = {
+            "ports": ports,
+            "environment": environment,
+            "volumes": volumes,
+            "extra_hosts": extra_hosts,
+            "command": command,
+            "entrypoint": entrypoint,
+            "working_dir": working_dir,
+            "user": user,
+            "labels": labels,
+            "network": network,
+            "aliases": aliases,
+            "health": health,
+        }
+        fields = {k: v for k, v in given.items() if v is not None}
+        self.spec = ContainerSpec(name=self.container_name, image=image, **fields)
         self.health_check = health_check
         self.stop_timeout = validate_seconds("stop_timeout", stop_timeout)
         self._backend = backend
@@ -139,6 +166,20 @@ class Service:
 
         A service of a project never stops a same-named container of another project."""
         self.backend.stop(self.container_name, timeout=self.stop_timeout, project=self.project)
+
+    def __enter__(self) -> Service:
+        """`with Service(...) as s:` starts it and waits until ready; leaving the block stops it,
+        also when the block (or the wait) raised."""
+        self.start()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
     def restart(self) -> None:
         self.stop()
