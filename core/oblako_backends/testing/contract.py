@@ -80,6 +80,7 @@ def fetch(host: str, port: int) -> str:
         return str(response.read().decode())
 
 
+@pytest.mark.usefixtures("oblako_contract_test")  # capability selection and a deadline
 class ContainerContract:
     """The container hooks, through the `Backend` facade."""
 
@@ -246,6 +247,7 @@ class ContainerContract:
         assert all(c.state == RUNNING for c in mine)
 
 
+@pytest.mark.usefixtures("oblako_contract_test")  # capability selection and a deadline
 class ServiceContract:
     """`Service` on top of the backend: idempotent and self-healing starts."""
 
@@ -287,6 +289,7 @@ class ServiceContract:
         assert info is not None and info.spec_hash == changed.spec.fingerprint()
 
 
+@pytest.mark.usefixtures("oblako_contract_test")  # capability selection and a deadline
 class RaceContract:
     """Many starts of one service at the same moment converge on one container."""
 
@@ -352,6 +355,7 @@ def _assert_one_running(backend: Backend, name: str) -> None:
     assert backend.logs(name).count("racer-started") == 1  # created and started once, never replaced
 
 
+@pytest.mark.usefixtures("oblako_contract_test")  # capability selection and a deadline
 class CompatContract:
     """`oblako_backends.compat` driven exactly the way oblako's own `Service` drives it."""
 
@@ -403,6 +407,7 @@ def _serves(host: str, port: int) -> bool:
     return True
 
 
+@pytest.mark.usefixtures("oblako_contract_test")  # capability selection and a deadline
 class OptionalContract:
     """Capabilities a backend may declare in its probe; each test runs only when it does."""
 
@@ -514,6 +519,7 @@ class OptionalContract:
         assert oblako_backend.logs(name) == "1234\n"
 
 
+@pytest.mark.usefixtures("oblako_contract_test")  # capability selection and a deadline
 class ServiceNamesContract:
     """Capability ``service_names``: a container finds another by its alias. It needs the
     runtime's name resolution; a cluster without DNS cannot pass it (see the Kubernetes tests)."""

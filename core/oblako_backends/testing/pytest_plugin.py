@@ -1,10 +1,14 @@
-"""pytest plugin (entry point ``pytest11``): options and fixtures for the backend contract.
+"""pytest plugin (entry point ``pytest11``): options and fixtures for the backend contract,
+and `oblako_services` for test suites that need a project's services running.
 
     pytest --pyargs oblako_backends.testing.contract --oblako-backend NAME --oblako-test-image REF
 
 or subclass the classes in `oblako_backends.testing.contract` in your own tests and override
 the `oblako_backend` fixture. Tests of optional capabilities carry
 ``@pytest.mark.oblako_capability("name")`` and run only when the backend's probe declares it.
+
+Nothing here is autouse: a project that merely has the core installed gets no fixture in its
+test runs. The contract classes ask for `oblako_contract_test` themselves.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from ..errors import OblakoBackendError
 BACKEND_OPTION = "--oblako-backend"
 IMAGE_OPTION = "--oblako-test-image"
 IMAGE_VAR = "OBLAKO_TEST_IMAGE"
+DEADLINE_OPTION = "--oblako-deadline"
+SERVICES_OPTION = "--oblako-services"
+SERVICES_INI = "oblako_services"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -37,6 +44,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="REF",
         help=f"an image the runtime can run offline with busybox's sh, httpd and sleep (or ${IMAGE_VAR})",
     )
+    group.addoption(
+        DEADLINE_OPTION,
+        metavar="SECONDS",
+        type=float,
+        default=60.0,
+        help="each contract test fails, naming the step that hung, when it takes longer (default 60)",
+    )
+    group.addoption(
+        SERVICES_OPTION,
+        metavar="FILE",
+        help="the services or Compose file the oblako_services fixture brings up (or ini oblako_services)",
+    )
+    parser.addini(SERVICES_INI, "the services or Compose file the oblako_services fixture brings up")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -81,16 +101,102 @@ def oblako_capabilities(request: pytest.FixtureRequest, oblako_backend: Backend)
     return probed[id(oblako_backend)]
 
 
-@pytest.fixture(autouse=True)
-def _oblako_select_by_capability(request: pytest.FixtureRequest) -> None:
-    """The one place optional-capability tests are selected: by the probe, not by the tests."""
+@pytest.fixture
+def oblako_contract_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """What every contract test gets (the contract classes ask for it): selection by the probe's
+    capabilities, and a deadline, so a hanging backend fails the test instead of the run."""
     wanted = [m.args[0] for m in request.node.iter_markers("oblako_capability")]
-    if not wanted:
+    if wanted:
+        declared: frozenset[str] = request.getfixturevalue("oblako_capabilities")
+        missing = sorted(set(wanted) - declared)
+        if missing:
+            pytest.skip(f"the backend's probe does not declare {', '.join(missing)}")
+    seconds = float(request.config.getoption(DEADLINE_OPTION))
+    with _deadline(seconds, request.node.name):
+        yield
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float, test: str) -> Iterator[None]:
+    """Fail `test` when it runs longer than `seconds`, from where it is stuck (SIGALRM interrupts
+    even a blocking read, so the traceback ends at the step that hung). Where there is no
+    SIGALRM (Windows) or not in the main thread, no deadline is set."""
+    import signal
+    import threading
+
+    if not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread() or seconds <= 0:
+        yield
         return
-    declared: frozenset[str] = request.getfixturevalue("oblako_capabilities")
-    missing = sorted(set(wanted) - declared)
-    if missing:
-        pytest.skip(f"the backend's probe does not declare {', '.join(missing)}")
+
+    def expired(signum: int, frame: object) -> None:
+        pytest.fail(f"{test} did not finish within {seconds:g} s ({DEADLINE_OPTION}); the step that hung is above")
+
+    before = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)
+
+
+class Services:
+    """What `oblako_services` brought up: where each service's ports are reachable."""
+
+    def __init__(self, stack: Any, outcomes: list[Any]):
+        self.stack = stack
+        self.project: str = stack.project
+        self._by_name = {d.name: d for d in stack.services}
+
+    def endpoint(self, service: str, container_port: int, protocol: str = "tcp") -> tuple[str, int]:
+        """(host, port) on this machine for a published container port of `service`."""
+        definition = self._by_name.get(service)
+        if definition is None:
+            raise KeyError(f"no service {service!r} in project {self.project!r}; it has {sorted(self._by_name)}")
+        found: tuple[str, int] | None = definition.service.endpoint(container_port, protocol)
+        if found is None:
+            raise KeyError(f"{service} publishes no {container_port}/{protocol}")
+        return found
+
+    def url(self, service: str, container_port: int, path: str = "/") -> str:
+        host, port = self.endpoint(service, container_port)
+        return f"http://{host}:{port}{path}"
+
+
+@pytest.fixture(scope="session")
+def oblako_services_file(request: pytest.FixtureRequest) -> str:
+    """The file `oblako_services` brings up: --oblako-services, else ini `oblako_services`
+    (relative to the rootdir). Override this fixture to choose it in code."""
+    chosen = request.config.getoption(SERVICES_OPTION) or request.config.getini(SERVICES_INI)
+    if not chosen:
+        pytest.fail(
+            f"oblako_services needs a file: pass {SERVICES_OPTION} FILE, set `{SERVICES_INI} = FILE` in the "
+            "pytest ini, or override the oblako_services_file fixture",
+            pytrace=False,
+        )
+    return os.path.join(str(request.config.rootpath), str(chosen))  # an absolute one stays as it is
+
+
+@pytest.fixture(scope="session")
+def oblako_services(request: pytest.FixtureRequest, oblako_services_file: str) -> Iterator[Services]:
+    """Every service of a services or Compose file, up and ready for the whole session (as
+    `oblako-backends up` brings them up), then taken down with the volumes `up` made. The
+    backend is --oblako-backend, else the usual selection."""
+    from ..plugins import get_backend
+    from ..stack import down, load, remove_volumes, up
+
+    backend = get_backend(request.config.getoption(BACKEND_OPTION))
+    stack = load(oblako_services_file, backend)
+    try:
+        outcomes = up(stack)
+    except OblakoBackendError as exc:
+        pytest.fail(f"oblako_services could not bring up {oblako_services_file}: {exc}", pytrace=False)
+    try:
+        yield Services(stack, outcomes)
+    finally:
+        left = down(stack)
+        if not left:
+            remove_volumes(stack)
 
 
 @pytest.fixture

@@ -1,0 +1,71 @@
+"""The pytest plugin from a user's side: projects of their own, run by a real pytest."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import runtimes
+
+
+def pytest_in(project: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    if not (project / "pytest.ini").exists():
+        (project / "pytest.ini").write_text("[pytest]\n")  # none of this repository's settings
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OBLAKO_", "DOCKER_", "PYTEST_"))}
+    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
+    return subprocess.run(argv, cwd=project, env={**base, **(env or {})}, capture_output=True, text=True, timeout=600)
+
+
+def test_an_unrelated_project_gets_no_fixture_from_the_installed_core(tmp_path: Path) -> None:
+    (tmp_path / "test_plain.py").write_text("def test_nothing_to_do_with_containers():\n    assert 1 + 1 == 2\n")
+    done = pytest_in(tmp_path, "--setup-plan")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "test_plain.py::test_nothing_to_do_with_containers" in done.stdout
+    plan = [line for line in done.stdout.splitlines() if "SETUP" in line or "TEARDOWN" in line or "::" in line]
+    assert plan and not [line for line in plan if "oblako" in line]  # no fixture of ours is set up around it
+
+
+def test_a_hanging_backend_fails_that_test_within_the_deadline_naming_the_step(tmp_path: Path) -> None:
+    """The memory backend runs no process, so the follow test's stream never yields: a hang."""
+    start = time.monotonic()
+    done = pytest_in(
+        tmp_path,
+        "--pyargs", "oblako_backends.testing.contract", "-k", "test_follow_yields_lines_as_written",
+        "--oblako-backend", "memory", "--oblako-test-image", "busybox:1", "--oblako-deadline", "3",
+    )  # fmt: skip
+    assert time.monotonic() - start < 60
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "test_follow_yields_lines_as_written_and_stops_when_closed did not finish within 3 s" in done.stdout
+    assert "wait_for" in done.stdout  # the traceback ends in the step that was waiting
+
+
+def test_oblako_services_brings_a_compose_file_up_for_the_session_and_down_after(
+    docker_engine: runtimes.Daemon, tmp_path: Path
+) -> None:
+    port = runtimes.free_port()
+    (tmp_path / "compose.yaml").write_text(
+        f"services:\n  web:\n    image: {runtimes.TEST_IMAGE}\n    ports: ['{port}:8080']\n"
+    )
+    (tmp_path / "pytest.ini").write_text("[pytest]\noblako_services = compose.yaml\n")
+    (tmp_path / "test_uses_services.py").write_text(
+        "import urllib.request\n\n"
+        "def test_web_answers(oblako_services):\n"
+        "    with urllib.request.urlopen(oblako_services.url('web', 8080), timeout=10) as r:\n"
+        "        assert b'hello from oblako-test' in r.read()\n\n"
+        "def test_the_same_project_serves_the_whole_session(oblako_services):\n"
+        f"    assert oblako_services.endpoint('web', 8080) == ('127.0.0.1', {port})\n"
+    )
+    done = pytest_in(tmp_path, "-q", env={"DOCKER_HOST": docker_engine.url})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout
+    from oblako_backends import get_backend
+
+    os.environ["DOCKER_HOST"] = docker_engine.url
+    try:
+        left = [c.name for c in get_backend("docker").list() if c.project == tmp_path.name.lower()]
+    finally:
+        del os.environ["DOCKER_HOST"]
+    assert left == []  # taken down when the session ended
