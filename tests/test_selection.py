@@ -351,3 +351,24 @@ def test_doctor_with_an_unknown_backend_exits_2_with_one_cause(capsys: pytest.Ca
     assert cli(["doctor", "--backend", "nope"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("oblako-backends: unknown container backend 'nope'")
+
+
+def test_the_layer_logs_through_logging_one_logger_per_module_and_trace_is_one_of_them(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from oblako_backends import Service
+
+    secret = "s3cr3t-value-never-logged"
+    monkeypatch.setenv("OBLAKO_TRACE", "1")
+    caplog.set_level(logging.DEBUG, logger="oblako_backends")
+    backend = get_backend("memory")
+    Service("logged", "localhost/logged:1", backend=backend, environment={"TOKEN": secret}).start()
+    by_logger = {r.name for r in caplog.records}
+    assert {"oblako_backends.plugins", "oblako_backends.backend", "oblako_backends.trace"} <= by_logger
+    assert any(
+        r.name == "oblako_backends.backend" and r.getMessage().startswith("run oblako-logged") for r in caplog.records
+    )
+    assert any("oblako_run(spec=ContainerSpec(name='oblako-logged'" in r.getMessage() for r in caplog.records)
+    assert all(secret not in r.getMessage() for r in caplog.records)  # env values are masked in every record

@@ -7,6 +7,7 @@ not implement into an error that says so.
 
 from __future__ import annotations
 
+import logging
 import os
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,9 @@ from .models import ABSENT, ContainerInfo, LogStream, Probe, State
 if TYPE_CHECKING:
     from .plugins import BackendInfo
     from .spec import ContainerSpec
+
+
+log = logging.getLogger(__name__)
 
 
 def _spec() -> ModuleType:
@@ -131,6 +135,7 @@ class Backend:
                 f"the {self.name} backend cannot run a health check inside the container (health); "
                 "check from the host instead (Service(health_check=http_check(...)))"
             )
+        log.debug("run %s (%s) on %s", spec.name, spec.image, self.name)
         self._call("oblako_run", spec=spec.owned_by(self.name, service, project))
 
     def inspect(self, name: str) -> ContainerInfo | None:
@@ -164,6 +169,7 @@ class Backend:
         grace = _spec().validate_seconds("timeout", timeout)
         info = self._owned_or_absent(name, adopt, project)
         if info is not None:
+            log.debug("stop %s on %s (%g s grace)", name, self.name, grace)
             self._call("oblako_stop", name=name, timeout=grace)
         return info
 
@@ -171,6 +177,7 @@ class Backend:
         """Remove at once, running or not; return what was removed. Idempotent; refuses as `stop` does."""
         info = self._owned_or_absent(name, adopt, project)
         if info is not None:
+            log.debug("remove %s on %s", name, self.name)
             self._call("oblako_remove", name=name)
         return info
 

@@ -9,6 +9,7 @@ Listing reads metadata only; loading imports the selected entry point and nothin
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
 
@@ -362,6 +363,9 @@ def _load(info: BackendInfo, selected_by: str, options: dict[str, Any], extensio
         from .trace import install_tracing
 
         install_tracing(pm)
+    logging.getLogger(__name__).debug(
+        "backend %s selected by %s (%s %s)", info.name, selected_by, info.distribution, info.version
+    )
     return Backend(info.name, pm, selected_by=selected_by, info=info)
 
 

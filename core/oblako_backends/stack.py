@@ -21,6 +21,7 @@ it started, so a failed `up` leaves nothing running.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import sys
 import threading
@@ -66,6 +67,7 @@ KEYS = {
     "health",
 }
 DEFAULT_READY_TIMEOUT = 60.0
+log = logging.getLogger(__name__)
 Progress = Callable[[str, str], None]  # (service, line)
 
 
@@ -381,7 +383,12 @@ def up(
     Setting `cancel` (a first Ctrl-C) ends the waiting, stops what this `up` started and
     raises `Interrupted`; setting `hurry` too (a second Ctrl-C) removes them at once.
     """
-    say: Progress = progress or (lambda service, line: None)
+    shown: Progress = progress or (lambda service, line: None)
+
+    def say(service: str, line: str) -> None:
+        log.debug("%s: %s", service, line)
+        shown(service, line)
+
     _create_volumes(stack)
     _create_network(stack)
     _health_on_the_host_where_needed(stack)
@@ -427,6 +434,7 @@ def up(
                 found = info.endpoint(p.container_port, p.protocol) if info else None
                 if found:
                     outcome.endpoints.append(f"{found[0]}:{found[1]} -> {p.container_port}/{p.protocol}")
+            log.info("%s is ready (%s)", svc.name, svc.container_name)
             say(svc.name, "ready")
         except _Cancelled:
             return

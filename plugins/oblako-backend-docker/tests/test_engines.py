@@ -55,6 +55,19 @@ def test_probe_reports_the_engine(backend: Backend, engine: runtimes.Engine) -> 
     assert {"build", "named_volumes", "docker_api"} <= probe.capabilities
 
 
+def test_the_plugin_logs_under_its_own_package_where_it_connected(
+    engine: runtimes.Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from oblako_backends import get_backend
+
+    caplog.set_level(logging.DEBUG, logger="oblako_backend_docker")
+    get_backend().list()  # connects
+    (record,) = [r for r in caplog.records if r.name == "oblako_backend_docker.plugin"]
+    assert f"at {engine.url} (from " in record.getMessage()
+
+
 def test_an_http_service_serves_on_loopback_through_its_published_port(backend: Backend, unique_name: Names) -> None:
     svc = Service(unique_name("web"), IMAGE, backend=backend, ports={"8080/tcp": None})
     svc.start()

@@ -9,6 +9,7 @@ no label filter, so ownership is filtered here; there is no Docker API.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import shutil
@@ -54,6 +55,9 @@ def _private_file(text: str) -> Iterator[Path | None]:
         os.unlink(name)
 
 
+log = logging.getLogger(__name__)
+
+
 class ApplePlugin:
     """Containers on Apple's container runtime (macOS 26+), through its CLI."""
 
@@ -91,6 +95,7 @@ class ApplePlugin:
     def _run(self, *args: str, timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         program = self._program()
         deadline = timeout or self.timeout
+        log.debug("%s %s", program, " ".join(args))  # environment values go in an --env-file, never argv
         try:
             done = subprocess.run(
                 [program, *args],

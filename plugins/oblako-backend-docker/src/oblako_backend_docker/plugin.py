@@ -9,6 +9,7 @@ picked up by the same object.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import re
 import socket
@@ -46,6 +47,7 @@ from .endpoint import Endpoint
 from .errors import command_missing, image_missing, name_in_use, port_in_use
 
 Progress = Callable[[str], None]
+log = logging.getLogger(__name__)  # oblako_backend_docker.plugin: a plugin logs under its own package
 
 
 HEALTH_STATUS = {  # the Engine API's health words (Podman's too)
@@ -170,6 +172,8 @@ class DockerPlugin:
                 # with the call deadline: one connection instead of two (`ps` stays quick).
                 client._version, client.timeout = api_version, self._timeout
                 self._api = client
+                log.debug("%s: %s %s at %s (from %s), API %s", self.runtime, engine_name(version),
+                          version.get("Version", "?"), found.url, found.source, api_version)  # fmt: skip
                 self._endpoint, self._version, self._gateways, self._network_ids = found, version, {}, {}
             return self._api
 
@@ -218,6 +222,7 @@ class DockerPlugin:
                 raise OblakoBackendError(f"can't {what}: {message}") from exc
             raise OblakoBackendError(f"{self.runtime} refused to {what}: {message}") from exc
         except (requests.exceptions.RequestException, docker.errors.DockerException, OSError) as exc:
+            log.debug("%s: lost the engine while trying to %s (%s); the next call reconnects", self.runtime, what, exc)
             self._reset()
             where = str(self._endpoint) if self._endpoint else "the engine"
             raise RuntimeUnavailableError(

@@ -8,6 +8,7 @@ implementation. Every call carries `--request-timeout` and a subprocess timeout.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import shutil
 import subprocess
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from oblako_backends import OblakoBackendError, RuntimeUnavailableError
+
+log = logging.getLogger(__name__)
 
 INSTALL_HINT = (
     "install kubectl and point it at a cluster: KUBECONFIG or `kubectl config use-context` "
@@ -73,6 +76,7 @@ class Kubectl:
         server that accepts connections but never answers holds kubectl in its TLS handshake)."""
         deadline = timeout if timeout is not None else self.timeout
         argv = self.argv(*args, namespaced=namespaced, timeout=deadline)
+        log.debug("%s", " ".join(argv))  # values ride in manifests on stdin, never in argv
         program = shutil.which(argv[0])
         if program is None:
             raise RuntimeUnavailableError("kubernetes", [(argv[0], "not on PATH")], INSTALL_HINT)
