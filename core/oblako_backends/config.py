@@ -18,6 +18,7 @@ TIMEOUT_VAR = "OBLAKO_TIMEOUT"
 PROBE_TIMEOUT_VAR = "OBLAKO_PROBE_TIMEOUT"
 BIND_ADDRESS_VAR = "OBLAKO_BIND_ADDRESS"
 PUBLISH_GATEWAY_VAR = "OBLAKO_PUBLISH_GATEWAY"
+HOST_OVERRIDE_VAR = "OBLAKO_HOST_OVERRIDE"
 
 DEFAULT_BACKEND = "docker"
 DEFAULT_TIMEOUT = 60.0  # one runtime API call (a pull streams, so this bounds each step)
@@ -25,6 +26,9 @@ DEFAULT_PROBE_TIMEOUT = 5.0  # "does the runtime answer at all?"
 DEFAULT_BIND_ADDRESSES = ("127.0.0.1",)
 
 BACKEND_NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+HOST_NAME_RE = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -112,3 +116,21 @@ def explicit_bind_addresses() -> tuple[str, ...] | None:
                 "comma-separated list, e.g. 127.0.0.1 or 0.0.0.0"
             ) from None
     return tuple(dict.fromkeys(out))
+
+
+def host_override() -> str | None:
+    """OBLAKO_HOST_OVERRIDE: the host every published port is reached at, whatever the engine
+    says (testcontainers' host override). A host name or an IP address; None when unset."""
+    raw = os.environ.get(HOST_OVERRIDE_VAR, "").strip()
+    if not raw:
+        return None
+    try:
+        return str(ipaddress.ip_address(raw.strip("[]")))
+    except ValueError:
+        pass
+    if not raw.isascii() or not HOST_NAME_RE.fullmatch(raw):
+        raise ConfigurationError(
+            f"{HOST_OVERRIDE_VAR}={raw!r} is neither a host name nor an IP address; set it to where this "
+            "machine reaches the engine's published ports (e.g. docker-host or 192.168.1.20), or unset it"
+        )
+    return raw

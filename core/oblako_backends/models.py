@@ -110,6 +110,9 @@ class ContainerInfo:
     # The verdict of the container's own health check; None when it has none (or the backend
     # cannot run one: see the capability "health").
     health: Health | None = None
+    # Where the engine's published ports are when they are not on this machine: the host of a
+    # tcp:// or ssh:// engine, or the host a CI job container reaches its mounted engine at.
+    engine_host: str = ""
 
     @property
     def owned(self) -> bool:
@@ -139,13 +142,18 @@ class ContainerInfo:
     def endpoint(self, container_port: int, protocol: str = "tcp") -> tuple[str, int] | None:
         """(host, port) to connect to from this machine for a container port, if published.
 
-        A loopback or wildcard binding is preferred over others (such as the bridge gateway a
-        port is also published on for containers that reach the host).
+        OBLAKO_HOST_OVERRIDE wins. Otherwise a loopback or wildcard binding is preferred over
+        others (such as the bridge gateway a port is also published on for containers that
+        reach the host), and means the engine's host: 127.0.0.1 for an engine on this machine,
+        `engine_host` for one elsewhere.
         """
+        from .config import host_override
+
         matching = [p for p in self.ports if p.container_port == container_port and p.protocol == protocol]
         matching.sort(key=lambda p: not (p.host_ip in _WILDCARDS or p.host_ip.startswith("127.")))
         for port in matching:
-            host = "127.0.0.1" if port.host_ip in _WILDCARDS else port.host_ip
+            local = port.host_ip in _WILDCARDS or port.host_ip.startswith("127.")
+            host = host_override() or (self.engine_host or "127.0.0.1" if local else port.host_ip)
             return host, port.host_port
         return None
 

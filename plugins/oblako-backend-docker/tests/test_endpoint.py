@@ -148,3 +148,61 @@ def test_missing_image_wordings(message: str) -> None:
 def test_a_command_missing_from_the_image_is_recognised(message: str, named: str) -> None:
     assert command_missing(message) == named
     assert command_missing("No such container: x") is None
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("tcp://10.20.30.40:2375", "10.20.30.40"),
+        ("ssh://ci@build-host.example:2222", "build-host.example"),
+        ("https://[2001:db8::7]:2376", "2001:db8::7"),
+        ("tcp://127.0.0.1:2375", ""),  # this machine
+        ("tcp://localhost:2375", ""),
+        ("unix:///var/run/docker.sock", ""),
+    ],
+)
+def test_the_host_of_a_remote_engine_is_read_from_its_url(url: str, host: str) -> None:
+    from oblako_backend_docker.endpoint import remote_host
+
+    assert remote_host(url, lambda address: address.startswith("127.")) == host
+
+
+def test_a_container_finds_its_default_gateway_and_knows_it_is_one(tmp_path: Path) -> None:
+    from oblako_backend_docker.endpoint import default_gateway, inside_a_container
+
+    routes = tmp_path / "route"
+    routes.write_text(
+        "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+        "eth0\t00000000\t010011AC\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
+        "eth0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n"
+    )
+    assert default_gateway(str(routes)) == "172.17.0.1"  # what a job container on Docker's bridge sees
+    assert default_gateway(str(tmp_path / "none")) == ""
+    assert not inside_a_container(str(tmp_path))
+    (tmp_path / ".dockerenv").touch()
+    assert inside_a_container(str(tmp_path))
+
+
+@pytest.mark.parametrize("bad", ["has space", "under_score.example", "-leading", "ünïcode.example", "a" * 64 + ".x"])
+def test_a_host_override_that_is_no_host_is_refused_naming_the_variable(
+    bad: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from oblako_backends import ContainerInfo, PublishedPort, State
+
+    monkeypatch.setenv("OBLAKO_HOST_OVERRIDE", bad)
+    info = ContainerInfo("x", State.RUNNING, ports=(PublishedPort(80, "tcp", "0.0.0.0", 8080),))
+    with pytest.raises(ConfigurationError, match="OBLAKO_HOST_OVERRIDE=.* is neither a host name nor an IP address"):
+        info.endpoint(80)
+
+
+@pytest.mark.parametrize("good", ["docker-host", "192.168.1.20", "engine.example.test", "::1"])
+def test_a_host_override_wins_over_every_binding(good: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from oblako_backends import ContainerInfo, PublishedPort, State
+
+    monkeypatch.setenv("OBLAKO_HOST_OVERRIDE", good)
+    info = ContainerInfo(
+        "x", State.RUNNING, ports=(PublishedPort(80, "tcp", "127.0.0.1", 8080),), engine_host="10.0.0.9"
+    )
+    assert info.endpoint(80) == (good, 8080)
+    monkeypatch.delenv("OBLAKO_HOST_OVERRIDE")
+    assert info.endpoint(80) == ("10.0.0.9", 8080)  # without it: the engine's host

@@ -449,3 +449,70 @@ def test_when_the_selected_runtime_is_silent_doctor_and_up_name_one_that_answers
     err = capsys.readouterr().err
     assert "oblako-backends: podman answers: select it with --backend podman" in err
     assert "OBLAKO_CONTAINER_BACKEND=auto picks the first that answers" in err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="creating a network namespace needs root")
+def test_a_remote_engine_over_tcp_is_reached_at_its_own_address(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A real Docker Engine in a network namespace of the test's own, on an address of its own,
+    reached over TCP as DOCKER_HOST=tcp://ADDRESS:2375: no traffic goes anywhere else."""
+    from oblako_backends import cli, get_backend
+
+    with own_namespace() as (namespace, host_ip):
+        address = host_ip.rsplit(".", 1)[0] + ".2"
+        url = f"tcp://{address}:2375"
+        directory = Path(tempfile.mkdtemp(prefix="obr-"))  # short: containerd's socket paths must fit 108 bytes
+        daemon = _dockerd_in(namespace, url, directory)
+        try:
+            runtimes.build_test_image(url)
+            for var in ("OBLAKO_CONTAINER_BACKEND", "OBLAKO_BIND_ADDRESS", "OBLAKO_HOST_OVERRIDE", "DOCKER_CONTEXT"):
+                monkeypatch.delenv(var, raising=False)
+            monkeypatch.setenv("DOCKER_HOST", url)
+
+            assert cli.main(["doctor"]) == 0  # loopback publishing on a remote engine: said, not hidden
+            assert f"the engine is not on this machine ({address}), and ports are published on its loopback" in (
+                capsys.readouterr().out
+            )
+
+            monkeypatch.setenv("OBLAKO_BIND_ADDRESS", "0.0.0.0")
+            backend = get_backend()
+            svc = Service("remote-web", IMAGE, backend=backend, container_name="remote-web", ports={"8080/tcp": None})
+            svc.start()
+            try:
+                svc.wait_ready(timeout=60)  # its check connects where endpoint() says
+                host, port = svc.endpoint(8080) or ("", 0)
+                assert host == address  # the engine's host, not 127.0.0.1
+                assert runtimes.http_get(address, port) == (200, "hello from oblako-test\n")
+                monkeypatch.setenv("OBLAKO_HOST_OVERRIDE", "engine.example.test")
+                assert svc.endpoint(8080) == ("engine.example.test", port)  # the override wins
+            finally:
+                svc.stop()
+        finally:
+            runtimes.stop_pid(daemon)
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _dockerd_in(namespace: str, url: str, directory: Path) -> int:
+    """A dockerd inside `namespace`, listening on `url` only; its pid once it answers."""
+    # nsenter joins the network namespace only; `ip netns exec` would also remount /sys, which
+    # hides the cgroup filesystems dockerd needs.
+    argv = [
+        runtimes.locate("nsenter") or "nsenter", f"--net=/var/run/netns/{namespace}",
+        runtimes.locate("dockerd") or "dockerd", "--host", url,
+        "--data-root", str(directory / "data"), "--exec-root", str(directory / "exec"),
+        "--pidfile", str(directory / "dockerd.pid"), "--exec-opt", "native.cgroupdriver=cgroupfs",
+        "--iptables=false", "--ip-masq=false",
+    ]  # fmt: skip
+    log = directory / "dockerd.log"
+    proc = runtimes._spawn(argv, log)
+    host, port = url.removeprefix("tcp://").split(":")
+
+    def answers() -> bool:
+        try:
+            return runtimes.http_get(host, int(port), "/_ping", timeout=1)[0] == 200
+        except OSError:
+            return False
+
+    runtimes.wait_until(answers, "the remote dockerd", 90, proc, log)
+    return proc.pid

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,3 +98,31 @@ def _from_context(name: str, source: str) -> Endpoint:
             f"(known: {', '.join(known)}); create it with `docker context create` or pick another"
         )
     return Endpoint(context.Host, f"{source} {name!r}", context.TLSConfig)
+
+
+def remote_host(url: str, is_local: Callable[[str], bool]) -> str:
+    """The host of a tcp://, http(s):// or ssh:// engine that is not this machine; else ""."""
+    scheme, _, rest = url.partition("://")
+    if scheme not in ("tcp", "http", "https", "ssh"):
+        return ""
+    authority = rest.split("/", 1)[0].rpartition("@")[2]
+    host = authority[1 : authority.find("]")] if authority.startswith("[") else authority.rsplit(":", 1)[0]
+    return "" if host in ("localhost", "") or is_local(host) else host
+
+
+def inside_a_container(root: str = "/") -> bool:
+    """Docker and Podman mark the containers they run (/.dockerenv, /run/.containerenv)."""
+    return any(os.path.exists(os.path.join(root, marker)) for marker in (".dockerenv", "run/.containerenv"))
+
+
+def default_gateway(routes: str = "/proc/net/route") -> str:
+    """The IPv4 default gateway from the kernel's routing table ("" when there is none)."""
+    try:
+        with open(routes, encoding="ascii") as table:
+            for line in table.read().splitlines()[1:]:
+                fields = line.split()
+                if len(fields) > 2 and fields[1] == "00000000":
+                    return ".".join(str(b) for b in reversed(bytes.fromhex(fields[2])))
+    except (OSError, ValueError):
+        pass
+    return ""

@@ -107,6 +107,7 @@ class DockerPlugin:
         self._version: Mapping[str, Any] = {}
         self._gateways: dict[str, str] = {}  # network: its gateway ("" none), per connection; see host_gateway()
         self._network_ids: dict[str, str] = {}  # network name: ID, per connection; see network_id()
+        self._engine_host: str | None = None  # see engine_host; per connection
 
     # -- where the engine is (overridden by podman and colima) --------------------------------
 
@@ -172,6 +173,7 @@ class DockerPlugin:
                 # with the call deadline: one connection instead of two (`ps` stays quick).
                 client._version, client.timeout = api_version, self._timeout
                 self._api = client
+                self._engine_host = None  # learnt when first needed: see engine_host
                 log.debug("%s: %s %s at %s (from %s), API %s", self.runtime, engine_name(version),
                           version.get("Version", "?"), found.url, found.source, api_version)  # fmt: skip
                 self._endpoint, self._version, self._gateways, self._network_ids = found, version, {}, {}
@@ -467,6 +469,7 @@ class DockerPlugin:
             ports=tuple(sorted(ports, key=lambda p: (p.container_port, p.protocol, p.host_ip))),
             backend=self.runtime,
             health=health if running else None,
+            engine_host=self.engine_host if ports else "",
         )
 
     # -- named volumes ----------------------------------------------------------------------
@@ -655,8 +658,35 @@ class DockerPlugin:
                 "api version": str(version.get("ApiVersion", "")),
                 "platform": f"{version.get('Os', '')}/{version.get('Arch', '')}",
                 "ports listen on": self._listening_or_why(),
+                **self._remote_warning(found),
             },
         )
+
+    @property
+    def engine_host(self) -> str:
+        """Where this engine's published ports are, seen from here, when not on this machine
+        ("" when they are): the host of a tcp:// or ssh:// engine; and for a unix socket seen
+        from inside a container whose network the engine does not share (a CI job with the
+        host's socket mounted: the engine's bridge is not ours), that container's default
+        gateway, which is the host."""
+        if self._engine_host is None:
+            url = self._endpoint.url if self._endpoint else ""
+            host = endpoints.remote_host(url, _is_local_address)
+            if not host and url.startswith("unix://") and endpoints.inside_a_container() and not self.host_gateway():
+                host = endpoints.default_gateway()
+            self._engine_host = host
+        return self._engine_host
+
+    def _remote_warning(self, found: Endpoint) -> dict[str, str]:
+        """doctor's warning for an engine elsewhere whose ports would bind to its own loopback."""
+        where = self.engine_host
+        loopback = all(a.startswith("127.") for a in self.bind_addresses(None))
+        if not where or not loopback:
+            return {}
+        return {
+            "warning": f"the engine is not on this machine ({where}), and ports are published on its loopback, "
+            f"so they are unreachable from here: set OBLAKO_BIND_ADDRESS=0.0.0.0 (or an address of {where})"
+        }
 
     def _listening_or_why(self) -> str:
         try:
