@@ -644,8 +644,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "adopt",
         parents=[choose, running],
-        help="run a container in place of a same-named one no tool claims (oblako's own from before "
-        "this layer), if it runs the same image repository; its named volumes stay",
+        help="adopt [OPTIONS] NAME IMAGE [CMD...]: run a container in place of a same-named one no tool "
+        "claims (oblako's own from before this layer), if it runs the same image repository; its named volumes stay",
     )
     p.add_argument("name")
     p.add_argument("image")

@@ -182,5 +182,13 @@ def test_a_missing_cli_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.delenv("OBLAKO_APPLE_CLI", raising=False)
+    probe = get_backend("apple").probe()  # this machine is not a Mac: that is the reason given
+    assert not probe.reachable and "needs macOS 26 or later on Apple silicon (this machine: Linux" in probe.error
+    # On a Mac that qualifies (as Python's platform module would report one), the missing CLI is the reason.
+    import platform
+
+    monkeypatch.setattr(platform, "system", lambda: "Darwin")
+    monkeypatch.setattr(platform, "machine", lambda: "arm64")
+    monkeypatch.setattr(platform, "mac_ver", lambda: ("26.1", ("", "", ""), "arm64"))
     probe = get_backend("apple").probe()
     assert not probe.reachable and "brew install container" in probe.hint and "macOS 26" in probe.hint

@@ -116,7 +116,7 @@ def test_the_cli_adopts_oblakos_old_container(
 ) -> None:
     name = unique_name("cli-adopt")
     volume = made_by_old_oblako(name)
-    assert cli(["adopt", name, IMAGE, "-v", f"{volume}:/data", "--", "sh", "-c", KEEPER]) == 0
+    assert cli(["adopt", "-v", f"{volume}:/data", name, IMAGE, "sh", "-c", KEEPER]) == 0  # docker's shape
     out, err = capsys.readouterr()
     assert out == f"{name}\n" and f"adopted {name}" in err
     info = backend.inspect(name)
