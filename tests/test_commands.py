@@ -6,33 +6,33 @@ import sys
 import time
 
 import pytest
-from oblako_backends.commands import output
+from oblako_backends.commands import answer
 
 
 def test_stdout_of_a_command_that_succeeds() -> None:
-    assert output([sys.executable, "-c", "print('hello')"], timeout=30).stdout == "hello\n"
+    assert answer([sys.executable, "-c", "print('hello')"], timeout=30).stdout == "hello\n"
 
 
 def test_a_failure_gives_the_exit_status_and_its_last_words() -> None:
-    said = output([sys.executable, "-c", "import sys; sys.exit('storage is locked')"], timeout=30)
+    said = answer([sys.executable, "-c", "import sys; sys.exit('storage is locked')"], timeout=30)
     assert said.stdout is None and "failed (1): storage is locked" in said.why
 
 
 def test_a_command_that_overruns_is_stopped_at_the_deadline() -> None:
     started = time.monotonic()
-    said = output([sys.executable, "-c", "import time; time.sleep(60)"], timeout=0.5)
-    assert said.stdout is None and "did not answer within 0.5 s" in said.why
+    said = answer([sys.executable, "-c", "import time; time.sleep(60)"], timeout=0.5)
+    assert said.stdout is None and "gave no answer within 0.5 s" in said.why
     assert time.monotonic() - started < 10
 
 
 def test_a_missing_tool_is_an_answer_not_an_exception() -> None:
-    said = output(["oblako-no-such-tool", "info"], timeout=5)
+    said = answer(["oblako-no-such-tool", "info"], timeout=5)
     assert said.stdout is None and said.why == "oblako-no-such-tool is not on PATH"
 
 
 def test_a_shell_string_is_refused() -> None:
     with pytest.raises(TypeError, match="not a shell string"):
-        output("podman info", timeout=5)  # type: ignore[arg-type]
+        answer("podman info", timeout=5)  # type: ignore[arg-type]
 
 
 def test_follow_streams_lines_and_close_ends_the_whole_process_group() -> None:
@@ -60,3 +60,33 @@ def test_free_port_is_bindable() -> None:
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", free_port()))
+
+
+def test_run_is_the_one_way_to_start_a_runtime_cli_with_a_deadline_and_the_cores_errors() -> None:
+    from oblako_backends import OblakoBackendError, RuntimeUnavailableError
+    from oblako_backends.commands import run
+
+    done = run(
+        [sys.executable, "-c", "import sys; print(sys.stdin.read().upper())"], 30, runtime="x", hint="h", input="abc"
+    )
+    assert done.stdout == "ABC\n"  # stdin given
+    failed = run([sys.executable, "-c", "import sys; sys.exit('no such pod')"], 30, runtime="x", hint="h")
+    assert failed.returncode == 1  # returned as it is without `fail`
+
+    def fail(argv: object, stderr: str) -> OblakoBackendError:
+        return OblakoBackendError(f"mapped: {stderr.strip()}")
+
+    with pytest.raises(OblakoBackendError, match="mapped: no such pod"):
+        run([sys.executable, "-c", "import sys; sys.exit('no such pod')"], 30, runtime="x", hint="h", fail=fail)
+    started = time.monotonic()
+    with pytest.raises(RuntimeUnavailableError, match="gave no answer within 0.5 s") as slow:
+        run(
+            [sys.executable, "-c", "import time; time.sleep(60)"],
+            0.5,
+            runtime="kubernetes",
+            hint="start it",
+            where="ctx",
+        )
+    assert time.monotonic() - started < 10 and slow.value.tried[0][0] == "ctx" and slow.value.hint == "start it"
+    with pytest.raises(RuntimeUnavailableError, match="oblako-no-such-tool is not on PATH"):
+        run(["oblako-no-such-tool"], 5, runtime="x", hint="h")

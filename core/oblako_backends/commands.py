@@ -1,13 +1,16 @@
 """Running a runtime's own command-line tool: argv lists only, always with a deadline.
 
-Backends ask CLIs questions (`podman info`, `colima status`, ...) while locating their
-runtime. A missing tool, a failure or an overrun is an answer too ("not this way"), so these
-helpers report why instead of raising, and never wait past the deadline.
+`run` is the one place a runtime CLI is started (kubectl, Apple's `container`, a third
+party's tool): a deadline, output captured as text, stdin closed unless given, and errors
+mapped to the core's. `answer` asks a CLI a question while locating a runtime (`podman info`,
+`colima status`), where a missing tool, a failure or an overrun is an answer too ("not this
+way"): it reports why instead of raising. `follow` streams a CLI's log lines.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -17,42 +20,78 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from .errors import OblakoBackendError, RuntimeUnavailableError
 from .models import LogStream
+
+log = logging.getLogger(__name__)
+
+
+Failure = Callable[[Sequence[str], str], OblakoBackendError]  # (argv, stderr) -> the error to raise
+
+
+def run(
+    argv: Sequence[str],
+    timeout: float,
+    *,
+    runtime: str,
+    hint: str,
+    where: str = "",
+    input: str | None = None,
+    fail: Failure | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a runtime's CLI `argv` (a list, never a shell string) for at most `timeout` s.
+
+    A missing program, one that cannot start, or an overrun raises `RuntimeUnavailableError`
+    for `runtime`, naming `where` (default: the program) and carrying `hint`. A non-zero exit
+    is returned as it is, unless `fail` is given: then `fail(argv, stderr)` is raised.
+    """
+    if not argv or isinstance(argv, str):
+        raise TypeError("argv must be a non-empty list of arguments, not a shell string")
+    program = shutil.which(argv[0], path=None if env is None else env.get("PATH"))
+    place = where or argv[0]
+    if program is None:
+        raise RuntimeUnavailableError(runtime, [(place, f"{argv[0]} is not on PATH")], hint)
+    log.debug("%s", " ".join(argv))  # values that are secrets never ride in argv (env files, stdin)
+    try:
+        done = subprocess.run(
+            [program, *argv[1:]],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            env=None if env is None else dict(env),
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        said = f"`{' '.join(argv[:2])}` gave no answer within {timeout:g} s"
+        raise RuntimeUnavailableError(runtime, [(place, said)], hint) from exc
+    except OSError as exc:
+        raise RuntimeUnavailableError(runtime, [(place, f"{argv[0]} could not run: {exc}")], hint) from exc
+    if fail is not None and done.returncode != 0:
+        raise fail(argv, done.stderr)
+    return done
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Answer:
     """What a command printed, or why there is nothing to read."""
 
     stdout: str | None
     why: str = ""
 
 
-def output(argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = None) -> Outcome:
-    """Run `argv` (no shell) for at most `timeout` s; stdout on exit status 0, else the reason."""
-    if not argv or isinstance(argv, str):
-        raise TypeError("argv must be a non-empty list of arguments, not a shell string")
-    program = shutil.which(argv[0], path=None if env is None else env.get("PATH"))
-    if program is None:
-        return Outcome(None, f"{argv[0]} is not on PATH")
+def answer(argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = None) -> Answer:
+    """Ask a CLI (no shell) for at most `timeout` s: its stdout on exit status 0, else the reason."""
     try:
-        done = subprocess.run(
-            [program, *argv[1:]],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-            env=None if env is None else dict(env),
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return Outcome(None, f"`{' '.join(argv)}` did not answer within {timeout:g} s")
-    except OSError as exc:
-        return Outcome(None, f"`{' '.join(argv)}` could not run: {exc}")
+        done = run(argv, timeout, runtime=argv[0] if argv else "?", hint="", env=env)
+    except RuntimeUnavailableError as exc:
+        return Answer(None, exc.tried[0][1])
     if done.returncode != 0:
         said = (done.stderr or done.stdout).strip().splitlines()
-        return Outcome(None, f"`{' '.join(argv)}` failed ({done.returncode}): {said[-1] if said else 'no output'}")
-    return Outcome(done.stdout)
+        return Answer(None, f"`{' '.join(argv)}` failed ({done.returncode}): {said[-1] if said else 'no output'}")
+    return Answer(done.stdout)
 
 
 def follow(argv: Sequence[str], check: Callable[[], None] | None = None, period: float = 2.0) -> LogStream:

@@ -42,7 +42,6 @@ from ..spec import HealthCommand
 Names = Callable[[str], str]
 # Runs until stopped, and stops at once on SIGTERM (a bare `sleep` as PID 1 ignores it).
 FOREVER = 'trap "exit 0" TERM; sleep 600 & wait'
-TICKS = "i=0; while [ $i -lt 30 ]; do sleep 0.25; i=$((i+1)); echo tick-$i; done"  # 7.5 s of lines
 SERVE = "mkdir -p /tmp/www && echo contract-ok > /tmp/www/index.html && httpd -f -p 8080 -h /tmp/www"
 DEADLINE = 60.0
 THREADS, PROCESSES = 8, 4

@@ -17,7 +17,6 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ..errors import ImageNotFoundError, NameInUseError, OblakoBackendError, PortInUseError
 from ..hookspecs import Progress, hookimpl
-from ..labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from ..models import RUNNING, STOPPED, ContainerInfo, LogStream, Probe, PublishedPort, State
 from ..spec import ContainerSpec
 
@@ -180,7 +179,7 @@ class MemoryPlugin:
     @hookimpl
     def oblako_list(self) -> list[ContainerInfo]:
         infos = (self.oblako_inspect(name) for name in list(self._containers))
-        return [i for i in infos if i is not None and i.labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE]
+        return [i for i in infos if i is not None and i.owned]
 
     @hookimpl
     def oblako_probe(self, timeout: float) -> Probe:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from oblako_backend_colima.endpoint import candidates
+from oblako_backend_colima.endpoints import candidates
 from oblako_backends import ConfigurationError, RuntimeUnavailableError, get_backend
 
 

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from oblako_backend_docker.endpoint import DEFAULT_SOCKET, resolve
-from oblako_backend_docker.errors import command_missing, image_missing, port_in_use
+from oblako_backend_docker.endpoints import DEFAULT_SOCKET, resolve
+from oblako_backend_docker.wording import command_missing, image_missing, port_in_use
 from oblako_backends import ConfigurationError
 
 
@@ -162,13 +162,13 @@ def test_a_command_missing_from_the_image_is_recognised(message: str, named: str
     ],
 )
 def test_the_host_of_a_remote_engine_is_read_from_its_url(url: str, host: str) -> None:
-    from oblako_backend_docker.endpoint import remote_host
+    from oblako_backend_docker.endpoints import remote_host
 
     assert remote_host(url, lambda address: address.startswith("127.")) == host
 
 
 def test_a_container_finds_its_default_gateway_and_knows_it_is_one(tmp_path: Path) -> None:
-    from oblako_backend_docker.endpoint import default_gateway, inside_a_container
+    from oblako_backend_docker.endpoints import default_gateway, inside_a_container
 
     routes = tmp_path / "route"
     routes.write_text(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import runtimes
-from oblako_backend_podman.endpoint import candidates
+from oblako_backend_podman.endpoints import candidates
 from oblako_backends import STOPPED, RuntimeUnavailableError, Service, get_backend
 
 NO_TOOLS = {"PATH": "/nonexistent"}  # no podman CLI to ask

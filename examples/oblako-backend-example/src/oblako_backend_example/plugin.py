@@ -8,7 +8,7 @@ import re
 import shlex
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from oblako_backends import (
@@ -22,11 +22,11 @@ from oblako_backends import (
     PortInUseError,
     Probe,
     PublishedPort,
-    RuntimeUnavailableError,
     State,
     config,
     hookimpl,
 )
+from oblako_backends.commands import run
 from oblako_backends.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from oblako_backends.models import seconds_since
 
@@ -45,23 +45,17 @@ class ExamplePlugin:
         self.docker = docker
 
     def _cli(self, *args: str, timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        program = shutil.which(self.docker)
-        if program is None:
-            raise RuntimeUnavailableError("example", [(self.docker, "not on PATH")], HINT)
-        try:
-            done = subprocess.run(
-                [program, *args],
-                capture_output=True,
-                text=True,
-                timeout=timeout or config.call_timeout(),
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise RuntimeUnavailableError("example", [(f"docker {args[0]}", "no answer in time")], HINT) from exc
-        if check and done.returncode != 0:
-            raise OblakoBackendError(f"docker {args[0]} failed: {done.stderr.strip()}")
-        return done
+        def failed(argv: Sequence[str], stderr: str) -> OblakoBackendError:
+            return OblakoBackendError(f"docker {args[0]} failed: {stderr.strip()}")
+
+        # The core's one way to start a CLI: a deadline, and errors the core knows.
+        return run(
+            [self.docker, *args],
+            timeout or config.call_timeout(),
+            runtime="example",
+            hint=HINT,
+            fail=failed if check else None,
+        )
 
     @hookimpl
     def oblako_ensure_image(self, image: str, progress: Callable[[str], None] | None) -> None:

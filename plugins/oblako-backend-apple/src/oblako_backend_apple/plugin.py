@@ -34,10 +34,9 @@ from oblako_backends import (
     hookimpl,
 )
 from oblako_backends import config as core_config
-from oblako_backends.commands import follow, free_port
-from oblako_backends.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from oblako_backends.commands import follow, free_port, run
 
-from . import cli
+from . import container_cli
 
 
 @contextmanager
@@ -86,45 +85,36 @@ class ApplePlugin:
         return f"needs macOS 26 or later on Apple silicon (this machine: {this} {machine})"
 
     def _program(self) -> str:
-        found = cli.locate(self._explicit)
+        found = container_cli.locate(self._explicit)
         if found is None:
-            tried = self._explicit or ", ".join(["PATH", *cli.HOMEBREW])
-            raise RuntimeUnavailableError(self.runtime, [(tried, "no `container` executable")], cli.INSTALL_HINT)
+            tried = self._explicit or ", ".join(["PATH", *container_cli.HOMEBREW])
+            raise RuntimeUnavailableError(
+                self.runtime, [(tried, "no `container` executable")], container_cli.INSTALL_HINT
+            )
         return found
 
     def _run(self, *args: str, timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         program = self._program()
-        deadline = timeout or self.timeout
-        log.debug("%s %s", program, " ".join(args))  # environment values go in an --env-file, never argv
-        try:
-            done = subprocess.run(
-                [program, *args],
-                capture_output=True,
-                text=True,
-                timeout=deadline,
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise RuntimeUnavailableError(
-                self.runtime, [(program, f"`container {args[0]}` gave no answer within {deadline:g} s")], cli.START_HINT
-            ) from exc
-        if check and done.returncode != 0:
-            raise self._error(args, done.stderr)
-        return done
+        return run(
+            [program, *args],  # environment values go in an --env-file, never argv
+            timeout or self.timeout,
+            runtime=self.runtime,
+            hint=container_cli.START_HINT,
+            fail=(lambda argv, stderr: self._error(args, stderr)) if check else None,
+        )
 
     def _error(self, args: tuple[str, ...], stderr: str) -> OblakoBackendError:
         text = stderr.strip().splitlines()[-1] if stderr.strip() else "no output"
         lowered = stderr.lower()
         if "apiserver" in lowered and "not running" in lowered or "xpc connection" in lowered:
-            return RuntimeUnavailableError(self.runtime, [("container system", text)], cli.START_HINT)
+            return RuntimeUnavailableError(self.runtime, [("container system", text)], container_cli.START_HINT)
         return OblakoBackendError(f"container {' '.join(args[:1])} failed: {text}")
 
     # -- images ----------------------------------------------------------------------------
 
     @hookimpl
     def oblako_ensure_image(self, image: str, progress: Callable[[str], None] | None) -> None:
-        reference = cli.qualify(image)
+        reference = container_cli.qualify(image)
         if self._run("image", "inspect", reference, check=False).returncode == 0:
             return
         if progress:
@@ -138,7 +128,7 @@ class ApplePlugin:
         self, image: str, context_dir: str, progress: Callable[[str], None] | None, dockerfile: str
     ) -> None:
         path = os.path.join(context_dir, dockerfile)
-        built = self._run("build", "--tag", cli.qualify(image), f"--file={path}", context_dir)
+        built = self._run("build", "--tag", container_cli.qualify(image), f"--file={path}", context_dir)
         for line in (built.stdout + built.stderr).splitlines():
             if progress:
                 progress(line)
@@ -148,8 +138,8 @@ class ApplePlugin:
     def gateway(self) -> str:
         """How containers reach this Mac: configured, else what a container's network reports, else vmnet's default."""
         if self._gateway is None:
-            listed = cli.snapshots(self._run("ls", "--all", "--format", "json").stdout)
-            self._gateway = cli.gateway_of(listed) or cli.DEFAULT_GATEWAY
+            listed = container_cli.snapshots(self._run("ls", "--all", "--format", "json").stdout)
+            self._gateway = container_cli.gateway_of(listed) or container_cli.DEFAULT_GATEWAY
         return self._gateway
 
     @hookimpl
@@ -167,9 +157,9 @@ class ApplePlugin:
             if volume.is_named:
                 (self.volumes_dir / volume.source).mkdir(parents=True, exist_ok=True)
         gateway = self.gateway() if any("host.docker.internal" in v for v in spec.environment.values()) else ""
-        env_text = cli.env_file_text(spec.environment, gateway)
+        env_text = container_cli.env_file_text(spec.environment, gateway)
         with _private_file(env_text) as env_file:
-            argv = cli.run_argv(spec, host_ports, core_config.bind_addresses(), self.volumes_dir, env_file)
+            argv = container_cli.run_argv(spec, host_ports, core_config.bind_addresses(), self.volumes_dir, env_file)
             done = self._run(*argv, check=False)
         if done.returncode == 0:
             return
@@ -187,15 +177,15 @@ class ApplePlugin:
                 port,
             )
         if "not found" in lowered and ("image" in lowered or "manifest" in lowered) or "pull" in lowered:
-            raise ImageNotFoundError(f"image {cli.qualify(spec.image)!r} is not available: {error}")
+            raise ImageNotFoundError(f"image {container_cli.qualify(spec.image)!r} is not available: {error}")
         raise OblakoBackendError(f"container run {spec.name!r} failed: {error}")
 
     def _snapshots(self) -> list[dict[str, Any]]:
-        return cli.snapshots(self._run("ls", "--all", "--format", "json").stdout)
+        return container_cli.snapshots(self._run("ls", "--all", "--format", "json").stdout)
 
     @hookimpl
     def oblako_inspect(self, name: str) -> ContainerInfo | None:
-        found = [cli.info(s) for s in self._snapshots() if (s.get("configuration") or {}).get("id") == name]
+        found = [container_cli.info(s) for s in self._snapshots() if (s.get("configuration") or {}).get("id") == name]
         return found[0] if found else None
 
     # -- named volumes: directories under volumes_dir, their labels in .labels/<name>.json ---
@@ -231,8 +221,8 @@ class ApplePlugin:
     @hookimpl
     def oblako_list(self) -> list[ContainerInfo]:
         """`list` has no label filter: one listing, filtered here."""
-        infos = [cli.info(s) for s in self._snapshots()]
-        return [i for i in infos if i.labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE]
+        infos = [container_cli.info(s) for s in self._snapshots()]
+        return [i for i in infos if i.owned]
 
     @hookimpl
     def oblako_logs(self, name: str, tail: int) -> str:
@@ -251,7 +241,7 @@ class ApplePlugin:
             status = self._run("system", "status", timeout=deadline, check=False)
             if status.returncode != 0:
                 said = (status.stdout + status.stderr).strip().splitlines() or ["not running"]
-                raise RuntimeUnavailableError(self.runtime, [("container system", said[-1])], cli.START_HINT)
+                raise RuntimeUnavailableError(self.runtime, [("container system", said[-1])], container_cli.START_HINT)
 
         argv = [self._program(), "logs", "--follow", "-n", str(tail), name]
         return follow(argv, check=answers, period=min(2.0, self.timeout / 4))
@@ -284,9 +274,13 @@ class ApplePlugin:
         if status.returncode != 0:
             why = (status.stdout + status.stderr).strip().splitlines()
             return Probe(
-                self.runtime, False, endpoint=program, error=why[-1] if why else "not running", hint=cli.START_HINT
+                self.runtime,
+                False,
+                endpoint=program,
+                error=why[-1] if why else "not running",
+                hint=container_cli.START_HINT,
             )
-        found = cli.version(said)
+        found = container_cli.version(said)
         return Probe(
             backend=self.runtime,
             reachable=True,

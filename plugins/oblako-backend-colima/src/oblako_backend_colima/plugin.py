@@ -12,7 +12,7 @@ from oblako_backend_docker import DockerPlugin, Endpoint
 from oblako_backends import ConfigurationError
 from oblako_backends import config as core_config
 
-from . import endpoint as endpoints
+from . import endpoints
 
 
 class ColimaPlugin(DockerPlugin):

@@ -3,7 +3,7 @@
 Importing this package does not import docker-py; that happens on first use.
 """
 
-from .endpoint import Endpoint, resolve
+from .endpoints import Endpoint, resolve
 from .plugin import DockerPlugin
 
 __all__ = ["DockerPlugin", "Endpoint", "resolve"]

@@ -38,13 +38,13 @@ from oblako_backends import config as core_config
 from oblako_backends.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from oblako_backends.models import CAPABILITIES, seconds_since
 
-from . import endpoint as endpoints
+from . import endpoints
 
 if TYPE_CHECKING:  # named in signatures only: `ps` and `list` never load the validators
     from oblako_backends import ContainerSpec, HealthCommand
 
-from .endpoint import Endpoint
-from .errors import command_missing, image_missing, name_in_use, port_in_use
+from .endpoints import Endpoint
+from .wording import command_missing, image_missing, name_in_use, port_in_use
 
 Progress = Callable[[str], None]
 log = logging.getLogger(__name__)  # oblako_backend_docker.plugin: a plugin logs under its own package

@@ -98,9 +98,9 @@ def identity(pid: int) -> str:
 
 def _identity_from_ps(pid: int) -> str:
     """Where there is no /proc (macOS): `ps` gives the start time and command line."""
-    from oblako_backends.commands import output
+    from oblako_backends.commands import answer
 
-    said = output(["ps", "-o", "lstart=,command=", "-p", str(pid)], timeout=5)
+    said = answer(["ps", "-o", "lstart=,command=", "-p", str(pid)], timeout=5)
     return (said.stdout or "").strip()
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from oblako_backends import OblakoBackendError, RuntimeUnavailableError
+from oblako_backends.commands import run
 
 log = logging.getLogger(__name__)
 
@@ -75,28 +75,15 @@ class Kubectl:
         """Run kubectl with `args`: its own `--request-timeout`, and ours `backstop` s later (a
         server that accepts connections but never answers holds kubectl in its TLS handshake)."""
         deadline = timeout if timeout is not None else self.timeout
-        argv = self.argv(*args, namespaced=namespaced, timeout=deadline)
-        log.debug("%s", " ".join(argv))  # values ride in manifests on stdin, never in argv
-        program = shutil.which(argv[0])
-        if program is None:
-            raise RuntimeUnavailableError("kubernetes", [(argv[0], "not on PATH")], INSTALL_HINT)
-        try:
-            done = subprocess.run(
-                [program, *argv[1:]],
-                input=stdin,
-                capture_output=True,
-                text=True,
-                timeout=deadline + backstop,  # kubectl's own deadline first, ours as the backstop
-                stdin=None if stdin is not None else subprocess.DEVNULL,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise RuntimeUnavailableError(
-                "kubernetes", [(self.where, f"kubectl {args[0]} gave no answer within {deadline:g} s")], INSTALL_HINT
-            ) from exc
-        if check and done.returncode != 0:
-            raise error(self.where, args, done.stderr)
-        return done
+        return run(
+            self.argv(*args, namespaced=namespaced, timeout=deadline),  # values ride in manifests on stdin
+            deadline + backstop,  # kubectl's own deadline first, ours as the backstop
+            runtime="kubernetes",
+            hint=INSTALL_HINT,
+            where=self.where,
+            input=stdin,
+            fail=(lambda argv, stderr: error(self.where, args, stderr)) if check else None,
+        )
 
     def json(self, *args: str, namespaced: bool = True, timeout: float | None = None) -> Any:
         done = self.run(*args, "--output=json", namespaced=namespaced, timeout=timeout)

@@ -124,7 +124,7 @@ class KubernetesPlugin:
         done = self.kubectl.run("get", "namespace", self.settings.namespace, namespaced=False, check=False)
         if done.returncode != 0:
             if not not_found(done.stderr):
-                self.kubectl.run("get", "namespace", self.settings.namespace, namespaced=False)  # raise its error
+                raise kubectl_error(self.kubectl.where, ("get", "namespace"), done.stderr)
             body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.settings.namespace}}
             self.kubectl.run("apply", "-f", "-", stdin=json.dumps(body), namespaced=False)
         self._namespace_ready = True

@@ -3,7 +3,7 @@
 Importing this package does not import docker-py; that happens on first use.
 """
 
-from .endpoint import candidates
+from .endpoints import candidates
 from .plugin import PodmanPlugin
 
 __all__ = ["PodmanPlugin", "candidates"]

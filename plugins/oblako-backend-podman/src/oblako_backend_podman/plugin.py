@@ -20,12 +20,10 @@ from oblako_backends import Health
 from oblako_backends import config as core_config
 from oblako_backends.models import seconds_since
 
-from . import endpoint as endpoints
+from . import endpoints
 
 if TYPE_CHECKING:  # named in signatures only
     from oblako_backends import ContainerSpec
-
-HOST_GATEWAY = "host-gateway"
 
 
 class PodmanPlugin(DockerPlugin):
@@ -109,6 +107,8 @@ class PodmanPlugin(DockerPlugin):
         return tuple("" if a == "0.0.0.0" else a for a in super().bind_addresses(host_port, network))
 
     def extra_hosts(self, spec: ContainerSpec) -> dict[str, str]:
+        from oblako_backends.spec import HOST_GATEWAY  # here: `ps` and `list` never load the validators
+
         hosts = dict(spec.extra_hosts)
         if HOST_GATEWAY not in hosts.values():
             return hosts

@@ -126,3 +126,22 @@ def default_gateway(routes: str = "/proc/net/route") -> str:
     except (OSError, ValueError):
         pass
     return ""
+
+
+def named_by_user(base_url: str | None, env: Mapping[str, str], variables: tuple[str, ...]) -> Endpoint | None:
+    """The one endpoint a user named, if any: the base_url option, else the first of `variables`
+    that is set. Such a choice is the only candidate: nothing else is tried behind it."""
+    if base_url:
+        return Endpoint(check_url(base_url, "base_url"), "base_url option")
+    for var in variables:
+        if env.get(var, "").strip():
+            return Endpoint(check_url(env[var].strip(), var), var)
+    return None
+
+
+def first_of_each_url(found: list[Endpoint]) -> list[Endpoint]:
+    """`found` without later duplicates of a URL, in order."""
+    unique: dict[str, Endpoint] = {}
+    for endpoint in found:
+        unique.setdefault(endpoint.url, endpoint)
+    return list(unique.values())

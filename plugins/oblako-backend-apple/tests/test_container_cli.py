@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from oblako_backend_apple import cli
+from oblako_backend_apple import container_cli
 from oblako_backends import RUNNING, STOPPED, ContainerSpec
 
 # `container ls --all --format json`, one running and one stopped container.
@@ -53,7 +53,7 @@ LS_JSON = json.dumps(
 
 
 def test_ls_json_becomes_container_infos() -> None:
-    web, batch = (cli.info(s) for s in cli.snapshots(LS_JSON))
+    web, batch = (container_cli.info(s) for s in container_cli.snapshots(LS_JSON))
     assert (web.name, web.state, web.image, web.owned) == ("web", RUNNING, "docker.io/library/nginx:latest", True)
     assert web.endpoint(80) == ("127.0.0.1", 8080)
     assert (batch.state, batch.owned) == (STOPPED, False)
@@ -61,8 +61,8 @@ def test_ls_json_becomes_container_infos() -> None:
         (9000, 9000, "udp"),
         (9001, 9001, "udp"),
     ]
-    assert cli.gateway_of(cli.snapshots(LS_JSON)) == "192.168.64.1"
-    assert cli.snapshots("") == []
+    assert container_cli.gateway_of(container_cli.snapshots(LS_JSON)) == "192.168.64.1"
+    assert container_cli.snapshots("") == []
 
 
 @pytest.mark.parametrize(
@@ -74,7 +74,7 @@ def test_ls_json_becomes_container_infos() -> None:
     ],
 )
 def test_version_is_read_from_the_version_line(text: str, expected: tuple[int, int, int] | None) -> None:
-    assert cli.version(text) == expected
+    assert container_cli.version(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -89,7 +89,7 @@ def test_version_is_read_from_the_version_line(text: str, expected: tuple[int, i
     ],
 )
 def test_docker_hub_short_names_are_qualified(image: str, qualified: str) -> None:
-    assert cli.qualify(image) == qualified
+    assert container_cli.qualify(image) == qualified
 
 
 def test_run_argv_is_a_list_with_every_flag_in_the_documented_form(tmp_path: Path) -> None:
@@ -108,7 +108,7 @@ def test_run_argv_is_a_list_with_every_flag_in_the_documented_form(tmp_path: Pat
         command=["postgres", "-c", "fsync=off"],
     )
     env_file = tmp_path / "env"
-    argv = cli.run_argv(spec, {"5432/tcp": 15432}, ("127.0.0.1",), tmp_path, env_file)
+    argv = container_cli.run_argv(spec, {"5432/tcp": 15432}, ("127.0.0.1",), tmp_path, env_file)
     assert argv == [
         "run", "--detach", "--name=db",
         "--publish=127.0.0.1:15432:5432/tcp",
@@ -120,7 +120,7 @@ def test_run_argv_is_a_list_with_every_flag_in_the_documented_form(tmp_path: Pat
         "--label=team=data",
         "docker.io/library/postgres:16", "postgres", "-c", "fsync=off",
     ]  # fmt: skip
-    assert cli.env_file_text(spec.environment, "192.168.64.1") == "A=b c; rm -rf /\nPGHOST=192.168.64.1\n"
+    assert container_cli.env_file_text(spec.environment, "192.168.64.1") == "A=b c; rm -rf /\nPGHOST=192.168.64.1\n"
 
 
 HOSTILE = "--publish=0.0.0.0:1:1"
@@ -139,7 +139,7 @@ def test_no_user_value_becomes_an_argv_token_of_its_own(tmp_path: Path) -> None:
         volumes={"data": {"bind": "/d"}},
         command=["--entrypoint", "sh"],
     )
-    argv = cli.run_argv(spec, {"80/tcp": 8080}, ("127.0.0.1",), tmp_path, tmp_path / "env")
+    argv = container_cli.run_argv(spec, {"80/tcp": 8080}, ("127.0.0.1",), tmp_path, tmp_path / "env")
     image_at = argv.index("docker.io/library/busybox")
     options = argv[2:image_at]
     assert argv[:2] == ["run", "--detach"]
@@ -151,19 +151,19 @@ def test_no_user_value_becomes_an_argv_token_of_its_own(tmp_path: Path) -> None:
 
 def test_an_entrypoint_is_one_option_and_the_rest_leads_the_arguments(tmp_path: Path) -> None:
     spec = ContainerSpec(name="web", image="busybox", entrypoint=["sh", "-c"], command=["echo hi"])
-    argv = cli.run_argv(spec, {}, ("127.0.0.1",), tmp_path, None)
+    argv = container_cli.run_argv(spec, {}, ("127.0.0.1",), tmp_path, None)
     assert argv[-4:] == ["--entrypoint=sh", "docker.io/library/busybox", "-c", "echo hi"]
 
 
 def test_env_values_go_to_the_file_and_lines_it_cannot_carry_are_refused() -> None:
     from oblako_backends import InvalidSpecError
 
-    assert cli.env_file_text({"A": "x=y # not a comment"}, "") == "A=x=y # not a comment\n"
+    assert container_cli.env_file_text({"A": "x=y # not a comment"}, "") == "A=x=y # not a comment\n"
     with pytest.raises(InvalidSpecError, match=r"environment\['A'\].*line break") as info:
-        cli.env_file_text({"A": "secret\nB=injected"}, "")
+        container_cli.env_file_text({"A": "secret\nB=injected"}, "")
     assert "secret" not in str(info.value)
     with pytest.raises(InvalidSpecError, match="comment"):
-        cli.env_file_text({"#A": "1"}, "")
+        container_cli.env_file_text({"#A": "1"}, "")
 
 
 def test_the_cli_is_found_on_path_or_named_explicitly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -171,10 +171,10 @@ def test_the_cli_is_found_on_path_or_named_explicitly(tmp_path: Path, monkeypatc
     fake.write_text("#!/bin/sh\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert cli.locate() == str(fake)
-    assert cli.locate(str(fake)) == str(fake)
+    assert container_cli.locate() == str(fake)
+    assert container_cli.locate(str(fake)) == str(fake)
     monkeypatch.setenv("PATH", "/nonexistent")
-    assert cli.locate() is None or cli.locate() in cli.HOMEBREW
+    assert container_cli.locate() is None or container_cli.locate() in container_cli.HOMEBREW
 
 
 def test_a_missing_cli_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:

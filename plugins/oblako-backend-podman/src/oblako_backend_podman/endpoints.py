@@ -12,8 +12,8 @@ import os
 import sys
 from collections.abc import Mapping
 
-from oblako_backend_docker.endpoint import Endpoint, check_url, unix
-from oblako_backends.commands import output
+from oblako_backend_docker.endpoints import Endpoint, first_of_each_url, named_by_user, unix
+from oblako_backends.commands import answer
 
 ROOTFUL_SOCKET = "/run/podman/podman.sock"
 
@@ -27,11 +27,9 @@ def candidates(
 ) -> list[Endpoint]:
     """Every place Podman's API may answer, first choice first, without duplicates."""
     env = os.environ if env is None else env
-    if base_url:
-        return [Endpoint(check_url(base_url, "base_url"), "base_url option")]
-    for var in ("CONTAINER_HOST", "DOCKER_HOST"):
-        if env.get(var, "").strip():
-            return [Endpoint(check_url(env[var].strip(), var), var)]
+    chosen = named_by_user(base_url, env, ("CONTAINER_HOST", "DOCKER_HOST"))
+    if chosen is not None:
+        return [chosen]
     found: list[Endpoint] = []
     reported = _podman_info_socket(env, timeout)
     if reported:
@@ -45,10 +43,7 @@ def candidates(
         machine = _machine_socket(env, timeout)
         if machine:
             found.append(Endpoint(machine, "`podman machine inspect`"))
-    unique: dict[str, Endpoint] = {}
-    for endpoint in found:
-        unique.setdefault(endpoint.url, endpoint)
-    return list(unique.values())
+    return first_of_each_url(found)
 
 
 def _as_url(path: str) -> str | None:
@@ -59,12 +54,12 @@ def _as_url(path: str) -> str | None:
 
 
 def _podman_info_socket(env: Mapping[str, str], timeout: float) -> str | None:
-    said = output(["podman", "info", "--format", "{{.Host.RemoteSocket.Path}}"], timeout, env)
+    said = answer(["podman", "info", "--format", "{{.Host.RemoteSocket.Path}}"], timeout, env)
     return _as_url(said.stdout) if said.stdout else None
 
 
 def _machine_socket(env: Mapping[str, str], timeout: float) -> str | None:
-    said = output(["podman", "machine", "inspect"], timeout, env)
+    said = answer(["podman", "machine", "inspect"], timeout, env)
     try:
         machines = json.loads(said.stdout or "[]")
         path = machines[0]["ConnectionInfo"]["PodmanSocket"]["Path"]

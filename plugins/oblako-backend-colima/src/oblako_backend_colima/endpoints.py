@@ -14,9 +14,9 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from oblako_backend_docker.endpoint import Endpoint, check_url, unix
+from oblako_backend_docker.endpoints import Endpoint, first_of_each_url, named_by_user, unix
 from oblako_backends import ConfigurationError
-from oblako_backends.commands import output
+from oblako_backends.commands import answer
 
 PROFILE_VAR = "COLIMA_PROFILE"
 _PROFILE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -53,10 +53,9 @@ def candidates(
 ) -> list[Endpoint]:
     """Every place Colima's Docker API may answer, first choice first, without duplicates."""
     env = os.environ if env is None else env
-    if base_url:
-        return [Endpoint(check_url(base_url, "base_url"), "base_url option")]
-    if env.get("DOCKER_HOST", "").strip():
-        return [Endpoint(check_url(env["DOCKER_HOST"].strip(), "DOCKER_HOST"), "DOCKER_HOST")]
+    chosen = named_by_user(base_url, env, ("DOCKER_HOST",))
+    if chosen is not None:
+        return [chosen]
     name = profile(env)
     found: list[Endpoint] = []
     reported = _status_socket(name, env, timeout)
@@ -66,14 +65,11 @@ def candidates(
         found.append(Endpoint(unix(str(base / name / "docker.sock")), f"{source}, profile {name}"))
     home = Path(env.get("HOME") or Path.home())
     found.append(Endpoint(unix(str(home / ".colima" / "docker.sock")), "legacy socket (Colima 0.3)"))
-    unique: dict[str, Endpoint] = {}
-    for endpoint in found:
-        unique.setdefault(endpoint.url, endpoint)
-    return list(unique.values())
+    return first_of_each_url(found)
 
 
 def _status_socket(name: str, env: Mapping[str, str], timeout: float) -> str | None:
-    said = output(["colima", "status", "--profile", name, "--json"], timeout, env)
+    said = answer(["colima", "status", "--profile", name, "--json"], timeout, env)
     try:
         socket = str(json.loads(said.stdout or "{}").get("docker_socket", "")).strip()
     except (ValueError, AttributeError):
