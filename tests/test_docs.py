@@ -32,3 +32,15 @@ def test_every_hook_signature_appears_exactly() -> None:
 def test_the_guide_names_no_hook_that_does_not_exist() -> None:
     named = set(re.findall(r"def (oblako_\w+)\(", GUIDE.read_text()))
     assert named == set(hook_signatures())
+
+
+def test_the_packages_type_checking_imports_and_its_lazy_table_name_the_same_exports() -> None:
+    import oblako_backends
+
+    tree = ast.parse(Path(oblako_backends.__file__).read_text())
+    (guard,) = [n for n in tree.body if isinstance(n, ast.If) and getattr(n.test, "id", "") == "TYPE_CHECKING"]
+    imported = {
+        a.asname or a.name: node.module for node in guard.body if isinstance(node, ast.ImportFrom) for a in node.names
+    }
+    assert imported == oblako_backends._WHERE
+    assert all(getattr(oblako_backends, name) is not None for name in oblako_backends.__all__)

@@ -8,8 +8,7 @@ import string
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from oblako_backends import ContainerSpec, InvalidSpecError, Service, get_backend
 from oblako_backends.cli import main as cli
 from oblako_backends.spec import parse_port

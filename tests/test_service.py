@@ -167,9 +167,7 @@ def test_invalid_input_is_refused_before_the_plugin_is_called(backend: Backend) 
 
 def test_drives_the_backend_exactly_as_oblakos_base_py_does(backend: Backend) -> None:
     """oblako's services/base.py today: status check, run with keywords, logs, stop."""
-    from oblako_backends import ABSENT as _ABSENT
-    from oblako_backends import RUNNING as _RUNNING
-    from oblako_backends import STOPPED as _STOPPED
+    from oblako_backends import ABSENT as _ABSENT, RUNNING as _RUNNING, STOPPED as _STOPPED
 
     name = "oblako-dynamodb"
     kwargs = dict(

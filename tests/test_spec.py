@@ -5,8 +5,7 @@ from __future__ import annotations
 import string
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from oblako_backends import ContainerSpec, InvalidSpecError, PortSpec, VolumeSpec
 from oblako_backends.spec import SPEC_HASH_LABEL
 

@@ -12,116 +12,59 @@ from __future__ import annotations
 
 import importlib
 
+# The public names: imported here for type checkers only; at run time each is imported on
+# first access (__getattr__ below).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .backend import (
-        Backend as Backend,
-    )
+    from .backend import Backend as Backend
     from .errors import (
         BackendLoadError as BackendLoadError,
-    )
-    from .errors import (
         ConfigurationError as ConfigurationError,
-    )
-    from .errors import (
         ImageNotFoundError as ImageNotFoundError,
-    )
-    from .errors import (
         InvalidSpecError as InvalidSpecError,
-    )
-    from .errors import (
         NameInUseError as NameInUseError,
-    )
-    from .errors import (
         NotOwnedError as NotOwnedError,
-    )
-    from .errors import (
         OblakoBackendError as OblakoBackendError,
-    )
-    from .errors import (
         PortInUseError as PortInUseError,
-    )
-    from .errors import (
         RuntimeUnavailableError as RuntimeUnavailableError,
-    )
-    from .errors import (
         ServiceNotReadyError as ServiceNotReadyError,
-    )
-    from .errors import (
         UnknownBackendError as UnknownBackendError,
     )
-    from .hookspecs import (
-        hookimpl as hookimpl,
-    )
+    from .hookspecs import Progress as Progress, hookimpl as hookimpl
     from .models import (
         ABSENT as ABSENT,
-    )
-    from .models import (
         RUNNING as RUNNING,
-    )
-    from .models import (
         STOPPED as STOPPED,
-    )
-    from .models import (
         ContainerInfo as ContainerInfo,
-    )
-    from .models import (
         Health as Health,
-    )
-    from .models import (
         LogStream as LogStream,
-    )
-    from .models import (
         Probe as Probe,
-    )
-    from .models import (
         PublishedPort as PublishedPort,
-    )
-    from .models import (
         State as State,
     )
     from .plugins import (
         BackendInfo as BackendInfo,
-    )
-    from .plugins import (
         docker_client as docker_client,
-    )
-    from .plugins import (
         get_backend as get_backend,
-    )
-    from .plugins import (
         list_backends as list_backends,
     )
     from .service import (
         Service as Service,
-    )
-    from .service import (
         ServiceStatus as ServiceStatus,
-    )
-    from .service import (
         http_check as http_check,
-    )
-    from .service import (
         log_check as log_check,
-    )
-    from .service import (
         tcp_check as tcp_check,
     )
     from .spec import (
         ContainerSpec as ContainerSpec,
-    )
-    from .spec import (
         HealthCommand as HealthCommand,
-    )
-    from .spec import (
         PortSpec as PortSpec,
-    )
-    from .spec import (
         VolumeSpec as VolumeSpec,
     )
 
-_WHERE = {
-    "Backend": "backend",
+
+_WHERE = {  # the same names, for __getattr__ (tests/test_docs.py checks the two agree)
+    **dict.fromkeys(["Backend"], "backend"),
     **dict.fromkeys(
         [
             "BackendLoadError",
@@ -138,9 +81,9 @@ _WHERE = {
         ],
         "errors",
     ),
-    "hookimpl": "hookspecs",
+    **dict.fromkeys(["Progress", "hookimpl"], "hookspecs"),
     **dict.fromkeys(
-        ["ABSENT", "RUNNING", "STOPPED", "ContainerInfo", "Health", "LogStream", "Probe", "PublishedPort", "State"],
+        ["ABSENT", "ContainerInfo", "Health", "LogStream", "Probe", "PublishedPort", "RUNNING", "STOPPED", "State"],
         "models",
     ),
     **dict.fromkeys(["BackendInfo", "docker_client", "get_backend", "list_backends"], "plugins"),

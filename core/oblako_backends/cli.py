@@ -299,8 +299,7 @@ def _reachable(backend: Backend) -> bool:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from .stack import Interrupted, StackError, up
-    from .stack import load as load_stack
+    from .stack import Interrupted, StackError, load as load_stack, up
 
     backend = get_backend(args.backend)
     stack = load_stack(_services_file(args), backend, args.project)  # checked before anything starts
@@ -354,8 +353,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def cmd_config(args: argparse.Namespace) -> int:
     """The normalised project, as `docker compose config` prints one. No runtime is asked."""
-    from .stack import document
-    from .stack import load as load_stack
+    from .stack import document, load as load_stack
 
     stack = load_stack(_services_file(args), None, args.project)
     data = document(stack, show_environment=args.show_environment)
@@ -369,8 +367,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from .stack import down, remove_volumes
-    from .stack import load as load_stack
+    from .stack import down, load as load_stack, remove_volumes
 
     backend = get_backend(args.backend)
     stack = load_stack(_services_file(args), backend, args.project)

@@ -22,12 +22,8 @@ from typing import Any
 
 from .backend import Backend
 from .errors import PortInUseError, RuntimeUnavailableError
-from .models import ABSENT as _ABSENT
-from .models import RUNNING as _RUNNING
-from .models import STOPPED as _STOPPED
-from .models import ContainerInfo
-from .plugins import docker_client as _docker_client
-from .plugins import get_backend as _select
+from .models import ABSENT as _ABSENT, RUNNING as _RUNNING, STOPPED as _STOPPED, ContainerInfo
+from .plugins import docker_client as _docker_client, get_backend as _select
 
 __all__ = [
     "ABSENT",

@@ -22,26 +22,12 @@ from typing import Any
 from .errors import SECRET_MASK, InvalidSpecError
 from .labels import (  # re-exported: oblako_backends.spec.MANAGED_BY_LABEL and kin keep working
     BACKEND_LABEL as BACKEND_LABEL,
-)
-from .labels import (
     MANAGED_BY_LABEL as MANAGED_BY_LABEL,
-)
-from .labels import (
     MANAGED_BY_VALUE as MANAGED_BY_VALUE,
-)
-from .labels import (
     OWNER_LABEL_PREFIXES as OWNER_LABEL_PREFIXES,
-)
-from .labels import (
     PROJECT_LABEL as PROJECT_LABEL,
-)
-from .labels import (
     RESERVED_LABEL_PREFIX as RESERVED_LABEL_PREFIX,
-)
-from .labels import (
     SERVICE_LABEL as SERVICE_LABEL,
-)
-from .labels import (
     SPEC_HASH_LABEL as SPEC_HASH_LABEL,
 )
 

@@ -68,7 +68,7 @@ KEYS = {
 }
 DEFAULT_READY_TIMEOUT = 60.0
 log = logging.getLogger(__name__)
-Progress = Callable[[str, str], None]  # (service, line)
+ServiceProgress = Callable[[str, str], None]  # (service, line): what `up` reports as it goes
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class Stack:
 
 
 @dataclass
-class Outcome:
+class ServiceOutcome:
     """What `up` did to one service."""
 
     name: str
@@ -185,7 +185,7 @@ def document(stack: Stack, show_environment: bool = False) -> dict[str, Any]:
 class StackError(OblakoBackendError):
     """`up` failed; `outcomes` says which services failed and what they logged."""
 
-    def __init__(self, message: str, outcomes: list[Outcome]):
+    def __init__(self, message: str, outcomes: list[ServiceOutcome]):
         super().__init__(message)
         self.outcomes = outcomes
 
@@ -371,11 +371,11 @@ INTERRUPT_GRACE = 3.0  # seconds each service then gets to stop: the whole clean
 
 def up(
     stack: Stack,
-    progress: Progress | None = None,
+    progress: ServiceProgress | None = None,
     jobs: int | None = None,
     cancel: threading.Event | None = None,
     hurry: threading.Event | None = None,
-) -> list[Outcome]:
+) -> list[ServiceOutcome]:
     """Start every service, dependencies first, independent ones together; wait until ready.
 
     On any failure, everything this file describes is stopped again and `StackError` says
@@ -383,7 +383,7 @@ def up(
     Setting `cancel` (a first Ctrl-C) ends the waiting, stops what this `up` started and
     raises `Interrupted`; setting `hurry` too (a second Ctrl-C) removes them at once.
     """
-    shown: Progress = progress or (lambda service, line: None)
+    shown: ServiceProgress = progress or (lambda service, line: None)
 
     def say(service: str, line: str) -> None:
         log.debug("%s: %s", service, line)
@@ -394,7 +394,7 @@ def up(
     _health_on_the_host_where_needed(stack)
     cancel = cancel or threading.Event()
     hurry = hurry or threading.Event()
-    outcomes = {d.name: Outcome(d.name) for d in stack.services}
+    outcomes = {d.name: ServiceOutcome(d.name) for d in stack.services}
     touched: list[ServiceDef] = []  # services whose start this `up` began: only these are undone
     failed = threading.Event()
 

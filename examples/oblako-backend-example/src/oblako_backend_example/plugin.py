@@ -8,7 +8,7 @@ import re
 import shlex
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from oblako_backends import (
@@ -21,6 +21,7 @@ from oblako_backends import (
     OblakoBackendError,
     PortInUseError,
     Probe,
+    Progress,
     PublishedPort,
     State,
     config,
@@ -58,7 +59,7 @@ class ExamplePlugin:
         )
 
     @hookimpl
-    def oblako_ensure_image(self, image: str, progress: Callable[[str], None] | None) -> None:
+    def oblako_ensure_image(self, image: str, progress: Progress | None) -> None:
         if self._cli("image", "inspect", image, check=False).returncode == 0:
             return
         pulled = self._cli("pull", image, check=False)
@@ -69,9 +70,7 @@ class ExamplePlugin:
                 progress(line)
 
     @hookimpl
-    def oblako_build_image(
-        self, image: str, context_dir: str, progress: Callable[[str], None] | None, dockerfile: str
-    ) -> None:
+    def oblako_build_image(self, image: str, context_dir: str, progress: Progress | None, dockerfile: str) -> None:
         built = self._cli("build", f"--tag={image}", f"--file={os.path.join(context_dir, dockerfile)}", context_dir)
         for line in (built.stdout + built.stderr).splitlines():
             if progress:

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -30,10 +30,11 @@ from oblako_backends import (
     OblakoBackendError,
     PortInUseError,
     Probe,
+    Progress,
     RuntimeUnavailableError,
+    config as core_config,
     hookimpl,
 )
-from oblako_backends import config as core_config
 from oblako_backends.commands import follow, free_port, run
 
 from . import container_cli
@@ -113,7 +114,7 @@ class ApplePlugin:
     # -- images ----------------------------------------------------------------------------
 
     @hookimpl
-    def oblako_ensure_image(self, image: str, progress: Callable[[str], None] | None) -> None:
+    def oblako_ensure_image(self, image: str, progress: Progress | None) -> None:
         reference = container_cli.qualify(image)
         if self._run("image", "inspect", reference, check=False).returncode == 0:
             return
@@ -124,9 +125,7 @@ class ApplePlugin:
             raise ImageNotFoundError(f"image {reference!r} could not be pulled: {pulled.stderr.strip()}")
 
     @hookimpl
-    def oblako_build_image(
-        self, image: str, context_dir: str, progress: Callable[[str], None] | None, dockerfile: str
-    ) -> None:
+    def oblako_build_image(self, image: str, context_dir: str, progress: Progress | None, dockerfile: str) -> None:
         path = os.path.join(context_dir, dockerfile)
         built = self._run("build", "--tag", container_cli.qualify(image), f"--file={path}", context_dir)
         for line in (built.stdout + built.stderr).splitlines():

@@ -9,8 +9,7 @@ from __future__ import annotations
 import os
 
 from oblako_backend_docker import DockerPlugin, Endpoint
-from oblako_backends import ConfigurationError
-from oblako_backends import config as core_config
+from oblako_backends import ConfigurationError, config as core_config
 
 from . import endpoints
 

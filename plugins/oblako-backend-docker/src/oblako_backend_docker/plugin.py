@@ -15,7 +15,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
@@ -29,12 +29,13 @@ from oblako_backends import (
     OblakoBackendError,
     PortInUseError,
     Probe,
+    Progress,
     PublishedPort,
     RuntimeUnavailableError,
     State,
+    config as core_config,
     hookimpl,
 )
-from oblako_backends import config as core_config
 from oblako_backends.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from oblako_backends.models import CAPABILITIES, seconds_since
 
@@ -46,7 +47,6 @@ if TYPE_CHECKING:  # named in signatures only: `ps` and `list` never load the va
 from .endpoints import Endpoint
 from .wording import command_missing, image_missing, name_in_use, port_in_use
 
-Progress = Callable[[str], None]
 log = logging.getLogger(__name__)  # oblako_backend_docker.plugin: a plugin logs under its own package
 
 

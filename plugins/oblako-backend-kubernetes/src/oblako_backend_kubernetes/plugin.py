@@ -12,7 +12,7 @@ import re
 import socket
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,19 +26,19 @@ from oblako_backends import (
     OblakoBackendError,
     PortInUseError,
     Probe,
+    Progress,
     PublishedPort,
     RuntimeUnavailableError,
     State,
+    config as core_config,
     hookimpl,
 )
-from oblako_backends import config as core_config
 from oblako_backends.commands import follow, free_port
 from oblako_backends.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from oblako_backends.models import seconds_since
 
 from . import forward, manifests
-from .kubectl import INSTALL_HINT, Kubectl, not_found
-from .kubectl import error as kubectl_error
+from .kubectl import INSTALL_HINT, Kubectl, error as kubectl_error, not_found
 
 IMAGE_REASONS = ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName")
 CRASH_REASONS = ("CrashLoopBackOff", "CreateContainerError", "CreateContainerConfigError", "RunContainerError")
@@ -104,13 +104,13 @@ class KubernetesPlugin:
     # -- images ----------------------------------------------------------------------------
 
     @hookimpl
-    def oblako_ensure_image(self, image: str, progress: Callable[[str], None] | None) -> None:
+    def oblako_ensure_image(self, image: str, progress: Progress | None) -> None:
         """The cluster's nodes pull when a pod starts (imagePullPolicy IfNotPresent)."""
         if progress:
             progress(f"{image}: the cluster pulls it when the pod starts")
 
     @hookimpl
-    def oblako_build_image(self, image: str, context_dir: str, progress: Callable[[str], None] | None) -> None:
+    def oblako_build_image(self, image: str, context_dir: str, progress: Progress | None) -> None:
         raise OblakoBackendError(
             f"a Kubernetes cluster has no image builder: build {image} from {context_dir} with docker or podman, "
             f"then {LOAD_HINT}"

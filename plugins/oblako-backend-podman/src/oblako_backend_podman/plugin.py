@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from oblako_backend_docker import DockerPlugin, Endpoint
 from oblako_backend_docker.plugin import engine_name
-from oblako_backends import Health
-from oblako_backends import config as core_config
+from oblako_backends import Health, config as core_config
 from oblako_backends.models import seconds_since
 
 from . import endpoints
