@@ -372,3 +372,51 @@ def test_the_layer_logs_through_logging_one_logger_per_module_and_trace_is_one_o
     )
     assert any("oblako_run(spec=ContainerSpec(name='oblako-logged'" in r.getMessage() for r in caplog.records)
     assert all(secret not in r.getMessage() for r in caplog.records)  # env values are masked in every record
+
+
+def test_the_entry_point_scanner_agrees_with_importlib_metadata(tmp_path: Path) -> None:
+    """The fast scanner reads metadata folders itself (importlib.metadata costs more than starting
+    Python). On a sys.path with dist-info, egg-info without a version in its name, a zip, a
+    duplicate further down and odd names, it must find what importlib.metadata finds."""
+    import zipfile
+
+    first, second = tmp_path / "first", tmp_path / "second"
+
+    def dist(where: Path, folder: str, name: str, version: str, entry: str, header: str = "METADATA") -> None:
+        meta = where / folder
+        meta.mkdir(parents=True)
+        (meta / header).write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\nbody\n")
+        (meta / "entry_points.txt").write_text(f"[oblako.backends]\n{entry}\n\n[console_scripts]\nx = y:z\n")
+
+    dist(first, "alpha_pkg-1.0.dist-info", "Alpha.Pkg", "1.0", "alpha = alpha_mod:Plugin")
+    dist(first, "Odd.Name__x.egg-info", "Odd.Name__x", "2.0", "odd = odd_mod:Plugin", header="PKG-INFO")
+    dist(second, "alpha_pkg-9.9.dist-info", "alpha-pkg", "9.9", "alpha = shadowed:Plugin")  # the first one wins
+    archive = tmp_path / "zeta.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("zeta-3.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: zeta\nVersion: 3.0\n")
+        zipped.writestr("zeta-3.0.dist-info/entry_points.txt", "[oblako.extensions]\nz = zeta_mod:Ext\n")
+    program = """
+import importlib.metadata as md, json, sys
+sys.path[:0] = sys.argv[1:]
+from oblako_backends import plugins
+ours = sorted([g, e.name, e.value, e.distribution, e.version] for g, eps in plugins._scan().items() for e in eps)
+theirs = sorted(
+    [ep.group, ep.name, ep.value, ep.dist.metadata["Name"], ep.dist.version]
+    for group in plugins.GROUPS for ep in md.entry_points(group=group)
+)
+print(json.dumps([ours, theirs]))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", program, str(first), str(second), str(archive)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    ours, theirs = json.loads(done.stdout)
+    assert ours == theirs
+    assert ["oblako.backends", "odd", "odd_mod:Plugin", "Odd.Name__x", "2.0"] in ours  # not "unknown"
+    assert ["oblako.backends", "alpha", "alpha_mod:Plugin", "Alpha.Pkg", "1.0"] in ours
+    assert ["oblako.extensions", "z", "zeta_mod:Ext", "zeta", "3.0"] in ours
+
+
+@pytest.mark.parametrize(("raw", "normal"), [("Odd.Name__x", "odd-name-x"), ("a-_.-b", "a-b"), ("Flask", "flask")])
+def test_names_are_normalised_as_pep_503_says(raw: str, normal: str) -> None:
+    assert plugins._normalise(raw) == normal

@@ -9,7 +9,6 @@ Listing reads metadata only; loading imports the selected entry point and nothin
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import sys
 
@@ -61,7 +60,10 @@ class EntryPoint:
 
 
 class BackendInfo:
-    """An installed backend, as its distribution's metadata describes it."""
+    """An installed backend, as its distribution's metadata describes it.
+
+    A slotted class with a dataclass's repr and equality, not a dataclass: `import dataclasses`
+    brings `inspect`, which would double what `list_backends()` costs in a fresh process."""
 
     __slots__ = ("name", "aliases", "distribution", "version", "entry_point", "problem", "unavailable")
 
@@ -97,7 +99,15 @@ class BackendInfo:
 
 
 def _normalise(name: str) -> str:
-    return name.lower().replace("_", "-").replace(".", "-")
+    """PEP 503: lower case, every run of "-", "_" and "." one "-" (no `re`: listing stays cheap)."""
+    out: list[str] = []
+    for char in name.lower():
+        if char in "-_.":
+            if not out or out[-1] != "-":
+                out.append("-")
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def _parse_entry_points(text: str) -> list[tuple[str, str, str]]:
@@ -115,19 +125,23 @@ def _parse_entry_points(text: str) -> list[tuple[str, str, str]]:
     return found
 
 
-def _display_name(meta_dir: str, fallback: str) -> str:
-    """The distribution's own spelling of its name, from the Name header of its metadata."""
+def _name_and_version(meta_dir: str, name: str, version: str) -> tuple[str, str]:
+    """The Name and Version headers of a distribution's metadata, as importlib.metadata reads
+    them (the folder's name is only a fallback: an egg-info folder may carry no version)."""
+    found: dict[str, str] = {}
     for filename in ("METADATA", "PKG-INFO"):
         try:
             with open(os.path.join(meta_dir, filename), encoding="utf-8") as f:
                 for line in f:
-                    if line.startswith("Name:"):
-                        return line[5:].strip()
                     if not line.strip():
                         break
+                    key, sep, value = line.partition(":")
+                    if sep and key in ("Name", "Version"):
+                        found.setdefault(key, value.strip())
         except OSError:
             continue
-    return fallback
+        break
+    return found.get("Name", name), found.get("Version", version or "unknown")
 
 
 def _scan() -> dict[str, list[EntryPoint]]:
@@ -164,7 +178,7 @@ def _scan() -> dict[str, list[EntryPoint]]:
             except OSError:
                 continue
             if triples:
-                display, release = _display_name(meta_dir, dist), version.partition("-")[0] or "unknown"
+                display, release = _name_and_version(meta_dir, dist, version.partition("-")[0])
                 for group, name, value in triples:
                     out[group].append(EntryPoint(name, value, display, release))
     return out
@@ -363,6 +377,8 @@ def _load(info: BackendInfo, selected_by: str, options: dict[str, Any], extensio
         from .trace import install_tracing
 
         install_tracing(pm)
+    import logging  # here, not at the top: listing backends stays as cheap as starting Python
+
     logging.getLogger(__name__).debug(
         "backend %s selected by %s (%s %s)", info.name, selected_by, info.distribution, info.version
     )
