@@ -29,18 +29,10 @@ from oblako_backends import (
     get_backend,
 )
 from oblako_backends.backend import Backend
+from oblako_backends.testing.contract import wait_for
 
 IMAGE = runtimes.TEST_IMAGE
 Names = Callable[[str], str]
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 20) -> None:
-    """Poll until `predicate()` holds (a readiness loop with a deadline, not a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 ENGINES = ["docker", "podman", "colima"]
