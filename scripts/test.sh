@@ -5,7 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/dev-setup.sh
-.venv/bin/ruff check core plugins examples tests conftest.py scripts bench
-.venv/bin/ruff format --check --quiet core plugins examples tests conftest.py scripts bench
-.venv/bin/mypy core/oblako_backends plugins/*/src examples/oblako-backend-*/src
+.venv/bin/tox -q -e lint,type   # style and types, over every distribution tox.ini lists
 exec .venv/bin/python -m pytest "$@"

@@ -44,3 +44,19 @@ def test_the_packages_type_checking_imports_and_its_lazy_table_name_the_same_exp
     }
     assert imported == oblako_backends._WHERE
     assert all(getattr(oblako_backends, name) is not None for name in oblako_backends.__all__)
+
+
+def test_tox_covers_every_plugin_distribution_as_scripts_test_sh_finds_them() -> None:
+    import configparser
+
+    tox = configparser.ConfigParser()
+    tox.read(ROOT / "tox.ini")
+    distributions = sorted(str(p.parent.relative_to(ROOT)) for p in ROOT.glob("plugins/*/pyproject.toml"))
+    distributions += sorted(
+        str(p.parent.relative_to(ROOT)) for p in ROOT.glob("examples/oblako-backend-*/pyproject.toml")
+    )
+    installed = [line.strip().removeprefix("-e ") for line in tox["testenv"]["deps"].splitlines() if line.strip()]
+    assert sorted(installed) == sorted([".[testing]", *distributions])
+    typed = tox["testenv:type"]["commands"].split()
+    assert sorted(t for t in typed if t.endswith("/src")) == sorted(f"{d}/src" for d in distributions)
+    assert "tox -q -e lint,type" in (ROOT / "scripts" / "test.sh").read_text()  # what CI runs
