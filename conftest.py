@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,9 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent / "scripts"))
-import runtimes  # noqa: E402
+import runtimes  # scripts/runtimes.py, the harness: on the path by pytest's `pythonpath` setting
 
 IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false")
 
