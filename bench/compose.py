@@ -13,6 +13,7 @@ missing, as root). Prints figures; asserts nothing. Goal (issue 12): at most 0.7
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -31,9 +32,28 @@ SERVICE = """
   s{i}:
     image: {image}
     ports: ["{port}:8080"]
-    command: ["sh", "-c", "sleep 1; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait"]
+    command: {command}
 """
 PEERS = {"docker-compose": "docker-compose", "podman-compose": "podman-compose"}
+COMMAND = ["sh", "-c", "sleep 1; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait"]
+# The engine's own floor: the same containers made, started, stopped and removed by a bare
+# docker-py script, every container at once, with nothing else done. No tool can be faster.
+FLOOR = f"""
+import sys, threading, docker
+url, image, action, ports = sys.argv[1], sys.argv[2], sys.argv[3], [int(p) for p in sys.argv[4:]]
+api = docker.APIClient(base_url=url, version="auto", timeout=120)
+command = {COMMAND!r}
+def up(i, port):
+    config = api.create_host_config(port_bindings={{8080: ("127.0.0.1", port)}})
+    made = api.create_container(image, name=f"floor-s{{i}}", command=command, ports=[8080], host_config=config)
+    api.start(made["Id"])
+def down(i, port):
+    api.stop(f"floor-s{{i}}", timeout=10)
+    api.remove_container(f"floor-s{{i}}")
+work = [threading.Thread(target=up if action == "up" else down, args=(i, p)) for i, p in enumerate(ports)]
+[t.start() for t in work]
+[t.join() for t in work]
+"""
 
 
 def all_ready(ports: list[int], timeout: float = 120) -> None:
@@ -59,12 +79,15 @@ def run(argv: list[str], env: dict[str, str], cwd: Path) -> None:
 
 
 def compare(label: str, ours: dict[str, list[str]], theirs: dict[str, list[str]], env: dict[str, str], work: Path,
-            ports: list[int], rounds: int) -> None:  # fmt: skip
+            ports: list[int], rounds: int, url: str) -> None:  # fmt: skip
+    floor = {
+        step: [sys.executable, "-c", FLOOR, url, runtimes.TEST_IMAGE, step, *map(str, ports)] for step in ("up", "down")
+    }
     times: dict[str, dict[str, list[float]]] = {
-        who: {"up": [], "down": []} for who in ("oblako-backends", label)
+        who: {"up": [], "down": []} for who in ("oblako-backends", label, "engine floor")
     }  # fmt: skip
     for i in range(rounds):
-        order = [("oblako-backends", ours), (label, theirs)]
+        order = [("oblako-backends", ours), (label, theirs), ("engine floor", floor)]
         for who, argv in order if i % 2 == 0 else order[::-1]:
             started = time.perf_counter()
             run(argv["up"], env, work)
@@ -74,8 +97,11 @@ def compare(label: str, ours: dict[str, list[str]], theirs: dict[str, list[str]]
             run(argv["down"], env, work)
             times[who]["down"].append(time.perf_counter() - started)
     for step in ("up", "down"):
-        mine, peer = (statistics.median(times[who][step]) for who in ("oblako-backends", label))
-        print(f"  {step:4} oblako-backends {mine:6.2f} s, {label} {peer:6.2f} s, ratio {mine / peer:.2f} (goal <= 0.7)")
+        mine, peer, least = (statistics.median(times[who][step]) for who in ("oblako-backends", label, "engine floor"))
+        print(
+            f"  {step:4} oblako-backends {mine:6.2f} s, {label} {peer:6.2f} s, ratio {mine / peer:.2f} (goal <= 0.7); "
+            f"engine floor {least:.2f} s = {least / peer:.2f} x {label}, oblako-backends {mine - least:+.2f} s above it"
+        )
 
 
 def main() -> int:
@@ -92,7 +118,8 @@ def main() -> int:
         work = Path(tmp) / "bench"
         work.mkdir()
         text = "services:" + "".join(
-            SERVICE.format(i=i, image=runtimes.TEST_IMAGE, port=port) for i, port in enumerate(ports)
+            SERVICE.format(i=i, image=runtimes.TEST_IMAGE, port=port, command=json.dumps(COMMAND))
+            for i, port in enumerate(ports)
         )
         (work / "compose.yaml").write_text(text)
         ours = {"up": [*cli, "up", "-p", "bench"], "down": [*cli, "down", "-p", "bench"]}
@@ -107,7 +134,7 @@ def main() -> int:
                 "down": ["docker-compose", "-p", "bench", "down"],
             }
             print(f"{args.services} services, median of {args.rounds}, on Docker Engine ({daemon.url}):")
-            compare("docker-compose", ours, theirs, env, work, ports, args.rounds)
+            compare("docker-compose", ours, theirs, env, work, ports, args.rounds, daemon.url)
         finally:
             daemon.stop()
 
@@ -131,7 +158,7 @@ def main() -> int:
                 "down": ["podman-compose", "-p", "bench", "down"],
             }
             print(f"{args.services} services, median of {args.rounds}, on Podman ({daemon.url}):")
-            compare("podman-compose", ours, theirs, env, work, ports, args.rounds)
+            compare("podman-compose", ours, theirs, env, work, ports, args.rounds, daemon.url)
         finally:
             runtimes.remove_all_containers(daemon.url)
             daemon.stop()
