@@ -18,7 +18,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import config
-from .errors import ConfigurationError, InvalidSpecError, NotOwnedError, OblakoBackendError, UnknownBackendError
+from .errors import (
+    ConfigurationError,
+    InvalidSpecError,
+    NotOwnedError,
+    OblakoBackendError,
+    RuntimeUnavailableError,
+    UnknownBackendError,
+)
 from .models import RUNNING, ContainerInfo
 from .plugins import INSTALL_ONE, REFERENCE_BACKENDS, answering_instead, get_backend, list_backends
 
@@ -286,16 +293,18 @@ def cmd_adopt(args: argparse.Namespace) -> int:
 
 
 def _reachable(backend: Backend) -> bool:
-    """Say once, up front, that the runtime is not there (rather than once per service)."""
-    probe = backend.probe()
-    if not probe.reachable:
-        print(f"oblako-backends: the {backend.name} runtime is not reachable: {probe.error}", file=sys.stderr)
-        print(f"oblako-backends: {probe.hint}", file=sys.stderr)
+    """Say once, up front, that the runtime is not there (rather than once per service). One
+    listing answers that: cheaper than a full probe, whose details only `doctor` shows."""
+    try:
+        backend.list()
+    except RuntimeUnavailableError as exc:
+        print(f"oblako-backends: {exc}", file=sys.stderr)
         instead = answering_instead(backend.name)
         if instead:
             print(f"oblako-backends: {instead}", file=sys.stderr)
         print("oblako-backends: `oblako-backends doctor` says more", file=sys.stderr)
-    return probe.reachable
+        return False
+    return True
 
 
 def cmd_up(args: argparse.Namespace) -> int:
