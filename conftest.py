@@ -8,18 +8,35 @@ runtime tests are skipped with the reason.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pytest
-import runtimes  # scripts/runtimes.py, the harness: on the path by pytest's `pythonpath` setting
+
+
+def _load_harness() -> ModuleType:
+    """scripts/runtimes.py, the harness, as module `runtimes` for every test (`import runtimes`).
+    Loaded by its path: this conftest is also read by pytest runs of other projects that collect
+    the installed contract (`--pyargs`), where no setting of this repository applies."""
+    spec = importlib.util.spec_from_file_location("runtimes", Path(__file__).parent / "scripts" / "runtimes.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["runtimes"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+runtimes = _load_harness()
 
 IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false")
 
