@@ -239,3 +239,46 @@ def test_a_bad_volume_name_is_refused_before_the_runtime(name: str) -> None:
         backend.create_volume(name)
     with pytest.raises(InvalidSpecError):
         backend.remove_volume(name)
+
+
+@given(st.sampled_from(["", "-net", "has space", "a/b", "x:y", "ünï", ".", "n" * 256]))
+def test_a_bad_network_name_is_refused_by_the_spec_and_the_facade(name: str) -> None:
+    with pytest.raises(InvalidSpecError, match="invalid network"):
+        ContainerSpec(name="web", image="busybox", network=name)
+    backend = get_backend("memory")
+    with pytest.raises(InvalidSpecError):
+        backend.create_network(name)
+    with pytest.raises(InvalidSpecError):
+        backend.remove_network(name)
+
+
+@given(
+    st.one_of(
+        st.sampled_from(["", "-alias", "_x", "a.b", "a b", "ünï", "x" * 64]),  # not a DNS label, or too long
+        st.text(alphabet=string.punctuation.replace("-", "").replace("_", ""), min_size=1, max_size=3).map(
+            lambda p: f"a{p}b"
+        ),
+    )
+)
+def test_an_alias_that_is_not_a_short_name_is_refused(alias: str) -> None:
+    with pytest.raises(InvalidSpecError, match="invalid aliases"):
+        ContainerSpec(name="web", image="busybox", aliases=[alias])
+
+
+@pytest.mark.parametrize(
+    ("health", "rule"),
+    [
+        ("test -e /ok", "a HealthCommand, a map of its fields, or None"),
+        ({"interval": 1}, "a map of command, interval"),  # no command
+        ({"command": ["true"], "every": 1}, "a map of command, interval"),  # unknown field
+        ({"command": []}, "invalid health.command"),
+        ({"command": ["true"], "interval": 0}, "invalid health.interval"),
+        ({"command": ["true"], "timeout": float("nan")}, "invalid health.timeout"),
+        ({"command": ["true"], "start_period": -1}, "invalid health.start_period"),
+        ({"command": ["true"], "retries": True}, "invalid health.retries"),
+        ({"command": ["true"], "retries": 1001}, "invalid health.retries"),
+    ],
+)
+def test_each_class_of_bad_health_check_is_refused(health: object, rule: str) -> None:
+    with pytest.raises(InvalidSpecError, match=rule):
+        ContainerSpec(name="web", image="busybox", health=health)

@@ -195,16 +195,18 @@ class Backend:
         """Create network `name` for containers that reach each other by alias, unless it exists.
         True when this call created it. False, doing nothing, on a backend that needs no network
         for that (it declares ``service_names`` without the network hooks, as Kubernetes does)."""
+        name = _spec().validate_network_name(name)  # refused on every backend, not only those with networks
         if not self._implemented("oblako_create_network"):
             return False
-        return self._create_labelled("network", _spec().validate_network_name(name), project)
+        return self._create_labelled("network", name, project)
 
     def remove_network(self, name: str, project: str | None = None) -> bool:
         """Remove network `name` if this layer created it (for `project`, when given). False when
         there is none (or the backend has no networks); NotOwnedError for one that is not ours."""
+        name = _spec().validate_network_name(name)
         if not self._implemented("oblako_create_network"):
             return False
-        return self._remove_labelled("network", _spec().validate_network_name(name), project, "it was left alone")
+        return self._remove_labelled("network", name, project, "it was left alone")
 
     def _create_labelled(self, kind: str, name: str, project: str | None) -> bool:
         labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, BACKEND_LABEL: self.name}
