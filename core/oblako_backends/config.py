@@ -26,7 +26,9 @@ DEFAULT_PROBE_TIMEOUT = 5.0  # "does the runtime answer at all?"
 DEFAULT_BIND_ADDRESSES = ("127.0.0.1",)
 
 BACKEND_NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-HOST_NAME_RE = re.compile(
+# A DNS host name (RFC 1123 labels). Here rather than in spec: OBLAKO_HOST_OVERRIDE is read on
+# the quick path (ps), which never loads spec; spec's extra_hosts check uses this same rule.
+HOSTNAME_RE = re.compile(
     r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 )
 _TRUE = {"1", "true", "yes", "on"}
@@ -128,7 +130,7 @@ def host_override() -> str | None:
         return str(ipaddress.ip_address(raw.strip("[]")))
     except ValueError:
         pass
-    if not raw.isascii() or not HOST_NAME_RE.fullmatch(raw):
+    if not raw.isascii() or not HOSTNAME_RE.fullmatch(raw):
         raise ConfigurationError(
             f"{HOST_OVERRIDE_VAR}={raw!r} is neither a host name nor an IP address; set it to where this "
             "machine reaches the engine's published ports (e.g. docker-host or 192.168.1.20), or unset it"

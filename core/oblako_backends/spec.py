@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from .config import HOSTNAME_RE
 from .errors import SECRET_MASK, InvalidSpecError
 from .labels import (  # re-exported: oblako_backends.spec.MANAGED_BY_LABEL and kin keep working
     BACKEND_LABEL as BACKEND_LABEL,
@@ -42,9 +43,6 @@ IMAGE_RE = re.compile(
     rf"{_REGISTRY}?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?(?:@sha256:[a-f0-9]{{64}})?", re.ASCII
 )
 USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?")
-HOSTNAME_RE = re.compile(
-    r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
-)
 ALIAS_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
 LABEL_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]{0,252}")
 # An environment variable name: anything a runtime can pass through unchanged and no CLI can
@@ -275,15 +273,17 @@ def project_from_directory(directory: str) -> str:
 
 def validate_volume_name(name: object) -> str:
     """A named volume's name, by Docker's rule."""
-    if not isinstance(name, str) or not VOLUME_NAME_RE.fullmatch(name) or len(name) > 255:
-        raise InvalidSpecError("volume", name, "a volume name is [a-zA-Z0-9][a-zA-Z0-9_.-]*")
-    return name
+    return _object_name("volume", name)
 
 
 def validate_network_name(name: object) -> str:
     """A network's name: Docker's rule for named volumes serves for networks too."""
+    return _object_name("network", name)
+
+
+def _object_name(kind: str, name: object) -> str:
     if not isinstance(name, str) or not VOLUME_NAME_RE.fullmatch(name) or len(name) > 255:
-        raise InvalidSpecError("network", name, "a network name is [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+        raise InvalidSpecError(kind, name, f"a {kind} name is [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 255 characters")
     return name
 
 

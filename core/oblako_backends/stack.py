@@ -174,9 +174,8 @@ def document(stack: Stack, show_environment: bool = False) -> dict[str, Any]:
             entry["networks"] = {"default": {"aliases": list(spec.aliases)} if spec.aliases else None}
         services[definition.name] = entry
     out: dict[str, Any] = {"name": stack.project, "services": services}
-    networks = sorted({d.service.spec.network for d in stack.services if d.service.spec.network})
-    if networks:
-        out["networks"] = {"default": {"name": networks[0]}}
+    if any(d.service.spec.network for d in stack.services):
+        out["networks"] = {"default": {"name": default_network(stack.project)}}
     if named:
         out["volumes"] = {name: {"name": name} for name in sorted(named)}
     return out

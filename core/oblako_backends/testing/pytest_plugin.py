@@ -143,7 +143,7 @@ def _deadline(seconds: float, test: str) -> Iterator[None]:
 class Services:
     """What `oblako_services` brought up: where each service's ports are reachable."""
 
-    def __init__(self, stack: Any, outcomes: list[Any]):
+    def __init__(self, stack: Any):
         self.stack = stack
         self.project: str = stack.project
         self._by_name = {d.name: d for d in stack.services}
@@ -188,11 +188,11 @@ def oblako_services(request: pytest.FixtureRequest, oblako_services_file: str) -
     backend = get_backend(request.config.getoption(BACKEND_OPTION))
     stack = load(oblako_services_file, backend)
     try:
-        outcomes = up(stack)
+        up(stack)
     except OblakoBackendError as exc:
         pytest.fail(f"oblako_services could not bring up {oblako_services_file}: {exc}", pytrace=False)
     try:
-        yield Services(stack, outcomes)
+        yield Services(stack)
     finally:
         left = down(stack)
         if not left:

@@ -58,19 +58,6 @@ HEALTH_STATUS = {  # the Engine API's health words (Podman's too)
 _NANOSECONDS = 1_000_000_000
 
 
-def _healthcheck(health: HealthCommand | None, test: list[str]) -> dict[str, Any] | None:
-    """The Engine API's Healthcheck for `health` run as `test` (durations in nanoseconds)."""
-    if health is None:
-        return None
-    return {
-        "test": test,
-        "interval": int(health.interval * _NANOSECONDS),
-        "timeout": int(health.timeout * _NANOSECONDS),
-        "retries": health.retries,
-        "start_period": int(health.start_period * _NANOSECONDS),
-    }
-
-
 def _listed_health(status: str) -> Health | None:
     """The health verdict in a listing's status ("Up 3 seconds (healthy)", "(health: starting)")."""
     found = re.search(r"\((healthy|unhealthy|health: starting)\)", status)
@@ -368,7 +355,7 @@ class DockerPlugin:
             "user": spec.user,
             "host_config": host_config,
             "networking_config": networking,
-            "healthcheck": _healthcheck(spec.health, self.health_test(spec.health.command) if spec.health else []),
+            "healthcheck": self.healthcheck(spec.health),
             "detach": True,
         }
 
@@ -441,6 +428,18 @@ class DockerPlugin:
         if state.get("Status") == "created" and seconds_since(str(data.get("Created", ""))) < self._timeout:
             info = dataclasses.replace(info, starting=True)  # created by a start that is still within its deadline
         return info
+
+    def healthcheck(self, health: HealthCommand | None) -> dict[str, Any] | None:
+        """The Engine API's Healthcheck for `health` (durations in nanoseconds)."""
+        if health is None:
+            return None
+        return {
+            "test": self.health_test(health.command),
+            "interval": int(health.interval * _NANOSECONDS),
+            "timeout": int(health.timeout * _NANOSECONDS),
+            "retries": health.retries,
+            "start_period": int(health.start_period * _NANOSECONDS),
+        }
 
     def health_test(self, command: tuple[str, ...]) -> list[str]:
         """The Healthcheck's Test for an argv: run as it is, no shell needed."""
@@ -658,7 +657,7 @@ class DockerPlugin:
                 "api version": str(version.get("ApiVersion", "")),
                 "platform": f"{version.get('Os', '')}/{version.get('Arch', '')}",
                 "ports listen on": self._listening_or_why(),
-                **self._remote_warning(found),
+                **self._remote_warning(),
             },
         )
 
@@ -677,7 +676,7 @@ class DockerPlugin:
             self._engine_host = host
         return self._engine_host
 
-    def _remote_warning(self, found: Endpoint) -> dict[str, str]:
+    def _remote_warning(self) -> dict[str, str]:
         """doctor's warning for an engine elsewhere whose ports would bind to its own loopback."""
         where = self.engine_host
         loopback = all(a.startswith("127.") for a in self.bind_addresses(None))
