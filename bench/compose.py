@@ -78,8 +78,11 @@ def run(argv: list[str], env: dict[str, str], cwd: Path) -> None:
         raise RuntimeError(f"{' '.join(argv)} failed: {done.stderr[-2000:]}")
 
 
-def compare(label: str, ours: dict[str, list[str]], theirs: dict[str, list[str]], env: dict[str, str], work: Path,
-            ports: list[int], rounds: int, url: str) -> None:  # fmt: skip
+def compare(label: str, ours: dict[str, list[str]], env: dict[str, str], work: Path, ports: list[int], rounds: int,
+            url: str) -> None:  # fmt: skip
+    """Time `up` to all-ready and `down` for oblako-backends, the peer tool `label` (run the same
+    way: project `bench`, detached) and the engine's floor, interleaved; print the medians."""
+    theirs = {"up": [label, "-p", "bench", "up", "-d"], "down": [label, "-p", "bench", "down"]}
     floor = {
         step: [sys.executable, "-c", FLOOR, url, runtimes.TEST_IMAGE, step, *map(str, ports)] for step in ("up", "down")
     }
@@ -129,12 +132,8 @@ def main() -> int:
         try:
             runtimes.build_test_image(daemon.url)
             env = {**os.environ, "DOCKER_HOST": daemon.url, "OBLAKO_CONTAINER_BACKEND": "docker"}
-            theirs = {
-                "up": ["docker-compose", "-p", "bench", "up", "-d"],
-                "down": ["docker-compose", "-p", "bench", "down"],
-            }
             print(f"{args.services} services, median of {args.rounds}, on Docker Engine ({daemon.url}):")
-            compare("docker-compose", ours, theirs, env, work, ports, args.rounds, daemon.url)
+            compare("docker-compose", ours, env, work, ports, args.rounds, daemon.url)
         finally:
             daemon.stop()
 
@@ -153,12 +152,8 @@ def main() -> int:
                 "CONTAINER_HOST": daemon.url,
                 "OBLAKO_CONTAINER_BACKEND": "podman",
             }
-            theirs = {
-                "up": ["podman-compose", "-p", "bench", "up", "-d"],
-                "down": ["podman-compose", "-p", "bench", "down"],
-            }
             print(f"{args.services} services, median of {args.rounds}, on Podman ({daemon.url}):")
-            compare("podman-compose", ours, theirs, env, work, ports, args.rounds, daemon.url)
+            compare("podman-compose", ours, env, work, ports, args.rounds, daemon.url)
         finally:
             runtimes.remove_all_containers(daemon.url)
             daemon.stop()
