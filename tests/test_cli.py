@@ -122,6 +122,7 @@ def test_without_a_terminal_a_pull_is_one_aggregated_line_at_most_once_a_second(
     assert out.getvalue().splitlines() == [
         "[app] pulling localhost/app:1",
         "[app] pulling: 0/1 layers done, Pulling fs layer",  # the first layer line; the rest within the second
+        "[app] pulling: 2/2 layers done",  # except the last: every layer is done, so it shows at once
         "[app] started; waiting until ready",
     ]
 

@@ -54,8 +54,8 @@ def cmd_completion(args: argparse.Namespace) -> int:
 
 
 def completion_script(parser: argparse.ArgumentParser, shell: str) -> str:
-    """Bash completion of commands, their options and backend names; zsh runs the same
-    function through its bash compatibility (bashcompinit)."""
+    """Completion of commands, their options and backend names: one function, written in
+    bash's or zsh's own terms."""
     (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
 
     def options(p: argparse.ArgumentParser) -> list[str]:
@@ -63,11 +63,11 @@ def completion_script(parser: argparse.ArgumentParser, shell: str) -> str:
 
     # Before the command only global options come; those taking a value hide the word after them.
     valued = [s for a in parser._actions if a.option_strings and a.nargs is None for s in a.option_strings]
-    cases = [f'    "") words="{" ".join([*sub.choices, *options(parser)])}" ;;']
+    cases = [f'    "") choices="{" ".join([*sub.choices, *options(parser)])}" ;;']
     for name, command in sub.choices.items():
         flags = options(command)
         choices = [c for a in command._actions if not a.option_strings and a.choices for c in a.choices]
-        cases.append(f'    {name}) words="{" ".join([*choices, *flags])}" ;;')
+        cases.append(f'    {name}) choices="{" ".join([*choices, *flags])}" ;;')
     backends = " ".join(sorted({n for b in list_backends() for n in b.names}))
     # The same logic in each shell's own terms: bash counts words from 0 in COMP_WORDS and
     # filters with compgen; zsh counts from 1 in `words` and filters what compadd is given.
@@ -90,7 +90,7 @@ _oblako_backends() {{
     esac
   done
   case $cmd in
-{chr(10).join(cases).replace(' words="', ' choices="')}
+{chr(10).join(cases)}
     *) choices="" ;;
   esac
   {offer}
@@ -247,7 +247,8 @@ class ProgressDisplay:
             self.stream.flush()
             return
         now = time.monotonic()
-        if now - self.shown.get(image, -self.interval) >= self.interval:
+        done = all(status in self.FINISHED for status in self.layers[image].values())
+        if done or now - self.shown.get(image, -self.interval) >= self.interval:
             self.shown[image] = now
             self._plain(text)
 
