@@ -183,14 +183,19 @@ def oblako_services(request: pytest.FixtureRequest, oblako_services_file: str) -
     `oblako-backends up` brings them up), then taken down with the volumes `up` made. The
     backend is --oblako-backend, else the usual selection."""
     from ..plugins import get_backend
-    from ..stack import down, load, remove_volumes, up
+    from ..stack import Interrupted, down, load, remove_volumes, up
 
     backend = get_backend(request.config.getoption(BACKEND_OPTION))
     stack = load(oblako_services_file, backend)
     try:
-        up(stack)
+        up(stack)  # a failed or interrupted up stops what it started itself
+    except Interrupted:
+        raise KeyboardInterrupt from None  # Ctrl-C ends the session, as pytest's own handling would
     except OblakoBackendError as exc:
         pytest.fail(f"oblako_services could not bring up {oblako_services_file}: {exc}", pytrace=False)
+    except BaseException:  # Ctrl-C while services start: nothing is left running
+        down(stack)
+        raise
     try:
         yield Services(stack)
     finally:
