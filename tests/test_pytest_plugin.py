@@ -69,3 +69,40 @@ def test_oblako_services_brings_a_compose_file_up_for_the_session_and_down_after
     finally:
         del os.environ["DOCKER_HOST"]
     assert left == []  # taken down when the session ended
+
+
+def test_ctrl_c_while_oblako_services_starts_ends_the_session_and_leaves_nothing(
+    docker_engine: runtimes.Daemon, tmp_path: Path
+) -> None:
+    import signal
+
+    port = runtimes.free_port()
+    (tmp_path / "compose.yaml").write_text(  # never ready: its port never opens
+        f"services:\n  slow:\n    image: {runtimes.TEST_IMAGE}\n    ports: ['{port}:8080']\n"
+        "    command: ['sh', '-c', \"trap 'exit 0' TERM; sleep 600 & wait\"]\n"
+    )
+    (tmp_path / "pytest.ini").write_text("[pytest]\noblako_services = compose.yaml\n")
+    (tmp_path / "test_waits.py").write_text("def test_never_runs(oblako_services):\n    pass\n")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OBLAKO_", "DOCKER_", "PYTEST_"))}
+    argv = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
+    session = subprocess.Popen(
+        argv, cwd=tmp_path, env={**base, "DOCKER_HOST": docker_engine.url}, stdout=subprocess.PIPE, text=True
+    )
+    from oblako_backends import get_backend
+
+    os.environ["DOCKER_HOST"] = docker_engine.url
+    try:
+        backend = get_backend("docker")
+        name = f"{tmp_path.name.lower()}-slow"
+        deadline = time.monotonic() + 60
+        while backend.status(name) != "running":  # the session is now waiting for it to be ready
+            assert time.monotonic() < deadline, "the service never started"
+            time.sleep(0.1)
+        session.send_signal(signal.SIGINT)
+        session.communicate(timeout=30)  # ends promptly: one grace period, not the 60 s readiness wait
+        assert session.returncode == 2  # pytest: interrupted (a failed test would be 1)
+        assert backend.status(name) == "absent"
+    finally:
+        del os.environ["DOCKER_HOST"]
+        if session.poll() is None:
+            session.kill()
