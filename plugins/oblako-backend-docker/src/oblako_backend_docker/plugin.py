@@ -669,7 +669,8 @@ class DockerPlugin:
         host's socket mounted: the engine's bridge is not ours), that container's default
         gateway, which is the host."""
         if self._engine_host is None:
-            url = self._endpoint.url if self._endpoint else ""
+            connected = self.api is not None  # it belongs to the connection: connect first
+            url = self._endpoint.url if connected and self._endpoint else ""
             host = endpoints.remote_host(url, _is_local_address)
             if not host and url.startswith("unix://") and endpoints.inside_a_container() and not self.host_gateway():
                 host = endpoints.default_gateway()
@@ -678,7 +679,10 @@ class DockerPlugin:
 
     def _remote_warning(self) -> dict[str, str]:
         """doctor's warning for an engine elsewhere whose ports would bind to its own loopback."""
-        where = self.engine_host
+        try:
+            where = self.engine_host
+        except OblakoBackendError:
+            return {}
         loopback = all(a.startswith("127.") for a in self.bind_addresses(None))
         if not where or not loopback:
             return {}
