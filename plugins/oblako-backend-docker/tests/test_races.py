@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import runtimes
-from oblako_backends import ABSENT, RUNNING, Service
+from oblako_backends import ABSENT, RUNNING, Service, get_backend
 from oblako_backends.backend import Backend
 from oblako_backends.cli import main as cli
 from oblako_backends.stack import load
@@ -66,6 +66,38 @@ def test_two_ups_of_one_file_started_together_converge(backend: Backend, tmp_pat
         assert all(backend.status(name) == RUNNING for name in names)
     finally:
         assert cli(["down", str(services)]) == 0
+
+
+def test_a_start_that_loses_the_race_for_the_projects_network_uses_the_winners(
+    backend: Backend, unique_name: Names, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other start creates the network between this one's look-up and its create. Podman then
+    refuses the second create, Docker makes a second network of the name; either way this start
+    reports it did not create it, and the one network left is the winner's."""
+    project = unique_name("netrace").lower()
+    network = f"{project}_default"
+    client = backend.docker_client()
+    plugin = backend.plugin
+    look_up = plugin._networks_named
+    winner: list[str] = []
+
+    def the_other_start_is_quicker(name: str) -> list[object]:
+        if not winner:
+            other = get_backend(backend.name)  # the other start: its own connection, in between
+            assert other.create_network(name, project) is True
+            winner.append(client.networks.get(name).id)
+            return []
+        return look_up(name)
+
+    monkeypatch.setattr(plugin, "_networks_named", the_other_start_is_quicker)
+    try:
+        assert backend.create_network(network, project) is False
+        assert [n.id for n in client.networks.list(names=[network]) if n.name == network] == winner
+        assert plugin.network_id(network) == winner[0]
+    finally:
+        monkeypatch.undo()
+        backend.remove_network(network, project)
+    assert not [n for n in client.networks.list(names=[network]) if n.name == network]
 
 
 def test_two_files_with_the_same_service_names_run_side_by_side(backend: Backend, tmp_path: Path) -> None:

@@ -523,9 +523,14 @@ class DockerPlugin:
     def oblako_create_network(self, name: str, labels: Mapping[str, str]) -> bool:
         if self._networks_named(name):
             return False
-        with self._requests(f"create network {name!r}"):
-            mine = str(self.api.create_network(name, driver="bridge", labels=dict(labels))["Id"])
-        if str(self._networks_named(name)[0]["Id"]) == mine:
+        try:
+            with self._requests(f"create network {name!r}"):
+                mine = str(self.api.create_network(name, driver="bridge", labels=dict(labels))["Id"])
+        except OblakoBackendError:
+            if self._networks_named(name):  # Podman refuses a second network of one name: a concurrent start won
+                return False
+            raise
+        if str(self._networks_named(name)[0]["Id"]) == mine:  # Docker makes both: the first created wins
             return True
         with self._requests(f"remove the network {name!r} a concurrent start also made"):
             self.api.remove_network(mine)
