@@ -67,9 +67,9 @@ CAPABILITIES: Mapping[str, str] = MappingProxyType(
 )
 
 
-def seconds_since(timestamp: str) -> float:
-    """Seconds since a runtime's RFC 3339 timestamp (Docker's nanoseconds and Kubernetes' "Z"
-    both read); infinity when it cannot be read, so an unknown age never counts as recent."""
+def epoch_seconds(timestamp: str) -> float:
+    """A runtime's RFC 3339 timestamp (Docker's nanoseconds and Kubernetes' "Z" both read) as
+    seconds since the epoch; infinity when it cannot be read, so it never counts as earliest."""
     import datetime
     import math
     import re
@@ -79,9 +79,17 @@ def seconds_since(timestamp: str) -> float:
         moment = datetime.datetime.fromisoformat(text)
     except ValueError:
         return math.inf
-    if moment.tzinfo is None:
-        return math.inf
-    return (datetime.datetime.now(datetime.timezone.utc) - moment).total_seconds()
+    return moment.timestamp() if moment.tzinfo is not None else math.inf
+
+
+def seconds_since(timestamp: str) -> float:
+    """Seconds since a runtime's timestamp; infinity when it cannot be read, so an unknown age
+    never counts as recent."""
+    import math
+    import time
+
+    moment = epoch_seconds(timestamp)
+    return math.inf if moment == math.inf else time.time() - moment
 
 
 @dataclass(frozen=True)

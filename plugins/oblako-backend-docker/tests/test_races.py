@@ -9,14 +9,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import docker.errors
 import pytest
 import runtimes
-from oblako_backends import ABSENT, RUNNING, Service, get_backend
+from oblako_backends import ABSENT, RUNNING, Service
 from oblako_backends.backend import Backend
 from oblako_backends.cli import main as cli
+from oblako_backends.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE, PROJECT_LABEL
 from oblako_backends.stack import load
 
 IMAGE = runtimes.TEST_IMAGE
@@ -71,9 +74,10 @@ def test_two_ups_of_one_file_started_together_converge(backend: Backend, tmp_pat
 def test_a_start_that_loses_the_race_for_the_projects_network_uses_the_winners(
     backend: Backend, unique_name: Names, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The other start creates the network between this one's look-up and its create. Podman then
-    refuses the second create, Docker makes a second network of the name; either way this start
-    reports it did not create it, and the one network left is the winner's."""
+    """A start on another host (so not taking turns through this host's lock) creates the network
+    between this one's look-up and its create. Podman then refuses the second create, Docker makes
+    a second network of the name; either way this start reports it did not create it, and the one
+    network left is the winner's."""
     project = unique_name("netrace").lower()
     network = f"{project}_default"
     client = backend.docker_client()
@@ -83,9 +87,8 @@ def test_a_start_that_loses_the_race_for_the_projects_network_uses_the_winners(
 
     def the_other_start_is_quicker(name: str) -> list[object]:
         if not winner:
-            other = get_backend(backend.name)  # the other start: its own connection, in between
-            assert other.create_network(name, project) is True
-            winner.append(client.networks.get(name).id)
+            labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, PROJECT_LABEL: project}
+            winner.append(client.networks.create(name, driver="bridge", labels=labels).id)
             return []
         return look_up(name)
 
@@ -98,6 +101,49 @@ def test_a_start_that_loses_the_race_for_the_projects_network_uses_the_winners(
         monkeypatch.undo()
         backend.remove_network(network, project)
     assert not [n for n in client.networks.list(names=[network]) if n.name == network]
+
+
+CREATE_NETWORK = """
+import sys
+from oblako_backends import get_backend
+backend = get_backend()
+backend.list()  # connected before the word to go
+print("ready", flush=True)
+sys.stdin.readline()
+print(backend.create_network(sys.argv[1], sys.argv[2]), flush=True)
+"""
+
+
+def test_processes_creating_one_network_at_once_leave_one_network_and_one_creator(
+    backend: Backend, unique_name: Names
+) -> None:
+    project = unique_name("netrush").lower()
+    network = f"{project}_default"
+    argv = [sys.executable, "-c", CREATE_NETWORK, network, project]
+    rush = [subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    client = backend.docker_client()
+    try:
+        assert all(p.stdout is not None and p.stdout.readline() == "ready\n" for p in rush)
+        started = int(time.time())
+        for p in rush:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        said = sorted(p.communicate(timeout=60)[0].strip() for p in rush)
+        assert [p.returncode for p in rush] == [0, 0, 0, 0]
+        assert said == ["False", "False", "False", "True"]
+        assert len([n for n in client.networks.list(names=[network]) if n.name == network]) == 1
+        if backend.name == "podman":  # the engine refuses a second network of one name itself
+            with pytest.raises(docker.errors.APIError, match="already"):
+                client.networks.create(network, driver="bridge")
+        else:  # Docker Engine would make one per process: they took turns, so it made one, ever
+            events = client.events(since=started, until=int(time.time()) + 1, filters={"type": "network"}, decode=True)
+            made = [e for e in events if e.get("Action") == "create" and e["Actor"]["Attributes"]["name"] == network]
+            assert len(made) == 1
+    finally:
+        for p in rush:
+            p.kill()
+        backend.remove_network(network, project)
 
 
 def test_two_files_with_the_same_service_names_run_side_by_side(backend: Backend, tmp_path: Path) -> None:

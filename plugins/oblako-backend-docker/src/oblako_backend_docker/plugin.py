@@ -37,9 +37,9 @@ from oblako_backends import (
     hookimpl,
 )
 from oblako_backends.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
-from oblako_backends.models import CAPABILITIES, seconds_since
+from oblako_backends.models import CAPABILITIES, epoch_seconds, seconds_since
 
-from . import endpoints
+from . import endpoints, host_lock
 
 if TYPE_CHECKING:  # named in signatures only: `ps` and `list` never load the validators
     from oblako_backends import ContainerSpec, HealthCommand
@@ -499,16 +499,17 @@ class DockerPlugin:
             pass
 
     # -- project networks -------------------------------------------------------------------
-    # The engine does not refuse a second network of one name when two are created at once
-    # (two `up`s of one project), and then answers neither by name. So every use goes by ID,
-    # the first-created network of the name wins, and a creator that lost removes its own.
+    # Docker Engine does not refuse a second network of one name when two are created at once
+    # (two `up`s of one project), and then starts no container on either. On one host the
+    # creates take turns (host_lock); across hosts every use goes by ID, the first-created
+    # network of the name wins, and a creator that lost removes its own.
 
     def _networks_named(self, name: str) -> list[Mapping[str, Any]]:
         """The networks called exactly `name`, the first created first."""
         with self._requests(f"look up network {name!r}"):
             found = self.api.networks(names=[name])
         exact = [n for n in found if n.get("Name") == name]  # the filter also matches parts of names
-        return sorted(exact, key=lambda n: (-seconds_since(str(n.get("Created", ""))), str(n.get("Id"))))
+        return sorted(exact, key=lambda n: (epoch_seconds(str(n.get("Created", ""))), str(n.get("Id"))))
 
     def network_id(self, name: str) -> str:
         """The ID of the network `name` (the winner, if a race made two), looked up once per connection."""
@@ -521,6 +522,11 @@ class DockerPlugin:
 
     @hookimpl
     def oblako_create_network(self, name: str, labels: Mapping[str, str]) -> bool:
+        _ = self.api  # connects first, so the lock below names this engine
+        with host_lock.held(f"{self._endpoint} network {name}", self._timeout):
+            return self._create_network(name, labels)
+
+    def _create_network(self, name: str, labels: Mapping[str, str]) -> bool:
         if self._networks_named(name):
             return False
         try:
