@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from oblako_backend_docker.endpoints import DEFAULT_SOCKET, resolve
+from oblako_backend_docker.plugin import Engine, _engine_from_ping
 from oblako_backend_docker.wording import command_missing, image_missing, port_in_use
 from oblako_backends import ConfigurationError
 
@@ -206,3 +208,25 @@ def test_a_host_override_wins_over_every_binding(good: str, monkeypatch: pytest.
     assert info.endpoint(80) == (good, 8080)
     monkeypatch.delenv("OBLAKO_HOST_OVERRIDE")
     assert info.endpoint(80) == ("10.0.0.9", 8080)  # without it: the engine's host
+
+
+DOCKER_PING = {"Api-Version": "1.41", "Ostype": "linux", "Server": "Docker/20.10.24+dfsg1 (linux)"}
+PODMAN_PING = {"Api-Version": "1.41", "Libpod-Api-Version": "4.3.1", "Server": "Libpod/4.3.1 (linux)"}
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "named"),
+    [
+        (200, DOCKER_PING, Engine("Docker Engine", "20.10.24+dfsg1", "1.41")),
+        (200, PODMAN_PING, Engine("Podman Engine", "4.3.1", "1.41")),
+        (200, {"Server": "Docker/1.12.6 (linux)"}, None),  # too old to say its API version: ask /version
+        (200, {"Content-Type": "text/plain"}, None),  # something that answers OK, not an engine
+        (404, DOCKER_PING, None),
+    ],
+)
+def test_an_engine_is_named_by_its_pings_headers_only_when_they_say_it_all(
+    status: int, headers: dict[str, str], named: Engine | None
+) -> None:
+    answered = SimpleNamespace(status_code=status, headers=headers)  # what docker-py's _get returns, as read
+    client = SimpleNamespace(_get=lambda url, timeout: answered, _url=lambda path, versioned_api: path)
+    assert _engine_from_ping(client, 1.0) == named

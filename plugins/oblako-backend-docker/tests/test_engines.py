@@ -60,6 +60,30 @@ def test_the_plugin_logs_under_its_own_package_where_it_connected(
     assert f"at {engine.url} (from " in record.getMessage()
 
 
+def test_commands_learn_the_engine_from_its_ping_as_doctor_does_from_version(
+    engine: runtimes.Engine, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Podman takes ~0.4 s to answer /version, so every command asked it in vain: /_ping's
+    headers name the same engine, version and API version at once. Only doctor asks /version."""
+    import logging
+
+    import docker
+    from oblako_backends import get_backend
+
+    probe = get_backend().probe()
+    assert probe.reachable and probe.details["platform"] == "linux/amd64"
+
+    def not_asked(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a command asked /version")
+
+    monkeypatch.setattr(docker.APIClient, "version", not_asked)
+    caplog.set_level(logging.DEBUG, logger="oblako_backend_docker")
+    get_backend().list()
+    (record,) = [r for r in caplog.records if r.name == "oblako_backend_docker.plugin"]
+    assert f"{probe.engine} {probe.version} at {engine.url} " in record.getMessage()
+    assert record.getMessage().endswith(f"API {probe.details['api version']}")
+
+
 def test_an_http_service_serves_on_loopback_through_its_published_port(backend: Backend, unique_name: Names) -> None:
     svc = Service(unique_name("web"), IMAGE, backend=backend, ports={"8080/tcp": None})
     svc.start()

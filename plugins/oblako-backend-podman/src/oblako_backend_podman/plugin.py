@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from oblako_backend_docker import DockerPlugin, Endpoint
-from oblako_backend_docker.plugin import engine_name
+from oblako_backend_docker.plugin import Engine
 from oblako_backends import Health, config as core_config
 from oblako_backends.models import seconds_since
 
@@ -38,21 +38,20 @@ class PodmanPlugin(DockerPlugin):
     def candidates(self) -> list[Endpoint]:
         return endpoints.candidates(self._base_url, timeout=core_config.probe_timeout())
 
-    def check_engine(self, version: Mapping[str, Any], found: Endpoint) -> str | None:
-        name = engine_name(version)
-        if name == "Podman Engine":
+    def check_engine(self, engine: Engine, found: Endpoint) -> str | None:
+        if engine.name == "Podman Engine":
             return None
         if found.source == "DOCKER_HOST":  # DOCKER_HOST wins for every Docker-API runtime: say so, don't refuse
             warnings.warn(
-                f"OBLAKO_CONTAINER_BACKEND=podman, but DOCKER_HOST ({found.url}) is {name} "
-                f"{version.get('Version', '')}; using it, since DOCKER_HOST wins. Unset DOCKER_HOST (or set "
+                f"OBLAKO_CONTAINER_BACKEND=podman, but DOCKER_HOST ({found.url}) is {engine.name} "
+                f"{engine.version}; using it, since DOCKER_HOST wins. Unset DOCKER_HOST (or set "
                 "CONTAINER_HOST) to use Podman",
                 UserWarning,
                 stacklevel=2,
             )
             return None
         return (
-            f"the engine there is {name} {version.get('Version', '')}, not Podman (a podman-docker shim "
+            f"the engine there is {engine.name} {engine.version}, not Podman (a podman-docker shim "
             "or a DOCKER_HOST pointing at Docker?); point CONTAINER_HOST at Podman's socket, or use "
             "OBLAKO_CONTAINER_BACKEND=docker for that engine"
         )
