@@ -45,7 +45,6 @@ if TYPE_CHECKING:  # named in signatures only: `ps` and `list` never load the va
     from oblako_backends import ContainerSpec, HealthCommand
 
 from .endpoints import Endpoint
-from .wording import command_missing, image_missing, name_in_use, port_in_use
 
 log = logging.getLogger(__name__)  # oblako_backend_docker.plugin: a plugin logs under its own package
 
@@ -225,6 +224,8 @@ class DockerPlugin:
         except docker.errors.NotFound as exc:
             raise _Missing(str(exc)) from exc
         except docker.errors.APIError as exc:
+            from .wording import command_missing, name_in_use, port_in_use  # loaded only when a call failed
+
             message = str(exc.explanation or exc)
             taken, port = port_in_use(message)
             if taken:
@@ -407,6 +408,8 @@ class DockerPlugin:
             if spec.network and "network" in str(exc).lower() and spec.network in self._network_ids:
                 del self._network_ids[spec.network]  # removed and made again by another process since
                 return self.oblako_run(spec)
+            from .wording import image_missing
+
             if not image_missing(str(exc)):
                 raise OblakoBackendError(f"can't {what}: {exc}") from exc
             self._pull(spec.image, None)
