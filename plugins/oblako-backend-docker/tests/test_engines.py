@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -465,6 +466,61 @@ def test_when_the_selected_runtime_is_silent_doctor_and_up_name_one_that_answers
     err = capsys.readouterr().err
     assert "oblako-backends: podman answers: select it with --backend podman" in err
     assert "OBLAKO_CONTAINER_BACKEND=auto picks the first that answers" in err
+
+
+JOB = """
+import json, os, urllib.request
+from oblako_backends import Service, get_backend
+backend = get_backend()
+seen = {"listening": backend.probe().details["ports listen on"], "answers": {}}
+for name, ports in (("job-fixed", {"8080/tcp": 18431}), ("job-random", {"8080/tcp": None})):
+    with Service(name, "%s", backend=backend, container_name=name, ports=ports) as svc:
+        host, port = svc.endpoint(8080)
+        answer = urllib.request.urlopen(f"http://{host}:{port}/", timeout=10).read().decode()
+        seen["answers"][name] = [host, port, answer]
+os.environ["OBLAKO_PUBLISH_GATEWAY"] = "0"  # loopback only: out of the job's reach, and doctor says so
+seen["warning"] = get_backend().probe().details.get("warning", "")
+print(json.dumps(seen))
+"""
+
+
+def test_a_ci_job_container_with_the_engines_socket_mounted_reaches_the_services_it_starts(
+    docker_engine: runtimes.Daemon,
+) -> None:
+    """A job container on the engine's bridge, with the host's socket mounted, runs this layer
+    (the host's own Python and checkout, mounted read-only into an empty image). Loopback is the
+    job's own there: ports go on the engine's bridge gateway, the host as the job sees it, and
+    endpoints say so. Fixed and random host ports alike answer from inside the job."""
+    import docker
+
+    client = docker.DockerClient(base_url=docker_engine.url)
+    try:
+        bridge = client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+        with tempfile.TemporaryDirectory() as context:
+            Path(context, "Dockerfile").write_text('FROM scratch\nCMD ["/bin/true"]\n')  # only the host's files
+            image, _ = client.images.build(path=context, tag="localhost/oblako-job:1")
+        root = Path(__file__).resolve().parents[3]  # the checkout, its .venv included
+        mounts = {str(root), sys.base_prefix, "/usr", "/bin", "/lib", "/lib64", "/etc"}
+        volumes = {p: {"bind": p, "mode": "ro"} for p in mounts if Path(p).exists()}
+        volumes[docker_engine.url.removeprefix("unix://")] = {"bind": "/var/run/docker.sock", "mode": "rw"}
+        env = {"DOCKER_HOST": "unix:///var/run/docker.sock", "OBLAKO_CONTAINER_BACKEND": "docker",
+               "PYTHONDONTWRITEBYTECODE": "1"}  # fmt: skip
+        job = client.containers.run(
+            image.id, [sys.executable, "-c", JOB % IMAGE], volumes=volumes, environment=env, detach=True
+        )
+        try:
+            assert job.wait(timeout=120)["StatusCode"] == 0, job.logs().decode()[-3000:]
+            seen = json.loads(job.logs(stderr=False).decode().strip().splitlines()[-1])
+        finally:
+            job.remove(force=True)
+        assert seen["listening"].startswith(f"{bridge}, the host's address on the engine's bridge")
+        assert seen["answers"]["job-fixed"] == [bridge, 18431, "hello from oblako-test\n"]
+        assert seen["warning"].startswith(f"the engine is not on this machine ({bridge}), and ports are published")
+        host, port, answer = seen["answers"]["job-random"]
+        assert (host, answer) == (bridge, "hello from oblako-test\n") and port != 18431
+        assert not client.containers.list(all=True, filters={"name": "job-"})  # stopped and removed by the job
+    finally:
+        client.close()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="creating a network namespace needs root")

@@ -115,19 +115,6 @@ def inside_a_container(root: str = "/") -> bool:
     return any(os.path.exists(os.path.join(root, marker)) for marker in (".dockerenv", "run/.containerenv"))
 
 
-def default_gateway(routes: str = "/proc/net/route") -> str:
-    """The IPv4 default gateway from the kernel's routing table ("" when there is none)."""
-    try:
-        with open(routes, encoding="ascii") as table:
-            for line in table.read().splitlines()[1:]:
-                fields = line.split()
-                if len(fields) > 2 and fields[1] == "00000000":
-                    return ".".join(str(b) for b in reversed(bytes.fromhex(fields[2])))
-    except (OSError, ValueError):
-        pass
-    return ""
-
-
 def named_by_user(base_url: str | None, env: Mapping[str, str], variables: tuple[str, ...]) -> Endpoint | None:
     """The one endpoint a user named, if any: the base_url option, else the first of `variables`
     that is set. Such a choice is the only candidate: nothing else is tried behind it."""

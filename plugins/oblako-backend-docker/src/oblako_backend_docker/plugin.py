@@ -126,6 +126,7 @@ class DockerPlugin:
         self._gateways: dict[str, str] = {}  # network: its gateway ("" none), per connection; see host_gateway()
         self._network_ids: dict[str, str] = {}  # network name: ID, per connection; see network_id()
         self._engine_host: str | None = None  # see engine_host; per connection
+        self._beside: str | None = None  # see beside_the_engine; per connection
 
     # -- where the engine is (overridden by podman and colima) --------------------------------
 
@@ -199,7 +200,7 @@ class DockerPlugin:
                 self._engine_host = None  # learnt when first needed: see engine_host
                 log.debug("%s: %s %s at %s (from %s), API %s", self.runtime, engine.name,
                           engine.version or "?", found.url, found.source, api_version)  # fmt: skip
-                self._endpoint, self._gateways, self._network_ids = found, {}, {}
+                self._endpoint, self._gateways, self._network_ids, self._beside = found, {}, {}, None
             return self._api
 
     def _reset(self) -> None:
@@ -302,23 +303,45 @@ class DockerPlugin:
         `host-gateway` leads.
 
         Read from the engine (the network's gateway), once per connection, and used only when
-        it is an address of this machine. Where it is not (Docker Desktop, Colima or a Podman
-        machine in a VM, rootless Podman), containers reach the host another way and
-        publishing on it would fail.
+        it is an address of this machine, or the address by which a container beside the
+        engine reaches the host (see beside_the_engine). Where it is neither (Docker Desktop,
+        Colima or a Podman machine in a VM, rootless Podman), containers reach the host
+        another way and publishing on it would fail.
         """
         network = network or self.bridge_network
         if network not in self._gateways:
-            try:
-                with self._requests(f"inspect network {network!r}"):
-                    found = self.api.inspect_network(
-                        self.network_id(network) if network != self.bridge_network else network
-                    )
-            except (_Missing, OblakoBackendError):
-                found = {}
-            configs = (found.get("IPAM") or {}).get("Config") or []
-            gateways = [str(c.get("Gateway", "")).split("/")[0] for c in configs if c.get("Gateway")]
-            self._gateways[network] = next((g for g in gateways if ":" not in g and self.gateway_is_the_host(g)), "")
+            gateway = self._gateway_of(network)
+            usable = gateway and (self.gateway_is_the_host(gateway) or gateway == self.beside_the_engine())
+            self._gateways[network] = gateway if usable else ""
         return self._gateways[network] or None
+
+    def _gateway_of(self, network: str) -> str:
+        """The IPv4 gateway of `network` as the engine reports it ("" when it has none)."""
+        try:
+            by = network if network == self.bridge_network else self.network_id(network)
+            with self._requests(f"inspect network {network!r}"):
+                found = self.api.inspect_network(by)
+        except (_Missing, OblakoBackendError):
+            return ""
+        configs = (found.get("IPAM") or {}).get("Config") or []
+        gateways = [str(c.get("Gateway", "")).split("/")[0] for c in configs if c.get("Gateway")]
+        return next((g for g in gateways if ":" not in g), "")
+
+    def beside_the_engine(self) -> str:
+        """Run from a container beside the engine, on its bridge (a CI job with the host's
+        socket mounted): the engine's bridge gateway, the host as seen from that container.
+        Ports are published there, and found there. "" anywhere else.
+
+        Told by a unix socket, a container's marker file, and a bridge gateway that is not
+        one of this machine's addresses (on the host, and in a container the engine runs in,
+        it is)."""
+        if self._beside is None:
+            url = self._endpoint.url if self.api is not None and self._endpoint else ""  # connect first
+            gateway = ""
+            if url.startswith("unix://") and endpoints.inside_a_container():
+                gateway = self._gateway_of(self.bridge_network)
+            self._beside = gateway if gateway and not _is_local_address(gateway) else ""
+        return self._beside
 
     def gateway_network(self, spec: ContainerSpec) -> str | None:
         """The network whose gateway `spec`'s host-gateway means. Docker Engine's is always the
@@ -343,7 +366,11 @@ class DockerPlugin:
         explicit = core_config.explicit_bind_addresses()
         if explicit:
             return explicit
-        gateway = self.host_gateway(network) if host_port and core_config.publish_gateway() else None
+        if not core_config.publish_gateway():
+            return core_config.bind_addresses()
+        if not host_port:  # beside the engine, a random port is only of use where that container reaches it
+            return (self.beside_the_engine(),) if self.beside_the_engine() else core_config.bind_addresses()
+        gateway = self.host_gateway(network)
         return core_config.bind_addresses() + ((gateway,) if gateway else ())
 
     def listening(self) -> str:
@@ -352,6 +379,12 @@ class DockerPlugin:
         if core_config.explicit_bind_addresses():
             return f"{', '.join(any_port)} (OBLAKO_BIND_ADDRESS)"
         gateways = [a for a in fixed if a not in any_port]
+        if any_port == (self.beside_the_engine(),):
+            return (
+                f"{any_port[0]}, the host's address on the engine's bridge, where this container beside the "
+                f"engine reaches it; fixed host ports also on {', '.join(gateways)} (OBLAKO_PUBLISH_GATEWAY=0: "
+                "loopback only, unreachable from here)"
+            )
         if gateways:
             return (
                 f"{', '.join(any_port)}; fixed host ports also on the bridge gateway {', '.join(gateways)}, "
@@ -717,17 +750,12 @@ class DockerPlugin:
     @property
     def engine_host(self) -> str:
         """Where this engine's published ports are, seen from here, when not on this machine
-        ("" when they are): the host of a tcp:// or ssh:// engine; and for a unix socket seen
-        from inside a container whose network the engine does not share (a CI job with the
-        host's socket mounted: the engine's bridge is not ours), that container's default
-        gateway, which is the host."""
+        ("" when they are): the host of a tcp:// or ssh:// engine, or, from a container beside
+        the engine, the engine's bridge gateway (see beside_the_engine)."""
         if self._engine_host is None:
             connected = self.api is not None  # it belongs to the connection: connect first
             url = self._endpoint.url if connected and self._endpoint else ""
-            host = endpoints.remote_host(url, _is_local_address)
-            if not host and url.startswith("unix://") and endpoints.inside_a_container() and not self.host_gateway():
-                host = endpoints.default_gateway()
-            self._engine_host = host
+            self._engine_host = endpoints.remote_host(url, _is_local_address) or self.beside_the_engine()
         return self._engine_host
 
     def _remote_warning(self) -> dict[str, str]:

@@ -56,6 +56,11 @@ class PodmanPlugin(DockerPlugin):
             "OBLAKO_CONTAINER_BACKEND=docker for that engine"
         )
 
+    def beside_the_engine(self) -> str:
+        # Podman makes its bridge with the first container, so an address missing here does not
+        # tell a container beside the engine: not told apart (OBLAKO_BIND_ADDRESS serves there).
+        return ""
+
     def gateway_is_the_host(self, gateway: str) -> bool:
         # Podman creates its bridge with the first container, so the address may not exist yet.
         # Rootful Podman on this Linux machine routes its gateway to the host; rootless Podman
