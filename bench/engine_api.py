@@ -84,7 +84,11 @@ def request_counts(url: str, containers: int) -> None:
         with direct.measure(seeds):
             seed_start(client, container)
         client.containers.get(container).remove(force=True)
-    print(f"Service.start, new container: {starts} requests (goal <= 3); the seed's path: {seeds}")
+    from oblako_backend_docker.endpoints import inside_a_container
+
+    beside = " (in a container, the first on a connection also looks up the bridge: beside_the_engine)"
+    print(f"Service.start, new container: {starts} requests (goal <= 3){beside if inside_a_container() else ''}; "
+          f"the seed's path: {seeds}")  # fmt: skip
 
     fresh = get_backend("docker", base_url=url)
     fresh.plugin.api  # noqa: B018  (connect; the probe's /version is not counted)
