@@ -91,7 +91,7 @@ def request_counts(url: str, containers: int) -> None:
           f"the seed's path: {seeds}")  # fmt: skip
 
     fresh = get_backend("docker", base_url=url)
-    fresh.plugin.api  # noqa: B018  (connect; the probe's /version is not counted)
+    fresh.plugin.api  # noqa: B018  (connect; the connection's /_ping is not counted)
     fixed: list[int] = []
     with Counter(fresh.plugin.api).measure(fixed):
         svc = Service(name(), IMAGE, backend=fresh, ports={"8080/tcp": runtimes.free_port()})

@@ -259,3 +259,20 @@ def test_a_misspelt_field_is_a_type_error_that_mypy_names_before_it_runs(tmp_pat
     )
     out, _, status = api.run([str(tmp_path / "uses.py"), "--no-incremental", "--ignore-missing-imports"])
     assert status == 1 and 'Unexpected keyword argument "prots" for "Service"' in out
+
+
+def test_runtime_timestamps_order_by_their_moment_and_an_unreadable_one_never_counts_as_first_or_recent() -> None:
+    """Which of two same-named networks was created first decides which one a project uses."""
+    import math
+    import time
+
+    from oblako_backends.models import epoch_seconds, seconds_since
+
+    docker_style = ["2026-11-29T20:11:38.1234Z", "2026-11-29T20:11:38.12345Z", "2026-11-29T20:11:38.123456789Z"]
+    assert sorted(docker_style, key=epoch_seconds) == docker_style  # Go trims trailing zeros: text order is wrong
+    assert sorted(docker_style) != docker_style
+    assert epoch_seconds("2026-11-29T21:11:38+01:00") == epoch_seconds("2026-11-29T20:11:38Z")
+    for unreadable in ("", "yesterday", "2026-11-29T20:11:38"):  # the last has no zone: no moment
+        assert epoch_seconds(unreadable) == math.inf and seconds_since(unreadable) == math.inf
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    assert 0 <= seconds_since(now) < 60

@@ -90,10 +90,15 @@ def _engine_from_version(answer: Mapping[str, Any]) -> Engine:
     return Engine(name, str(answer.get("Version", "")), str(answer.get("ApiVersion", "")), where)
 
 
+def _ping(client: Any, timeout: float) -> Any:
+    """GET /_ping within `timeout` s (docker-py's ping() takes no deadline of its own)."""
+    return client._get(client._url("/_ping", versioned_api=False), timeout=timeout)
+
+
 def _engine_from_ping(client: Any, timeout: float) -> Engine | None:
     """From /_ping's headers ("Server: Docker/20.10.24 (linux)", "Server: Libpod/4.3.1 (linux)",
     "Api-Version: 1.41"); None when they do not say, or the answer is not an engine's OK."""
-    response = client._get(client._url("/_ping", versioned_api=False), timeout=timeout)  # ping() takes no deadline
+    response = _ping(client, timeout)
     headers = response.headers
     if response.status_code != 200 or not headers.get("Api-Version"):
         return None
@@ -123,7 +128,8 @@ class DockerPlugin:
         self._api: Any = None
         self._endpoint: Endpoint | None = None
         self._client: Any = None
-        self._gateways: dict[str, str] = {}  # network: its gateway ("" none), per connection; see host_gateway()
+        self._gateways: dict[str, str] = {}  # network: its IPv4 gateway ("" none), per connection; see _gateway_of()
+        self._host_gateways: dict[str, str] = {}  # network: its gateway if it leads to the host; see host_gateway()
         self._network_ids: dict[str, str] = {}  # network name: ID, per connection; see network_id()
         self._engine_host: str | None = None  # see engine_host; per connection
         self._beside: str | None = None  # see beside_the_engine; per connection
@@ -197,11 +203,18 @@ class DockerPlugin:
                 # with the call deadline: one connection instead of two (`ps` stays quick).
                 client._version, client.timeout = api_version, self._timeout
                 self._api = client
-                self._engine_host = None  # learnt when first needed: see engine_host
                 log.debug("%s: %s %s at %s (from %s), API %s", self.runtime, engine.name,
                           engine.version or "?", found.url, found.source, api_version)  # fmt: skip
-                self._endpoint, self._gateways, self._network_ids, self._beside = found, {}, {}, None
+                self._endpoint, self._gateways, self._host_gateways, self._network_ids = found, {}, {}, {}
+                self._engine_host = self._beside = None  # learnt when first needed
             return self._api
+
+    @property
+    def url(self) -> str:
+        """The URL of the engine this plugin talks to (connecting first)."""
+        _ = self.api
+        assert self._endpoint is not None  # set with the connection
+        return self._endpoint.url
 
     def _reset(self) -> None:
         """Forget the connection (closing its pool), so the next call finds the engine again."""
@@ -309,23 +322,26 @@ class DockerPlugin:
         another way and publishing on it would fail.
         """
         network = network or self.bridge_network
-        if network not in self._gateways:
+        if network not in self._host_gateways:
             gateway = self._gateway_of(network)
             usable = gateway and (self.gateway_is_the_host(gateway) or gateway == self.beside_the_engine())
-            self._gateways[network] = gateway if usable else ""
-        return self._gateways[network] or None
+            self._host_gateways[network] = gateway if usable else ""
+        return self._host_gateways[network] or None
 
     def _gateway_of(self, network: str) -> str:
-        """The IPv4 gateway of `network` as the engine reports it ("" when it has none)."""
-        try:
-            by = network if network == self.bridge_network else self.network_id(network)
-            with self._requests(f"inspect network {network!r}"):
-                found = self.api.inspect_network(by)
-        except (_Missing, OblakoBackendError):
-            return ""
-        configs = (found.get("IPAM") or {}).get("Config") or []
-        gateways = [str(c.get("Gateway", "")).split("/")[0] for c in configs if c.get("Gateway")]
-        return next((g for g in gateways if ":" not in g), "")
+        """The IPv4 gateway of `network` as the engine reports it ("" when it has none), read
+        once per connection."""
+        if network not in self._gateways:
+            try:
+                by = network if network == self.bridge_network else self.network_id(network)
+                with self._requests(f"inspect network {network!r}"):
+                    found = self.api.inspect_network(by)
+            except (_Missing, OblakoBackendError):
+                found = {}
+            configs = (found.get("IPAM") or {}).get("Config") or []
+            gateways = [str(c.get("Gateway", "")).split("/")[0] for c in configs if c.get("Gateway")]
+            self._gateways[network] = next((g for g in gateways if ":" not in g), "")
+        return self._gateways[network]
 
     def beside_the_engine(self) -> str:
         """Run from a container beside the engine, on its bridge (a CI job with the host's
@@ -336,9 +352,8 @@ class DockerPlugin:
         one of this machine's addresses (on the host, and in a container the engine runs in,
         it is)."""
         if self._beside is None:
-            url = self._endpoint.url if self.api is not None and self._endpoint else ""  # connect first
             gateway = ""
-            if url.startswith("unix://") and endpoints.inside_a_container():
+            if self.url.startswith("unix://") and endpoints.inside_a_container():
                 gateway = self._gateway_of(self.bridge_network)
             self._beside = gateway if gateway and not _is_local_address(gateway) else ""
         return self._beside
@@ -368,8 +383,9 @@ class DockerPlugin:
             return explicit
         if not core_config.publish_gateway():
             return core_config.bind_addresses()
+        beside = self.beside_the_engine()
         if not host_port:  # beside the engine, a random port is only of use where that container reaches it
-            return (self.beside_the_engine(),) if self.beside_the_engine() else core_config.bind_addresses()
+            return (beside,) if beside else core_config.bind_addresses()
         gateway = self.host_gateway(network)
         return core_config.bind_addresses() + ((gateway,) if gateway else ())
 
@@ -597,8 +613,7 @@ class DockerPlugin:
     def oblako_create_network(self, name: str, labels: Mapping[str, str]) -> bool:
         from . import host_lock  # only `up` creates networks: `ps` and the rest never load it
 
-        _ = self.api  # connects first, so the lock below names this engine
-        with host_lock.held(f"{self._endpoint} network {name}", self._timeout):
+        with host_lock.held(f"{self.url} network {name}", self._timeout):
             return self._create_network(name, labels)
 
     def _create_network(self, name: str, labels: Mapping[str, str]) -> bool:
@@ -681,9 +696,7 @@ class DockerPlugin:
     def answers(self, timeout: float) -> str | None:
         """Why the engine does not answer /_ping within `timeout` s, or None when it does."""
         try:
-            # docker-py's ping() has no per-call deadline; _get takes requests' timeout.
-            response = self.api._get(self.api._url("/_ping"), timeout=timeout)
-            response.raise_for_status()
+            _ping(self.api, timeout).raise_for_status()
         except Exception as exc:  # any failure means "not answering"; the reason is reported
             return _reason(exc)
         return None
@@ -753,9 +766,7 @@ class DockerPlugin:
         ("" when they are): the host of a tcp:// or ssh:// engine, or, from a container beside
         the engine, the engine's bridge gateway (see beside_the_engine)."""
         if self._engine_host is None:
-            connected = self.api is not None  # it belongs to the connection: connect first
-            url = self._endpoint.url if connected and self._endpoint else ""
-            self._engine_host = endpoints.remote_host(url, _is_local_address) or self.beside_the_engine()
+            self._engine_host = endpoints.remote_host(self.url, _is_local_address) or self.beside_the_engine()
         return self._engine_host
 
     def _remote_warning(self) -> dict[str, str]:

@@ -65,7 +65,7 @@ class PodmanPlugin(DockerPlugin):
         # Podman creates its bridge with the first container, so the address may not exist yet.
         # Rootful Podman on this Linux machine routes its gateway to the host; rootless Podman
         # and a Podman machine (a VM) reach the host another way.
-        local = self._endpoint is not None and self._endpoint.url.startswith("unix://")
+        local = self.url.startswith("unix://")
         if sys.platform != "linux" or not local:
             return False
         with self._requests("ask Podman whether it runs rootless"):
