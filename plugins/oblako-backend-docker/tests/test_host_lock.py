@@ -71,3 +71,16 @@ def test_a_lock_directory_that_is_not_this_users_private_one_is_never_used(priva
     with host_lock.held("engine-a network web_default", 0.3):
         pass  # the create goes on without a lock (and is resolved after the fact) rather than failing
     assert not list(elsewhere.iterdir()) and not list(private_tmp.glob("**/*.lock"))
+
+
+def test_a_lock_file_that_is_a_symlink_is_never_followed(private_tmp: Path) -> None:
+    with host_lock.held("engine-a network web_default", 0.3):
+        pass
+    (lock,) = (private_tmp / f"oblako-backends-{os.getuid()}").iterdir()
+    target = private_tmp / "target"
+    target.write_text("theirs")
+    lock.unlink()
+    lock.symlink_to(target)
+    with host_lock.held("engine-a network web_default", 0.3):
+        pass  # goes on without a lock rather than opening (or failing on) what the link names
+    assert target.read_text() == "theirs" and lock.is_symlink()

@@ -56,7 +56,12 @@ def held(key: str, deadline: float) -> Iterator[None]:
         yield
         return
     path = directory / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:  # e.g. a symlink in its place: never followed, and no lock then
+        log.debug("cannot open %s (%s): concurrent creates are resolved after the fact", path, exc)
+        yield
+        return
     try:
         end = time.monotonic() + deadline
         while True:
