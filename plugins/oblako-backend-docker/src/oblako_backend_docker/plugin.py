@@ -15,6 +15,7 @@ import re
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
@@ -329,19 +330,61 @@ class DockerPlugin:
         return self._host_gateways[network] or None
 
     def _gateway_of(self, network: str) -> str:
-        """The IPv4 gateway of `network` as the engine reports it ("" when it has none), read
-        once per connection."""
+        """The IPv4 gateway of `network` ("" when none is found), read once per connection: the
+        IPAM `Gateway`, else the address of the bridge interface the network names (on this
+        machine, for an engine on a local socket), else, for the default bridge, where
+        `host-gateway` leads (a stock Docker Engine reports its bridge's subnet only)."""
         if network not in self._gateways:
+            from . import gateways  # loaded when a gateway is first needed: `ps` never needs one
+
             try:
                 by = network if network == self.bridge_network else self.network_id(network)
                 with self._requests(f"inspect network {network!r}"):
                     found = self.api.inspect_network(by)
             except (_Missing, OblakoBackendError):
                 found = {}
-            configs = (found.get("IPAM") or {}).get("Config") or []
-            gateways = [str(c.get("Gateway", "")).split("/")[0] for c in configs if c.get("Gateway")]
-            self._gateways[network] = next((g for g in gateways if ":" not in g), "")
+            gateway = gateways.ipam_gateway(found)
+            if not gateway and found and self.url.startswith("unix://"):
+                gateway = gateways.bridge_interface_gateway(found)
+            if not gateway and found and network == self.bridge_network and self.url.startswith("unix://"):
+                gateway = self.where_host_gateway_leads()
+            self._gateways[network] = gateway
         return self._gateways[network]
+
+    PROBE_HOST = "oblako-host-gateway"
+
+    def where_host_gateway_leads(self) -> str:
+        """Ask the engine what `host-gateway` resolves to in a container: a throwaway container
+        of an empty image (imported, no registry needed; it can run nothing) is given the
+        entry, its start is refused, and the /etc/hosts the engine wrote is read back. The
+        container and the image are removed again. "" when the engine will not say."""
+        import docker.errors
+
+        from . import gateways
+
+        repository, version = "oblako-backends/host-gateway-probe", uuid.uuid4().hex[:12]
+        tag, container = f"{repository}:{version}", ""
+        try:
+            with self._requests("import the host-gateway probe's empty image"):
+                self.api.import_image_from_data(gateways.empty_image(), repository=repository, tag=version)
+                host_config = self.api.create_host_config(
+                    extra_hosts={self.PROBE_HOST: "host-gateway"}, network_mode="none"
+                )
+                labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE}
+                created = self.api.create_container(tag, command=["/probe"], host_config=host_config, labels=labels)
+                container = created["Id"]
+                with suppress(docker.errors.APIError):
+                    self.api.start(container)  # refused: the image has nothing to run
+                stream, _ = self.api.get_archive(container, "/etc/hosts")
+                return gateways.hosts_entry(b"".join(stream), self.PROBE_HOST)
+        except (_Missing, OblakoBackendError) as exc:
+            log.debug("the engine did not say where host-gateway leads: %s", exc)
+            return ""
+        finally:
+            with suppress(Exception):
+                if container:
+                    self.api.remove_container(container, force=True, v=True)
+                self.api.remove_image(tag, force=True)
 
     def beside_the_engine(self) -> str:
         """Run from a container beside the engine, on its bridge (a CI job with the host's
