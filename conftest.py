@@ -60,7 +60,7 @@ def _started(what: str, prefix: str, start: Callable[[Path], runtimes.Daemon]) -
         pid = directory / "daemon.pid"
         if pid.exists():
             runtimes.stop_pid(int(pid.read_text()))
-        runtimes.forget_bridge(directory)
+        runtimes.forget_networking(directory)
         shutil.rmtree(directory, ignore_errors=True)
         _unavailable(what, exc)
     try:
@@ -89,6 +89,20 @@ def docker_engine() -> Iterator[runtimes.Daemon]:
         return daemon
 
     with _started("Docker Engine", "oblako-docker-", start) as daemon:
+        yield daemon
+
+
+@pytest.fixture(scope="session")
+def stock_docker_engine() -> Iterator[runtimes.Daemon]:
+    """Docker Engine as a distribution starts it (default socket, docker0, Docker's iptables
+    rules), with the test image built; one the machine already runs is used and left running."""
+
+    def start(directory: Path) -> runtimes.Daemon:
+        daemon = runtimes.start_stock_dockerd(directory)
+        runtimes.build_test_image(daemon.url)
+        return daemon
+
+    with _started("stock Docker Engine", "oblako-stock-docker-", start) as daemon:
         yield daemon
 
 
@@ -142,6 +156,17 @@ def podman_engine(registry: runtimes.Registry) -> Iterator[runtimes.Daemon]:
             runtimes.remove_all_containers(daemon.url)  # they outlive the API service
 
 
+@pytest.fixture(scope="session")
+def podman_cli() -> str:
+    """The podman command, installed by the harness as the engines are: under CI a missing
+    one fails the run, like a runtime that cannot start."""
+    try:
+        runtimes.ensure_installed("podman")
+    except (runtimes.RuntimeStartError, subprocess.SubprocessError) as exc:
+        _unavailable("the podman CLI", exc)
+    return str(runtimes.locate("podman"))
+
+
 @pytest.fixture
 def unique_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
     """Container names unique to this test run, so reruns never collide."""
@@ -181,7 +206,16 @@ def make_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
     return make
 
 
-RUNTIME_FIXTURES = {"docker_engine", "podman_engine", "registry", "colima_home", "engine", "k8s_cluster"}
+RUNTIME_FIXTURES = {
+    "docker_engine",
+    "stock_docker_engine",
+    "podman_engine",
+    "podman_cli",
+    "registry",
+    "colima_home",
+    "engine",
+    "k8s_cluster",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -27,6 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_IMAGE = "localhost/oblako-test:1"
@@ -84,8 +87,10 @@ class Daemon:
     directory: Path
 
     def stop(self) -> None:
-        stop_pid(self.pid)
-        forget_bridge(self.directory)
+        """Stop the daemon if the harness started it (pid > 0), then undo what its start added."""
+        if self.pid > 0:
+            stop_pid(self.pid)
+        forget_networking(self.directory)
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,7 @@ class Engine:
     backend: str
     url: str  # where the engine listens
     source: str  # how the backend is expected to have found it
+    daemon: Daemon  # the daemon behind it (pid -1: one the harness did not start)
 
 
 def colima_socket(home: Path) -> Path:
@@ -222,8 +228,11 @@ def delete_bridge(name: str) -> None:
     subprocess.run([locate("ip") or "ip", "link", "delete", name], check=False, timeout=30, capture_output=True)
 
 
-def forget_bridge(directory: Path) -> None:
-    """Remove the bridge and the forwarding rule recorded in `directory` by start_dockerd, if any."""
+def forget_networking(directory: Path) -> None:
+    """Undo what a start recorded in `directory`: start_dockerd's bridge and forwarding rule,
+    start_stock_dockerd's docker0 and iptables rules. A directory without records is left alone,
+    so stopping one engine never touches another's networking."""
+    forget_stock_networking(directory)
     record = directory / "bridge"
     if record.exists():
         delete_bridge(record.read_text().strip())
@@ -248,7 +257,7 @@ def _pool_rule(action: str, pool: str) -> None:
 
 def reserve_pool(directory: Path) -> str:
     """A 10.N.0.0/16 address pool for one engine's networks, reserved by its FORWARD rule (the
-    rule is the record other engines check), and noted in `directory` for forget_bridge.
+    rule is the record other engines check), and noted in `directory` for forget_networking.
     Engines must not share one: two would route the same subnet to different bridges."""
     iptables = locate("iptables") or "iptables"
     rules = subprocess.run([iptables, "-S", "FORWARD"], capture_output=True, text=True, timeout=30, check=True).stdout
@@ -274,6 +283,22 @@ def free_bridge() -> tuple[str, str]:
     raise RuntimeStartError("no free 10.213.N.0/24 subnet for a private bridge")
 
 
+def _dockerd_argv(directory: Path) -> list[str]:
+    """dockerd with its data, exec root and pid file in `directory` (which changes nothing a
+    container sees), and cgroupfs (no systemd on these machines: what dockerd picks anyway)."""
+    return [
+        "dockerd",
+        "--data-root",
+        str(directory / "data"),
+        "--exec-root",
+        str(directory / "exec"),
+        "--pidfile",
+        str(directory / "dockerd.pid"),
+        "--exec-opt",
+        "native.cgroupdriver=cgroupfs",
+    ]
+
+
 def start_dockerd(
     directory: Path, socket_path: Path | None = None, bridge: str | None = None, also_at: tuple[Path, ...] = ()
 ) -> Daemon:
@@ -287,21 +312,13 @@ def start_dockerd(
     """
     ensure_installed("dockerd")
     directory.mkdir(parents=True, exist_ok=True)
+    # A dockerd started again on its old data root deletes the default bridge network it
+    # recorded there, and with it the host's docker0, whoever owns it (a stock engine's):
+    # so it never finds one.
+    shutil.rmtree(directory / "data" / "network", ignore_errors=True)
     sock = socket_path or directory / "docker.sock"
     sock.parent.mkdir(parents=True, exist_ok=True)
-    argv = [
-        "dockerd",
-        "--host",
-        f"unix://{sock}",
-        "--data-root",
-        str(directory / "data"),
-        "--exec-root",
-        str(directory / "exec"),
-        "--pidfile",
-        str(directory / "dockerd.pid"),
-        "--exec-opt",
-        "native.cgroupdriver=cgroupfs",
-    ]
+    argv = [*_dockerd_argv(directory), "--host", f"unix://{sock}"]
     for extra in also_at:
         extra.parent.mkdir(parents=True, exist_ok=True)
         argv += ["--host", f"unix://{extra}"]
@@ -315,9 +332,83 @@ def start_dockerd(
         argv += ["--bridge", bridge]
         proc = _start("dockerd", argv, directory, lambda: _ping_unix(str(sock)))
     except BaseException:
-        forget_bridge(directory)
+        forget_networking(directory)
         raise
     return Daemon("docker", proc.pid, f"unix://{sock}", directory)
+
+
+STOCK_SOCKET = Path("/var/run/docker.sock")
+STOCK_BRIDGE = "docker0"
+STOCK_RECORD = "stock-networking.json"  # what the machine had before a stock engine's start
+
+
+def start_stock_dockerd(directory: Path) -> Daemon:
+    """Docker Engine as a distribution starts it: the default socket, the default bridge
+    (docker0), Docker's own iptables rules and address pools. Only its data, exec root and pid
+    file are `directory`'s, which changes nothing a container sees.
+
+    A Docker that already answers on the default socket is that engine already: it is used
+    as it is and never stopped (pid -1). Otherwise what the machine's networking was before is
+    recorded, and Daemon.stop puts it back (forget_stock_networking).
+    """
+    if _ping_unix(str(STOCK_SOCKET)):
+        return Daemon("docker", -1, f"unix://{STOCK_SOCKET}", directory)
+    ensure_installed("dockerd")
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / STOCK_RECORD).write_text(json.dumps(_networking_now()))
+    try:
+        proc = _start("dockerd", _dockerd_argv(directory), directory, lambda: _ping_unix(str(STOCK_SOCKET)))
+    except BaseException:
+        forget_networking(directory)
+        raise
+    return Daemon("docker", proc.pid, f"unix://{STOCK_SOCKET}", directory)
+
+
+def _networking_now() -> dict[str, Any]:
+    """The parts of the host's networking a stock dockerd changes: whether its bridge exists,
+    and iptables' filter and nat tables. (IPv4 forwarding, which every dockerd turns on, the
+    private engines' included, stays on.)"""
+    ip = locate("ip") or "ip"
+    links = subprocess.run([ip, "-o", "link", "show", STOCK_BRIDGE], capture_output=True, timeout=30, check=False)
+    save = locate("iptables-save") or "iptables-save"
+    tables = {
+        table: subprocess.run([save, "-t", table], capture_output=True, text=True, timeout=30, check=True).stdout
+        for table in ("filter", "nat")
+    }
+    return {"bridge": links.returncode == 0, "tables": tables}
+
+
+def forget_stock_networking(directory: Path) -> None:
+    """Remove what a stock dockerd added to the host, by the record start_stock_dockerd left in
+    `directory` (no record: nothing to do): the rules and chains naming Docker or its bridge
+    that were not there before, the FORWARD policy as it was, and docker0 if the machine had
+    none. Rules anybody else added meanwhile stay."""
+    record = directory / STOCK_RECORD
+    if not record.exists():
+        return
+    before: dict[str, Any] = json.loads(record.read_text())
+    iptables = locate("iptables") or "iptables"
+
+    def run(*args: str) -> None:
+        subprocess.run([iptables, *args], capture_output=True, timeout=30, check=False)
+
+    for table, text in _networking_now()["tables"].items():
+        old_lines = before["tables"].get(table, "").splitlines()
+        old_chains = {line.split()[0] for line in old_lines if line.startswith(":")}
+        for line in text.splitlines():
+            if line.startswith("-A ") and line not in old_lines and ("DOCKER" in line or STOCK_BRIDGE in line):
+                run("-t", table, "-D", *shlex.split(line)[1:])
+        for line in text.splitlines():
+            chain = line.split()[0] if line.startswith(":DOCKER") else ""
+            if chain and chain not in old_chains:
+                run("-t", table, "-F", chain[1:])
+                run("-t", table, "-X", chain[1:])
+        if table == "filter":
+            policy = next((line.split()[1] for line in old_lines if line.startswith(":FORWARD ")), "ACCEPT")
+            run("-P", "FORWARD", policy)
+    if not before["bridge"]:
+        delete_bridge(STOCK_BRIDGE)
+    record.unlink()
 
 
 def podman_env(directory: Path, registry: str | None = None) -> dict[str, str]:
@@ -493,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
             if pidfile.exists():
                 stop_pid(int(pidfile.read_text()))
                 pidfile.unlink()
-            forget_bridge(directory)
+            forget_networking(directory)
     except (RuntimeStartError, subprocess.SubprocessError) as exc:
         print(f"runtimes: {exc}", file=sys.stderr)
         return 1

@@ -1,8 +1,10 @@
-"""The runtime harness shares a machine politely: a private bridge, no iptables changes,
-and nothing but its machine-readable line on stdout."""
+"""The runtime harness shares a machine politely: a private engine gets a bridge of its own
+and no iptables changes, the stock engine is Docker as a distribution starts it and takes
+away what it added, and nothing but the machine-readable line goes to stdout."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -83,3 +85,95 @@ def test_apt_output_goes_to_stderr_never_stdout(tmp_path: Path) -> None:
     assert done.stdout == ""
     assert "Reading package lists... Done (update -qq)" in done.stderr
     assert "Reading package lists... Done (install -y -qq some-package)" in done.stderr
+
+
+def without_counters(table: str) -> list[str]:
+    """iptables-save output without its timestamps and packet counters, which traffic changes."""
+    return [line.split(" [")[0] for line in table.splitlines() if not line.startswith("#")]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the stock engine needs root")
+def test_the_stock_engine_is_docker_as_a_distribution_starts_it(stock_docker_engine: runtimes.Daemon) -> None:
+    """The default socket, docker0 with Docker's default subnet, Docker's own iptables chains
+    and masquerading: none of the private engines' settings."""
+    import docker
+
+    assert stock_docker_engine.url == "unix:///var/run/docker.sock"
+    api = docker.APIClient(base_url=stock_docker_engine.url, version="auto", timeout=60)
+    try:
+        bridge = api.inspect_network("bridge")
+    finally:
+        api.close()
+    assert bridge["Options"]["com.docker.network.bridge.name"] == "docker0"
+    assert bridge["IPAM"]["Config"] == [{"Subnet": "172.17.0.0/16"}]
+    rules = iptables_rules()
+    assert "-N DOCKER" in rules and "-N DOCKER-ISOLATION-STAGE-1" in rules
+    assert "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE" in rules
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="starting dockerd needs root")
+def test_stopping_a_private_engine_leaves_the_stock_engines_docker0(
+    stock_docker_engine: runtimes.Daemon, tmp_path: Path
+) -> None:
+    """Each engine undoes only what its own start recorded (a private engine's stop once
+    deleted the stock engine's docker0, and nothing started there any more); and a private
+    engine started again on its old data root leaves docker0 too (dockerd itself deleted it,
+    clearing the bridge network it had recorded)."""
+    import docker
+
+    for _ in range(2):
+        daemon = runtimes.start_dockerd(tmp_path / "rt")
+        daemon.stop()
+        assert "docker0" in links()
+    api = docker.APIClient(base_url=stock_docker_engine.url, version="auto", timeout=60)
+    try:
+        container = api.create_container(runtimes.TEST_IMAGE, command=["true"])
+        api.start(container["Id"])  # on docker0: fails if the bridge is gone
+        assert api.wait(container["Id"], timeout=60)["StatusCode"] == 0
+        api.remove_container(container["Id"], force=True)
+    finally:
+        api.close()
+
+
+ISOLATED_STOCK_RUN = """
+import json, subprocess, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import runtimes
+subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run"], check=True)  # this namespace's own /var/run
+subprocess.run([runtimes.locate("ip") or "ip", "link", "set", "lo", "up"], check=True)
+before = runtimes._networking_now()
+daemon = runtimes.start_stock_dockerd(Path(sys.argv[2]))
+during = runtimes._networking_now()
+daemon.stop()
+print(json.dumps([before, during, runtimes._networking_now()]))
+"""
+
+
+@pytest.mark.runtime
+@pytest.mark.skipif(os.geteuid() != 0, reason="starting dockerd needs root")
+def test_a_stock_engine_leaves_the_networking_it_found(tmp_path: Path) -> None:
+    """Started and stopped in namespaces of its own (network and mounts, so beside the
+    session's stock engine), a stock engine adds docker0, its chains and rules, and its stop
+    takes every one of them away again."""
+    argv = ["unshare", "--net", "--mount", sys.executable, "-c", ISOLATED_STOCK_RUN]
+    done = subprocess.run(
+        [*argv, str(SCRIPT.parent), str(tmp_path / "stock")], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    before, during, after = json.loads(done.stdout.splitlines()[-1])
+    assert not before["bridge"] and during["bridge"] and not after["bridge"]
+    for table in ("filter", "nat"):
+        assert any("DOCKER" in line for line in without_counters(during["tables"][table]))
+        assert without_counters(after["tables"][table]) == without_counters(before["tables"][table])
+
+
+def test_no_test_skips_for_want_of_a_tool_the_harness_installs() -> None:
+    """A fresh machine has none of them until the harness installs them: a test that needs
+    one asks for a fixture that installs it (podman_cli, the engines), never `skipif(which)`."""
+    offenders = []
+    for path in [*runtimes.ROOT.glob("tests/*.py"), *runtimes.ROOT.glob("plugins/*/tests/*.py")]:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if "skipif" in line and any(f'which("{tool}")' in line for tool in runtimes.PACKAGES):
+                offenders.append(f"{path.relative_to(runtimes.ROOT)}:{number}")
+    assert offenders == []

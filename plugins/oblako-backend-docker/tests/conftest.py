@@ -1,8 +1,9 @@
 """The engines every Docker-API backend is tested on: real ones the harness starts.
 
-Each test using `backend` runs once per backend. The backend is chosen the way a user
+Each test using `backend` runs once per engine. The backend is chosen the way a user
 chooses it (OBLAKO_CONTAINER_BACKEND) and finds its engine the way it would on a user's
-machine: DOCKER_HOST for docker, CONTAINER_HOST for podman, Colima's socket under HOME.
+machine: DOCKER_HOST for docker, the default socket for docker on a stock engine (as a
+distribution starts it), CONTAINER_HOST for podman, Colima's socket under HOME.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from oblako_backends import get_backend
 from oblako_backends.backend import Backend
 
 
-@pytest.fixture(params=["docker", "podman", "colima"])
-def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> runtimes.Engine:
+@pytest.fixture(params=["docker", "docker-stock", "podman", "colima"])
+def engine(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> runtimes.Engine:
     """Point the environment at one real engine, as a user of that backend would."""
-    name = request.param
+    name = request.param.removesuffix("-stock")
     for var in (
         "DOCKER_HOST",
         "CONTAINER_HOST",
@@ -29,18 +32,22 @@ def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> r
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("OBLAKO_CONTAINER_BACKEND", name)
+    if request.param == "docker-stock":
+        daemon = request.getfixturevalue("stock_docker_engine")
+        monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path_factory.mktemp("docker-config")))  # no one's context
+        return runtimes.Engine(name, daemon.url, "default socket", daemon)
     if name == "docker":
-        url = request.getfixturevalue("docker_engine").url
-        monkeypatch.setenv("DOCKER_HOST", url)
-        return runtimes.Engine(name, url, "DOCKER_HOST")
+        daemon = request.getfixturevalue("docker_engine")
+        monkeypatch.setenv("DOCKER_HOST", daemon.url)
+        return runtimes.Engine(name, daemon.url, "DOCKER_HOST", daemon)
     if name == "podman":
-        url = request.getfixturevalue("podman_engine").url
-        monkeypatch.setenv("CONTAINER_HOST", url)
-        return runtimes.Engine(name, url, "CONTAINER_HOST")
-    home = request.getfixturevalue("colima_home")
+        daemon = request.getfixturevalue("podman_engine")
+        monkeypatch.setenv("CONTAINER_HOST", daemon.url)
+        return runtimes.Engine(name, daemon.url, "CONTAINER_HOST", daemon)
+    daemon, home = request.getfixturevalue("docker_engine"), request.getfixturevalue("colima_home")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
-    return runtimes.Engine(name, f"unix://{runtimes.colima_socket(home)}", "~/.colima, profile default")
+    return runtimes.Engine(name, f"unix://{runtimes.colima_socket(home)}", "~/.colima, profile default", daemon)
 
 
 @pytest.fixture

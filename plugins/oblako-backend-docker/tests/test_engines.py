@@ -210,7 +210,6 @@ def test_module_docker_client_follows_the_selected_backend(
     backend: Backend,
     unique_name: Names,
     engine: runtimes.Engine,
-    docker_engine: runtimes.Daemon,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The compute paths' client reaches the services' daemon, and falls back without a Docker API."""
@@ -221,7 +220,7 @@ def test_module_docker_client_follows_the_selected_backend(
     assert oblako_backends.docker_client().containers.get(name).name == name  # the selected backend's daemon
     if engine.backend != "docker":
         return
-    monkeypatch.setenv("DOCKER_HOST", docker_engine.url)
+    monkeypatch.setenv("DOCKER_HOST", engine.url)
     monkeypatch.setenv("OBLAKO_CONTAINER_BACKEND", "memory")  # no Docker API: the ambient environment
     assert oblako_backends.docker_client().containers.get(name).name == name
 

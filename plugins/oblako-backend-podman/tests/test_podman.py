@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import time
 import uuid
 from pathlib import Path
@@ -34,9 +33,8 @@ def test_without_the_cli_rootless_sockets_come_before_the_rootful_one() -> None:
     ]
 
 
-@pytest.mark.skipif(shutil.which("podman") is None, reason="needs the podman CLI")
-def test_the_socket_podman_info_reports_comes_first(tmp_path: Path) -> None:
-    """The real `podman info`, kept away from the machine's storage."""
+def test_the_socket_podman_info_reports_comes_first(podman_cli: str, tmp_path: Path) -> None:
+    """The real `podman info` (the harness installs it), kept away from the machine's storage."""
     (tmp_path / "storage.conf").write_text(
         f'[storage]\ndriver = "vfs"\ngraphroot = "{tmp_path}/g"\nrunroot = "{tmp_path}/r"\n'
     )
