@@ -110,6 +110,12 @@ volumes:
         ("    build: {context: ., dockerfile: ../Dockerfile}\n", "must be a path inside the build context"),
         ("    build: {context: ., dockerfile: /etc/passwd}\n", "must be a path inside the build context"),
         ("    command: sh\n", "required"),
+        ("    image: x:1\n    ports: [{target: 80, published: '8000-8001'}]\n", "'8000-8001' is not a port number"),
+        ("    image: x:1\n    ports: [{target: 80, published: x}]\n", "published: 'x' is not a port number"),
+        ("    image: x:1\n    ports: [{target: 0}]\n", "target: 0 is not a port number"),
+        ("    image: x:1\n    env_file: [{required: false}]\n", r"env_file: \{'required': False\}: a file name"),
+        ("    image: x:1\n    volumes: [{type: bind, source: 1, target: /x}]\n", "source and target strings"),
+        ("    image: x:1\n    volumes: [{type: bind, source: /x, target: 1}]\n", "source and target strings"),
     ],
 )
 def test_what_cannot_be_run_is_refused_naming_file_service_and_key(

@@ -3,7 +3,7 @@ services files give, so `up`, `down`, `ps`, `logs` and `config` never see a file
 
 The subset read is what local service stacks use (see SUPPORTED); keys that change nothing
 for a local run give a warning, and anything else is refused naming the file, the service
-and the key, with the nearest supported key. YAML is read safely (PyYAML's safe loader),
+and the key, with the nearest supported key. YAML is read safely and within bounds (reading.py),
 and only when a Compose file is.
 """
 
@@ -19,8 +19,9 @@ from typing import Any
 
 from .backend import Backend
 from .errors import ConfigurationError, InvalidSpecError
+from .reading import load_yaml, read_text
 from .service import Service
-from .spec import HealthCommand, parse_port, validate_dockerfile
+from .spec import HealthCommand, parse_port, validate_dockerfile, validate_project
 from .stack import DEFAULT_READY_TIMEOUT, PROJECT_VAR, ServiceDef, Stack, _where, assemble, project_name
 
 DOCKERFILE = "Dockerfile"
@@ -47,6 +48,7 @@ SUPPORTED = (
 # Keys that describe deployment or resources, not what runs: a local run does without them.
 NO_LOCAL_EFFECT = ("deploy", "logging", "mem_limit", "cpus", "cpu_shares", "stop_grace_period", "hostname", "init")
 TOP_LEVEL = ("name", "services", "volumes", "version", "networks")
+VOLUME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]+")  # what Docker accepts for a local volume
 _VARIABLE = re.compile(r"\$(?:\$|\{(?P<braced>[^}]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
 
 
@@ -57,21 +59,10 @@ def find_default(directory: Path) -> Path | None:
 
 def load_compose(path: Path, backend: Backend | None = None, project: str | None = None) -> Stack:
     """Read and validate a Compose file into a project; nothing is started."""
-    import yaml  # only when a Compose file is read
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigurationError(f"can't read the Compose file {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigurationError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigurationError(f"{path} is not valid YAML: {exc}") from None
+    data = load_yaml(path, read_text(path, "Compose file"))
     if not isinstance(data, dict) or not isinstance(data.get("services"), dict) or not data["services"]:
         raise ConfigurationError(f"{path}: no services; a Compose file lists them under `services:`")
-    unknown = sorted(set(data) - set(TOP_LEVEL))
+    unknown = sorted(k for k in data if k not in TOP_LEVEL and not _extension(k))
     if unknown:
         raise ConfigurationError(f"{path}: unknown top-level key {unknown[0]!r}; known: {', '.join(TOP_LEVEL)}")
     if data.get("networks"):
@@ -83,8 +74,11 @@ def load_compose(path: Path, backend: Backend | None = None, project: str | None
     variables = _variables(path)
     data = _interpolate(data, variables, path)
     name = project
-    if name is None and not os.environ.get(PROJECT_VAR, "").strip() and isinstance(data.get("name"), str):
-        name = data["name"]
+    if name is None and not os.environ.get(PROJECT_VAR, "").strip() and data.get("name") not in (None, ""):
+        try:  # the file's own name (empty means none, as in Compose), checked as -p is
+            name = validate_project(data["name"], f"{path}: name")
+        except InvalidSpecError as exc:
+            raise ConfigurationError(str(exc)) from None
     chosen = project_name(path, name)
     volumes = _volume_names(path, data.get("volumes"), chosen)
     defs = [_service(path, service, body, backend, chosen, volumes) for service, body in data["services"].items()]
@@ -104,10 +98,7 @@ def _variables(path: Path) -> dict[str, str]:
 def _env_file(path: Path) -> dict[str, str]:
     """KEY=VALUE lines; `#` comments and blank lines skipped; matching quotes around a value removed."""
     out: dict[str, str] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"can't read the env file {path}: {exc}") from None
+    lines = read_text(path, "env file").splitlines()
     for number, line in enumerate(lines, 1):
         line = line.strip()
         if not line or line.startswith("#"):
@@ -164,7 +155,14 @@ def _volume_names(path: Path, declared: Any, project: str) -> dict[str, str]:
         body = body or {}
         if not isinstance(body, dict):
             raise ConfigurationError(f"{path}: volumes.{key}: expected a mapping (or nothing)")
-        out[str(key)] = str(body.get("name") or (key if body.get("external") else f"{project}_{key}"))
+        name = body.get("name") or (key if body.get("external") else f"{project}_{key}")
+        if not isinstance(name, str) or not VOLUME_NAME.fullmatch(name):
+            # A name that is a path would become a bind mount of that host directory.
+            raise ConfigurationError(
+                f"{path}: volumes.{key}: name {name!r} is not a volume name (letters, digits and _ . -, "
+                "starting with a letter or digit); to mount a host directory, bind it in the service"
+            )
+        out[str(key)] = name
     return out
 
 
@@ -177,7 +175,7 @@ def _service(
     if not isinstance(body, dict):
         raise ConfigurationError(f"{path}: services.{name} must be a mapping")
     for key in body:
-        if key in SUPPORTED:
+        if key in SUPPORTED or _extension(key):
             continue
         if key in NO_LOCAL_EFFECT:
             warnings.warn(f"{where(key)}: ignored (it changes nothing for a local run)", stacklevel=3)
@@ -225,6 +223,11 @@ def _service(
     return ServiceDef(service, build, depends, ready, dockerfile)
 
 
+def _extension(key: Any) -> bool:
+    """An `x-` key: the Compose Specification's extension fields, for the user's own use (anchors)."""
+    return isinstance(key, str) and key.startswith("x-")
+
+
 def _list(value: Any, where: str) -> list[Any]:
     if value is None:
         return []
@@ -253,8 +256,15 @@ def _environment(path: Path, body: dict[str, Any], where: Any) -> dict[str, str]
     out: dict[str, str] = {}
     env_files = body.get("env_file")
     for item in [env_files] if isinstance(env_files, str) else _list(env_files, where("env_file")):
-        file = item["path"] if isinstance(item, dict) else item
-        out.update(_env_file(path.parent / str(file)))
+        file, required = (item.get("path"), item.get("required", True)) if isinstance(item, dict) else (item, True)
+        if not isinstance(file, str) or not file or not isinstance(required, bool):
+            raise ConfigurationError(f"{where('env_file')}: {item!r}: a file name, or a map with path and required")
+        if (path.parent / file).is_file():
+            out.update(_env_file(path.parent / file))
+        elif required:
+            raise ConfigurationError(
+                f"{where('env_file')}: {path.parent / file} is not a file (`required: false` makes it optional)"
+            )
     raw = body.get("environment")
     if isinstance(raw, list):
         for item in raw:
@@ -283,12 +293,13 @@ def _ports(item: Any, where: str) -> list[tuple[str, int | None]]:
             raise ConfigurationError(f"{where}: a long-form port needs `target` (and takes published, protocol)")
         _loopback_only(item.get("host_ip"), where)
         published = item.get("published")
-        return [
-            (
-                f"{item['target']}/{item.get('protocol', 'tcp')}",
-                None if published in (None, "") else int(str(published)),
-            )
-        ]
+        port = f"{_port_number(item['target'], f'{where}: target')}/{item.get('protocol', 'tcp')}"
+        if published not in (None, ""):
+            port = f"{_port_number(published, f'{where}: published')}:{port}"
+        try:
+            return [parse_port(port, where)]
+        except InvalidSpecError as exc:
+            raise ConfigurationError(f"{where}: {exc}") from None
     text = str(item)
     protocol = "tcp"
     if "/" in text:
@@ -309,6 +320,15 @@ def _ports(item: Any, where: str) -> list[tuple[str, int | None]]:
         ]
     except InvalidSpecError as exc:
         raise ConfigurationError(f"{where}: {exc}") from None
+
+
+def _port_number(value: Any, where: str) -> int:
+    """A port of the long form: a number, or a string of one (not a range, which would leave
+    the engine to pick one port from it)."""
+    text = str(value)
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
+        raise ConfigurationError(f"{where}: {value!r} is not a port number from 1 to 65535")
+    return int(text)
 
 
 def _range(text: str, where: str) -> list[Any]:
@@ -332,7 +352,9 @@ def _volume(path: Path, item: Any, where: str, volumes: dict[str, str]) -> tuple
     """Named volumes, relative and absolute binds, :ro/:rw and SELinux :z/:Z, or the long form."""
     if isinstance(item, dict):
         kind, source, target = item.get("type", "volume"), item.get("source"), item.get("target")
-        if kind not in ("volume", "bind") or not source or not target:
+        if kind not in ("volume", "bind") or not isinstance(source, str) or not isinstance(target, str):
+            raise ConfigurationError(f"{where}: long form needs type volume or bind, and source and target strings")
+        if not source or not target:
             raise ConfigurationError(f"{where}: long form needs type volume or bind, source and target")
         read_only = bool(item.get("read_only", False))
     else:

@@ -36,6 +36,7 @@ from typing import Any
 from .backend import Backend
 from .errors import ConfigurationError, InvalidSpecError, NotOwnedError, OblakoBackendError, ServiceNotReadyError
 from .models import ContainerInfo
+from .reading import check_depth, read_text, too_deep
 from .service import HealthCheck, Service, default_check, http_check, log_check, tcp_check
 from .spec import (
     ALIAS_RE,
@@ -223,14 +224,14 @@ def load(path: str | Path, backend: Backend | None = None, project: str | None =
 
         return load_compose(path, backend, project)
     project = project_name(path, project)
+    text = read_text(path, "services file")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigurationError(f"can't read the services file {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigurationError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
+    except RecursionError:  # the parser recurses into nested arrays and inline tables
+        raise too_deep(path) from None
+    check_depth(path, data)
     extra = set(data) - {"services"}
     if extra:
         raise ConfigurationError(f"{path}: unknown top-level keys {sorted(extra)}; services go in [services.NAME]")
@@ -250,6 +251,7 @@ def assemble(path: Path, defs: list[ServiceDef], project: str) -> Stack:
         if unknown:
             raise ConfigurationError(f"{_where(path, d.name, 'depends_on')}: no service named {unknown[0]!r}")
     _one_owner_per_host_port(path, defs)
+    _one_service_per_container_name(path, defs)
     for d in defs:  # one network per project, where each service answers to its name
         aliases = (d.name,) if ALIAS_RE.fullmatch(d.name) else ()
         d.service.spec = dataclasses.replace(d.service.spec, network=default_network(project), aliases=aliases)
@@ -278,6 +280,18 @@ def _one_owner_per_host_port(path: Path, defs: list[ServiceDef]) -> None:
                     f"claimed by [services.{owners[key]}]; give one of them another host port"
                 )
             owners[key] = d.name
+
+
+def _one_service_per_container_name(path: Path, defs: list[ServiceDef]) -> None:
+    """Two services with one container_name would each replace the other: only one would run."""
+    owners: dict[str, str] = {}
+    for d in defs:
+        taken = owners.setdefault(d.service.container_name, d.name)
+        if taken != d.name:
+            raise ConfigurationError(
+                f"{_where(path, d.name, 'container_name')}: {d.service.container_name!r} is also the container name "
+                f"of [services.{taken}]; give each service its own"
+            )
 
 
 def _service(path: Path, name: str, table: Any, backend: Backend | None, project: str) -> ServiceDef:

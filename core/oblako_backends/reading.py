@@ -1,0 +1,154 @@
+"""Reading a user's file within bounds: its size, how deep it nests and, for YAML, how far its
+aliases expand. A hostile or broken file is refused in bounded time and memory, with an error
+naming the file, instead of exhausting either (a 656-byte alias bomb once grew past 2.9 GB).
+
+Compose v2 refuses the same documents: duplicate keys, excessive aliasing, excessive depth.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import yaml
+
+MAX_BYTES = 4 * 1024 * 1024  # a large real Compose file is ~100 KB
+MAX_DEPTH = 100  # nesting levels, counted through aliases; real files use fewer than 15
+MAX_VALUES = 200_000  # values once every alias is expanded; 500 services use ~30,000
+
+
+def read_text(path: Path, what: str) -> str:
+    """The file's text, refused if it is larger than MAX_BYTES or not UTF-8."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise ConfigurationError(f"can't read the {what} {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise ConfigurationError(f"{path} is larger than {MAX_BYTES // (1024 * 1024)} MiB; a {what} is never that big")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+
+
+def load_yaml(path: Path, text: str) -> Any:
+    """One YAML document, read safely (no Python tags), refused if a mapping repeats a key,
+    or if it nests deeper than MAX_DEPTH or expands to more than MAX_VALUES values."""
+    import yaml
+
+    loader = _bounded_loader()(text, path)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(path, node)
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"{path} is not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+def check_depth(path: Path, data: Any) -> None:
+    """Refuse data (a parsed TOML file) nested deeper than MAX_DEPTH; iterative, so any depth."""
+    stack = [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        if level > MAX_DEPTH:
+            raise too_deep(path)
+        if isinstance(value, dict):
+            stack.extend((v, level + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, level + 1) for v in value)
+
+
+def too_deep(path: Path) -> ConfigurationError:
+    """The error for a file nested too deeply (also when a parser ran out of stack on one)."""
+    return ConfigurationError(f"{path} nests deeper than {MAX_DEPTH} levels; flatten it")
+
+
+@functools.cache
+def _bounded_loader() -> Callable[[str, Path], yaml.SafeLoader]:
+    """PyYAML's safe loader, refusing duplicate keys and counting depth as it composes (its
+    composer recurses, so a deep file would otherwise end in a RecursionError)."""
+    import yaml
+
+    class BoundedLoader(yaml.SafeLoader):
+        def __init__(self, text: str, file: Path) -> None:
+            super().__init__(text)
+            self.file = file
+            self.depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            self.depth += 1
+            try:
+                if self.depth > MAX_DEPTH:
+                    raise too_deep(self.file)
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                line = key_node.start_mark.line + 1
+                if key_node.value in seen:
+                    raise ConfigurationError(
+                        f"{self.file}: line {line}: key {key_node.value!r} is already defined at line "
+                        f"{seen[key_node.value]}; a mapping names each key once"
+                    )
+                seen[key_node.value] = line
+            return super().construct_mapping(node, deep)
+
+    return BoundedLoader
+
+
+def _check_expansion(path: Path, root: Any) -> None:
+    """Count the values `root` stands for with every alias expanded, each node once (memoized),
+    so the count itself takes time linear in the file however far the aliases would expand."""
+    import yaml
+
+    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (values, height)
+    visiting: set[int] = set()
+    limit = sys.getrecursionlimit() - 50
+
+    def visit(node: Any, level: int) -> tuple[int, int]:
+        if level > min(MAX_DEPTH, limit):
+            raise too_deep(path)
+        known = sizes.get(id(node))
+        if known is not None:
+            if level + known[1] - 1 > MAX_DEPTH:
+                raise too_deep(path)
+            return known
+        if id(node) in visiting:
+            raise ConfigurationError(f"{path}: an alias refers to the value that contains it; YAML here is a tree")
+        visiting.add(id(node))
+        children: list[Any] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        values, height = 1, 1
+        for child in children:
+            child_values, child_height = visit(child, level + 1)
+            values += child_values
+            height = max(height, child_height + 1)
+            if values > MAX_VALUES:
+                raise ConfigurationError(
+                    f"{path}: its aliases expand to more than {MAX_VALUES:,} values; Compose refuses such "
+                    "documents too (excessive aliasing)"
+                )
+        visiting.discard(id(node))
+        sizes[id(node)] = (values, height)
+        return values, height
+
+    visit(root, 1)
