@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from oblako_backends import NotOwnedError, compat
+from oblako_backends.labels import OWNER_LABELS
 
 
 @pytest.fixture(autouse=True)
@@ -136,10 +137,14 @@ def test_stop_and_remove_adopt_a_container_with_no_owner_labels(caplog: pytest.L
     assert backend.status("oblako-again") == "absent"
 
 
-@pytest.mark.parametrize(
-    "labels",
-    [{"com.docker.compose.project": "shop"}, {"oblako.managed-by": "someone-else"}, {"org.testcontainers": "true"}],
-)
+def a_key_of(namespace: str) -> str:
+    """A label key in a namespace of labels.OWNER_LABELS: a prefix's, or a suffix's."""
+    if namespace.startswith("."):
+        return f"name{namespace}"
+    return f"{namespace}project" if namespace.endswith(".") else namespace
+
+
+@pytest.mark.parametrize("labels", [{a_key_of(n): "x"} for n in OWNER_LABELS] + [{"oblako.managed-by": "other"}])
 def test_a_container_another_tool_owns_is_still_refused(labels: dict[str, str]) -> None:
     backend = compat.get_backend("memory")
     backend.backend.plugin.add_foreign("oblako-web", labels=labels)

@@ -11,10 +11,10 @@ from types import MappingProxyType, TracebackType
 from .labels import (
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
-    OWNER_LABEL_PREFIXES,
     PROJECT_LABEL,
     SERVICE_LABEL,
     SPEC_HASH_LABEL,
+    owner_claims,
 )
 
 
@@ -129,8 +129,8 @@ class ContainerInfo:
 
     @property
     def adoptable(self) -> bool:
-        """Not ours, and no other tool's either: no owner's labels at all (see OWNER_LABEL_PREFIXES)."""
-        return not any(key.startswith(OWNER_LABEL_PREFIXES) for key in self.labels)
+        """Not ours, and no other tool's either: no owner's labels at all (see labels.OWNER_LABELS)."""
+        return not owner_claims(self.labels)
 
     @property
     def service(self) -> str | None:

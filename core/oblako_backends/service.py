@@ -17,7 +17,7 @@ from typing import Any
 from . import config
 from .backend import Backend, refuse_other_project
 from .errors import NameInUseError, NotOwnedError, OblakoBackendError, ServiceNotReadyError
-from .labels import OWNER_LABEL_PREFIXES
+from .labels import owner_claims
 from .models import ABSENT, RUNNING, ContainerInfo, Health, State
 from .spec import ContainerSpec, HealthCommand, validate_name, validate_project, validate_seconds
 
@@ -153,7 +153,7 @@ class Service:
         if not self.adopt:
             return ""
         if not info.adoptable:
-            claims = sorted(k for k in info.labels if k.startswith(OWNER_LABEL_PREFIXES))
+            claims = owner_claims(info.labels)
             return f", and another tool claims it ({', '.join(claims)}), so it was not adopted"
         return f", and it runs {info.image!r}, not the repository of {self.spec.image!r}, so it was not adopted"
 

@@ -11,6 +11,7 @@ import runtimes
 from oblako_backends import NotOwnedError, Service, compat
 from oblako_backends.backend import Backend
 from oblako_backends.cli import main as cli
+from oblako_backends.labels import OWNER_LABELS
 
 IMAGE = runtimes.TEST_IMAGE
 Names = Callable[[str], str]
@@ -76,6 +77,26 @@ def test_compat_stop_adopts_oblakos_old_container_and_a_foreign_one_is_left_alon
     with pytest.raises(NotOwnedError):
         wrapped.stop(foreign)
     assert wrapped.status(foreign) == compat.RUNNING
+
+
+def test_no_tool_s_container_is_adopted_by_stop_or_by_a_service(
+    backend: Backend, unique_name: Names, made_by_old_oblako: Callable[..., str]
+) -> None:
+    """One real container per namespace in labels.OWNER_LABELS (kind's, a devcontainer's,
+    Testcontainers', ...): compat's stop refuses each, and so does an adopting Service."""
+    names = []
+    for number, namespace in enumerate(OWNER_LABELS):
+        key = f"{namespace}x" if namespace.endswith(".") else namespace  # a prefix, or the whole key
+        key = f"name{namespace}" if namespace.startswith(".") else key  # a suffix
+        names.append(unique_name(f"tool{number}"))
+        made_by_old_oblako(names[-1], labels={key: "theirs", "maintainer": "the image's own label"})
+    wrapped = compat.wrap(backend)
+    for name in names:
+        with pytest.raises(NotOwnedError):
+            wrapped.stop(name)
+        with pytest.raises(NotOwnedError):
+            Service("x", IMAGE, backend=backend, container_name=name, adopt=True).start()
+        assert wrapped.status(name) == compat.RUNNING
 
 
 def test_service_adopt_replaces_oblakos_old_container_and_keeps_its_data(
