@@ -257,3 +257,15 @@ def test_a_backend_without_health_or_names_refuses_them_in_run_and_up_says_what_
     info = memory.inspect("plain-web")
     assert info is not None and info.state == "running" and info.health is None
     assert down(stack) == {}
+
+
+def test_an_address_named_for_a_port_stays_with_that_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An address in the file is the user's decision: OBLAKO_BIND_ADDRESS widens only the others."""
+    monkeypatch.setenv("OBLAKO_BIND_ADDRESS", "0.0.0.0")
+    path = compose(
+        tmp_path,
+        "services:\n  web:\n    image: a\n"
+        '    ports: ["127.0.0.1:18933:80", "18934:81", {target: 82, host_ip: 127.0.0.1}]\n',
+    )
+    ports = {p.container_port: (p.host_ip, p.host_port) for p in spec_of(path, "web").service.spec.ports}
+    assert ports == {80: ("127.0.0.1", 18933), 81: (None, 18934), 82: ("127.0.0.1", None)}

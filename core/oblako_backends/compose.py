@@ -21,7 +21,7 @@ from .backend import Backend
 from .errors import ConfigurationError, InvalidSpecError
 from .reading import load_yaml, read_text
 from .service import Service
-from .spec import HealthCommand, parse_port, validate_dockerfile, validate_project
+from .spec import HealthCommand, HostBinding, parse_port, validate_dockerfile, validate_project
 from .stack import DEFAULT_READY_TIMEOUT, PROJECT_VAR, ServiceDef, Stack, _where, assemble, project_name
 
 DOCKERFILE = "Dockerfile"
@@ -285,19 +285,20 @@ def _environment(path: Path, body: dict[str, Any], where: Any) -> dict[str, str]
     return out
 
 
-def _ports(item: Any, where: str) -> list[tuple[str, int | None]]:
-    """Short form [IP:]HOST:CONTAINER[/PROTO], ranges, bare CONTAINER; or the long form."""
+def _ports(item: Any, where: str) -> list[tuple[str, HostBinding]]:
+    """Short form [IP:]HOST:CONTAINER[/PROTO], ranges, bare CONTAINER; or the long form. A
+    host address the file names stays with its port."""
     if isinstance(item, dict):
         unknown = set(item) - {"target", "published", "protocol", "host_ip", "mode", "name", "app_protocol"}
         if unknown or "target" not in item:
             raise ConfigurationError(f"{where}: a long-form port needs `target` (and takes published, protocol)")
-        _loopback_only(item.get("host_ip"), where)
+        address = _loopback_only(item.get("host_ip"), where)
         published = item.get("published")
         port = f"{_port_number(item['target'], f'{where}: target')}/{item.get('protocol', 'tcp')}"
         if published not in (None, ""):
             port = f"{_port_number(published, f'{where}: published')}:{port}"
         try:
-            return [parse_port(port, where)]
+            return _at(address, [parse_port(port, where)])
         except InvalidSpecError as exc:
             raise ConfigurationError(f"{where}: {exc}") from None
     text = str(item)
@@ -305,8 +306,9 @@ def _ports(item: Any, where: str) -> list[tuple[str, int | None]]:
     if "/" in text:
         text, protocol = text.rsplit("/", 1)
     parts = text.rsplit(":", 2) if text.count(":") <= 2 else [text]
+    address = None
     if len(parts) == 3:
-        _loopback_only(parts[0], where)
+        address = _loopback_only(parts[0], where)
         parts = parts[1:]
     host: str | None = parts[0] if len(parts) == 2 else None
     containers = _range(parts[-1], where)
@@ -314,12 +316,20 @@ def _ports(item: Any, where: str) -> list[tuple[str, int | None]]:
     if len(hosts) != len(containers):
         raise ConfigurationError(f"{where}: {item!r}: host and container ranges differ in length")
     try:
-        return [
-            parse_port(f"{h}:{c}/{protocol}" if h else f"{c}/{protocol}", where)
-            for h, c in zip(hosts, containers, strict=True)
-        ]
+        return _at(
+            address,
+            [
+                parse_port(f"{h}:{c}/{protocol}" if h else f"{c}/{protocol}", where)
+                for h, c in zip(hosts, containers, strict=True)
+            ],
+        )
     except InvalidSpecError as exc:
         raise ConfigurationError(f"{where}: {exc}") from None
+
+
+def _at(address: str | None, ports: list[tuple[str, int | None]]) -> list[tuple[str, HostBinding]]:
+    """Ports as Service takes them: each host port with the address named, if one was."""
+    return [(key, (address, host) if address else host) for key, host in ports]
 
 
 def _port_number(value: Any, where: str) -> int:
@@ -340,12 +350,16 @@ def _range(text: str, where: str) -> list[Any]:
     return list(range(int(first), int(last) + 1))
 
 
-def _loopback_only(address: Any, where: str) -> None:
-    if address not in (None, "", "127.0.0.1", "localhost"):
+def _loopback_only(address: Any, where: str) -> str | None:
+    """The loopback address a port names (kept as it is: no setting widens it), or None."""
+    if address in (None, ""):
+        return None
+    if address != "127.0.0.1":  # Compose itself refuses a name here ("invalid IP address: localhost")
         raise ConfigurationError(
             f"{where}: a per-port host address ({address}) is not supported; ports listen on 127.0.0.1, and "
-            "OBLAKO_BIND_ADDRESS widens that for every port"
+            "OBLAKO_BIND_ADDRESS widens those that name no address"
         )
+    return "127.0.0.1"
 
 
 def _volume(path: Path, item: Any, where: str, volumes: dict[str, str]) -> tuple[str, dict[str, str]]:

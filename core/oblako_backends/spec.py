@@ -64,13 +64,21 @@ def validate_name(name: object, field_name: str = "name") -> str:
     return name
 
 
+# Where a container port is published, as `ports` mappings take it: a host port (None: any
+# free one), or (an address, a host port or None) when the user named the address.
+HostBinding = int | None | tuple[str, int | None]
+
+
 @dataclass(frozen=True)
 class PortSpec:
-    """One container port, published on `host_port` (None: the runtime picks a free port)."""
+    """One container port, published on `host_port` (None: the runtime picks a free port), at
+    `host_ip` when the user named an address: that is their decision, and no setting widens
+    it (None: loopback, or what OBLAKO_BIND_ADDRESS and the backend add)."""
 
     container_port: int
     protocol: str = "tcp"
     host_port: int | None = None
+    host_ip: str | None = None
 
     @property
     def key(self) -> str:
@@ -198,7 +206,7 @@ class ContainerSpec:
         return {
             "name": self.name,
             "image": self.image,
-            "ports": {p.key: p.host_port for p in self.ports},
+            "ports": {p.key: (p.host_ip, p.host_port) if p.host_ip else p.host_port for p in self.ports},
             "environment": dict(self.environment),
             "volumes": {v.source: {"bind": v.target, "mode": "ro" if v.read_only else "rw"} for v in self.volumes},
             "extra_hosts": dict(self.extra_hosts),
@@ -337,9 +345,13 @@ def _ports(ports: object) -> tuple[PortSpec, ...]:
     if ports is None:
         return ()
     if isinstance(ports, tuple) and all(isinstance(p, PortSpec) for p in ports):
-        ports = {p.key: p.host_port for p in ports}
+        ports = {p.key: (p.host_ip, p.host_port) if p.host_ip else p.host_port for p in ports}
     if not isinstance(ports, Mapping):
-        raise InvalidSpecError("ports", ports, 'expected a mapping like {"8000/tcp": 8001} (None for any free port)')
+        raise InvalidSpecError(
+            "ports",
+            ports,
+            'expected a mapping like {"8000/tcp": 8001} (None: any free port; ("127.0.0.1", 8001): that address)',
+        )
     out: list[PortSpec] = []
     seen_host: set[tuple[int, str]] = set()
     seen_container: set[tuple[int, str]] = set()
@@ -355,6 +367,11 @@ def _ports(ports: object) -> tuple[PortSpec, ...]:
         number = _port_number("ports", number)
         if protocol not in PROTOCOLS:
             raise InvalidSpecError("ports", key, f"protocol must be one of {', '.join(PROTOCOLS)}")
+        host_ip = None
+        if isinstance(host, (tuple, list)):  # (address, port or None), as docker-py takes it
+            if len(host) != 2:
+                raise InvalidSpecError(f"ports[{key!r}]", host, "an (address, host port or None) pair")
+            host_ip, host = _ip_address(f"ports[{key!r}]", host[0], "an IPv4 or IPv6 address"), host[1]
         host_port = None if host is None else _port_number(f"ports[{key!r}]", host)
         if (number, protocol) in seen_container:
             raise InvalidSpecError("ports", key, "each container port may appear once")
@@ -363,7 +380,7 @@ def _ports(ports: object) -> tuple[PortSpec, ...]:
             if (host_port, protocol) in seen_host:
                 raise InvalidSpecError(f"ports[{key!r}]", host_port, "two container ports cannot share a host port")
             seen_host.add((host_port, protocol))
-        out.append(PortSpec(number, protocol, host_port))
+        out.append(PortSpec(number, protocol, host_port, host_ip))
     return tuple(sorted(out, key=lambda p: (p.container_port, p.protocol)))
 
 
@@ -450,9 +467,9 @@ def _mount_target(field_name: str, target: object) -> str:
     return path
 
 
-def _ip_address(field_name: str, address: object) -> str:
+def _ip_address(field_name: str, address: object, rule: str = f"an IPv4 or IPv6 address or {HOST_GATEWAY!r}") -> str:
     """A plain IPv4 or IPv6 address as text: no scope ID, no whitespace, never a number."""
-    rule = f"an IPv4 or IPv6 address (without a %scope) or {HOST_GATEWAY!r}"
+    rule = f"{rule} (without a %scope)"
     if not isinstance(address, str) or not address.isascii() or "%" in address:
         raise InvalidSpecError(field_name, address, rule)
     try:

@@ -146,6 +146,7 @@ def document(stack: Stack, show_environment: bool = False) -> dict[str, Any]:
             entry["ports"] = [
                 {"target": p.container_port, "protocol": p.protocol}
                 | ({"published": str(p.host_port)} if p.host_port else {})
+                | ({"host_ip": p.host_ip} if p.host_ip else {})
                 for p in spec.ports
             ]
         if spec.user:

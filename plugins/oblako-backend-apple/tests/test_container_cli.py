@@ -192,3 +192,13 @@ def test_a_missing_cli_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(platform, "mac_ver", lambda: ("26.1", ("", "", ""), "arm64"))
     probe = get_backend("apple").probe()
     assert not probe.reachable and "brew install container" in probe.hint and "macOS 26" in probe.hint
+
+
+def test_a_port_with_an_address_named_is_published_there_only(tmp_path: Path) -> None:
+    """OBLAKO_BIND_ADDRESS's addresses are for ports that name none."""
+    spec = ContainerSpec(name="web", image="busybox", ports={"80/tcp": ("127.0.0.1", 8080), "81/tcp": 8081})
+    argv = container_cli.run_argv(spec, {"80/tcp": 8080, "81/tcp": 8081}, ("0.0.0.0",), tmp_path, None)
+    assert [t for t in argv if t.startswith("--publish=")] == [
+        "--publish=127.0.0.1:8080:80/tcp",
+        "--publish=0.0.0.0:8081:81/tcp",
+    ]

@@ -341,6 +341,31 @@ def test_published_ports_are_loopback_only_unless_widened(
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="creating a network namespace needs root")
+def test_an_address_named_for_a_port_is_never_widened(
+    backend: Backend, unique_name: Names, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OBLAKO_BIND_ADDRESS=0.0.0.0 widens the ports that name no address. A fixed port the user
+    published at 127.0.0.1 (as Compose's "127.0.0.1:PORT:80") stays there alone: not on 0.0.0.0,
+    not on the bridge gateway, unreachable from a machine routed to this one."""
+    monkeypatch.setenv("OBLAKO_BIND_ADDRESS", "0.0.0.0")
+    port = runtimes.free_port()
+    with own_namespace() as (namespace, host_ip):
+        named = Service(unique_name("named"), IMAGE, backend=backend, ports={"8080/tcp": ("127.0.0.1", port)})
+        named.start()
+        named.wait_ready(timeout=30)
+        assert runtimes.http_get("127.0.0.1", port)[1] == "hello from oblako-test\n"
+        assert fetch_from(namespace, host_ip, port).startswith("failed:")
+        bound = backend.docker_client().api.inspect_container(named.container_name)["HostConfig"]["PortBindings"]
+        assert bound["8080/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": str(port)}]
+
+        widened = Service(unique_name("widened"), IMAGE, backend=backend, ports={"8080/tcp": None})
+        widened.start()
+        widened.wait_ready(timeout=30)
+        _, any_port = widened.endpoint(8080) or ("", 0)
+        assert fetch_from(namespace, host_ip, any_port) == "hello from oblako-test\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="creating a network namespace needs root")
 def test_the_bridge_gateway_listener_is_reachable_when_routed_and_can_be_switched_off(
     backend: Backend, unique_name: Names, monkeypatch: pytest.MonkeyPatch
 ) -> None:

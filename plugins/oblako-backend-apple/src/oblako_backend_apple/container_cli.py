@@ -69,7 +69,7 @@ def run_argv(
     """
     argv = ["run", "--detach", f"--name={spec.name}"]
     for port in spec.ports:
-        for address in bind_addresses:
+        for address in (port.host_ip,) if port.host_ip else bind_addresses:
             argv.append(f"--publish={address}:{host_ports[port.key]}:{port.container_port}/{port.protocol}")
     if env_file is not None:
         argv.append(f"--env-file={env_file}")

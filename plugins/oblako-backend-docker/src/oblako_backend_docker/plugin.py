@@ -459,7 +459,10 @@ class DockerPlugin:
     def _create_args(self, spec: ContainerSpec) -> dict[str, Any]:
         network = self.gateway_network(spec)
         port_bindings = {
-            p.key: [(ip, p.host_port) if p.host_port else (ip,) for ip in self.bind_addresses(p.host_port, network)]
+            p.key: [
+                (ip, p.host_port) if p.host_port else (ip,)
+                for ip in ((p.host_ip,) if p.host_ip else self.bind_addresses(p.host_port, network))
+            ]
             for p in spec.ports
         }
         binds = {v.source: {"bind": v.target, "mode": "ro" if v.read_only else "rw"} for v in spec.volumes}

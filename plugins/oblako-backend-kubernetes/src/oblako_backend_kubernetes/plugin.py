@@ -147,7 +147,7 @@ class KubernetesPlugin:
         mappings: list[list[object]] = []
         for port in spec.ports:
             host_port = port.host_port or free_port()
-            for address in core_config.bind_addresses():
+            for address in (port.host_ip,) if port.host_ip else core_config.bind_addresses():
                 with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as probe:
                     try:
                         probe.bind((address, host_port))
