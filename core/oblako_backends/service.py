@@ -16,10 +16,10 @@ from typing import Any
 
 from . import config
 from .backend import Backend, refuse_other_project
-from .errors import NameInUseError, NotOwnedError, OblakoBackendError, ServiceNotReadyError
+from .errors import NameInUseError, NotOwnedError, OblakoBackendError, PortInUseError, ServiceNotReadyError
 from .labels import owner_claims
 from .models import ABSENT, RUNNING, ContainerInfo, Health, State
-from .spec import ContainerSpec, HealthCommand, validate_name, validate_project, validate_seconds
+from .spec import ContainerSpec, HealthCommand, HostBinding, validate_name, validate_project, validate_seconds
 
 # A health check gets the service and the container's info from the same poll, so a
 # readiness loop costs one inspect per round.
@@ -57,7 +57,7 @@ class Service:
         stop_timeout: float = 10.0,
         adopt: bool = False,
         project: str | None = None,
-        ports: Mapping[str, int | None] | None = None,
+        ports: Mapping[str, HostBinding] | None = None,
         environment: Mapping[str, str] | Sequence[str] | None = None,
         volumes: Mapping[str, Any] | None = None,
         extra_hosts: Mapping[str, str] | None = None,
@@ -118,6 +118,7 @@ class Service:
         """
         deadline = time.monotonic() + config.call_timeout()  # a concurrent start's own budget
         lost_a_race = False
+        replaced: ContainerInfo | None = None
         while True:
             info = self.backend.inspect(self.container_name)
             if info is None:
@@ -129,8 +130,14 @@ class Service:
                         raise
                     lost_a_race = True  # another start created it first: look again, and wait for it
                     continue
+                except OblakoBackendError as exc:
+                    if replaced is None:
+                        raise
+                    raise OblakoBackendError(f"{exc}\n{self._what_became_of(replaced)}") from exc
             if not info.owned and self.adoptable(info):
-                self.backend.remove(self.container_name, adopt=True)  # ours from now on; volumes stay
+                self._check_before_replacing(info)
+                self.backend.stop(self.container_name, timeout=self.stop_timeout, adopt=True)  # volumes stay
+                replaced = info
                 continue
             if not info.owned:
                 raise NotOwnedError(
@@ -147,6 +154,35 @@ class Service:
                 time.sleep(0.1)  # another start is between create and start: poll until it runs
                 continue
             self.backend.remove(self.container_name, project=self.project)  # a leftover, an older spec, an orphan
+
+    def _check_before_replacing(self, old: ContainerInfo) -> None:
+        """What adopting needs, checked while the old container still runs: the image is here
+        (or pulled now), and each fixed host port is one the old container holds or one free
+        on this machine's loopback. A failure leaves the old container as it was."""
+        self.backend.ensure_image(self.spec.image)
+        held = {(p.host_port, p.protocol) for p in old.ports}
+        for port in self.spec.ports:
+            if port.host_port is None or (port.host_port, port.protocol) in held:
+                continue
+            kind = socket.SOCK_STREAM if port.protocol == "tcp" else socket.SOCK_DGRAM
+            with socket.socket(socket.AF_INET, kind) as probe:
+                try:
+                    probe.bind((port.host_ip or "127.0.0.1", port.host_port))
+                except OSError:
+                    raise PortInUseError(
+                        f"can't adopt {self.container_name!r}: host port {port.host_port}/{port.protocol} is "
+                        "already in use by something else; the old container was left running as it was. "
+                        "Free the port, or publish on another one, and retry",
+                        port.host_port,
+                    ) from None
+
+    def _what_became_of(self, old: ContainerInfo) -> str:
+        """The sentence a failed adoption ends with: the old container is gone, its data is not."""
+        return (
+            f"The container it was to replace ({self.container_name!r}, {old.image}) was stopped "
+            f"(within its {self.stop_timeout:g} s stop timeout) and removed; its volumes, anonymous ones "
+            "included, were kept. Fix the cause and start the service again to use them."
+        )
 
     def why_not_adopted(self, info: ContainerInfo) -> str:
         """Why `info`'s container is not adopted, as the end of a sentence ("" when not adopting)."""

@@ -4,14 +4,16 @@ oblako's containers from before this layer, made the way oblako made them, adopt
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import Callable, Iterator
 
 import pytest
 import runtimes
-from oblako_backends import NotOwnedError, Service, compat
+from oblako_backends import ImageNotFoundError, NotOwnedError, OblakoBackendError, PortInUseError, Service, compat
 from oblako_backends.backend import Backend
 from oblako_backends.cli import main as cli
 from oblako_backends.labels import OWNER_LABELS
+from oblako_backends.testing.contract import wait_for
 
 IMAGE = runtimes.TEST_IMAGE
 Names = Callable[[str], str]
@@ -120,6 +122,72 @@ def test_service_adopt_replaces_oblakos_old_container_and_keeps_its_data(
     assert svc.logs() == "kept-data\n"  # the old container's data, in its named volume
     svc.stop()
     assert client.volumes.get(volume) is not None
+
+
+GRACEFUL = "trap 'echo stopped-gracefully > /data/trap; exit 0' TERM; sleep 600 & wait"
+
+
+def test_adopting_checks_first_and_leaves_the_old_container_running_when_it_cannot_replace_it(
+    backend: Backend, unique_name: Names, made_by_old_oblako: Callable[..., str]
+) -> None:
+    """An image that cannot be had, or a host port something else holds: refused before the
+    old container is touched (it used to be killed first, and then the start failed)."""
+    name = unique_name("keep")
+    made_by_old_oblako(name)
+    repository = IMAGE.rsplit(":", 1)[0]
+    with pytest.raises(ImageNotFoundError):
+        Service("db", f"{repository}:does-not-exist", backend=backend, container_name=name, adopt=True).start()
+    assert backend.status(name) == compat.RUNNING
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        held = holder.getsockname()[1]
+        svc = Service("db", IMAGE, backend=backend, container_name=name, adopt=True, ports={"8080/tcp": held})
+        with pytest.raises(PortInUseError, match="the old container was left running"):
+            svc.start()
+    assert backend.status(name) == compat.RUNNING
+
+
+def test_adopting_stops_the_old_container_gracefully_and_keeps_its_volumes(
+    backend: Backend, unique_name: Names, made_by_old_oblako: Callable[..., str]
+) -> None:
+    """The old container's SIGTERM trap runs (it used to be killed), its named volume and its
+    anonymous one stay; and a start that then fails says what became of the old container."""
+    name = unique_name("graceful")
+    api = backend.docker_client().api
+    created = api.create_container(IMAGE, ["sh", "-c", GRACEFUL], name=name, volumes=["/data"])  # anonymous
+    anonymous = ""
+    try:
+        api.start(created["Id"])
+        mounts = api.inspect_container(created["Id"])["Mounts"]
+        anonymous = next(m["Name"] for m in mounts if m["Destination"] == "/data")
+        wait_for(lambda: api.inspect_container(created["Id"])["State"]["Running"], "the old container to run")
+        svc = Service(
+            "db", IMAGE, backend=backend, container_name=name, adopt=True, stop_timeout=20,
+            volumes={anonymous: {"bind": "/data", "mode": "rw"}}, command=["sh", "-c", "cat /data/trap; sleep 600"],
+        )  # fmt: skip
+        assert svc.start() is True
+        wait_for(lambda: svc.logs() != "", "the adopted service's first line")
+        assert svc.logs() == "stopped-gracefully\n"  # its trap ran, and its anonymous volume was kept
+        svc.stop()
+    finally:
+        with contextlib.suppress(Exception):
+            api.remove_container(name, force=True)
+        with contextlib.suppress(Exception):
+            api.remove_volume(anonymous, force=True)
+
+
+def test_a_failed_adoption_says_what_became_of_the_old_container(
+    backend: Backend, unique_name: Names, made_by_old_oblako: Callable[..., str]
+) -> None:
+    name = unique_name("failed")
+    volume = made_by_old_oblako(name)
+    svc = Service("db", IMAGE, backend=backend, container_name=name, adopt=True, command=["/no/such/program"])
+    with pytest.raises(OblakoBackendError, match="was stopped .* and removed; its volumes, anonymous ones included"):
+        svc.start()
+    assert backend.docker_client().volumes.get(volume) is not None
+    with contextlib.suppress(Exception):
+        backend.remove(name)
 
 
 def test_adopt_refuses_a_container_running_another_image(
