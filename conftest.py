@@ -157,6 +157,23 @@ def podman_engine(registry: runtimes.Registry) -> Iterator[runtimes.Daemon]:
 
 
 @pytest.fixture(scope="session")
+def rootless_podman() -> Iterator[runtimes.Daemon]:
+    """Podman run by an unprivileged user (runtimes.start_rootless_podman), the test image
+    built in that user's storage."""
+
+    def start(directory: Path) -> runtimes.Daemon:
+        daemon = runtimes.start_rootless_podman(directory)
+        runtimes.build_test_image(daemon.url)
+        return daemon
+
+    with _started("rootless Podman", "oblako-rootless-", start) as daemon:
+        try:
+            yield daemon
+        finally:
+            runtimes.remove_all_containers(daemon.url)  # they outlive the API service
+
+
+@pytest.fixture(scope="session")
 def podman_cli() -> str:
     """The podman command, installed by the harness as the engines are: under CI a missing
     one fails the run, like a runtime that cannot start."""
@@ -209,6 +226,7 @@ def make_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., 
 RUNTIME_FIXTURES = {
     "docker_engine",
     "stock_docker_engine",
+    "rootless_podman",
     "podman_engine",
     "podman_cli",
     "registry",

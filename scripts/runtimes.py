@@ -18,6 +18,7 @@ import contextlib
 import http.client
 import json
 import os
+import pwd
 import shlex
 import shutil
 import signal
@@ -39,6 +40,8 @@ PACKAGES = {
     "docker-registry": "docker-registry",
     "busybox": "busybox-static",
     "zsh": "zsh",  # the completion tests run the generated zsh script in a real zsh
+    "newuidmap": "uidmap",  # rootless Podman maps its user's subordinate IDs with it
+    "slirp4netns": "slirp4netns",  # rootless Podman's network
 }
 # Podman on these machines: crun cannot run (cgroups in hybrid mode) and the process may not
 # raise rlimits, so runc with cgroupfs and lower default ulimits. The project's own file,
@@ -91,6 +94,7 @@ class Daemon:
         if self.pid > 0:
             stop_pid(self.pid)
         forget_networking(self.directory)
+        forget_rootless(self.directory)
 
 
 @dataclass(frozen=True)
@@ -447,6 +451,84 @@ def start_podman(directory: Path, registry: str | None = None) -> Daemon:
     ]
     proc = _start("podman", argv, directory, lambda: _ping_unix(str(sock)), podman_env(directory, registry))
     return Daemon("podman", proc.pid, f"unix://{sock}", directory)
+
+
+ROOTLESS_USER = "oblako-rootless"
+ROOTLESS_IDS = "200000:65536"  # the user's subordinate UIDs and GIDs (first:count)
+TUN = Path("/dev/net/tun")
+
+
+def rootless_user() -> pwd.struct_passwd:
+    """The unprivileged user rootless Podman runs as, made once (`useradd -m`) with ranges of
+    subordinate UIDs and GIDs, as a distribution gives every new user."""
+    try:
+        return pwd.getpwnam(ROOTLESS_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", ROOTLESS_USER], check=True, timeout=60)
+    for table in (Path("/etc/subuid"), Path("/etc/subgid")):
+        lines = table.read_text().splitlines() if table.exists() else []
+        if not any(line.startswith(f"{ROOTLESS_USER}:") for line in lines):
+            table.write_text("".join(f"{line}\n" for line in [*lines, f"{ROOTLESS_USER}:{ROOTLESS_IDS}"]))
+    return pwd.getpwnam(ROOTLESS_USER)
+
+
+def rootless_env(user: pwd.struct_passwd, runtime_dir: Path) -> dict[str, str]:
+    """A login environment for `user` (what a desktop session gives it), nothing of root's."""
+    return {
+        "HOME": user.pw_dir,
+        "USER": user.pw_name,
+        "LOGNAME": user.pw_name,
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "XDG_RUNTIME_DIR": str(runtime_dir),
+        "LANG": "C.UTF-8",
+    }
+
+
+def start_rootless_podman(directory: Path) -> Daemon:
+    """Podman as most of its users run it: as an unprivileged user (ROOTLESS_USER), with the
+    user's own storage and defaults, slirp4netns networking, and its API service on the
+    socket `podman info` reports, $XDG_RUNTIME_DIR/podman/podman.sock. $XDG_RUNTIME_DIR is
+    `directory`/xdg (what systemd-logind would make under /run/user). /dev/net/tun is opened
+    to everyone for slirp4netns, as a desktop distribution has it; its mode is put back by
+    Daemon.stop, which also ends the user's pause process (forget_rootless)."""
+    ensure_installed("podman", "newuidmap", "slirp4netns")
+    user = rootless_user()
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o711)  # the user reaches its runtime directory inside
+    runtime_dir = directory / "xdg"
+    runtime_dir.mkdir(mode=0o700, exist_ok=True)
+    os.chown(runtime_dir, user.pw_uid, user.pw_gid)
+    (directory / "tun-mode").write_text(oct(TUN.stat().st_mode & 0o777))
+    TUN.chmod(0o666)
+    sock = runtime_dir / "podman" / "podman.sock"
+    log = directory / "podman.log"
+    try:
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                ["podman", "system", "service", "--time=0"],
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                user=user.pw_uid, group=user.pw_gid, extra_groups=[], cwd=user.pw_dir,
+                env=rootless_env(user, runtime_dir),
+            )  # fmt: skip
+        (directory / "daemon.pid").write_text(str(proc.pid))
+        wait_until(lambda: _ping_unix(str(sock)), "rootless podman", 60, proc, log)
+    except BaseException:
+        forget_rootless(directory)
+        raise
+    return Daemon("podman", proc.pid, f"unix://{sock}", directory)
+
+
+def forget_rootless(directory: Path) -> None:
+    """Undo what start_rootless_podman left in `directory`'s records: the user's pause
+    process (it keeps the user namespace alive after the service), and /dev/net/tun's mode."""
+    pause = directory / "xdg" / "libpod" / "tmp" / "pause.pid"
+    if pause.exists():
+        with contextlib.suppress(ValueError, ProcessLookupError):
+            os.kill(int(pause.read_text().strip()), signal.SIGKILL)
+    record = directory / "tun-mode"
+    if record.exists():
+        TUN.chmod(int(record.read_text(), 8))
+        record.unlink()
 
 
 def remove_all_containers(url: str) -> None:

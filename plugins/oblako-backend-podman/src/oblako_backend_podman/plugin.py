@@ -68,9 +68,27 @@ class PodmanPlugin(DockerPlugin):
         local = self.url.startswith("unix://")
         if sys.platform != "linux" or not local:
             return False
+        return not self.rootless()
+
+    def rootless(self) -> bool:
+        """Does this Podman run rootless? Its own API says so (host.security.rootless); the
+        Docker-compatible /info does not (Podman 4.3 lists only seccomp there)."""
         with self._requests("ask Podman whether it runs rootless"):
-            options = self.api.info().get("SecurityOptions") or []
-        return not any("rootless" in str(option) for option in options)
+            answer = self.api._get(self.api._url("/libpod/info"), timeout=core_config.probe_timeout())
+            answer.raise_for_status()
+        return bool(((answer.json().get("host") or {}).get("security") or {}).get("rootless"))
+
+    def listening(self) -> str:
+        said = super().listening()
+        if core_config.explicit_bind_addresses() or not self.url.startswith("unix://") or not self.rootless():
+            return said
+        return (
+            f"{said} (rootless Podman: there is no bridge gateway on this machine; containers reach the host "
+            "as host.containers.internal, which Podman routes to this machine's other addresses, never to its "
+            "loopback, so ports on 127.0.0.1 do not answer there. "
+            "Services of one project reach each other by name; OBLAKO_BIND_ADDRESS=0.0.0.0 opens published "
+            "ports to containers, and to the network)"
+        )
 
     def health_test(self, command: tuple[str, ...]) -> list[str]:
         # Podman 4's compatible API splits CMD arguments again at spaces (["sh", "-c", "test -s f"]
