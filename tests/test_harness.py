@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -152,14 +153,20 @@ print(json.dumps([before, during, runtimes._networking_now()]))
 
 @pytest.mark.runtime
 @pytest.mark.skipif(os.geteuid() != 0, reason="starting dockerd needs root")
-def test_a_stock_engine_leaves_the_networking_it_found(tmp_path: Path) -> None:
+def test_a_stock_engine_leaves_the_networking_it_found() -> None:
     """Started and stopped in namespaces of its own (network and mounts, so beside the
     session's stock engine), a stock engine adds docker0, its chains and rules, and its stop
     takes every one of them away again."""
     argv = ["unshare", "--net", "--mount", sys.executable, "-c", ISOLATED_STOCK_RUN]
-    done = subprocess.run(
-        [*argv, str(SCRIPT.parent), str(tmp_path / "stock")], capture_output=True, text=True, timeout=300
-    )
+    # A short directory: containerd's sockets under it must stay within 104 bytes, which a
+    # pytest tmp_path on a machine that has run pytest a few dozen times does not.
+    directory = Path(tempfile.mkdtemp(prefix="oblako-iso-"))
+    try:
+        done = subprocess.run(
+            [*argv, str(SCRIPT.parent), str(directory / "stock")], capture_output=True, text=True, timeout=300
+        )
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
     assert done.returncode == 0, done.stderr[-3000:]
     before, during, after = json.loads(done.stdout.splitlines()[-1])
     assert not before["bridge"] and during["bridge"] and not after["bridge"]
