@@ -243,8 +243,24 @@ def forget_networking(directory: Path) -> None:
         record.unlink()
     record = directory / "pool"
     if record.exists():
-        _pool_rule("-D", record.read_text().strip())
+        pool = record.read_text().strip()
+        _delete_bridges_in(pool)
+        _pool_rule("-D", pool)
         record.unlink()
+
+
+def _delete_bridges_in(pool: str) -> None:
+    """Delete the bridges of the networks an engine made in its own `pool` (dockerd leaves
+    them behind when it stops): only that engine ever had addresses there."""
+    import ipaddress
+
+    network = ipaddress.ip_network(pool)
+    ip = locate("ip") or "ip"
+    shown = subprocess.run([ip, "-o", "-4", "addr"], capture_output=True, text=True, timeout=30).stdout
+    for line in shown.splitlines():
+        fields = line.split()  # "N: NAME inet ADDRESS/LEN ..."
+        if len(fields) > 3 and fields[2] == "inet" and ipaddress.ip_interface(fields[3]).ip in network:
+            delete_bridge(fields[1])
 
 
 POOL_COMMENT = "oblako-test-engine"

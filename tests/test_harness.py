@@ -184,3 +184,24 @@ def test_no_test_skips_for_want_of_a_tool_the_harness_installs() -> None:
             if "skipif" in line and any(f'which("{tool}")' in line for tool in runtimes.PACKAGES):
                 offenders.append(f"{path.relative_to(runtimes.ROOT)}:{number}")
     assert offenders == []
+
+
+@pytest.mark.runtime
+@pytest.mark.skipif(os.geteuid() != 0, reason="starting dockerd needs root")
+def test_a_private_engines_stop_removes_the_bridges_of_its_networks() -> None:
+    """dockerd leaves a network's bridge behind when it stops; the harness takes it away."""
+    import docker
+
+    directory = Path(tempfile.mkdtemp(prefix="oblako-net-"))
+    try:
+        daemon = runtimes.start_dockerd(directory)
+        api = docker.APIClient(base_url=daemon.url, version="auto", timeout=60)
+        try:
+            bridge = f"br-{api.create_network('made-here', driver='bridge')['Id'][:12]}"
+        finally:
+            api.close()
+        assert bridge in links()
+        daemon.stop()
+        assert bridge not in links()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
