@@ -320,10 +320,19 @@ def cmd_up(args: argparse.Namespace) -> int:
     def progress(service: str, line: str) -> None:
         show(line, f"[{service}]", f"[{service}] ")
 
-    cancel, hurry = threading.Event(), threading.Event()
+    cancel, hurry, prepared = threading.Event(), threading.Event(), threading.Event()
 
     def interrupted(signum: int, frame: object) -> None:
-        """First Ctrl-C or SIGTERM: stop what this `up` started. Second: remove it at once."""
+        """First Ctrl-C or SIGTERM: stop what this `up` started. Second: remove it at once.
+        Before any service started (making the network, perhaps waiting for another `up`'s
+        lock on it), there is nothing to stop: end at once."""
+        if not prepared.is_set():
+            cancel.set()
+            raise Interrupted(
+                "interrupted before any service started: none of them runs (a network or volume this up "
+                "made stays until `down`)",
+                [],
+            )
         if cancel.is_set():
             hurry.set()
             print("oblako-backends: interrupted again; removing at once", file=sys.stderr, flush=True)
@@ -337,7 +346,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     before = {sig: signal.signal(sig, interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        outcomes = up(stack, progress, jobs=args.jobs, cancel=cancel, hurry=hurry)
+        outcomes = up(stack, progress, jobs=args.jobs, cancel=cancel, hurry=hurry, prepared=prepared)
     except Interrupted as exc:
         print(f"oblako-backends: {exc}", file=sys.stderr)
         return 130

@@ -389,6 +389,7 @@ def up(
     jobs: int | None = None,
     cancel: threading.Event | None = None,
     hurry: threading.Event | None = None,
+    prepared: threading.Event | None = None,
 ) -> list[ServiceOutcome]:
     """Start every service, dependencies first, independent ones together; wait until ready.
 
@@ -396,6 +397,8 @@ def up(
     which services failed, with their last log lines, and names any it could not stop.
     Setting `cancel` (a first Ctrl-C) ends the waiting, stops what this `up` started and
     raises `Interrupted`; setting `hurry` too (a second Ctrl-C) removes them at once.
+    `prepared` is set once the volumes and the network exist, before any service starts:
+    until then nothing needs stopping, so an interrupt may end `up` at once (the CLI does).
     """
     shown: ServiceProgress = progress or (lambda service, line: None)
 
@@ -404,8 +407,10 @@ def up(
         shown(service, line)
 
     _create_volumes(stack)
-    _create_network(stack)
+    _create_network(stack)  # may wait for another process's lock on the network
     _health_on_the_host_where_needed(stack)
+    if prepared is not None:
+        prepared.set()
     cancel = cancel or threading.Event()
     hurry = hurry or threading.Event()
     outcomes = {d.name: ServiceOutcome(d.name) for d in stack.services}
@@ -585,6 +590,8 @@ def _create_volumes(stack: Stack) -> None:
     for name in named_volumes(stack):
         try:
             backend.create_volume(name, stack.project)
+        except Interrupted:
+            raise
         except OblakoBackendError as exc:
             raise StackError(f"can't create volume {name!r}: {exc}", []) from exc
 
@@ -621,6 +628,8 @@ def _create_network(stack: Stack) -> None:
         return
     try:
         backend.create_network(default_network(stack.project), stack.project)
+    except Interrupted:
+        raise  # Ctrl-C while waiting for another `up`'s lock on the network: not a failure of it
     except OblakoBackendError as exc:
         raise StackError(f"can't create network {default_network(stack.project)!r}: {exc}", []) from exc
 

@@ -8,6 +8,7 @@ moment a caller dies between create and start.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import signal
@@ -126,6 +127,42 @@ def test_an_interrupted_up_stops_what_it_started_and_exits_130(
     assert up.returncode == 130, err
     assert "interrupted; stopped" in err and ready in err and waiting in err
     assert backend.status(container(path, ready)) == ABSENT and backend.status(container(path, waiting)) == ABSENT
+
+
+def holds_open(pid: int, path: Path) -> bool:
+    """Has process `pid` opened `path` (it is waiting for the lock on it)?"""
+    try:
+        return any(os.readlink(fd) == str(path) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # a descriptor closed while we looked
+        return False
+
+
+def test_ctrl_c_while_up_waits_for_another_ups_network_lock_ends_it_at_once(
+    backend: Backend, engine: runtimes.Engine, tmp_path: Path, unique_name: Names
+) -> None:
+    """The wait for the project network's lock (another `up` of the same project holds it)
+    used to ignore Ctrl-C until OBLAKO_TIMEOUT; nothing has started then, so it ends at once."""
+    from oblako_backend_docker import host_lock
+
+    service = unique_name("locked")
+    path = services_file(tmp_path, f"[services.{service}]\nimage = '{IMAGE}'\n")
+    network = f"{load(path).project}_default"
+    key = f"{backend.plugin.url} network {network}"
+    directory = host_lock.lock_directory()
+    assert directory is not None, "this user has a private lock directory"
+    lock = directory / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.lock"
+    with host_lock.held(key, 5):
+        up = cli_process("up", str(path))
+        try:
+            contract.wait_for(lambda: holds_open(up.pid, lock), "up to wait for the network lock", timeout=30)
+            up.send_signal(signal.SIGINT)
+            up.wait(timeout=10)  # not OBLAKO_TIMEOUT
+            err = up.stderr.read() if up.stderr else ""
+        finally:
+            up.kill()
+    assert up.returncode == 130, err
+    assert "interrupted before any service started" in err and "Traceback" not in err
+    assert backend.status(container(path, service)) == ABSENT
 
 
 def test_a_second_ctrl_c_removes_at_once_without_the_graceful_stop(
