@@ -480,7 +480,9 @@ def up(
     if cancel.is_set():
         left = _undo(touched, hurry)
         stopped = [d.name for d in touched if d.name not in left]
-        what = f"stopped {', '.join(stopped)}" if stopped else "nothing had started"
+        what = (
+            f"stopped {', '.join(stopped)}" if stopped else "nothing was stopped" if touched else "nothing had started"
+        )
         raise Interrupted(f"interrupted; {what}{_still_there(left)}", [])
     if failed.is_set():
         left = {name: why.splitlines()[0] for name, why in down(stack).items()}
@@ -553,6 +555,7 @@ def _undo(started: list[ServiceDef], hurry: threading.Event) -> dict[str, str]:
 
     hurried = hurry.is_set()  # read once, before launching: a Ctrl-C after this is seen by the loop
     threads = launch(force=hurried)
+    end = time.monotonic() + INTERRUPT_GRACE if hurried else None
     while any(t.is_alive() for t in threads):
         try:
             for thread in threads:
@@ -562,6 +565,12 @@ def _undo(started: list[ServiceDef], hurry: threading.Event) -> dict[str, str]:
         if hurry.is_set() and not hurried:  # a second Ctrl-C: remove, don't wait for graceful stops
             hurried = True
             threads = launch(force=True)
+            end = time.monotonic() + INTERRUPT_GRACE
+        if end is not None and time.monotonic() > end:  # the user asked to be done: stop waiting
+            break
+    for definition in started:  # still being stopped or removed when we stopped waiting
+        if definition.name not in done and definition.name not in left:
+            left[definition.name] = "the runtime had not answered when the command ended"
     return left
 
 

@@ -194,6 +194,39 @@ def test_a_second_ctrl_c_removes_at_once_without_the_graceful_stop(
     assert after_second < INTERRUPT_GRACE  # it did not sit out the graceful stop of a TERM-ignoring service
 
 
+def test_two_ctrl_cs_end_up_promptly_on_a_frozen_engine_and_say_what_may_still_run(
+    backend: Backend, tmp_path: Path, unique_name: Names, engine_pid: int
+) -> None:
+    """With the engine frozen, every stop and remove would wait out OBLAKO_TIMEOUT (three
+    SIGINTs and a SIGTERM once took 69 s). A second Ctrl-C ends the command within the
+    interrupt's own bounds, and says truthfully what may still be running."""
+    from oblako_backends.cli import main as cli
+    from oblako_backends.stack import INTERRUPT_GRACE, INTERRUPT_WAIT
+
+    waiting = unique_name("frozen")
+    path = services_file(
+        tmp_path,
+        f"[services.{waiting}]\nimage = '{IMAGE}'\ncommand = ['sh', '-c', \"{FOREVER}\"]\n"
+        "health = { log = 'a line that never comes', timeout = 120 }\n",
+    )
+    up = cli_process("up", str(path), env={**os.environ, "OBLAKO_TIMEOUT": "60"})
+    try:
+        err_out = Output(up.stderr)
+        err_out.wait_for(f"[{waiting}] started; waiting until ready")
+        with frozen(engine_pid):
+            up.send_signal(signal.SIGINT)
+            err_out.wait_for("Ctrl-C again: remove at once")
+            up.send_signal(signal.SIGINT)
+            up.wait(timeout=INTERRUPT_WAIT + INTERRUPT_GRACE + 10)  # far below OBLAKO_TIMEOUT
+            err = err_out.finish()
+    finally:
+        up.kill()
+    assert up.returncode == 130, err
+    assert "nothing had started" not in err, err
+    assert "could NOT stop" in err and waiting in err and "oblako-backends down" in err, err
+    assert cli(["down", str(path)]) == 0
+
+
 # -- 4. up never reports a cleanup it did not do ---------------------------------------------------
 
 
