@@ -99,3 +99,17 @@ def test_temporary_and_log_files_are_never_written_through_symlinks(state_dir: P
     assert (state_dir / "web.log").read_bytes() == b"supervisor output\n"
     (state_dir / "linked.json").symlink_to(victims["victim-state"])
     assert forward.ForwardState.load(state_dir / "linked.json") is None  # a record is never read through one
+
+
+def test_a_port_with_an_address_named_is_forwarded_there_only(state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """OBLAKO_BIND_ADDRESS widens the ports that name no address; the forward of one that
+    names 127.0.0.1 listens there alone."""
+    from oblako_backend_kubernetes.plugin import KubernetesPlugin
+    from oblako_backends import ContainerSpec
+    from oblako_backends.commands import free_port
+
+    monkeypatch.setenv("OBLAKO_BIND_ADDRESS", "0.0.0.0")
+    named, widened = free_port(), free_port()
+    spec = ContainerSpec(name="web", image="busybox", ports={"80/tcp": ("127.0.0.1", named), "81/tcp": widened})
+    mappings = KubernetesPlugin(state_dir=str(state_dir))._host_ports(spec)
+    assert mappings == [["127.0.0.1", named, 80], ["0.0.0.0", widened, 81]]
