@@ -474,7 +474,7 @@ def up(
         workers = [threading.Thread(target=_gated, args=(gate, start, d), daemon=True) for d in wave]
         for worker in workers:
             worker.start()
-        _join(workers, cancel)
+        _join(workers, cancel, hurry)
         if cancel.is_set() or failed.is_set():
             break
     if cancel.is_set():
@@ -499,14 +499,17 @@ def _gated(gate: threading.Semaphore, start: Callable[[ServiceDef], None], defin
         start(definition)
 
 
-def _join(workers: list[threading.Thread], cancel: threading.Event) -> None:
+def _join(workers: list[threading.Thread], cancel: threading.Event, hurry: threading.Event) -> None:
     """Wait for `workers` in short steps, so a Ctrl-C in this (the main) thread is seen at once.
 
     Once cancelled, wait at most INTERRUPT_WAIT more: a readiness wait ends within one poll,
-    a create within its call; a long pull is left behind (it starts nothing afterwards).
+    a create within its call; a long pull is left behind (it starts nothing afterwards). Once
+    hurried (a second Ctrl-C), not at all.
     """
     end: float | None = None
     while any(w.is_alive() for w in workers):
+        if hurry.is_set():
+            return
         if cancel.is_set():
             end = end or time.monotonic() + INTERRUPT_WAIT
             if time.monotonic() > end:
