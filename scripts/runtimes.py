@@ -535,12 +535,21 @@ def start_rootless_podman(directory: Path) -> Daemon:
 
 
 def forget_rootless(directory: Path) -> None:
-    """Undo what start_rootless_podman left in `directory`'s records: the user's pause
-    process (it keeps the user namespace alive after the service), and /dev/net/tun's mode."""
-    pause = directory / "xdg" / "libpod" / "tmp" / "pause.pid"
-    if pause.exists():
-        with contextlib.suppress(ValueError, ProcessLookupError):
-            os.kill(int(pause.read_text().strip()), signal.SIGKILL)
+    """Undo what start_rootless_podman left in `directory`'s records: every process of
+    ROOTLESS_USER started for this run's $XDG_RUNTIME_DIR (the service re-executes itself in
+    the user namespace, so its child outlives the process we started; the pause process keeps
+    that namespace alive), and /dev/net/tun's mode."""
+    runtime_dir = f"XDG_RUNTIME_DIR={directory / 'xdg'}".encode()
+    try:
+        uid = pwd.getpwnam(ROOTLESS_USER).pw_uid
+    except KeyError:
+        uid = -1
+    for proc in Path("/proc").iterdir() if uid >= 0 else ():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if proc.stat().st_uid == uid and runtime_dir in (proc / "environ").read_bytes().split(b"\0"):
+                os.kill(int(proc.name), signal.SIGKILL)
     record = directory / "tun-mode"
     if record.exists():
         TUN.chmod(int(record.read_text(), 8))

@@ -205,3 +205,34 @@ def test_a_private_engines_stop_removes_the_bridges_of_its_networks() -> None:
         assert bridge not in links()
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def processes_for(runtime_dir: Path) -> list[int]:
+    """The processes whose environment names `runtime_dir` as $XDG_RUNTIME_DIR."""
+    wanted = f"XDG_RUNTIME_DIR={runtime_dir}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if wanted in (proc / "environ").read_bytes().split(b"\0") and (proc / "exe").exists():
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.runtime
+@pytest.mark.skipif(os.geteuid() != 0, reason="making the rootless user needs root")
+def test_a_rootless_podmans_stop_leaves_no_process_of_its_run() -> None:
+    """The service re-executes itself inside the user namespace, and a pause process keeps
+    that namespace: stopping the process the harness started is not enough."""
+    directory = Path(tempfile.mkdtemp(prefix="oblako-rl-"))
+    tun_mode = runtimes.TUN.stat().st_mode & 0o777 if runtimes.TUN.exists() else None
+    try:
+        daemon = runtimes.start_rootless_podman(directory)
+        assert processes_for(directory / "xdg")
+        daemon.stop()
+        assert processes_for(directory / "xdg") == []
+        assert runtimes.TUN.stat().st_mode & 0o777 == tun_mode  # put back as it was
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
