@@ -140,37 +140,38 @@ def registry(docker_engine: runtimes.Daemon) -> Iterator[runtimes.Registry]:
         yield runtimes.Registry(daemon.url, image)
 
 
-@pytest.fixture(scope="session")
-def podman_engine(registry: runtimes.Registry) -> Iterator[runtimes.Daemon]:
-    """Podman's Docker-compatible service on a private socket, with the test image built."""
+@contextlib.contextmanager
+def _podman_started(what: str, prefix: str, start: Callable[[Path], runtimes.Daemon]) -> Iterator[runtimes.Daemon]:
+    """A Podman API service with the test image built; its containers removed at the end, since
+    they outlive the service."""
 
-    def start(directory: Path) -> runtimes.Daemon:
-        daemon = runtimes.start_podman(directory, registry=registry.address)
+    def start_and_build(directory: Path) -> runtimes.Daemon:
+        daemon = start(directory)
         runtimes.build_test_image(daemon.url)
         return daemon
 
-    with _started("Podman", "oblako-podman-", start) as daemon:
+    with _started(what, prefix, start_and_build) as daemon:
         try:
             yield daemon
         finally:
-            runtimes.remove_all_containers(daemon.url)  # they outlive the API service
+            runtimes.remove_all_containers(daemon.url)
+
+
+@pytest.fixture(scope="session")
+def podman_engine(registry: runtimes.Registry) -> Iterator[runtimes.Daemon]:
+    """Podman's Docker-compatible service on a private socket, with the test image built."""
+    with _podman_started(
+        "Podman", "oblako-podman-", lambda d: runtimes.start_podman(d, registry=registry.address)
+    ) as daemon:
+        yield daemon
 
 
 @pytest.fixture(scope="session")
 def rootless_podman() -> Iterator[runtimes.Daemon]:
     """Podman run by an unprivileged user (runtimes.start_rootless_podman), the test image
     built in that user's storage."""
-
-    def start(directory: Path) -> runtimes.Daemon:
-        daemon = runtimes.start_rootless_podman(directory)
-        runtimes.build_test_image(daemon.url)
-        return daemon
-
-    with _started("rootless Podman", "oblako-rootless-", start) as daemon:
-        try:
-            yield daemon
-        finally:
-            runtimes.remove_all_containers(daemon.url)  # they outlive the API service
+    with _podman_started("rootless Podman", "oblako-rootless-", runtimes.start_rootless_podman) as daemon:
+        yield daemon
 
 
 @pytest.fixture(scope="session")
