@@ -282,3 +282,18 @@ def test_an_alias_that_is_not_a_short_name_is_refused(alias: str) -> None:
 def test_each_class_of_bad_health_check_is_refused(health: object, rule: str) -> None:
     with pytest.raises(InvalidSpecError, match=rule):
         ContainerSpec(name="web", image="busybox", health=health)
+
+
+@pytest.mark.parametrize(
+    "binding",
+    [
+        ("localhost", 8080),
+        ("127.0.0.1%lo", 8080),
+        ("127.0.0.1 ", 8080),
+        (2130706433, 8080),
+        ("-p", 8080),
+        ("127.0.0.1",),
+    ],
+)
+def test_a_port_bound_to_anything_but_an_ip_address_and_a_port_is_refused(binding: tuple[object, ...]) -> None:
+    refused("ports", {"80/tcp": binding})
