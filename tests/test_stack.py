@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from oblako_backends import ConfigurationError, get_backend
@@ -162,3 +166,102 @@ def test_config_prints_the_normalised_project_without_any_runtime(
     assert {k: v for k, v in as_json.items() if k != "services"} == {
         k: v for k, v in printed.items() if k != "services"
     }
+
+
+class _InFlight:
+    """Counts the calls of one method in flight, and holds each until the command has started
+    every thread it will (the calling thread waits on them) and each of those that still has work
+    is inside a call: the peak is then the most that command ever runs at once, observed, not timed."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.peak, self.now, self.done = total, 0, 0, 0
+        self.before = set(threading.enumerate())
+        self.caller = threading.get_ident()
+        self.changed = threading.Condition()
+
+    def _workers(self) -> int:
+        return sum(1 for t in threading.enumerate() if t not in self.before and t.is_alive())
+
+    def _caller_waits(self) -> bool:
+        """The calling thread is blocked waiting for its workers, not starting one."""
+        frame, names = sys._current_frames().get(self.caller), []
+        while frame is not None:
+            names.append(frame.f_code.co_name)
+            frame = frame.f_back
+        return bool(names) and names[0] in ("wait", "_wait_for_tstate_lock") and "start" not in names
+
+    def _all_in(self) -> bool:
+        return self._caller_waits() and self.now >= min(self._workers(), self.total - self.done)
+
+    def wrap(self, method: Any) -> Any:
+        def held(service: Any, *args: Any, **kwargs: Any) -> Any:
+            with self.changed:
+                self.now += 1
+                self.peak = max(self.peak, self.now)
+                self.changed.notify_all()
+                end = time.monotonic() + 30  # a deadline against a hang, never reached when it works
+                while not self._all_in():  # a poll, not a sleep: a worker out of work ends silently
+                    assert time.monotonic() < end, f"{self.now} in flight, {self._workers()} workers"
+                    self.changed.wait(0.01)
+            try:
+                return method(service, *args, **kwargs)
+            finally:
+                with self.changed:
+                    self.now -= 1
+                    self.done += 1
+                    self.changed.notify_all()
+
+        return held
+
+
+def test_up_and_down_run_at_most_the_default_number_of_services_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from oblako_backends import Service, config
+    from oblako_backends.stack import down, up
+
+    monkeypatch.delenv("OBLAKO_JOBS", raising=False)
+    count = config.DEFAULT_JOBS + 3  # one wave, more services than the bound
+    path = write(tmp_path, "".join(f"[services.s{i}]\nimage = 'x:1'\n" for i in range(count)))
+    stack = load(path, get_backend("memory"), project="bounded")
+    starts, stops = _InFlight(count), _InFlight(count)
+    monkeypatch.setattr(Service, "start", starts.wrap(Service.start))
+    monkeypatch.setattr(Service, "stop", stops.wrap(Service.stop))
+    with pytest.warns(UserWarning, match="service names do not resolve"):
+        outcomes = up(stack)
+    assert all(o.started and not o.error for o in outcomes) and len(outcomes) == count
+    assert starts.peak == config.DEFAULT_JOBS  # the bound, reached and never passed
+    stops.before = set(threading.enumerate())
+    assert down(stack) == {}
+    assert stops.peak == config.DEFAULT_JOBS
+    assert [c.name for c in get_backend("memory").list() if c.project == "bounded"] == []
+
+
+def test_jobs_and_oblako_jobs_set_the_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from oblako_backends import Service
+    from oblako_backends.stack import up
+
+    path = write(tmp_path, "".join(f"[services.s{i}]\nimage = 'x:1'\n" for i in range(5)))
+    for env, jobs, expected in [("3", None, 3), ("3", 2, 2)]:
+        monkeypatch.setenv("OBLAKO_JOBS", env)
+        stack = load(path, get_backend("memory"), project=f"jobs{expected}")
+        starts = _InFlight(5)
+        monkeypatch.setattr(Service, "start", starts.wrap(Service.start))
+        with pytest.warns(UserWarning):
+            up(stack, jobs=jobs)
+        assert starts.peak == expected
+        monkeypatch.undo()
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "two", "1.5", "٣"])
+def test_a_bad_oblako_jobs_is_refused_naming_it_before_anything_is_made(
+    bad: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backend = get_backend("memory")
+    monkeypatch.setattr("oblako_backends.cli.get_backend", lambda name=None: backend)
+    calls: list[str] = []
+    backend._pm.add_hookcall_monitoring(lambda hook, impls, kw: calls.append(hook), lambda *a: None)
+    monkeypatch.setenv("OBLAKO_JOBS", bad)
+    assert cli(["up", "--backend", "memory", str(write(tmp_path, "[services.web]\nimage = 'x:1'\n"))]) == 2
+    assert "OBLAKO_JOBS" in capsys.readouterr().err
+    assert set(calls) <= {"oblako_list"}  # `up` asks whether the runtime answers, and makes nothing

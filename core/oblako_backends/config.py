@@ -19,11 +19,16 @@ PROBE_TIMEOUT_VAR = "OBLAKO_PROBE_TIMEOUT"
 BIND_ADDRESS_VAR = "OBLAKO_BIND_ADDRESS"
 PUBLISH_GATEWAY_VAR = "OBLAKO_PUBLISH_GATEWAY"
 HOST_OVERRIDE_VAR = "OBLAKO_HOST_OVERRIDE"
+JOBS_VAR = "OBLAKO_JOBS"
 
 DEFAULT_BACKEND = "docker"
 DEFAULT_TIMEOUT = 60.0  # one runtime API call (a pull streams, so this bounds each step)
 DEFAULT_PROBE_TIMEOUT = 5.0  # "does the runtime answer at all?"
 DEFAULT_BIND_ADDRESSES = ("127.0.0.1",)
+# Services `up` starts (and `down` stops) at once. Unbounded, 500 services overran Docker Engine
+# (starts timed out, leaving endpoints behind that kept the network from being removed) and
+# Podman (stops timed out: `down` took five runs); bench/large.py measures this bound.
+DEFAULT_JOBS = 8
 
 BACKEND_NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 # A DNS host name (RFC 1123 labels). Here rather than in spec: OBLAKO_HOST_OVERRIDE is read on
@@ -89,6 +94,17 @@ def call_timeout() -> float:
 def probe_timeout() -> float:
     """The deadline for a reachability probe."""
     return seconds(PROBE_TIMEOUT_VAR, DEFAULT_PROBE_TIMEOUT)
+
+
+def jobs() -> int:
+    """How many services `up` starts, and `down` stops, at once (`-j` overrides it for one `up`)."""
+    raw = os.environ.get(JOBS_VAR, "")
+    if not raw.strip():
+        return DEFAULT_JOBS
+    value = raw.strip()
+    if not (value.isascii() and value.isdigit() and int(value) > 0):
+        raise ConfigurationError(f"{JOBS_VAR}={raw!r}: expected a whole number of services, 1 or more, e.g. 8")
+    return int(value)
 
 
 def bind_addresses() -> tuple[str, ...]:

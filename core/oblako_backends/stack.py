@@ -14,8 +14,8 @@
     health = { http = "/health", port = 80, timeout = 60 }   # or { tcp = 80 } or { log = "ready" }
 
 The whole file is validated before any runtime is touched. `up` starts the services whose
-dependencies are ready together, waits for each to be ready, and on any failure stops what
-it started, so a failed `up` leaves nothing running.
+dependencies are ready together (at most OBLAKO_JOBS, default 8, at once), waits for each to
+be ready, and on any failure stops what it started, so a failed `up` leaves nothing running.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import config
 from .backend import Backend
 from .errors import ConfigurationError, InvalidSpecError, NotOwnedError, OblakoBackendError, ServiceNotReadyError
 from .models import ContainerInfo
@@ -391,7 +392,8 @@ def up(
     hurry: threading.Event | None = None,
     prepared: threading.Event | None = None,
 ) -> list[ServiceOutcome]:
-    """Start every service, dependencies first, independent ones together; wait until ready.
+    """Start every service, dependencies first, independent ones together (at most `jobs` at
+    once, default OBLAKO_JOBS); wait until ready.
 
     On any failure, everything this file describes is stopped again and `StackError` says
     which services failed, with their last log lines, and names any it could not stop.
@@ -400,6 +402,7 @@ def up(
     `prepared` is set once the volumes and the network exist, before any service starts:
     until then nothing needs stopping, so an interrupt may end `up` at once (the CLI does).
     """
+    limit = jobs or config.jobs()  # a bad OBLAKO_JOBS is refused before the runtime is touched
     shown: ServiceProgress = progress or (lambda service, line: None)
 
     def say(service: str, line: str) -> None:
@@ -469,12 +472,7 @@ def up(
             failed.set()
 
     for wave in stack.waves():
-        gate = threading.Semaphore(max(1, jobs or len(wave)))
-        # Daemon threads: a pull still running after an interrupt must not keep the process alive.
-        workers = [threading.Thread(target=_gated, args=(gate, start, d), daemon=True) for d in wave]
-        for worker in workers:
-            worker.start()
-        _join(workers, cancel, hurry)
+        _join(_workers(wave, start, limit), cancel, hurry)
         if cancel.is_set() or failed.is_set():
             break
     if cancel.is_set():
@@ -494,9 +492,24 @@ def up(
     return list(outcomes.values())
 
 
-def _gated(gate: threading.Semaphore, start: Callable[[ServiceDef], None], definition: ServiceDef) -> None:
-    with gate:  # at most `jobs` services start at once
-        start(definition)
+def _workers(wave: list[ServiceDef], start: Callable[[ServiceDef], None], limit: int) -> list[threading.Thread]:
+    """At most `limit` threads, started, that take the wave's services in turn until none is left.
+    Daemon threads: a pull still running after an interrupt must not keep the process alive."""
+    pending = iter(list(wave))
+    taking = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with taking:
+                definition = next(pending, None)
+            if definition is None:
+                return
+            start(definition)
+
+    workers = [threading.Thread(target=work, daemon=True) for _ in range(max(1, min(limit, len(wave))))]
+    for worker in workers:
+        worker.start()
+    return workers
 
 
 def _join(workers: list[threading.Thread], cancel: threading.Event, hurry: threading.Event) -> None:
@@ -670,13 +683,14 @@ def remove_volumes(stack: Stack) -> VolumesRemoved:
     return done
 
 
-def down(stack: Stack) -> dict[str, str]:
-    """Stop (and remove) every service of the file, dependents first, then the project's
-    network if this layer made it; keep named volumes.
+def down(stack: Stack, jobs: int | None = None) -> dict[str, str]:
+    """Stop (and remove) every service of the file, dependents first, at most `jobs` at once
+    (default: OBLAKO_JOBS), then the project's network if this layer made it; keep named volumes.
     Returns {service: why} for each one that could not be stopped."""
     errors: dict[str, str] = {}
+    limit = jobs or config.jobs()
     for wave in reversed(stack.waves()):
-        with ThreadPoolExecutor(max_workers=len(wave)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, min(limit, len(wave)))) as pool:
             for definition, error in zip(wave, pool.map(_stop, wave), strict=True):
                 if error:
                     errors[definition.name] = error
