@@ -134,23 +134,31 @@ def test_containers_reach_a_published_port_through_the_host_only_beyond_loopback
     as_user: AsUser, bind: str, answer: str
 ) -> None:
     """What doctor says: loopback ports do not answer at host.containers.internal (this
-    machine's own address); OBLAKO_BIND_ADDRESS=0.0.0.0 opens them to containers."""
+    machine's own address); OBLAKO_BIND_ADDRESS=0.0.0.0 opens them to containers. The fetches
+    run from the default network and from a project's, and `doctor --reach` says the same."""
     port = runtimes.free_port()
     extra = {"OBLAKO_BIND_ADDRESS": bind} if bind else {}
-    server, client = f"rootless-server-{port}", f"rootless-client-{port}"
+    server, network = f"rootless-server-{port}", f"rootless-{port}_default"
     started = as_user.cli(
         "run", "--name", server, "-p", f"{port}:8080", IMAGE, "httpd", "-f", "-p", "8080", "-h", "/www", **extra
     )
     assert started.returncode == 0, started.stderr
+    assert as_user.run(["podman", "network", "create", network]).returncode == 0
     try:
-        fetch = as_user.cli("run", "--name", client, IMAGE, "sh", "-c", FETCH_HOST.format(port=port))
-        assert fetch.returncode == 0, fetch.stderr
-        for _ in range(60):
-            said = as_user.cli("logs", client).stdout.strip()
-            if said:
-                break
-            as_user.run(["sleep", "0.5"])
-        assert said == answer
+        fetched = {
+            where: as_user.run(["podman", "run", "--rm", *on, IMAGE, "sh", "-c", FETCH_HOST.format(port=port)])
+            for where, on in [("the default network", []), ("the project network", ["--network", network])]
+        }
     finally:
         as_user.cli("rm", server)
-        as_user.cli("rm", client)
+        as_user.run(["podman", "network", "rm", network])
+    for where, done in fetched.items():
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == answer, where
+    doctor = as_user.cli("doctor", "--json", "--reach", IMAGE, **extra)
+    assert doctor.returncode == 0, doctor.stderr
+    said = {r["vantage"]: r for r in json.loads(doctor.stdout)["reach"]}
+    assert said["this host"]["reached"]
+    for where in fetched:
+        assert said[where]["reached"] == (answer != "unreachable"), said[where]
+        assert str(said[where]["address"]).startswith("host.containers.internal:"), "rootless has no host-gateway"

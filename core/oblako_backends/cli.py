@@ -31,6 +31,7 @@ from .plugins import INSTALL_ONE, REFERENCE_BACKENDS, answering_instead, get_bac
 
 if TYPE_CHECKING:
     from .backend import Backend
+    from .reach import Reach
 
 # What only some commands need (specs, services files, Compose) is imported inside them, so a
 # quick command such as `ps` starts as fast as a plain docker-py script (bench/ps.py).
@@ -123,8 +124,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     backend = get_backend(args.backend)
     why = backend.selected_by
     probe = backend.probe()
+    reach = _reach(backend, args.reach) if args.reach and probe.reachable else None
     if args.json:
-        _print_json({"selected": backend.name, "selected_by": why, **probe.as_dict()})
+        found = {"reach": [r.as_dict() for r in reach]} if reach is not None else {}
+        _print_json({"selected": backend.name, "selected_by": why, **probe.as_dict(), **found})
         return 0 if probe.reachable else 1
     dist = f"{backend.info.distribution} {backend.info.version}" if backend.info else "?"
     lines = [
@@ -148,10 +151,38 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     instead = answering_instead(backend.name) if not probe.reachable else None
     if instead:
         lines.append(("instead", instead))
+    if reach is not None:
+        lines += _reach_lines(reach)
     width = max(14, *(len(key) + 2 for key, _ in lines))
     for key, value in lines:
         print(f"{key + ':':{width}}{value}")
     return 0 if probe.reachable else 1
+
+
+def _reach(backend: Backend, image: str) -> list[Reach]:
+    from .reach import measure
+    from .spec import validate_image
+
+    return measure(backend, validate_image(image))
+
+
+def _reach_lines(found: list[Reach]) -> list[tuple[str, str]]:
+    """doctor's words for `--reach`: yes or NO, to what address, how, and why not."""
+    lines = []
+    for r in found:
+        words = f"{'yes' if r.reached else 'NO'}: {r.address} through {r.via}"
+        lines.append((f"reach from {r.vantage}", words + (f" ({r.error})" if r.error else "")))
+    by_vantage = {r.vantage: r.reached for r in found}
+    if by_vantage.get("the project network") and not by_vantage.get("the default network", True):
+        lines.append(
+            (
+                "what to do",
+                "on this engine a published port is not reached from other networks than the service's (rootful "
+                "Podman publishes it on the gateway of the service's network only): put a container that needs a "
+                "project's published port on that project's network",
+            )
+        )
+    return lines
 
 
 def _split_pair(option: str, value: str, sep: str) -> tuple[str, str]:
@@ -639,6 +670,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("doctor", parents=[choose], help="which backend, which endpoint, does it answer")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--reach",
+        metavar="IMAGE",
+        help="also start a listener and two clients from IMAGE (busybox sh, httpd, wget, timeout) and say "
+        "who reaches a fixed published port: this host, the default network, a project network",
+    )
     p.set_defaults(func=cmd_doctor)
 
     running = argparse.ArgumentParser(add_help=False)  # the options `run` and `adopt` both take
