@@ -143,11 +143,20 @@ sys.path.insert(0, sys.argv[1])
 import runtimes
 subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/run"], check=True)  # this namespace's own /var/run
 subprocess.run([runtimes.locate("ip") or "ip", "link", "set", "lo", "up"], check=True)
+def links():
+    return subprocess.run([runtimes.locate("ip") or "ip", "-o", "link"], capture_output=True, text=True).stdout
 before = runtimes._networking_now()
 daemon = runtimes.start_stock_dockerd(Path(sys.argv[2]))
+import docker
+api = docker.APIClient(base_url=daemon.url, version="1.41", timeout=60)
+bridge = "br-" + api.create_network("left-behind", driver="bridge")["Id"][:12]  # as a test that failed leaves one
+api.close()
 during = runtimes._networking_now()
+during["left-behind"] = bridge in links()
 daemon.stop()
-print(json.dumps([before, during, runtimes._networking_now()]))
+after = runtimes._networking_now()
+after["left-behind"] = bridge in links()
+print(json.dumps([before, during, after]))
 """
 
 
@@ -155,8 +164,8 @@ print(json.dumps([before, during, runtimes._networking_now()]))
 @pytest.mark.skipif(os.geteuid() != 0, reason="starting dockerd needs root")
 def test_a_stock_engine_leaves_the_networking_it_found() -> None:
     """Started and stopped in namespaces of its own (network and mounts, so beside the
-    session's stock engine), a stock engine adds docker0, its chains and rules, and its stop
-    takes every one of them away again."""
+    session's stock engine), a stock engine adds docker0, its chains and rules, and the bridge
+    and rules of a network left behind; its stop takes every one of them away again."""
     argv = ["unshare", "--net", "--mount", sys.executable, "-c", ISOLATED_STOCK_RUN]
     # A short directory: containerd's sockets under it must stay within 104 bytes, which a
     # pytest tmp_path on a machine that has run pytest a few dozen times does not.
@@ -170,6 +179,7 @@ def test_a_stock_engine_leaves_the_networking_it_found() -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     before, during, after = json.loads(done.stdout.splitlines()[-1])
     assert not before["bridge"] and during["bridge"] and not after["bridge"]
+    assert during["left-behind"] and not after["left-behind"]
     for table in ("filter", "nat"):
         assert any("DOCKER" in line for line in without_counters(during["tables"][table]))
         assert without_counters(after["tables"][table]) == without_counters(before["tables"][table])
