@@ -92,6 +92,7 @@ class Daemon:
     def stop(self) -> None:
         """Stop the daemon if the harness started it (pid > 0), then undo what its start added."""
         if self.pid > 0:
+            record_stock_bridges(self.directory, self.url)
             stop_pid(self.pid)
         forget_networking(self.directory)
         forget_rootless(self.directory)
@@ -398,11 +399,35 @@ def _networking_now() -> dict[str, Any]:
     return {"bridge": links.returncode == 0, "tables": tables}
 
 
+def record_stock_bridges(directory: Path, url: str) -> None:
+    """Before a stock engine stops: add the bridges of the networks it made (br-<id>) to its
+    record, so forget_stock_networking removes what outlives it. Asked of the engine itself:
+    a private engine's bridges, made meanwhile, are not its to remove."""
+    record = directory / STOCK_RECORD
+    if not record.exists():
+        return
+    import docker
+
+    api = docker.APIClient(base_url=url, version="1.41", timeout=30)
+    try:
+        networks = api.networks()
+    except docker.errors.DockerException:
+        return  # an engine that no longer answers made nothing more
+    finally:
+        api.close()
+    made = [
+        (n.get("Options") or {}).get("com.docker.network.bridge.name") or f"br-{n['Id'][:12]}"
+        for n in networks
+        if n.get("Driver") == "bridge" and n.get("Name") != "bridge"
+    ]
+    record.write_text(json.dumps({**json.loads(record.read_text()), "made_bridges": made}))
+
+
 def forget_stock_networking(directory: Path) -> None:
     """Remove what a stock dockerd added to the host, by the record start_stock_dockerd left in
     `directory` (no record: nothing to do): the rules and chains naming Docker or its bridge
-    that were not there before, the FORWARD policy as it was, and docker0 if the machine had
-    none. Rules anybody else added meanwhile stay."""
+    that were not there before, the FORWARD policy as it was, docker0 if the machine had none,
+    and the bridges of networks it made that outlived it. Rules anybody else added meanwhile stay."""
     record = directory / STOCK_RECORD
     if not record.exists():
         return
@@ -412,11 +437,12 @@ def forget_stock_networking(directory: Path) -> None:
     def run(*args: str) -> None:
         subprocess.run([iptables, *args], capture_output=True, timeout=30, check=False)
 
+    made = [STOCK_BRIDGE, *before.get("made_bridges", [])]
     for table, text in _networking_now()["tables"].items():
         old_lines = before["tables"].get(table, "").splitlines()
         old_chains = {line.split()[0] for line in old_lines if line.startswith(":")}
         for line in text.splitlines():
-            if line.startswith("-A ") and line not in old_lines and ("DOCKER" in line or STOCK_BRIDGE in line):
+            if line.startswith("-A ") and line not in old_lines and ("DOCKER" in line or any(b in line for b in made)):
                 run("-t", table, "-D", *shlex.split(line)[1:])
         for line in text.splitlines():
             chain = line.split()[0] if line.startswith(":DOCKER") else ""
@@ -426,8 +452,8 @@ def forget_stock_networking(directory: Path) -> None:
         if table == "filter":
             policy = next((line.split()[1] for line in old_lines if line.startswith(":FORWARD ")), "ACCEPT")
             run("-P", "FORWARD", policy)
-    if not before["bridge"]:
-        delete_bridge(STOCK_BRIDGE)
+    for bridge in made[1:] if before["bridge"] else made:
+        delete_bridge(bridge)
     record.unlink()
 
 
