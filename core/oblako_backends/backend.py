@@ -18,7 +18,7 @@ from . import config
 from .errors import InvalidSpecError, NotOwnedError, OblakoBackendError
 from .hookspecs import Progress
 from .labels import BACKEND_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PROJECT_LABEL
-from .models import ABSENT, ContainerInfo, LogStream, Probe, State
+from .models import ABSENT, ContainerInfo, LogStream, NetworkCapacity, Probe, State
 
 if TYPE_CHECKING:
     from .plugins import BackendInfo
@@ -191,14 +191,26 @@ class Backend:
         given). False when there is no such volume; NotOwnedError for one that is not ours."""
         return self._remove_labelled("volume", _spec().validate_volume_name(name), project, "its data was left alone")
 
-    def create_network(self, name: str, project: str | None = None) -> bool:
-        """Create network `name` for containers that reach each other by alias, unless it exists.
-        True when this call created it. False, doing nothing, on a backend that needs no network
-        for that (it declares ``service_names`` without the network hooks, as Kubernetes does)."""
+    def create_network(self, name: str, project: str | None = None, containers: int = 0) -> bool:
+        """Create network `name` for containers that reach each other by alias, unless it exists;
+        with room for `containers` where the backend can size it. True when this call created
+        it. False, doing nothing, on a backend that needs no network for that (it declares
+        ``service_names`` without the network hooks, as Kubernetes does)."""
         name = _spec().validate_network_name(name)  # refused on every backend, not only those with networks
+        if isinstance(containers, bool) or not isinstance(containers, int) or containers < 0:
+            raise InvalidSpecError("containers", containers, "a number of containers is a whole number, 0 or more")
         if not self._implemented("oblako_create_network"):
             return False
-        return self._create_labelled("network", name, project)
+        return self._create_labelled("network", name, project, containers=containers)
+
+    def network_capacity(self, name: str) -> NetworkCapacity | None:
+        """How many containers network `name` can hold and which are attached now; None when
+        there is no such network, or the backend knows no limit (or has no networks)."""
+        name = _spec().validate_network_name(name)
+        if not self._implemented("oblako_network_capacity"):
+            return None
+        found: NetworkCapacity | None = self._call("oblako_network_capacity", name=name)
+        return found
 
     def remove_network(self, name: str, project: str | None = None) -> bool:
         """Remove network `name` if this layer created it (for `project`, when given). False when
@@ -208,11 +220,11 @@ class Backend:
             return False
         return self._remove_labelled("network", name, project, "it was left alone")
 
-    def _create_labelled(self, kind: str, name: str, project: str | None) -> bool:
+    def _create_labelled(self, kind: str, name: str, project: str | None, **more: Any) -> bool:
         labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, BACKEND_LABEL: self.name}
         if project is not None:
             labels[PROJECT_LABEL] = _spec().validate_project(project)
-        return bool(self._call(f"oblako_create_{kind}", name=name, labels=labels))
+        return bool(self._call(f"oblako_create_{kind}", name=name, labels=labels, **more))
 
     def _remove_labelled(self, kind: str, name: str, project: str | None, kept: str) -> bool:
         labels = self._call(f"oblako_{kind}_labels", name=name)

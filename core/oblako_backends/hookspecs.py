@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from .models import ContainerInfo, LogStream, Probe
+from .models import ContainerInfo, LogStream, NetworkCapacity, Probe
 
 if TYPE_CHECKING:  # only named in signatures: quick paths need not load the validators
     from .spec import ContainerSpec
@@ -138,10 +138,14 @@ def oblako_remove_volume(name: str) -> None:
 
 
 @hookspec(firstresult=True)
-def oblako_create_network(name: str, labels: Mapping[str, str]) -> bool:
+def oblako_create_network(name: str, labels: Mapping[str, str], containers: int) -> bool:
     """Create the network `name` carrying `labels`, on which containers whose spec names it
     reach each other by their `aliases`, unless one of that name exists (then left untouched).
     Return True when this call created it.
+
+    `containers` is how many containers the project will attach (0: not known). A plugin that
+    can size the network it creates makes room for them; one that cannot may ignore it (the
+    caller checks with `oblako_network_capacity` and refuses a project the network cannot hold).
 
     Optional, with capability ``service_names``. A runtime whose containers already share one
     flat network with name resolution (Kubernetes: a namespace) declares the capability, honours
@@ -153,6 +157,14 @@ def oblako_create_network(name: str, labels: Mapping[str, str]) -> bool:
 def oblako_network_labels(name: str) -> Mapping[str, str] | None:
     """Return the labels of the network `name` ({} when it has none), or None when there is
     no such network. Optional, with `oblako_create_network`."""
+
+
+@hookspec(firstresult=True)
+def oblako_network_capacity(name: str) -> NetworkCapacity | None:
+    """How many containers the network `name` can hold, and which are attached to it now; None
+    when there is no such network or no limit is known. Optional, with `oblako_create_network`:
+    without it, `up` does not check that a project fits its network.
+    """
 
 
 @hookspec

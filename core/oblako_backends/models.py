@@ -167,6 +167,17 @@ class ContainerInfo:
 
 
 @dataclass(frozen=True)
+class NetworkCapacity:
+    """How many containers a network can hold: `addresses` for containers in its IPv4 `subnet`
+    (less the network's own, its broadcast and its gateway), and the names of the containers
+    `attached` to it now, which hold some of them."""
+
+    subnet: str
+    addresses: int
+    attached: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Probe:
     """The answer to "can this backend work right now, and with what?"."""
 

@@ -20,6 +20,7 @@ be ready, and on any failure stops what it started, so a failed `up` leaves noth
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -36,7 +37,7 @@ from typing import Any
 from . import config
 from .backend import Backend
 from .errors import ConfigurationError, InvalidSpecError, NotOwnedError, OblakoBackendError, ServiceNotReadyError
-from .models import ContainerInfo
+from .models import ContainerInfo, NetworkCapacity
 from .reading import check_depth, read_text, too_deep
 from .service import HealthCheck, Service, default_check, http_check, log_check, tcp_check
 from .spec import (
@@ -651,12 +652,47 @@ def _create_network(stack: Stack) -> None:
         for d in stack.services:
             d.service.spec = dataclasses.replace(d.service.spec, network=None, aliases=())
         return
+    name, containers = default_network(stack.project), len(stack.services)
     try:
-        backend.create_network(default_network(stack.project), stack.project)
+        created = backend.create_network(name, stack.project, containers=containers)
+        room = backend.network_capacity(name)
     except Interrupted:
         raise  # Ctrl-C while waiting for another `up`'s lock on the network: not a failure of it
     except OblakoBackendError as exc:
-        raise StackError(f"can't create network {default_network(stack.project)!r}: {exc}", []) from exc
+        raise StackError(f"can't create network {name!r}: {exc}", []) from exc
+    if room is not None:
+        _refuse_what_the_network_cannot_hold(stack, name, room, created)
+
+
+def _refuse_what_the_network_cannot_hold(stack: Stack, name: str, room: NetworkCapacity, created: bool) -> None:
+    """Before any service starts: a project with more containers than its network has addresses
+    for would start some and fail the rest (each start waiting out its deadline)."""
+    ours = {d.service.container_name for d in stack.services}
+    others = [c for c in room.attached if c not in ours]
+    containers = len(stack.services)
+    if containers + len(others) <= room.addresses:
+        return
+    backend = stack.services[0].service.backend
+    named = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+    held = f", {len(others)} of them held by other containers ({named})" if others else ""
+    prefix = next(p for p in range(30, 0, -1) if 2 ** (32 - p) - 3 >= containers + len(others))
+    if created:
+        with contextlib.suppress(OblakoBackendError):
+            backend.remove_network(name, stack.project)
+        whence = (
+            f"{backend.name} made it from its default address pools, which give networks this small: "
+            "give the engine pools of larger networks (Docker: `default-address-pools` in daemon.json), or "
+        )
+    else:
+        whence = "it existed before this `up`, and is used as it is: remove it, or "
+    raise StackError(
+        f"network {name!r} ({room.subnet}) has addresses for {room.addresses} containers"
+        f"{held}, and project {stack.project!r} has {containers} services; nothing was "
+        f"started. {whence[0].upper()}{whence[1:]}create the network yourself with a subnet of /{prefix} "
+        f"or larger (e.g. `{backend.name} network create --subnet 10.123.0.0/{prefix} {name}`), which `up` "
+        "then uses and `down` keeps; or split the project",
+        [],
+    )
 
 
 @dataclass

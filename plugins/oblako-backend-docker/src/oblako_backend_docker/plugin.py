@@ -9,6 +9,7 @@ picked up by the same object.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 import math
 import re
@@ -38,7 +39,7 @@ from oblako_backends import (
     hookimpl,
 )
 from oblako_backends.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
-from oblako_backends.models import CAPABILITIES, epoch_seconds, seconds_since
+from oblako_backends.models import CAPABILITIES, NetworkCapacity, epoch_seconds, seconds_since
 
 from . import endpoints
 
@@ -66,6 +67,35 @@ def _listed_health(status: str) -> Health | None:
 
 class _Missing(Exception):
     """The engine answered 404 for the object asked about."""
+
+
+def _usable(subnet: Any, config: Mapping[str, Any] | None = None) -> int:
+    """The addresses of an IPv4 `subnet` a container can get: those of its IPAM range (`config`'s
+    IPRange, else the subnet) but the network's own, its broadcast and its gateway."""
+    config = config or {}
+    try:
+        pool = ipaddress.ip_network(str(config["IPRange"]), strict=False) if config.get("IPRange") else subnet
+        gateway = ipaddress.ip_address(str(config["Gateway"]).split("/")[0]) if config.get("Gateway") else None
+    except ValueError:
+        pool, gateway = subnet, None
+    if subnet.prefixlen >= 31:
+        return int(pool.num_addresses)
+    reserved = {subnet.network_address, subnet.broadcast_address, gateway or subnet.network_address + 1}
+    return int(pool.num_addresses) - sum(1 for address in reserved if address in pool)
+
+
+def _capacity(found: Mapping[str, Any]) -> NetworkCapacity | None:
+    """What an inspected network can hold: its first IPv4 subnet's addresses for containers, and
+    the containers attached now. None when it has no IPv4 subnet (no limit this layer knows)."""
+    attached = tuple(sorted(str(c.get("Name") or "") for c in (found.get("Containers") or {}).values()))
+    for config in (found.get("IPAM") or {}).get("Config") or []:
+        try:
+            subnet = ipaddress.ip_network(str(config.get("Subnet")), strict=False)
+        except ValueError:
+            continue
+        if subnet.version == 4:
+            return NetworkCapacity(str(subnet), _usable(subnet, config), attached)
+    return None
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
@@ -655,14 +685,21 @@ class DockerPlugin:
             self._network_ids[name] = str(found[0]["Id"])
         return self._network_ids[name]
 
+    # A network the engine makes takes a subnet of its default address pools' size: a /24 (253
+    # containers) on Podman and on a Docker Engine configured so. Podman's is the engine's own
+    # choice, so a project larger than that gets a larger subnet of the same range; on Docker
+    # Engine the size is the administrator's (daemon.json default-address-pools), so it is kept
+    # and `up` refuses a project the network cannot hold, saying what to do.
+    sizes_networks = False
+
     @hookimpl
-    def oblako_create_network(self, name: str, labels: Mapping[str, str]) -> bool:
+    def oblako_create_network(self, name: str, labels: Mapping[str, str], containers: int) -> bool:
         from . import host_lock  # only `up` creates networks: `ps` and the rest never load it
 
         with host_lock.held(f"{self.url} network {name}", self._timeout):
-            return self._create_network(name, labels)
+            return self._create_network(name, labels, containers)
 
-    def _create_network(self, name: str, labels: Mapping[str, str]) -> bool:
+    def _create_network(self, name: str, labels: Mapping[str, str], containers: int = 0) -> bool:
         if self._networks_named(name):
             return False
         try:
@@ -673,10 +710,63 @@ class DockerPlugin:
                 return False
             raise
         if str(self._networks_named(name)[0]["Id"]) == mine:  # Docker makes both: the first created wins
+            if self.sizes_networks and containers:
+                self._make_room(name, labels, containers, mine)
             return True
         with self._requests(f"remove the network {name!r} a concurrent start also made"):
             self.api.remove_network(mine)
         return False
+
+    def _make_room(self, name: str, labels: Mapping[str, str], containers: int, mine: str) -> None:
+        """Make the network `name` just created (`mine`) again on a subnet that holds `containers`,
+        when the one the engine chose is smaller: the smallest that does, in the /16 (or the
+        block) around the engine's choice, overlapping no other network. The engine checks
+        overlaps too (with the host's routes); each refused subnet is passed over. When none
+        is taken, the network is made as the engine makes it, and `up` refuses what it cannot hold."""
+        with self._requests(f"inspect network {name!r}"):
+            room = _capacity(self.api.inspect_network(mine))
+        if room is None or room.addresses >= containers:
+            return
+        prefix = next(p for p in range(30, 0, -1) if _usable(ipaddress.ip_network(f"10.0.0.0/{p}")) >= containers)
+        chosen = ipaddress.ip_network(room.subnet)
+        block = chosen.supernet(new_prefix=min(16, prefix)) if chosen.prefixlen > min(16, prefix) else chosen
+        with self._requests("list networks"):
+            taken = [
+                ipaddress.ip_network(str(config.get("Subnet")), strict=False)
+                for network in self.api.networks()
+                if network.get("Id") != mine
+                for config in (network.get("IPAM") or {}).get("Config") or []
+                if config.get("Subnet")
+            ]
+        free = [c for c in block.subnets(new_prefix=prefix) if not any(c.overlaps(t) for t in taken)]
+        with self._requests(f"remove network {name!r} to make it larger"):
+            self.api.remove_network(mine)
+        from docker.types import IPAMConfig, IPAMPool
+
+        for subnet in free[:8]:
+            try:
+                with self._requests(f"create network {name!r} on {subnet}"):
+                    ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=str(subnet))])
+                    self.api.create_network(name, driver="bridge", labels=dict(labels), ipam=ipam)
+                log.debug("%s: network %s on %s, for %d containers", self.runtime, name, subnet, containers)
+                return
+            except OblakoBackendError as exc:
+                if self._networks_named(name):  # a concurrent start made it meanwhile
+                    return
+                log.debug("%s: %s refused for %s: %s", self.runtime, subnet, name, exc)
+        with self._requests(f"create network {name!r}"):
+            self.api.create_network(name, driver="bridge", labels=dict(labels))
+
+    @hookimpl
+    def oblako_network_capacity(self, name: str) -> NetworkCapacity | None:
+        found = self._networks_named(name)
+        if not found:
+            return None
+        try:
+            with self._requests(f"inspect network {name!r}"):
+                return _capacity(self.api.inspect_network(found[0]["Id"]))
+        except _Missing:
+            return None
 
     @hookimpl
     def oblako_network_labels(self, name: str) -> Mapping[str, str] | None:

@@ -29,6 +29,7 @@ class PodmanPlugin(DockerPlugin):
     """Containers on Podman's Docker-compatible API service."""
 
     runtime = "podman"
+    sizes_networks = True  # its default subnets (/24) are its own choice: a larger project gets a larger one
     start_hint = (
         "Start Podman's API service: `systemctl --user start podman.socket`, or "
         "`podman system service --time=0` (as root for the rootful socket); on macOS "
