@@ -71,7 +71,7 @@ def test_the_cli_exits_2_on_a_bad_file_without_touching_a_runtime(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     backend = get_backend("memory")
-    monkeypatch.setattr("oblako_backends.cli.get_backend", lambda name=None: backend)
+    monkeypatch.setattr("oblako_backends.plugins.get_backend", lambda name=None: backend)
     calls: list[str] = []
     backend._pm.add_hookcall_monitoring(lambda hook, impls, kw: calls.append(hook), lambda *a: None)
     path = write(tmp_path, "[services.web]\nimage = 'x:1'\nports = ['web:80']\n")
@@ -258,7 +258,7 @@ def test_a_bad_oblako_jobs_is_refused_naming_it_before_anything_is_made(
     bad: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     backend = get_backend("memory")
-    monkeypatch.setattr("oblako_backends.cli.get_backend", lambda name=None: backend)
+    monkeypatch.setattr("oblako_backends.plugins.get_backend", lambda name=None: backend)
     calls: list[str] = []
     backend._pm.add_hookcall_monitoring(lambda hook, impls, kw: calls.append(hook), lambda *a: None)
     monkeypatch.setenv("OBLAKO_JOBS", bad)

@@ -1,0 +1,200 @@
+"""Commands on one container by name: run, adopt, ps, status, logs, stop, rm."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from typing import TYPE_CHECKING, Any
+
+from .. import plugins
+from ..errors import ConfigurationError, InvalidSpecError, NotOwnedError, OblakoBackendError
+from ..models import RUNNING
+from .display import ProgressDisplay, ports_text, print_json, table
+
+if TYPE_CHECKING:
+    from ..backend import Backend
+
+
+def _split_pair(option: str, value: str, sep: str) -> tuple[str, str]:
+    key, found, rest = value.partition(sep)
+    if not found or not key:
+        raise InvalidSpecError(option, value, f"expected KEY{sep}VALUE")
+    return key, rest
+
+
+def spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """ContainerSpec keyword fields from docker-style command-line options."""
+    from ..spec import parse_port, parse_volume
+
+    ports = dict(parse_port(item) for item in args.publish)
+    environment: dict[str, str] = {}
+    for item in args.env:
+        if "=" not in item:
+            if item not in os.environ:
+                raise InvalidSpecError("-e", item, "expected KEY=VALUE (or KEY set in this shell)")
+            environment[item] = os.environ[item]
+        else:
+            key, value = _split_pair("-e", item, "=")
+            environment[key] = value
+    volumes = dict(parse_volume(item) for item in args.volume)
+    labels = dict(_split_pair("-l", item, "=") for item in args.label)
+    command = list(args.cmd)
+    return {
+        "name": args.name,
+        "image": args.image,
+        "ports": ports,
+        "environment": environment,
+        "volumes": volumes,
+        "command": command or None,
+        "working_dir": args.workdir,
+        "user": args.user,
+        "labels": labels,
+    }
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.name is None:
+        import secrets
+
+        args.name = f"oblako-run-{secrets.token_hex(4)}"
+    from ..spec import ContainerSpec
+
+    spec = ContainerSpec(**spec_from_args(args))  # validated before any runtime is touched
+    backend = plugins.get_backend(args.backend)
+    show = ProgressDisplay(quiet=args.quiet)  # a person sees a long pull
+    backend.ensure_image(spec.image, progress=lambda line: show(line, spec.image))
+    backend.run(spec)
+    print(spec.name)
+    return 0
+
+
+def cmd_adopt(args: argparse.Namespace) -> int:
+    fields = spec_from_args(args)
+    name, image = fields.pop("name"), fields.pop("image")
+    backend = plugins.get_backend(args.backend)
+    from ..service import Service
+
+    svc = Service(name, image, backend=backend, container_name=name, adopt=True, **fields)
+    before = backend.inspect(name)
+    if before is not None and not before.owned and not svc.adoptable(before):
+        raise NotOwnedError(f"{name!r} was not adopted: oblako-backends did not create it{svc.why_not_adopted(before)}")
+    show = ProgressDisplay(quiet=args.quiet)
+    backend.ensure_image(image, progress=lambda line: show(line, image))
+    svc.start()
+    if before is not None and not before.owned:
+        print(f"oblako-backends: adopted {name} (it ran {before.image}); its named volumes were kept", file=sys.stderr)
+    print(name)
+    return 0
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    infos = [
+        i
+        for i in plugins.get_backend(args.backend).list()
+        if (args.all or i.state == RUNNING) and (args.project is None or i.project == args.project)
+    ]
+    if args.json:
+        print_json(
+            [
+                {
+                    "name": i.name,
+                    "state": str(i.state),
+                    "image": i.image,
+                    "service": i.service,
+                    "project": i.project,
+                    "ports": [p.__dict__ for p in i.ports],
+                }
+                for i in infos
+            ]
+        )
+        return 0
+    rows = [["NAME", "PROJECT", "STATE", "IMAGE", "PORTS"]]
+    rows += [[i.name, i.project or "-", str(i.state), i.image, ports_text(i)] for i in infos]
+    table(rows)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    print(plugins.get_backend(args.backend).status(args.name))
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    backend = plugins.get_backend(args.backend)
+    if args.project is None and args.file is None:
+        if len(args.names) != 1:
+            raise ConfigurationError("logs takes one container NAME, or --project/--file with SERVICE names")
+        return _container_logs(backend, args.names[0], args)
+    from ..stack import load as load_stack
+
+    project = args.project or load_stack(args.file, backend).project
+    containers = {i.service or i.name: i.name for i in backend.list() if i.project == project}
+    unknown = [n for n in args.names if n not in containers]
+    if unknown or not containers:
+        known = ", ".join(sorted(containers)) or "none"
+        what = f"no service {unknown[0]!r} in" if unknown else "no containers of"
+        raise OblakoBackendError(f"{what} project {project!r} (its services here: {known})")
+    chosen = {service: containers[service] for service in (args.names or sorted(containers))}
+    width = max(len(service) for service in chosen)
+    if not args.follow:
+        for service, name in chosen.items():
+            for line in backend.logs(name, tail=args.tail).splitlines():
+                print(f"{service:{width}} | {line}")
+        return 0
+    return _follow_all(backend, chosen, width, args.tail)
+
+
+def _container_logs(backend: Backend, name: str, args: argparse.Namespace) -> int:
+    if backend.inspect(name) is None:
+        raise OblakoBackendError(f"no such container: {name} (on {backend.name}; `oblako-backends ps -a` lists them)")
+    if not args.follow:
+        sys.stdout.write(backend.logs(name, tail=args.tail))
+        return 0
+    with backend.follow_logs(name, tail=args.tail) as stream:
+        for line in stream:
+            print(line, flush=True)
+    return 0
+
+
+def _follow_all(backend: Backend, chosen: dict[str, str], width: int, tail: int) -> int:
+    """Follow every chosen service at once, one `service |` prefixed line at a time, until all
+    end (or Ctrl-C); the first error ends the command."""
+    lock = threading.Lock()
+    errors: list[OblakoBackendError] = []
+    streams = {service: backend.follow_logs(name, tail=tail) for service, name in chosen.items()}
+
+    def pump(service: str) -> None:
+        try:
+            for line in streams[service]:
+                with lock:
+                    print(f"{service:{width}} | {line}", flush=True)
+        except OblakoBackendError as exc:
+            errors.append(exc)
+            for stream in streams.values():
+                stream.close()
+
+    threads = [threading.Thread(target=pump, args=(s,), daemon=True) for s in streams]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.2)
+    finally:
+        for stream in streams.values():
+            stream.close()
+    if errors:
+        raise errors[0]
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    plugins.get_backend(args.backend).stop(args.name, timeout=args.timeout)
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    plugins.get_backend(args.backend).remove(args.name)
+    return 0

@@ -1,0 +1,253 @@
+"""The parser (only the typed command's subparser is built) and `main`, which maps errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from .. import config
+from ..errors import ConfigurationError, InvalidSpecError, OblakoBackendError, UnknownBackendError
+from .completion import completion_script
+from .containers import cmd_adopt, cmd_logs, cmd_ps, cmd_rm, cmd_run, cmd_status, cmd_stop
+from .diagnose import cmd_doctor, cmd_list
+from .display import warn_on_one_line
+from .projects import cmd_config, cmd_down, cmd_up
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    """A completion script for `args.shell`, generated from this parser, so it never drifts."""
+    print(completion_script(build_parser(), args.shell))
+    return 0
+
+
+def _non_negative(text: str) -> int:
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more, got {text!r}")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    """A duration typed on the command line: finite and 0 or more (no nan, inf or negatives)."""
+    try:
+        from ..spec import validate_seconds
+
+        return validate_seconds("timeout", float(text))
+    except (ValueError, InvalidSpecError):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, 0 or more, got {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number, 1 or more, got {text!r}")
+    return int(text)
+
+
+COMMANDS: tuple[str, ...] = ("completion", "list", "doctor", "run", "adopt", "up", "down", "config")
+
+
+COMMANDS += ("ps", "status", "logs", "stop", "rm")
+
+
+class _Skipped:
+    """A subcommand's parser when another command was typed: configuring it costs nothing."""
+
+    def add_argument(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def set_defaults(self, **kwargs: object) -> None:
+        pass
+
+
+class _Subcommands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """Builds only the parser of the command being run (`selected`), so a quick command does
+    not pay for the other twelve (bench/ps.py); with none selected, all of them."""
+
+    selected: str | None = None
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        if self.selected is not None and name != self.selected:
+            return _Skipped()
+        return super().add_parser(name, **kwargs)
+
+
+def _command_in(words: list[str]) -> str | None:
+    """The command word, past the global options before it; None when there is none to trust."""
+    i = 0
+    while i < len(words) and words[i].startswith("-"):
+        i += 2 if words[i] == "--backend" else 1
+    return words[i] if i < len(words) and words[i] in COMMANDS else None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with `command`, only that subcommand is configured (see _Subcommands)."""
+    parser = argparse.ArgumentParser(
+        prog="oblako-backends", description="Run oblako's service containers on any runtime."
+    )
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
+    # The global options go before the command or after it, as with docker; SUPPRESS keeps a
+    # subcommand's unset option from overwriting one given before the command.
+    choose = argparse.ArgumentParser(add_help=False)
+    choose.add_argument(
+        "--backend",
+        metavar="NAME",
+        default=argparse.SUPPRESS,
+        help=f"backend to use (default: ${config.BACKEND_VAR} or docker)",
+    )
+    choose.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress lines (pulls, builds, up)"
+    )
+    for action in choose._actions:
+        parser._add_action(action)
+    parser.register("action", "parsers", _Subcommands)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.selected = command  # type: ignore[attr-defined]
+
+    p = sub.add_parser("completion", help='a shell completion script: eval "$(oblako-backends completion bash)"')
+    p.add_argument("shell", choices=["bash", "zsh"])
+    p.set_defaults(func=cmd_completion)
+
+    p = sub.add_parser("list", help="installed backends, including broken ones")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("doctor", parents=[choose], help="which backend, which endpoint, does it answer")
+    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--reach",
+        metavar="IMAGE",
+        help="also start a listener and two clients from IMAGE (busybox sh, httpd, wget, timeout) and say "
+        "who reaches a fixed published port: this host, the default network, a project network",
+    )
+    p.set_defaults(func=cmd_doctor)
+
+    running = argparse.ArgumentParser(add_help=False)  # the options `run` and `adopt` both take
+    running.add_argument("-p", "--publish", action="append", default=[], metavar="HOST:CONTAINER[/PROTO]")
+    running.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE")
+    running.add_argument("-v", "--volume", action="append", default=[], metavar="SRC:DST[:ro]")
+    running.add_argument("-l", "--label", action="append", default=[], metavar="KEY=VALUE")
+    running.add_argument("-w", "--workdir", metavar="DIR")
+    running.add_argument("-u", "--user", metavar="USER")
+
+    p = sub.add_parser(
+        "run", parents=[choose, running], help="start a detached container: run [--name NAME] [OPTIONS] IMAGE [CMD...]"
+    )
+    p.add_argument("--name", help="the container's name (default: oblako-run-<random>)")
+    p.add_argument("image")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD", help="command and arguments (all after IMAGE)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "adopt",
+        parents=[choose, running],
+        help="adopt [OPTIONS] NAME IMAGE [CMD...]: run a container in place of a same-named one no tool "
+        "claims (oblako's own from before this layer), if it runs the same image repository; its named volumes stay",
+    )
+    p.add_argument("name")
+    p.add_argument("image")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD", help="command and arguments (all after IMAGE)")
+    p.set_defaults(func=cmd_adopt)
+
+    project = argparse.ArgumentParser(add_help=False)  # what `up` and `down` both take
+    project.add_argument("file", nargs="?", help="a services file (see examples/demo.toml); or -f FILE")
+    project.add_argument("-f", "--file", dest="file_option", metavar="FILE", help="the services file")
+    project.add_argument(
+        "-p", "--project", metavar="NAME", help="project name (default: $OBLAKO_PROJECT, else the file's directory)"
+    )
+
+    p = sub.add_parser(
+        "up", parents=[choose, project], help="start the services a TOML file describes, wait until ready"
+    )
+    p.add_argument("-j", "--jobs", type=_positive, help="at most this many services start at once (default: all)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("down", parents=[choose, project], help="stop and remove the services of a project")
+    p.add_argument("-v", "--volumes", action="store_true", help="also remove the named volumes this project created")
+    p.set_defaults(func=cmd_down)
+
+    p = sub.add_parser("config", parents=[project], help="the project, normalised, as YAML (or --json); no runtime")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--show-environment", action="store_true", help="print environment values (masked by default)")
+    p.set_defaults(func=cmd_config)
+
+    p = sub.add_parser("ps", parents=[choose], help="containers this layer created")
+    p.add_argument("-p", "--project", metavar="NAME", help="only this project's containers")
+    p.add_argument("-a", "--all", action="store_true", help="include stopped ones")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ps)
+
+    p = sub.add_parser("status", parents=[choose], help="running, stopped or absent")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("logs", parents=[choose], help="a container's log lines, or a project's")
+    p.add_argument(
+        "names", nargs="*", metavar="NAME", help="a container; with --project/--file: services (default: all)"
+    )
+    p.add_argument("-p", "--project", metavar="NAME", help="the project's services, each line prefixed `service |`")
+    p.add_argument("--file", metavar="FILE", help="the project of this services file")
+    p.add_argument("-n", "--tail", type=_non_negative, default=50)
+    p.add_argument("-f", "--follow", action="store_true")
+    p.set_defaults(func=cmd_logs)
+
+    p = sub.add_parser("stop", parents=[choose], help="stop and remove a container")
+    p.add_argument("name")
+    p.add_argument("-t", "--timeout", type=_seconds, default=10.0, help="seconds before a kill")
+    p.set_defaults(func=cmd_stop)
+
+    p = sub.add_parser("rm", parents=[choose], help="remove a container at once")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_rm)
+    return parser
+
+
+class _Version(argparse.Action):
+    """`--version`: read from the installed distribution only when asked (startup stays cheap)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from importlib.metadata import version
+
+        print(f"oblako-backends {version('oblako-backends')}")
+        parser.exit()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    warnings.showwarning = warn_on_one_line  # a person reads these: one line each, no source excerpt
+    words = list(sys.argv[1:] if argv is None else argv)
+    # Everything after the first "--" is the container's command, never our options.
+    after: list[str] = []
+    if "--" in words:
+        cut = words.index("--")
+        words, after = words[:cut], words[cut + 1 :]
+    args = build_parser(_command_in(words)).parse_args(words)
+    if after:
+        if args.command not in ("run", "adopt"):
+            build_parser().error("only `run` and `adopt` take a command after --")
+        args.cmd = [*args.cmd, *after]
+    args.backend = getattr(args, "backend", None)
+    args.quiet = getattr(args, "quiet", False)
+    try:
+        code: int = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below
+        return code
+    except (ConfigurationError, InvalidSpecError, UnknownBackendError) as exc:
+        print(f"oblako-backends: {exc}", file=sys.stderr)
+        return 2
+    except OblakoBackendError as exc:
+        print(f"oblako-backends: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`list --json | head -1`): end quietly, as `cat` does. Output
+        # still buffered would fail again at exit, so stdout now points at nothing.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command a pipe ended

@@ -1,0 +1,138 @@
+"""Commands on a project (a services file): up, down, config."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from .. import plugins
+from ..errors import ConfigurationError, OblakoBackendError
+from .diagnose import runtime_answers
+from .display import ProgressDisplay, print_json, table
+
+TOML_FILE = "oblako.toml"  # the services file found in the current directory after the Compose names
+
+
+def services_file(args: argparse.Namespace) -> str:
+    if args.file and args.file_option:
+        raise ConfigurationError("give the services file once: as FILE or as -f FILE")
+    if args.file or args.file_option:
+        return str(args.file or args.file_option)
+    from pathlib import Path
+
+    from ..compose import DEFAULT_FILES, find_default
+
+    here = Path.cwd()
+    found = find_default(here) or (here / TOML_FILE if (here / TOML_FILE).is_file() else None)
+    if found is None:
+        raise ConfigurationError(
+            f"which services file? give FILE or -f FILE; none of {', '.join(DEFAULT_FILES)} or {TOML_FILE} is in {here}"
+        )
+    return str(found)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from ..stack import Interrupted, StackError, load as load_stack, up
+
+    backend = plugins.get_backend(args.backend)
+    stack = load_stack(services_file(args), backend, args.project)  # checked before anything starts
+    if not runtime_answers(backend):
+        return 1
+    show = ProgressDisplay(quiet=args.quiet)
+
+    def progress(service: str, line: str) -> None:
+        show(line, f"[{service}]", f"[{service}] ")
+
+    cancel, hurry, prepared = threading.Event(), threading.Event(), threading.Event()
+
+    def interrupted(signum: int, frame: object) -> None:
+        """First Ctrl-C or SIGTERM: stop what this `up` started. Second: remove it at once.
+        Before any service started (making the network, perhaps waiting for another `up`'s
+        lock on it), there is nothing to stop: end at once."""
+        if not prepared.is_set():
+            cancel.set()
+            raise Interrupted(
+                "interrupted before any service started: none of them runs (a network or volume this up "
+                "made stays until `down`)",
+                [],
+            )
+        if cancel.is_set():
+            hurry.set()
+            print("oblako-backends: interrupted again; removing at once", file=sys.stderr, flush=True)
+        else:
+            cancel.set()
+            print(
+                "oblako-backends: interrupted; stopping what this up started (Ctrl-C again: remove at once)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    before = {sig: signal.signal(sig, interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        outcomes = up(stack, progress, jobs=args.jobs, cancel=cancel, hurry=hurry, prepared=prepared)
+    except Interrupted as exc:
+        print(f"oblako-backends: {exc}", file=sys.stderr)
+        return 130
+    except StackError as exc:
+        print(f"oblako-backends: {exc}", file=sys.stderr)
+        for outcome in exc.outcomes:
+            print(f"--- {outcome.name}: {outcome.error}", file=sys.stderr)
+            for line in outcome.logs.splitlines()[-20:]:
+                print(f"    {line}", file=sys.stderr)
+        return 1
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+    if args.json:
+        print_json([{"service": o.name, "endpoints": o.endpoints} for o in outcomes])
+        return 0
+    rows = [["SERVICE", "CONTAINER", "ENDPOINTS"]]
+    by_name = {d.name: d for d in stack.services}
+    rows += [[o.name, by_name[o.name].service.container_name, ", ".join(o.endpoints) or "-"] for o in outcomes]
+    table(rows)
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """The normalised project, as `docker compose config` prints one. No runtime is asked."""
+    from ..stack import document, load as load_stack
+
+    stack = load_stack(services_file(args), None, args.project)
+    data = document(stack, show_environment=args.show_environment)
+    if args.json:
+        print_json(data)
+        return 0
+    import yaml  # only here: nothing else needs it
+
+    sys.stdout.write(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from ..stack import down, load as load_stack, remove_volumes
+
+    backend = plugins.get_backend(args.backend)
+    stack = load_stack(services_file(args), backend, args.project)
+    if not runtime_answers(backend):
+        return 1
+    errors = down(stack)
+    for service, error in errors.items():
+        print(f"oblako-backends: {service}: {error}", file=sys.stderr)
+    if args.volumes and not errors:
+        if "remove_volumes" not in backend.capabilities:
+            raise OblakoBackendError(
+                f"the {backend.name} backend cannot remove volumes; remove them with its own tools"
+            )
+        volumes = remove_volumes(stack)
+        for name in volumes.removed:
+            print(f"removed volume {name}")
+        for name in volumes.not_ours:
+            print(
+                f"oblako-backends: kept volume {name} (it existed before this project: its data stays)", file=sys.stderr
+            )
+        for name, why in volumes.failed.items():
+            print(f"oblako-backends: kept volume {name} ({why})", file=sys.stderr)
+        return 1 if volumes.failed else 0
+    return 1 if errors else 0
