@@ -783,7 +783,33 @@ class DockerPlugin:
                     self.api.remove_network(network["Id"])
             except _Missing:
                 pass
+            except OblakoBackendError as exc:
+                if "active endpoints" not in str(exc) or not self._forget_stale_endpoints(name, network["Id"]):
+                    raise
+                with self._requests(f"remove network {name!r}"):
+                    self.api.remove_network(network["Id"])
         self._network_ids.pop(name, None)
+
+    def _forget_stale_endpoints(self, name: str, network: str) -> bool:
+        """Docker Engine may keep the endpoint of a container removed while many others were (seen
+        at 500 services), and then refuses to remove the network for "active endpoints". Disconnect
+        (forced, as `docker network disconnect -f` does) each endpoint whose container is gone;
+        True when there were some and no live container is attached: the removal is worth a retry."""
+        with self._requests(f"inspect network {name!r}"):
+            attached = dict(self.api.inspect_network(network).get("Containers") or {})
+        stale: list[str] = []
+        for container, endpoint in attached.items():
+            try:
+                with self._requests(f"inspect container {container[:12]}"):
+                    self.api.inspect_container(container)
+                return False  # a container that still exists: the engine is right
+            except _Missing:
+                stale.append(str(endpoint.get("Name") or container))
+        for endpoint_name in stale:
+            log.debug("%s: network %s: disconnecting the stale endpoint %s", self.runtime, name, endpoint_name)
+            with suppress(_Missing), self._requests(f"disconnect stale endpoint {endpoint_name!r} from {name!r}"):
+                self.api.disconnect_container_from_network(endpoint_name, network, force=True)
+        return bool(stale)
 
     @hookimpl
     def oblako_list(self) -> list[ContainerInfo]:
