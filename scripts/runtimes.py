@@ -321,7 +321,11 @@ def _dockerd_argv(directory: Path) -> list[str]:
 
 
 def start_dockerd(
-    directory: Path, socket_path: Path | None = None, bridge: str | None = None, also_at: tuple[Path, ...] = ()
+    directory: Path,
+    socket_path: Path | None = None,
+    bridge: str | None = None,
+    also_at: tuple[Path, ...] = (),
+    network_size: int = 24,
 ) -> Daemon:
     """A private Docker Engine that shares the machine politely: own socket, data root, exec
     root, pid file, bridge and address pool for its networks, and no iptables rules of Docker's
@@ -330,6 +334,8 @@ def start_dockerd(
 
     `bridge`: an existing bridge device to use (else one is made for this engine and removed with it).
     `also_at`: more sockets the same engine listens on (e.g. where Colima would put one).
+    `network_size`: the prefix length of the networks it makes (24: 253 containers each; a stock
+    engine's default pools give /16 and /20).
     """
     ensure_installed("dockerd")
     directory.mkdir(parents=True, exist_ok=True)
@@ -346,7 +352,7 @@ def start_dockerd(
     argv += ["--iptables=false", "--ip-masq=false"]
     try:
         # Project networks (`up`) come from a pool of this engine's own, open for forwarding.
-        argv += ["--default-address-pool", f"base={reserve_pool(directory)},size=24"]
+        argv += ["--default-address-pool", f"base={reserve_pool(directory)},size={network_size}"]
         if bridge is None:
             bridge = make_bridge(*free_bridge())
             (directory / "bridge").write_text(bridge)  # so `stop --dir` (or a failed start) removes it
@@ -668,14 +674,15 @@ def build_test_image(url: str, tag: str = TEST_IMAGE) -> str:
 
 
 @contextlib.contextmanager
-def docker_for_bench(url: str | None = None) -> Iterator[str]:
-    """`url` if given, else a private Docker Engine for the run; the test image built on it."""
+def docker_for_bench(url: str | None = None, network_size: int = 24) -> Iterator[str]:
+    """`url` if given, else a private Docker Engine for the run (making networks of /`network_size`);
+    the test image built on it."""
     if url is not None:
         build_test_image(url)
         yield url
         return
     directory = Path(tempfile.mkdtemp(prefix="oblako-bench-"))
-    daemon = start_dockerd(directory)
+    daemon = start_dockerd(directory, network_size=network_size)
     try:
         build_test_image(daemon.url)
         yield daemon.url
