@@ -161,7 +161,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "up", parents=[choose, project], help="start the services a TOML file describes, wait until ready"
     )
-    p.add_argument("-j", "--jobs", type=_positive, help="at most this many services start at once (default: all)")
+    p.add_argument(
+        "-j", "--jobs", type=_positive, help="at most this many services start at once (default: $OBLAKO_JOBS, else 8)"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_up)
 
