@@ -66,28 +66,29 @@ def left_behind(url: str, project: str, network: str) -> tuple[int, bool]:
 
 def measure(engine: str, url: str, services: int, jobs: int | None) -> None:
     from oblako_backends import get_backend
-    from oblako_backends.stack import StackError, default_network, down, load, up
+    from oblako_backends.project import default_network, load
+    from oblako_backends.project.run import ProjectError, down, up
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "services.toml"
         path.write_text("".join(SERVICE.format(i=i, image=runtimes.TEST_IMAGE) for i in range(services)))
         backend = get_backend(engine, base_url=url)
-        stack = load(path, backend, project="large")
-        network = default_network(stack.project)
+        stack = load(path, project="large")
+        network = default_network(stack.name)
         failed = ""
         started = time.perf_counter()
         try:
-            outcomes = up(stack, jobs=jobs)
+            outcomes = up(stack, backend, jobs=jobs)
             ready = sum(1 for o in outcomes if o.started and not o.error)
-        except StackError as exc:
+        except ProjectError as exc:
             failed = str(exc).splitlines()[0]
             ready = services - len(exc.outcomes)
         up_seconds = time.perf_counter() - started
         room = backend.network_capacity(network)
         started = time.perf_counter()
-        errors = down(stack, jobs=jobs)
+        errors = down(stack, backend, jobs=jobs)
         down_seconds = time.perf_counter() - started
-        containers, network_left = left_behind(url, stack.project, network)
+        containers, network_left = left_behind(url, stack.name, network)
     print(f"{engine} ({url}), {services} services, jobs {jobs or 'default'}:")
     print(f"  up   {up_seconds:7.1f} s: {'all ready' if not failed else f'FAILED ({ready} ready?): {failed[:300]}'}")
     if room is not None:

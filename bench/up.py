@@ -36,19 +36,21 @@ def main() -> int:
     args = parser.parse_args()
 
     from oblako_backends import get_backend
-    from oblako_backends.stack import down, load, up
+    from oblako_backends.project import load
+    from oblako_backends.project.run import down, up
 
     with runtimes.docker_for_bench(args.engine) as url, tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "services.toml"
         path.write_text("".join(SERVICE.format(i=i, image=runtimes.TEST_IMAGE) for i in range(args.services)))
-        stack = load(path, get_backend("docker", base_url=url))
+        backend = get_backend("docker", base_url=url)
+        stack = load(path)
         timings: dict[str, list[float]] = {"concurrent": [], "one after another": []}
         for i in range(args.rounds):
             for label, jobs in [("concurrent", None), ("one after another", 1)][:: 1 if i % 2 == 0 else -1]:
                 started = time.perf_counter()
-                up(stack, jobs=jobs)
+                up(stack, backend, jobs=jobs)
                 timings[label].append(time.perf_counter() - started)
-                down(stack)
+                down(stack, backend)
         together, alone = (statistics.median(timings[k]) for k in timings)
         print(f"engine: {url}")
         print(f"up of {args.services} services, median of {args.rounds}:")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from oblako_backends import ConfigurationError, HealthCommand
 from oblako_backends.cli import main as cli
-from oblako_backends.stack import load
+from oblako_backends.project import load
 
 
 def compose(tmp_path: Path, text: str, name: str = "compose.yaml") -> Path:
@@ -61,8 +61,8 @@ volumes:
 """,
     )
     stack = load(path)
-    assert stack.project == "shop"  # the file's `name:`
-    web = spec_of(path, "web").service.spec
+    assert stack.name == "shop"  # the file's `name:`
+    web = spec_of(path, "web").spec
     assert web.name == "shop-web" and web.image == "localhost/web:7"
     assert {(p.container_port, p.protocol, p.host_port) for p in web.ports} == {
         (8080, "tcp", 18100), (9001, "udp", 18101), (9002, "udp", 18102), (7000, "tcp", None), (81, "tcp", 18110)
@@ -81,15 +81,15 @@ volumes:
     assert dict(web.extra_hosts) == {"host.docker.internal": "host-gateway", "v6": "::1"}
     assert web.labels["team"] == "shop"
     assert spec_of(path, "web").depends_on == ("db",) and spec_of(path, "db").depends_on == ("cache",)
-    assert dict(spec_of(path, "db").service.spec.environment) == {"PASSWORD": "secret", "DEBUG": "true"}
-    assert spec_of(path, "cache").service.container_name == "my-cache"
+    assert dict(spec_of(path, "db").spec.environment) == {"PASSWORD": "secret", "DEBUG": "true"}
+    assert spec_of(path, "cache").container_name == "my-cache"
     assert [d.name for wave in stack.waves() for d in wave] == ["cache", "db", "web"]
 
 
 @pytest.mark.parametrize(
     ("service", "complaint"),
     [
-        ("    imag: x:1\n", r"\[services.web\] imag: not supported; did you mean 'image'\?"),
+        ("    imag: x:1\n", r"services.web: imag: not supported; did you mean 'image'\?"),
         ("    image: x:1\n    healthcheck: {test: [CMD]}\n", r"healthcheck: test is \[\"CMD\", args...\]"),
         ("    image: x:1\n    healthcheck: {test: [CMD-SHELL, a, b]}\n", r"healthcheck: test is"),
         ("    image: x:1\n    healthcheck: {test: true}\n", r"healthcheck: test is"),
@@ -140,14 +140,14 @@ def test_a_healthcheck_becomes_the_containers_own_check(tmp_path: Path, healthch
     timing = "interval: 1m30s, timeout: 500ms, retries: 5, start_period: 1.5s"
     body = f"    image: x:1\n    healthcheck: {healthcheck[:-1]}, {timing}}}\n"
     (web,) = load(compose(tmp_path, "services:\n  web:\n" + body)).services
-    assert web.service.spec.health == HealthCommand(command, interval=90, timeout=0.5, retries=5, start_period=1.5)
+    assert web.spec.health == HealthCommand(command, interval=90, timeout=0.5, retries=5, start_period=1.5)
     assert web.ready_timeout >= 1.5 + 6 * 90.5  # up waits long enough for the check's own retries
 
 
 @pytest.mark.parametrize("off", ["{test: [NONE]}", "{test: x, disable: true}"])
 def test_a_disabled_healthcheck_is_none(tmp_path: Path, off: str) -> None:
     (web,) = load(compose(tmp_path, f"services:\n  web:\n    image: x:1\n    healthcheck: {off}\n")).services
-    assert web.service.spec.health is None
+    assert web.spec.health is None
 
 
 def test_a_dockerfile_of_its_own_is_read_from_inside_the_context(tmp_path: Path) -> None:
@@ -162,7 +162,7 @@ def test_service_networks_other_than_default_join_the_default_one_with_a_warning
     path = compose(tmp_path, "services:\n  web:\n    image: x:1\n    networks: [default, backend]\n")
     with pytest.warns(UserWarning, match=r"networks: backend: joins the project's default network instead"):
         (web,) = load(path).services
-    assert (web.service.spec.network, web.service.spec.aliases) == (f"{tmp_path.name}_default", ("web",))
+    assert (web.spec.network, web.spec.aliases) == (f"{tmp_path.name}_default", ("web",))
 
 
 def test_keys_without_local_effect_warn_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -170,7 +170,7 @@ def test_keys_without_local_effect_warn_in_one_line(tmp_path: Path, capsys: pyte
     assert cli(["config", "-f", str(path)]) == 0
     err = capsys.readouterr().err.splitlines()
     assert err == [
-        f"oblako-backends: warning: {path}: [services.web] deploy: ignored (it changes nothing for a local run)"
+        f"oblako-backends: warning: {path}: services.web: deploy: ignored (it changes nothing for a local run)"
     ]
 
 
@@ -212,7 +212,7 @@ def test_every_interpolation_form_and_passed_through_keys(tmp_path: Path, monkey
         "      - UNSET_ALONE\n"  # alone and unset: left out
         "volumes: {data: {name: fixed-name}}\n",
     )
-    spec = spec_of(path, "web", project="p").service.spec
+    spec = spec_of(path, "web", project="p").spec
     assert dict(spec.environment) == {
         "FROM_SHELL": "shell-value",
         "BARE": "shell-value",
@@ -229,7 +229,7 @@ def test_restart_is_accepted_with_a_warning_that_it_is_not_applied(
     path = compose(tmp_path, "services:\n  web:\n    image: x:1\n    restart: unless-stopped\n")
     assert cli(["config", "-f", str(path)]) == 0
     assert capsys.readouterr().err.splitlines() == [
-        f"oblako-backends: warning: {path}: [services.web] restart: not applied; a service that exits stays stopped"
+        f"oblako-backends: warning: {path}: services.web: restart: not applied; a service that exits stays stopped"
     ]
 
 
@@ -237,7 +237,7 @@ def test_a_backend_without_health_or_names_refuses_them_in_run_and_up_says_what_
     tmp_path: Path,
 ) -> None:
     from oblako_backends import OblakoBackendError, get_backend
-    from oblako_backends.stack import down, up
+    from oblako_backends.project.run import down, up
 
     memory = get_backend("memory")  # declares neither "health" nor "service_names"
     with pytest.raises(OblakoBackendError, match="cannot run a health check inside the container"):
@@ -245,9 +245,9 @@ def test_a_backend_without_health_or_names_refuses_them_in_run_and_up_says_what_
     with pytest.raises(OblakoBackendError, match="cannot give containers names that others resolve"):
         memory.run(name="named", image="x:1", aliases=["named"])
     path = compose(tmp_path, "services:\n  web:\n    image: x:1\n    healthcheck: {test: 'true', interval: 1s}\n")
-    stack = load(path, memory, "plain")
+    stack = load(path, "plain")
     with pytest.warns(UserWarning) as said:
-        up(stack)
+        up(stack, memory)
     assert [str(w.message) for w in said] == [
         "service names do not resolve on memory: services reach each other through their published ports "
         "on the host (host.docker.internal)",
@@ -256,7 +256,7 @@ def test_a_backend_without_health_or_names_refuses_them_in_run_and_up_says_what_
     ]
     info = memory.inspect("plain-web")
     assert info is not None and info.state == "running" and info.health is None
-    assert down(stack) == {}
+    assert down(stack, memory) == {}
 
 
 def test_an_address_named_for_a_port_stays_with_that_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -267,5 +267,5 @@ def test_an_address_named_for_a_port_stays_with_that_port(tmp_path: Path, monkey
         "services:\n  web:\n    image: a\n"
         '    ports: ["127.0.0.1:18933:80", "18934:81", {target: 82, host_ip: 127.0.0.1}]\n',
     )
-    ports = {p.container_port: (p.host_ip, p.host_port) for p in spec_of(path, "web").service.spec.ports}
+    ports = {p.container_port: (p.host_ip, p.host_port) for p in spec_of(path, "web").spec.ports}
     assert ports == {80: ("127.0.0.1", 18933), 81: (None, 18934), 82: ("127.0.0.1", None)}

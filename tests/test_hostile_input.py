@@ -132,14 +132,14 @@ def test_non_ascii_digits_in_a_port_are_invalid_spec_errors(digit: str, n: int) 
 
 def test_two_services_claiming_one_host_port_are_refused_at_load(tmp_path: Path) -> None:
     from oblako_backends import ConfigurationError
-    from oblako_backends.stack import load
+    from oblako_backends.project import load
 
     path = tmp_path / "s.toml"
     path.write_text(
         "[services.a]\nimage = 'x:1'\nports = ['9000:80']\n[services.b]\nimage = 'x:1'\nports = ['9000:81']\n"
     )
     with pytest.raises(
-        ConfigurationError, match=r"\[services.b\] ports: host port 9000/tcp is also claimed by \[services.a\]"
+        ConfigurationError, match=r"services.b: ports: host port 9000/tcp is also claimed by services.a"
     ):
         load(path)
 

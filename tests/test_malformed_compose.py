@@ -10,8 +10,8 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 from oblako_backends import ConfigurationError
-from oblako_backends.compose import SUPPORTED
-from oblako_backends.stack import load
+from oblako_backends.project import load
+from oblako_backends.project.compose import SUPPORTED
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +41,7 @@ def test_a_volume_name_of_letters_digits_and_dots_is_kept(tmp_path: Path) -> Non
     path = tmp_path / "compose.yaml"
     path.write_text("services:\n  web: {image: a, volumes: ['data:/d']}\nvolumes:\n  data: {name: shared.data_1-x}\n")
     (definition,) = load(path).services
-    assert [v.source for v in definition.service.spec.volumes] == ["shared.data_1-x"]
+    assert [v.source for v in definition.spec.volumes] == ["shared.data_1-x"]
 
 
 def test_two_services_with_one_container_name_are_refused_naming_both(tmp_path: Path) -> None:
@@ -49,7 +49,7 @@ def test_two_services_with_one_container_name_are_refused_naming_both(tmp_path: 
     refuses it too; a TOML file names every container <project>-<service>, so cannot collide."""
     path = tmp_path / "compose.yaml"
     path.write_text("services:\n  web: {image: a, container_name: same}\n  db: {image: a, container_name: same}\n")
-    complaint = r"\[services.db\] container_name: 'same' is also the container name of \[services.web\]"
+    complaint = r"services.db: container_name: 'same' is also the container name of services.web"
     with pytest.raises(ConfigurationError, match=complaint) as info:
         load(path)
     assert str(path) in str(info.value)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from oblako_backends import ConfigurationError, get_backend
 from oblako_backends.cli import main as cli
-from oblako_backends.stack import load
+from oblako_backends.project import load
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -23,11 +23,11 @@ def write(tmp_path: Path, text: str) -> Path:
 @pytest.mark.parametrize(
     ("text", "complaint"),
     [
-        ("[services.web]\nports = ['80']\n", r"\[services.web\] image: required"),
-        ("[services.web]\nimage = 'x:1'\nport = ['80']\n", r"\[services.web\] port: unknown key"),
+        ("[services.web]\nports = ['80']\n", r"services.web: image: required"),
+        ("[services.web]\nimage = 'x:1'\nport = ['80']\n", r"services.web: port: unknown key"),
         ("[services.web]\nimage = 'x:1'\nports = '80'\n", r"ports: expected a list"),
-        ("[services.web]\nimage = 'x:1'\nports = ['web:80']\n", r"\[services.web\]: invalid ports 'web:80'"),
-        ("[services.web]\nimage = 'Not An Image'\n", r"\[services.web\]: invalid image"),
+        ("[services.web]\nimage = 'x:1'\nports = ['web:80']\n", r"services.web: invalid ports 'web:80'"),
+        ("[services.web]\nimage = 'Not An Image'\n", r"services.web: invalid image"),
         ("[services.web]\nimage = 'x:1'\nhealth = { http = '/' }\n", r"published tcp ports \[\]"),
         ("[services.web]\nimage = 'x:1'\nhealth = { tcp = 80, log = 'x' }\n", "exactly one of http, tcp or log"),
         ("[services.web]\nimage = 'x:1'\nhealth = { log = 'x', timeout = 0 }\n", "timeout must be a finite, positive"),
@@ -37,7 +37,7 @@ def write(tmp_path: Path, text: str) -> Path:
             "depends_on forms a cycle",
         ),
         ("[services.web]\nimage = 'x:1'\nbuild = 'nowhere'\n", r"build: .*nowhere has no Dockerfile"),
-        ("[services.'bad name']\nimage = 'x:1'\n", r"\[services.bad name\]: invalid service name"),
+        ("[services.'bad name']\nimage = 'x:1'\n", r"services.bad name: invalid service name"),
         ("services = 1\n", "no services"),
         ("[service.web]\nimage = 'x:1'\n", r"unknown top-level keys \['service'\]"),
         ("[services.web\nimage = 'x:1'\n", "is not valid TOML"),
@@ -88,11 +88,11 @@ def test_the_project_comes_from_p_then_the_environment_then_the_directory(
     directory = tmp_path / "My Shop_2.0"
     directory.mkdir()
     path = write(directory, "[services.web]\nimage = 'x:1'\n")
-    assert load(path).project == "myshop_20"  # lower-cased, other characters dropped, as Compose does
-    assert load(path).services[0].service.container_name == "myshop_20-web"
+    assert load(path).name == "myshop_20"  # lower-cased, other characters dropped, as Compose does
+    assert load(path).services[0].container_name == "myshop_20-web"
     monkeypatch.setenv("OBLAKO_PROJECT", "from-env")
-    assert load(path).project == "from-env"
-    assert load(path, project="given").project == "given"
+    assert load(path).name == "from-env"
+    assert load(path, project="given").name == "given"
 
 
 @pytest.mark.parametrize("bad", ["Upper", "-dash", "has space", "x" * 64, "dot.ted", ""])
@@ -218,37 +218,38 @@ def test_up_and_down_run_at_most_the_default_number_of_services_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from oblako_backends import Service, config
-    from oblako_backends.stack import down, up
+    from oblako_backends.project.run import down, up
 
     monkeypatch.delenv("OBLAKO_JOBS", raising=False)
     count = config.DEFAULT_JOBS + 3  # one wave, more services than the bound
     path = write(tmp_path, "".join(f"[services.s{i}]\nimage = 'x:1'\n" for i in range(count)))
-    stack = load(path, get_backend("memory"), project="bounded")
+    backend = get_backend("memory")
+    stack = load(path, project="bounded")
     starts, stops = _InFlight(count), _InFlight(count)
     monkeypatch.setattr(Service, "start", starts.wrap(Service.start))
     monkeypatch.setattr(Service, "stop", stops.wrap(Service.stop))
     with pytest.warns(UserWarning, match="service names do not resolve"):
-        outcomes = up(stack)
+        outcomes = up(stack, backend)
     assert all(o.started and not o.error for o in outcomes) and len(outcomes) == count
     assert starts.peak == config.DEFAULT_JOBS  # the bound, reached and never passed
     stops.before = set(threading.enumerate())
-    assert down(stack) == {}
+    assert down(stack, backend) == {}
     assert stops.peak == config.DEFAULT_JOBS
     assert [c.name for c in get_backend("memory").list() if c.project == "bounded"] == []
 
 
 def test_jobs_and_oblako_jobs_set_the_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from oblako_backends import Service
-    from oblako_backends.stack import up
+    from oblako_backends.project.run import up
 
     path = write(tmp_path, "".join(f"[services.s{i}]\nimage = 'x:1'\n" for i in range(5)))
     for env, jobs, expected in [("3", None, 3), ("3", 2, 2)]:
         monkeypatch.setenv("OBLAKO_JOBS", env)
-        stack = load(path, get_backend("memory"), project=f"jobs{expected}")
+        stack = load(path, project=f"jobs{expected}")
         starts = _InFlight(5)
         monkeypatch.setattr(Service, "start", starts.wrap(Service.start))
         with pytest.warns(UserWarning):
-            up(stack, jobs=jobs)
+            up(stack, get_backend("memory"), jobs=jobs)
         assert starts.peak == expected
         monkeypatch.undo()
 

@@ -20,6 +20,7 @@ BIND_ADDRESS_VAR = "OBLAKO_BIND_ADDRESS"
 PUBLISH_GATEWAY_VAR = "OBLAKO_PUBLISH_GATEWAY"
 HOST_OVERRIDE_VAR = "OBLAKO_HOST_OVERRIDE"
 JOBS_VAR = "OBLAKO_JOBS"
+PROJECT_VAR = "OBLAKO_PROJECT"
 
 DEFAULT_BACKEND = "docker"
 DEFAULT_TIMEOUT = 60.0  # one runtime API call (a pull streams, so this bounds each step)
@@ -152,3 +153,9 @@ def host_override() -> str | None:
             "machine reaches the engine's published ports (e.g. docker-host or 192.168.1.20), or unset it"
         )
     return raw
+
+
+def project() -> str | None:
+    """$OBLAKO_PROJECT as given, or None when unset or blank. Checked where it is used, as
+    `-p` is (project.model.project_name), so the error names the variable."""
+    return os.environ.get(PROJECT_VAR, "").strip() or None

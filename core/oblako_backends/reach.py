@@ -23,9 +23,9 @@ from dataclasses import asdict, dataclass
 
 from .backend import Backend
 from .errors import OblakoBackendError
+from .project.model import default_network
 from .service import Service, log_check
 from .spec import HOST_GATEWAY
-from .stack import default_network
 
 LISTENER_PORT = 8080
 GATEWAY_NAME = "host.docker.internal"

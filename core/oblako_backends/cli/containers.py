@@ -127,9 +127,9 @@ def cmd_logs(args: argparse.Namespace) -> int:
         if len(args.names) != 1:
             raise ConfigurationError("logs takes one container NAME, or --project/--file with SERVICE names")
         return _container_logs(backend, args.names[0], args)
-    from ..stack import load as load_stack
+    from ..project import load
 
-    project = args.project or load_stack(args.file, backend).project
+    project = args.project or load(args.file).name
     containers = {i.service or i.name: i.name for i in backend.list() if i.project == project}
     unknown = [n for n in args.names if n not in containers]
     if unknown or not containers:

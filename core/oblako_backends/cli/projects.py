@@ -22,7 +22,7 @@ def services_file(args: argparse.Namespace) -> str:
         return str(args.file or args.file_option)
     from pathlib import Path
 
-    from ..compose import DEFAULT_FILES, find_default
+    from ..project.compose import DEFAULT_FILES, find_default
 
     here = Path.cwd()
     found = find_default(here) or (here / TOML_FILE if (here / TOML_FILE).is_file() else None)
@@ -34,10 +34,11 @@ def services_file(args: argparse.Namespace) -> str:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from ..stack import Interrupted, StackError, load as load_stack, up
+    from ..project import load
+    from ..project.run import Interrupted, ProjectError, up
 
     backend = plugins.get_backend(args.backend)
-    stack = load_stack(services_file(args), backend, args.project)  # checked before anything starts
+    project = load(services_file(args), args.project)  # checked before anything starts
     if not runtime_answers(backend):
         return 1
     show = ProgressDisplay(quiet=args.quiet)
@@ -71,11 +72,11 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     before = {sig: signal.signal(sig, interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        outcomes = up(stack, progress, jobs=args.jobs, cancel=cancel, hurry=hurry, prepared=prepared)
+        outcomes = up(project, backend, progress, jobs=args.jobs, cancel=cancel, hurry=hurry, prepared=prepared)
     except Interrupted as exc:
         print(f"oblako-backends: {exc}", file=sys.stderr)
         return 130
-    except StackError as exc:
+    except ProjectError as exc:
         print(f"oblako-backends: {exc}", file=sys.stderr)
         for outcome in exc.outcomes:
             print(f"--- {outcome.name}: {outcome.error}", file=sys.stderr)
@@ -89,18 +90,18 @@ def cmd_up(args: argparse.Namespace) -> int:
         print_json([{"service": o.name, "endpoints": o.endpoints} for o in outcomes])
         return 0
     rows = [["SERVICE", "CONTAINER", "ENDPOINTS"]]
-    by_name = {d.name: d for d in stack.services}
-    rows += [[o.name, by_name[o.name].service.container_name, ", ".join(o.endpoints) or "-"] for o in outcomes]
+    by_name = {d.name: d for d in project.services}
+    rows += [[o.name, by_name[o.name].container_name, ", ".join(o.endpoints) or "-"] for o in outcomes]
     table(rows)
     return 0
 
 
 def cmd_config(args: argparse.Namespace) -> int:
     """The normalised project, as `docker compose config` prints one. No runtime is asked."""
-    from ..stack import document, load as load_stack
+    from ..project import load
+    from ..project.compose import write
 
-    stack = load_stack(services_file(args), None, args.project)
-    data = document(stack, show_environment=args.show_environment)
+    data = write(load(services_file(args), args.project), show_environment=args.show_environment)
     if args.json:
         print_json(data)
         return 0
@@ -111,13 +112,14 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from ..stack import down, load as load_stack, remove_volumes
+    from ..project import load
+    from ..project.run import down, remove_volumes
 
     backend = plugins.get_backend(args.backend)
-    stack = load_stack(services_file(args), backend, args.project)
+    project = load(services_file(args), args.project)
     if not runtime_answers(backend):
         return 1
-    errors = down(stack)
+    errors = down(project, backend)
     for service, error in errors.items():
         print(f"oblako-backends: {service}: {error}", file=sys.stderr)
     if args.volumes and not errors:
@@ -125,7 +127,7 @@ def cmd_down(args: argparse.Namespace) -> int:
             raise OblakoBackendError(
                 f"the {backend.name} backend cannot remove volumes; remove them with its own tools"
             )
-        volumes = remove_volumes(stack)
+        volumes = remove_volumes(project, backend)
         for name in volumes.removed:
             print(f"removed volume {name}")
         for name in volumes.not_ours:

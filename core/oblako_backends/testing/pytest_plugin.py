@@ -17,12 +17,15 @@ import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ..backend import Backend
 from ..errors import OblakoBackendError
+
+if TYPE_CHECKING:
+    from ..project import Project
 
 BACKEND_OPTION = "--oblako-backend"
 IMAGE_OPTION = "--oblako-test-image"
@@ -143,17 +146,19 @@ def _deadline(seconds: float, test: str) -> Iterator[None]:
 class Services:
     """What `oblako_services` brought up: where each service's ports are reachable."""
 
-    def __init__(self, stack: Any):
-        self.stack = stack
-        self.project: str = stack.project
-        self._by_name = {d.name: d for d in stack.services}
+    def __init__(self, project: Project, backend: Backend):
+        self.project: str = project.name
+        self.backend = backend
+        self._by_name = {d.name: d for d in project.services}
 
     def endpoint(self, service: str, container_port: int, protocol: str = "tcp") -> tuple[str, int]:
         """(host, port) on this machine for a published container port of `service`."""
         definition = self._by_name.get(service)
         if definition is None:
             raise KeyError(f"no service {service!r} in project {self.project!r}; it has {sorted(self._by_name)}")
-        found: tuple[str, int] | None = definition.service.endpoint(container_port, protocol)
+        from ..project.run import service as bound
+
+        found = bound(definition, self.backend).endpoint(container_port, protocol)
         if found is None:
             raise KeyError(f"{service} publishes no {container_port}/{protocol}")
         return found
@@ -183,25 +188,26 @@ def oblako_services(request: pytest.FixtureRequest, oblako_services_file: str) -
     `oblako-backends up` brings them up), then taken down with the volumes `up` made. The
     backend is --oblako-backend, else the usual selection."""
     from ..plugins import get_backend
-    from ..stack import Interrupted, down, load, remove_volumes, up
+    from ..project import load
+    from ..project.run import Interrupted, down, remove_volumes, up
 
     backend = get_backend(request.config.getoption(BACKEND_OPTION))
-    stack = load(oblako_services_file, backend)
+    project = load(oblako_services_file)
     try:
-        up(stack)  # a failed or interrupted up stops what it started itself
+        up(project, backend)  # a failed or interrupted up stops what it started itself
     except Interrupted:
         raise KeyboardInterrupt from None  # Ctrl-C ends the session, as pytest's own handling would
     except OblakoBackendError as exc:
         pytest.fail(f"oblako_services could not bring up {oblako_services_file}: {exc}", pytrace=False)
     except BaseException:  # Ctrl-C while services start: nothing is left running
-        down(stack)
+        down(project, backend)
         raise
     try:
-        yield Services(stack)
+        yield Services(project, backend)
     finally:
-        left = down(stack)
+        left = down(project, backend)
         if not left:
-            remove_volumes(stack)
+            remove_volumes(project, backend)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ import pytest
 import runtimes
 from oblako_backends import ABSENT, RUNNING, RuntimeUnavailableError, Service, get_backend
 from oblako_backends.backend import Backend
-from oblako_backends.stack import load
+from oblako_backends.project import load
 from oblako_backends.testing import contract
 
 IMAGE = runtimes.TEST_IMAGE
@@ -96,7 +96,7 @@ def services_file(tmp_path: Path, body: str) -> Path:
 
 def container(path: Path, service: str) -> str:
     """The container `up` makes for `service` of the file at `path` (`<project>-<service>`)."""
-    (found,) = [d.service.container_name for d in load(path).services if d.name == service]
+    (found,) = [d.container_name for d in load(path).services if d.name == service]
     return found
 
 
@@ -146,7 +146,7 @@ def test_ctrl_c_while_up_waits_for_another_ups_network_lock_ends_it_at_once(
 
     service = unique_name("locked")
     path = services_file(tmp_path, f"[services.{service}]\nimage = '{IMAGE}'\n")
-    network = f"{load(path).project}_default"
+    network = load(path).network
     key = f"{backend.plugin.url} network {network}"
     directory = host_lock.lock_directory()
     assert directory is not None, "this user has a private lock directory"
@@ -189,7 +189,7 @@ def test_a_second_ctrl_c_removes_at_once_without_the_graceful_stop(
         up.kill()
     assert up.returncode == 130
     assert backend.status(container(path, stubborn)) == ABSENT
-    from oblako_backends.stack import INTERRUPT_GRACE
+    from oblako_backends.project.run import INTERRUPT_GRACE
 
     assert after_second < INTERRUPT_GRACE  # it did not sit out the graceful stop of a TERM-ignoring service
 
@@ -201,7 +201,7 @@ def test_two_ctrl_cs_end_up_promptly_on_a_frozen_engine_and_say_what_may_still_r
     SIGINTs and a SIGTERM once took 69 s). A second Ctrl-C ends the command within the
     interrupt's own bounds, and says truthfully what may still be running."""
     from oblako_backends.cli import main as cli
-    from oblako_backends.stack import INTERRUPT_GRACE
+    from oblako_backends.project.run import INTERRUPT_GRACE
 
     waiting = unique_name("frozen")
     path = services_file(

@@ -15,7 +15,8 @@ import pytest
 import runtimes
 from oblako_backends import config, get_backend
 from oblako_backends.backend import Backend
-from oblako_backends.stack import StackError, default_network, down, load, up
+from oblako_backends.project import default_network, load
+from oblako_backends.project.run import ProjectError, down, up
 
 SERVICE = "[services.s{i}]\nimage = '{image}'\ncommand = ['sh', '-c', 'echo ready; trap \"exit 0\" TERM; sleep 600 & wait']\nhealth = {{ log = 'ready' }}\n"  # noqa: E501
 
@@ -59,17 +60,17 @@ def test_a_project_larger_than_the_network_it_uses_is_refused_before_anything_st
     ipam = docker.types.IPAMConfig(pool_configs=[docker.types.IPAMPool(subnet=subnet)])
     network = api.create_network(name, driver="bridge", ipam=ipam)["Id"]  # there before the project
     try:
-        stack = load(project_file(tmp_path, 6), backend, project=project)
-        with pytest.raises(StackError) as refused:
-            up(stack)
+        stack = load(project_file(tmp_path, 6), project)
+        with pytest.raises(ProjectError) as refused:
+            up(stack, backend)
         message = str(refused.value)
         assert f"network {name!r} ({subnet}) has addresses for 5 containers" in message
         assert "has 6 services; nothing was started" in message and "/28" in message  # and what to do
         assert [c.name for c in backend.list() if c.project == project] == []
         assert [n["Id"] for n in networks_named(url, name)] == [network]  # not ours: kept
-        five = load(project_file(tmp_path, 5), backend, project=project)  # what fits runs on it
-        assert all(o.started and not o.error for o in up(five))
-        assert down(five) == {}
+        five = load(project_file(tmp_path, 5), project)  # what fits runs on it
+        assert all(o.started and not o.error for o in up(five, backend))
+        assert down(five, backend) == {}
     finally:
         api.remove_network(network)
         api.close()
@@ -80,9 +81,9 @@ def test_docker_refuses_a_project_larger_than_the_networks_its_pool_makes_and_re
 ) -> None:
     backend = get_backend("docker", base_url=docker_engine.url)
     project = f"big{uuid.uuid4().hex[:8]}"
-    stack = load(project_file(tmp_path, 254), backend, project=project)  # a /24 holds 253
-    with pytest.raises(StackError, match=r"addresses for 253 containers, and project .* has 254 services") as refused:
-        up(stack)
+    stack = load(project_file(tmp_path, 254), project)  # a /24 holds 253
+    with pytest.raises(ProjectError, match=r"addresses for 253 containers, and project .* has 254 services") as refused:
+        up(stack, backend)
     assert "default-address-pools" in str(refused.value) and "/23" in str(refused.value)
     assert [c.name for c in backend.list() if c.project == project] == []
     assert networks_named(docker_engine.url, default_network(project)) == []
@@ -107,9 +108,9 @@ def test_podman_makes_the_network_large_enough_for_the_project(podman_engine: ru
 def test_down_removes_every_container_and_the_network_in_one_run(engine: tuple[Backend, str], tmp_path: Path) -> None:
     backend, url = engine
     project = f"down{uuid.uuid4().hex[:8]}"
-    stack = load(project_file(tmp_path, config.DEFAULT_JOBS + 2), backend, project=project)  # more than the bound
-    assert all(o.started and not o.error for o in up(stack))
+    stack = load(project_file(tmp_path, config.DEFAULT_JOBS + 2), project)  # more than the bound
+    assert all(o.started and not o.error for o in up(stack, backend))
     assert len([c for c in backend.list() if c.project == project]) == config.DEFAULT_JOBS + 2
-    assert down(stack) == {}
+    assert down(stack, backend) == {}
     assert [c.name for c in backend.list() if c.project == project] == []
     assert networks_named(url, default_network(project)) == []

@@ -20,7 +20,7 @@ from oblako_backends import ABSENT, RUNNING, Service
 from oblako_backends.backend import Backend
 from oblako_backends.cli import main as cli
 from oblako_backends.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE, PROJECT_LABEL
-from oblako_backends.stack import load
+from oblako_backends.project import load
 
 IMAGE = runtimes.TEST_IMAGE
 Names = Callable[[str], str]
@@ -64,7 +64,7 @@ def test_two_ups_of_one_file_started_together_converge(backend: Backend, tmp_pat
     try:
         said = [up.communicate(timeout=180) for up in ups]
         assert [up.returncode for up in ups] == [0, 0], said
-        names = sorted(d.service.container_name for d in load(services).services)
+        names = sorted(d.container_name for d in load(services).services)
         assert sorted(c.name for c in backend.list() if c.name in names) == names  # one container each
         assert all(backend.status(name) == RUNNING for name in names)
     finally:

@@ -1,0 +1,541 @@
+"""Compose files (compose.yaml, docker-compose.yml) as projects: the same model the TOML
+services files give, so `up`, `down`, `ps`, `logs` and `config` never see a file format;
+and a project written back as Compose (`config`).
+
+The subset read is what local service stacks use (see SUPPORTED); keys that change nothing
+for a local run give a warning, and anything else is refused naming the file, the service
+and the key, with the nearest supported key. YAML is read safely and within bounds (reading.py),
+and only when a Compose file is.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import config
+from ..errors import SECRET_MASK, ConfigurationError, InvalidSpecError
+from ..reading import load_yaml, read_text
+from ..spec import HealthCommand, HostBinding, parse_port, validate_dockerfile, validate_project
+from .model import DEFAULT_READY_TIMEOUT, Project, ServiceDef, assemble, project_name, service_def, where as _where
+
+DOCKERFILE = "Dockerfile"
+DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+SUPPORTED = (
+    "build",
+    "command",
+    "container_name",
+    "depends_on",
+    "entrypoint",
+    "environment",
+    "env_file",
+    "extra_hosts",
+    "healthcheck",
+    "image",
+    "labels",
+    "networks",
+    "ports",
+    "restart",
+    "user",
+    "volumes",
+    "working_dir",
+)
+# Keys that describe deployment or resources, not what runs: a local run does without them.
+NO_LOCAL_EFFECT = ("deploy", "logging", "mem_limit", "cpus", "cpu_shares", "stop_grace_period", "hostname", "init")
+TOP_LEVEL = ("name", "services", "volumes", "version", "networks")
+VOLUME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]+")  # what Docker accepts for a local volume
+_VARIABLE = re.compile(r"\$(?:\$|\{(?P<braced>[^}]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
+
+
+def find_default(directory: Path) -> Path | None:
+    """The Compose file Compose itself would pick in `directory`, if any."""
+    return next((directory / name for name in DEFAULT_FILES if (directory / name).is_file()), None)
+
+
+def read(path: Path, project: str | None = None) -> Project:
+    """Read and validate a Compose file into a project; nothing is started."""
+    data = load_yaml(path, read_text(path, "Compose file"))
+    if not isinstance(data, dict) or not isinstance(data.get("services"), dict) or not data["services"]:
+        raise ConfigurationError(f"{path}: no services; a Compose file lists them under `services:`")
+    unknown = sorted(k for k in data if k not in TOP_LEVEL and not _extension(k))
+    if unknown:
+        raise ConfigurationError(f"{path}: unknown top-level key {unknown[0]!r}; known: {', '.join(TOP_LEVEL)}")
+    if data.get("networks"):
+        warnings.warn(
+            f"{path}: networks: only the project's default network is made; every service joins it "
+            "and answers to its service name there",
+            stacklevel=2,
+        )
+    variables = _variables(path)
+    data = _interpolate(data, variables, path)
+    name = project
+    if name is None and config.project() is None and data.get("name") not in (None, ""):
+        try:  # the file's own name (empty means none, as in Compose), checked as -p is
+            name = validate_project(data["name"], f"{path}: name")
+        except InvalidSpecError as exc:
+            raise ConfigurationError(str(exc)) from None
+    chosen = project_name(path, name)
+    volumes = _volume_names(path, data.get("volumes"), chosen)
+    defs = [_service(path, service, body, chosen, volumes) for service, body in data["services"].items()]
+    return assemble(path, defs, chosen)
+
+
+def _variables(path: Path) -> dict[str, str]:
+    """The environment, over the `.env` file beside the Compose file (the environment wins)."""
+    found: dict[str, str] = {}
+    dotenv = path.parent / ".env"
+    if dotenv.is_file():
+        found.update(_env_file(dotenv))
+    found.update(os.environ)
+    return found
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines; `#` comments and blank lines skipped; matching quotes around a value removed."""
+    out: dict[str, str] = {}
+    lines = read_text(path, "env file").splitlines()
+    for number, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.removeprefix("export ").partition("=")
+        if not sep or not key.strip():
+            raise ConfigurationError(f"{path}:{number}: expected KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        out[key.strip()] = value
+    return out
+
+
+def _interpolate(value: Any, variables: Mapping[str, str], path: Path) -> Any:
+    """${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, $VAR and $$ in every string."""
+    if isinstance(value, dict):
+        return {k: _interpolate(v, variables, path) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, variables, path) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        if match.group("bare") is not None:
+            return variables.get(match.group("bare"), "")
+        braced = match.group("braced")
+        found = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])(.*))?", braced, re.S)
+        if found is None:
+            raise ConfigurationError(f"{path}: invalid interpolation ${{{braced}}}")
+        name, colon, operator, argument = found.groups()
+        current = variables.get(name)
+        missing = current is None or (colon == ":" and current == "")
+        if operator == "-" and missing:
+            return str(_interpolate(argument, variables, path))
+        if operator == "?" and missing:
+            raise ConfigurationError(f"{path}: {name} is required: {argument or 'it is not set'}")
+        return current or ""
+
+    return _VARIABLE.sub(substitute, value)
+
+
+def _volume_names(path: Path, declared: Any, project: str) -> dict[str, str]:
+    """What each named volume is called on the runtime: `<project>_<name>` as Compose names it
+    (so projects never share data by accident), unless it is `external` or has its own `name`."""
+    if declared is None:
+        return {}
+    if not isinstance(declared, dict):
+        raise ConfigurationError(f"{path}: volumes: expected a mapping of volume names")
+    out: dict[str, str] = {}
+    for key, body in declared.items():
+        body = body or {}
+        if not isinstance(body, dict):
+            raise ConfigurationError(f"{path}: volumes.{key}: expected a mapping (or nothing)")
+        name = body.get("name") or (key if body.get("external") else f"{project}_{key}")
+        if not isinstance(name, str) or not VOLUME_NAME.fullmatch(name):
+            # A name that is a path would become a bind mount of that host directory.
+            raise ConfigurationError(
+                f"{path}: volumes.{key}: name {name!r} is not a volume name (letters, digits and _ . -, "
+                "starting with a letter or digit); to mount a host directory, bind it in the service"
+            )
+        out[str(key)] = name
+    return out
+
+
+def _service(path: Path, name: str, body: Any, project: str, volumes: dict[str, str]) -> ServiceDef:
+    def where(key: str) -> str:
+        return _where(path, name, key)
+
+    if not isinstance(body, dict):
+        raise ConfigurationError(f"{path}: services.{name} must be a mapping")
+    for key in body:
+        if key in SUPPORTED or _extension(key):
+            continue
+        if key in NO_LOCAL_EFFECT:
+            warnings.warn(f"{where(key)}: ignored (it changes nothing for a local run)", stacklevel=3)
+            continue
+        near = difflib.get_close_matches(key, SUPPORTED, n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else f"; supported: {', '.join(SUPPORTED)}"
+        raise ConfigurationError(f"{where(key)}: not supported{hint}")
+    build, dockerfile = _build(path, body.get("build"), where("build"))
+    if "image" not in body and build is None:
+        raise ConfigurationError(f"{where('image')}: required (or `build`, to build the image)")
+    image = str(body.get("image") or f"localhost/{project}-{name}:latest")
+    if body.get("restart") not in (None, "no", "always", "unless-stopped", "on-failure"):
+        raise ConfigurationError(f"{where('restart')}: one of no, always, unless-stopped, on-failure")
+    if body.get("restart") not in (None, "no"):
+        warnings.warn(f"{where('restart')}: not applied; a service that exits stays stopped", stacklevel=3)
+    _networks(body.get("networks"), where("networks"))
+    environment = _environment(path, body, where)
+    health = _healthcheck(body.get("healthcheck"), where("healthcheck"))
+    fields = {
+        "ports": dict(p for item in _list(body.get("ports"), where("ports")) for p in _ports(item, where("ports"))),
+        "environment": environment,
+        "volumes": dict(
+            _volume(path, item, where("volumes"), volumes) for item in _list(body.get("volumes"), where("volumes"))
+        ),
+        "command": body.get("command"),
+        "entrypoint": body.get("entrypoint"),
+        "working_dir": body.get("working_dir"),
+        "user": None if body.get("user") is None else str(body["user"]),
+        "extra_hosts": _mapping(body.get("extra_hosts"), where("extra_hosts"), ":"),
+        "labels": _mapping(body.get("labels"), where("labels"), "="),
+        "health": health,
+    }
+    depends = _depends_on(body.get("depends_on"), where("depends_on"))
+    ready = DEFAULT_READY_TIMEOUT
+    if health is not None:  # long enough for the check to pass after its start period
+        ready = max(ready, health.start_period + (health.retries + 1) * (health.interval + health.timeout))
+    container_name = str(body.get("container_name") or f"{project}-{name}")
+    how = {"build": build, "dockerfile": dockerfile, "depends_on": depends, "ready_timeout": ready}
+    return service_def(path, name, image, project, fields, container_name, **how)
+
+
+def _extension(key: Any) -> bool:
+    """An `x-` key: the Compose Specification's extension fields, for the user's own use (anchors)."""
+    return isinstance(key, str) and key.startswith("x-")
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ConfigurationError(f"{where}: expected a list")
+    return value
+
+
+def _mapping(value: Any, where: str, separator: str) -> dict[str, str]:
+    """A map, or a list of KEY<separator>VALUE strings (extra_hosts also takes KEY=VALUE)."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {str(k): "" if v is None else str(v) for k, v in value.items()}
+    out: dict[str, str] = {}
+    for item in _list(value, where):
+        text = str(item)
+        key, sep, rest = text.partition("=" if "=" in text or separator == "=" else separator)
+        if not sep:
+            raise ConfigurationError(f"{where}: {text!r} is not KEY{separator}VALUE")
+        out[key] = rest
+    return out
+
+
+def _environment(path: Path, body: dict[str, Any], where: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
+    env_files = body.get("env_file")
+    for item in [env_files] if isinstance(env_files, str) else _list(env_files, where("env_file")):
+        file, required = (item.get("path"), item.get("required", True)) if isinstance(item, dict) else (item, True)
+        if not isinstance(file, str) or not file or not isinstance(required, bool):
+            raise ConfigurationError(f"{where('env_file')}: {item!r}: a file name, or a map with path and required")
+        if (path.parent / file).is_file():
+            out.update(_env_file(path.parent / file))
+        elif required:
+            raise ConfigurationError(
+                f"{where('env_file')}: {path.parent / file} is not a file (`required: false` makes it optional)"
+            )
+    raw = body.get("environment")
+    if isinstance(raw, list):
+        for item in raw:
+            key, sep, value = str(item).partition("=")
+            if sep:
+                out[key] = value
+            elif key in os.environ:
+                out[key] = os.environ[key]  # `- KEY` alone: passed through from this shell
+    elif isinstance(raw, dict):
+        for key, value in raw.items():
+            if value is None:
+                if key in os.environ:
+                    out[str(key)] = os.environ[key]
+            else:
+                out[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
+    elif raw is not None:
+        raise ConfigurationError(f"{where('environment')}: expected a list of KEY=VALUE or a mapping")
+    return out
+
+
+def _ports(item: Any, where: str) -> list[tuple[str, HostBinding]]:
+    """Short form [IP:]HOST:CONTAINER[/PROTO], ranges, bare CONTAINER; or the long form. A
+    host address the file names stays with its port."""
+    if isinstance(item, dict):
+        unknown = set(item) - {"target", "published", "protocol", "host_ip", "mode", "name", "app_protocol"}
+        if unknown or "target" not in item:
+            raise ConfigurationError(f"{where}: a long-form port needs `target` (and takes published, protocol)")
+        address = _loopback_only(item.get("host_ip"), where)
+        published = item.get("published")
+        port = f"{_port_number(item['target'], f'{where}: target')}/{item.get('protocol', 'tcp')}"
+        if published not in (None, ""):
+            port = f"{_port_number(published, f'{where}: published')}:{port}"
+        try:
+            return _at(address, [parse_port(port, where)])
+        except InvalidSpecError as exc:
+            raise ConfigurationError(f"{where}: {exc}") from None
+    text = str(item)
+    protocol = "tcp"
+    if "/" in text:
+        text, protocol = text.rsplit("/", 1)
+    parts = text.rsplit(":", 2) if text.count(":") <= 2 else [text]
+    address = None
+    if len(parts) == 3:
+        address = _loopback_only(parts[0], where)
+        parts = parts[1:]
+    host: str | None = parts[0] if len(parts) == 2 else None
+    containers = _range(parts[-1], where)
+    hosts = _range(host, where) if host else [None] * len(containers)
+    if len(hosts) != len(containers):
+        raise ConfigurationError(f"{where}: {item!r}: host and container ranges differ in length")
+    try:
+        return _at(
+            address,
+            [
+                parse_port(f"{h}:{c}/{protocol}" if h else f"{c}/{protocol}", where)
+                for h, c in zip(hosts, containers, strict=True)
+            ],
+        )
+    except InvalidSpecError as exc:
+        raise ConfigurationError(f"{where}: {exc}") from None
+
+
+def _at(address: str | None, ports: list[tuple[str, int | None]]) -> list[tuple[str, HostBinding]]:
+    """Ports as Service takes them: each host port with the address named, if one was."""
+    return [(key, (address, host) if address else host) for key, host in ports]
+
+
+def _port_number(value: Any, where: str) -> int:
+    """A port of the long form: a number, or a string of one (not a range, which would leave
+    the engine to pick one port from it)."""
+    text = str(value)
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()) or not 0 < int(text) < 65536:
+        raise ConfigurationError(f"{where}: {value!r} is not a port number from 1 to 65535")
+    return int(text)
+
+
+def _range(text: str, where: str) -> list[Any]:
+    first, sep, last = text.partition("-")
+    if not sep:
+        return [text]
+    if not (first.isascii() and first.isdigit() and last.isascii() and last.isdigit()) or int(last) < int(first):
+        raise ConfigurationError(f"{where}: {text!r} is not a port range like 8000-8010")
+    return list(range(int(first), int(last) + 1))
+
+
+def _loopback_only(address: Any, where: str) -> str | None:
+    """The loopback address a port names (kept as it is: no setting widens it), or None."""
+    if address in (None, ""):
+        return None
+    if address != "127.0.0.1":  # Compose itself refuses a name here ("invalid IP address: localhost")
+        raise ConfigurationError(
+            f"{where}: a per-port host address ({address}) is not supported; ports listen on 127.0.0.1, and "
+            "OBLAKO_BIND_ADDRESS widens those that name no address"
+        )
+    return "127.0.0.1"
+
+
+def _volume(path: Path, item: Any, where: str, volumes: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """Named volumes, relative and absolute binds, :ro/:rw and SELinux :z/:Z, or the long form."""
+    if isinstance(item, dict):
+        kind, source, target = item.get("type", "volume"), item.get("source"), item.get("target")
+        if kind not in ("volume", "bind") or not isinstance(source, str) or not isinstance(target, str):
+            raise ConfigurationError(f"{where}: long form needs type volume or bind, and source and target strings")
+        if not source or not target:
+            raise ConfigurationError(f"{where}: long form needs type volume or bind, source and target")
+        read_only = bool(item.get("read_only", False))
+    else:
+        parts = str(item).split(":")
+        if len(parts) == 1:
+            raise ConfigurationError(f"{where}: {item!r}: an anonymous volume needs a name here, e.g. data:{item}")
+        source, target = parts[0], parts[1]
+        options = set(",".join(parts[2:]).split(",")) - {"", "z", "Z", "rw"}
+        if options - {"ro"}:
+            raise ConfigurationError(f"{where}: {item!r}: options are ro, rw, z and Z")
+        read_only = "ro" in options
+        kind = "bind" if source.startswith((".", "/", "~")) else "volume"
+    if kind == "bind":
+        source = str((path.parent / os.path.expanduser(source)).resolve())
+    elif source not in volumes:
+        raise ConfigurationError(f"{where}: volume {source!r} is not declared under the top-level `volumes:`")
+    else:
+        source = volumes[source]
+    return source, {"bind": target, "mode": "ro" if read_only else "rw"}
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+
+
+def duration(text: Any, where: str) -> float:
+    """Seconds in a Compose duration: "1m30s", "10s", "1.5s", "500ms" (units h, m, s, ms, us, ns)."""
+    if not isinstance(text, str) or not text or _DURATION.sub("", text) != "":
+        raise ConfigurationError(f'{where}: a duration such as "30s", "1m30s" or "500ms", not {text!r}')
+    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION.findall(text))
+
+
+def _healthcheck(value: Any, where: str) -> HealthCommand | None:
+    """`test` as ["CMD", ...], ["CMD-SHELL", "..."], a string (CMD-SHELL) or ["NONE"]; `disable: true`
+    turns it off; `interval`, `timeout` and `start_period` are durations, `retries` a count."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"{where}: a map with test, interval, timeout, retries, start_period")
+    known = ("test", "interval", "timeout", "retries", "start_period", "start_interval", "disable")
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise ConfigurationError(f"{where}: {unknown[0]}: not supported; supported: {', '.join(known)}")
+    if "start_interval" in value:
+        warnings.warn(f"{where}: start_interval: not applied; checks run every interval from the start", stacklevel=4)
+    test = value.get("test")
+    if value.get("disable") is True or test == ["NONE"]:
+        return None
+    if isinstance(test, str):
+        command = ["/bin/sh", "-c", test]
+    elif isinstance(test, list) and len(test) >= 2 and test[0] == "CMD":
+        command = [str(a) for a in test[1:]]
+    elif isinstance(test, list) and len(test) == 2 and test[0] == "CMD-SHELL":
+        command = ["/bin/sh", "-c", str(test[1])]
+    else:
+        raise ConfigurationError(f'{where}: test is ["CMD", args...], ["CMD-SHELL", "command"], a string, or ["NONE"]')
+    timing = {
+        key: duration(value[key], f"{where}: {key}") for key in ("interval", "timeout", "start_period") if key in value
+    }
+    retries = value.get("retries", 3)
+    try:
+        return HealthCommand(tuple(command), retries=retries, **timing)
+    except InvalidSpecError as exc:
+        raise ConfigurationError(f"{where}: {exc}") from None
+
+
+def _networks(value: Any, where: str) -> None:
+    """A service's networks: every service joins the project's default one (the only one made)."""
+    if value is None:
+        return
+    if not isinstance(value, (list, dict)):
+        raise ConfigurationError(f"{where}: a list of network names, or a map of them")
+    others = sorted(str(n) for n in value if n != "default")
+    if others:
+        warnings.warn(f"{where}: {', '.join(others)}: joins the project's default network instead", stacklevel=4)
+
+
+def _build(path: Path, value: Any, where: str) -> tuple[Path | None, str]:
+    """(context directory, Dockerfile path inside it) from a string or `context`/`dockerfile`."""
+    if value is None:
+        return None, DOCKERFILE
+    if not isinstance(value, (str, dict)):
+        raise ConfigurationError(f"{where}: a context directory, or a map with context and dockerfile")
+    context, dockerfile = (
+        (value, DOCKERFILE)
+        if isinstance(value, str)
+        else (value.get("context", "."), value.get("dockerfile", DOCKERFILE))
+    )
+    try:
+        dockerfile = validate_dockerfile(dockerfile)
+    except InvalidSpecError as exc:
+        raise ConfigurationError(f"{where}: {exc}") from None
+    directory = (path.parent / str(context)).resolve()
+    if not (directory / dockerfile).is_file():
+        raise ConfigurationError(f"{where}: {directory} has no {dockerfile}")
+    return directory, dockerfile
+
+
+def _depends_on(value: Any, where: str) -> tuple[str, ...]:
+    """A list, or a map of conditions: service_started and service_healthy both wait until the
+    dependency is ready (its health check passes); service_completed_successfully is refused."""
+    if value is None:
+        return ()
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    if isinstance(value, dict):
+        for dependency, condition in value.items():
+            wanted = (condition or {}).get("condition", "service_started") if isinstance(condition, dict) else None
+            if wanted not in ("service_started", "service_healthy"):
+                raise ConfigurationError(
+                    f"{where}: {dependency}: condition {wanted!r} is not supported; "
+                    "use service_started or service_healthy"
+                )
+        return tuple(str(k) for k in value)
+    raise ConfigurationError(f"{where}: expected a list or a mapping")
+
+
+def write(project: Project, show_environment: bool = False) -> dict[str, Any]:
+    """The project as `docker compose config` shows one: normalised, every default filled in.
+
+    Environment values are secrets, so they are masked unless `show_environment`.
+    """
+    services: dict[str, Any] = {}
+    named: set[str] = set()
+    for definition in project.services:
+        spec = definition.spec
+        entry: dict[str, Any] = {"container_name": spec.name, "image": spec.image}
+        if definition.build is not None:
+            entry["build"] = {"context": str(definition.build), "dockerfile": definition.dockerfile}
+        if spec.command is not None:
+            entry["command"] = list(spec.command)
+        if spec.entrypoint is not None:
+            entry["entrypoint"] = list(spec.entrypoint)
+        if definition.depends_on:
+            entry["depends_on"] = {name: {"condition": "service_healthy"} for name in definition.depends_on}
+        if spec.environment:
+            entry["environment"] = {k: (v if show_environment else SECRET_MASK) for k, v in spec.environment.items()}
+        if spec.extra_hosts:
+            entry["extra_hosts"] = [f"{host}={address}" for host, address in spec.extra_hosts.items()]
+        if spec.ports:
+            entry["ports"] = [
+                {"target": p.container_port, "protocol": p.protocol}
+                | ({"published": str(p.host_port)} if p.host_port else {})
+                | ({"host_ip": p.host_ip} if p.host_ip else {})
+                for p in spec.ports
+            ]
+        if spec.user:
+            entry["user"] = spec.user
+        if spec.volumes:
+            entry["volumes"] = [
+                {
+                    "type": "volume" if v.is_named else "bind",
+                    "source": v.source,
+                    "target": v.target,
+                    "read_only": v.read_only,
+                }
+                for v in spec.volumes
+            ]
+            named |= {v.source for v in spec.volumes if v.is_named}
+        if spec.working_dir:
+            entry["working_dir"] = spec.working_dir
+        if spec.health is not None:
+            entry["healthcheck"] = {
+                "test": ["CMD", *spec.health.command],
+                "interval": f"{spec.health.interval:g}s",
+                "timeout": f"{spec.health.timeout:g}s",
+                "retries": spec.health.retries,
+                "start_period": f"{spec.health.start_period:g}s",
+            }
+        if spec.network:
+            entry["networks"] = {"default": {"aliases": list(spec.aliases)} if spec.aliases else None}
+        services[definition.name] = entry
+    out: dict[str, Any] = {"name": project.name, "services": services}
+    if any(d.spec.network for d in project.services):
+        out["networks"] = {"default": {"name": project.network}}
+    if named:
+        out["volumes"] = {name: {"name": name} for name in sorted(named)}
+    return out

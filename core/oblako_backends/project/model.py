@@ -1,0 +1,169 @@
+"""A project as pure data: its services, validated, frozen, and bound to no runtime.
+
+The readers (toml.py, compose.py) build one; run.py acts on it with a backend. The checks
+every file format shares are here, so a project is valid however it was written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import config
+from ..errors import ConfigurationError, InvalidSpecError
+from ..service import HealthCheck
+from ..spec import ALIAS_RE, ContainerSpec, project_from_directory, validate_name, validate_project
+
+DEFAULT_READY_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class ServiceDef:
+    """One service of a project: the container to run and how `up` treats it."""
+
+    name: str
+    spec: ContainerSpec  # spec.name is the container's name
+    project: str
+    health_check: HealthCheck | None = None  # checked from the host; else spec.health, else the first port
+    build: Path | None = None  # a context directory to build spec.image from
+    dockerfile: str = "Dockerfile"  # inside `build`, relative to it
+    depends_on: tuple[str, ...] = ()
+    ready_timeout: float = DEFAULT_READY_TIMEOUT
+
+    @property
+    def container_name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True)
+class Project:
+    """The services of one file, in an order where dependencies come first."""
+
+    path: Path
+    services: tuple[ServiceDef, ...]
+    name: str
+
+    def waves(self) -> list[list[ServiceDef]]:
+        """Groups that can start together: each depends only on earlier groups (a cycle ends it)."""
+        done: set[str] = set()
+        waves: list[list[ServiceDef]] = []
+        while True:
+            wave = [d for d in self.services if d.name not in done and set(d.depends_on) <= done]
+            if not wave:
+                return waves
+            waves.append(wave)
+            done |= {d.name for d in wave}
+
+    @property
+    def network(self) -> str:
+        """The network the project's services share, named as Compose names it."""
+        return default_network(self.name)
+
+    def named_volumes(self) -> list[str]:
+        """The named volumes the project's services mount, in a stable order."""
+        return sorted({v.source for d in self.services for v in d.spec.volumes if v.is_named})
+
+
+def default_network(project: str) -> str:
+    """The network a project's services share, named as Compose names it."""
+    return f"{project}_default"
+
+
+def where(path: Path, service: str, key: str) -> str:
+    """Where a value is, in an error message: the file, the service and the key."""
+    return f"{path}: services.{service}: {key}"
+
+
+def service_def(
+    path: Path,
+    name: str,
+    image: Any,
+    project: str,
+    fields: Mapping[str, Any],
+    container_name: str | None = None,
+    **how: Any,
+) -> ServiceDef:
+    """A ServiceDef from a reader's values, each validated as ContainerSpec validates it; a bad
+    one names the file and the service. `how`: ServiceDef's other fields."""
+    try:
+        validate_name(name, "service name")
+        given = {k: v for k, v in fields.items() if v is not None}
+        spec = ContainerSpec(name=container_name or f"{project}-{name}", image=image, **given)
+    except InvalidSpecError as exc:
+        raise ConfigurationError(f"{path}: services.{name}: {exc}") from None
+    return ServiceDef(name, spec, project, **how)
+
+
+def project_name(path: Path, explicit: str | None = None) -> str:
+    """The project: `explicit` (-p), else $OBLAKO_PROJECT, else the file's directory name,
+    normalised as Compose normalises it. Its containers are named `<project>-<service>`."""
+    for given, source in ((explicit, "-p/--project"), (config.project(), config.PROJECT_VAR)):
+        if given is not None:
+            try:
+                return validate_project(given, source)
+            except InvalidSpecError as exc:
+                raise ConfigurationError(str(exc)) from None
+    directory = path.resolve().parent.name
+    derived = project_from_directory(directory)
+    if not derived:
+        raise ConfigurationError(
+            f"no project name can be made from the directory name {directory!r} of {path}; name one with "
+            f"-p NAME or {config.PROJECT_VAR}"
+        )
+    return derived
+
+
+def assemble(path: Path, defs: list[ServiceDef], project: str) -> Project:
+    """The checks every file format shares, then the project: dependencies exist and form no
+    cycle, no two services claim one host port or one container name; every service joins
+    the project's network, where it answers to its name."""
+    known = {d.name for d in defs}
+    for d in defs:
+        unknown = [n for n in d.depends_on if n not in known]
+        if unknown:
+            raise ConfigurationError(f"{where(path, d.name, 'depends_on')}: no service named {unknown[0]!r}")
+    _one_owner_per_host_port(path, defs)
+    _one_service_per_container_name(path, defs)
+    network = default_network(project)
+    joined = [
+        dataclasses.replace(
+            d,
+            spec=dataclasses.replace(d.spec, network=network, aliases=(d.name,) if ALIAS_RE.fullmatch(d.name) else ()),
+        )
+        for d in defs
+    ]
+    built = Project(path, tuple(joined), project)
+    if sum(len(w) for w in built.waves()) != len(defs):
+        raise ConfigurationError(f"{path}: depends_on forms a cycle; a service cannot wait for itself")
+    return built
+
+
+def _one_owner_per_host_port(path: Path, defs: list[ServiceDef]) -> None:
+    """Two services cannot both listen on one fixed host port: say so now, not halfway through `up`."""
+    owners: dict[tuple[int, str], str] = {}
+    for d in defs:
+        for port in d.spec.ports:
+            if port.host_port is None:
+                continue
+            key = (port.host_port, port.protocol)
+            if key in owners:
+                raise ConfigurationError(
+                    f"{where(path, d.name, 'ports')}: host port {port.host_port}/{port.protocol} is also "
+                    f"claimed by services.{owners[key]}; give one of them another host port"
+                )
+            owners[key] = d.name
+
+
+def _one_service_per_container_name(path: Path, defs: list[ServiceDef]) -> None:
+    """Two services with one container_name would each replace the other: only one would run."""
+    owners: dict[str, str] = {}
+    for d in defs:
+        taken = owners.setdefault(d.container_name, d.name)
+        if taken != d.name:
+            raise ConfigurationError(
+                f"{where(path, d.name, 'container_name')}: {d.container_name!r} is also the container name "
+                f"of services.{taken}; give each service its own"
+            )

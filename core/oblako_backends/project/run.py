@@ -1,0 +1,431 @@
+"""What acts on a project: `up`, `down` and `remove_volumes`, with one backend.
+
+The project (model.py) is bound to no runtime: the `Service`s that start and stop its
+containers are made here, from each ServiceDef and what the backend can do (`adapt`), so
+`down` after `up` sees the same project as `down` of a fresh read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from .. import config
+from ..backend import Backend
+from ..errors import NotOwnedError, OblakoBackendError, ServiceNotReadyError
+from ..models import ContainerInfo, NetworkCapacity
+from ..service import HealthCheck, Service, default_check
+from .model import Project, ServiceDef
+
+log = logging.getLogger(__name__)
+ServiceProgress = Callable[[str, str], None]  # (service, line): what `up` reports as it goes
+
+
+@dataclass
+class ServiceOutcome:
+    """What `up` did to one service."""
+
+    name: str
+    started: bool = False
+    error: str = ""
+    logs: str = ""
+    endpoints: list[str] = field(default_factory=list)
+
+
+class ProjectError(OblakoBackendError):
+    """`up` failed; `outcomes` says which services failed and what they logged."""
+
+    def __init__(self, message: str, outcomes: list[ServiceOutcome]):
+        super().__init__(message)
+        self.outcomes = outcomes
+
+
+def adapt(project: Project, capabilities: frozenset[str], runtime: str) -> tuple[Project, list[str]]:
+    """The project as this backend will run it, and one line for each thing it changes: no
+    network where service names cannot resolve, and health checks from the host where the
+    backend cannot run them in the container. Pure: nothing is touched."""
+    said: list[str] = []
+    services = list(project.services)
+    if "service_names" not in capabilities:
+        said.append(
+            f"service names do not resolve on {runtime}: services reach each other through their published "
+            "ports on the host (host.docker.internal)"
+        )
+        services = [
+            dataclasses.replace(d, spec=dataclasses.replace(d.spec, network=None, aliases=())) for d in services
+        ]
+    if "health" not in capabilities:
+        for i, d in enumerate(services):
+            if d.spec.health is not None:
+                instead = "the check given" if d.health_check else "its first published port, from the host"
+                said.append(
+                    f"{d.name}: {runtime} cannot run health checks inside the container; waiting for {instead} instead"
+                )
+                services[i] = dataclasses.replace(d, spec=dataclasses.replace(d.spec, health=None))
+    return dataclasses.replace(project, services=tuple(services)), said
+
+
+def service(definition: ServiceDef, backend: Backend) -> Service:
+    """The Service that starts, waits for and stops one ServiceDef's container on `backend`."""
+    made = Service(
+        definition.name,
+        definition.spec.image,
+        backend=backend,
+        container_name=definition.container_name,
+        project=definition.project,
+        health_check=definition.health_check,
+    )
+    made.spec = definition.spec
+    return made
+
+
+class Interrupted(ProjectError):
+    """`up` was interrupted (Ctrl-C or SIGTERM); what it had started was stopped again."""
+
+
+INTERRUPT_WAIT = 4.0  # seconds an interrupted `up` waits for starts in flight to notice
+INTERRUPT_GRACE = 3.0  # seconds each service then gets to stop: the whole cleanup stays under 10 s
+
+
+def up(
+    project: Project,
+    backend: Backend,
+    progress: ServiceProgress | None = None,
+    jobs: int | None = None,
+    cancel: threading.Event | None = None,
+    hurry: threading.Event | None = None,
+    prepared: threading.Event | None = None,
+) -> list[ServiceOutcome]:
+    """Start every service, dependencies first, independent ones together (at most `jobs` at
+    once, default OBLAKO_JOBS); wait until ready.
+
+    On any failure, everything this file describes is stopped again and `ProjectError` says
+    which services failed, with their last log lines, and names any it could not stop.
+    Setting `cancel` (a first Ctrl-C) ends the waiting, stops what this `up` started and
+    raises `Interrupted`; setting `hurry` too (a second Ctrl-C) removes them at once.
+    `prepared` is set once the volumes and the network exist, before any service starts:
+    until then nothing needs stopping, so an interrupt may end `up` at once (the CLI does).
+    """
+    limit = jobs or config.jobs()  # a bad OBLAKO_JOBS is refused before the runtime is touched
+    shown: ServiceProgress = progress or (lambda service, line: None)
+
+    def say(service: str, line: str) -> None:
+        log.debug("%s: %s", service, line)
+        shown(service, line)
+
+    project, changes = adapt(project, backend.capabilities, backend.name)
+    for line in changes:
+        warnings.warn(line, stacklevel=2)
+    services = {d.name: service(d, backend) for d in project.services}
+    _create_volumes(project, backend)
+    _create_network(project, backend)  # may wait for another process's lock on the network
+    if prepared is not None:
+        prepared.set()
+    cancel = cancel or threading.Event()
+    hurry = hurry or threading.Event()
+    outcomes = {d.name: ServiceOutcome(d.name) for d in project.services}
+    touched: list[ServiceDef] = []  # services whose start this `up` began: only these are undone
+    failed = threading.Event()
+
+    def unless_cancelled(check: HealthCheck) -> HealthCheck:
+        def checked(service: Service, info: ContainerInfo) -> bool:
+            if cancel.is_set():
+                raise _Cancelled
+            return check(service, info)
+
+        return checked
+
+    def start(definition: ServiceDef) -> None:
+        outcome = outcomes[definition.name]
+        svc = services[definition.name]
+        try:
+            if cancel.is_set():
+                return
+            if definition.build is not None:
+                say(svc.name, f"building {svc.spec.image} from {definition.build}")
+                svc.backend.build_image(
+                    svc.spec.image, str(definition.build), lambda s: say(svc.name, s), definition.dockerfile
+                )
+            else:
+                svc.backend.ensure_image(svc.spec.image, progress=lambda s: say(svc.name, s))
+            if cancel.is_set():
+                return
+            touched.append(definition)
+            svc.start()
+            outcome.started = True
+            say(svc.name, "started; waiting until ready")
+            svc.wait_ready(
+                timeout=definition.ready_timeout,
+                health_check=unless_cancelled(svc.health_check or default_check),
+            )
+            info = svc.info()
+            for p in svc.spec.ports:
+                found = info.endpoint(p.container_port, p.protocol) if info else None
+                if found:
+                    outcome.endpoints.append(f"{found[0]}:{found[1]} -> {p.container_port}/{p.protocol}")
+            log.info("%s is ready (%s)", svc.name, svc.container_name)
+            say(svc.name, "ready")
+        except _Cancelled:
+            return
+        except ServiceNotReadyError as exc:
+            outcome.error, outcome.logs = str(exc), exc.logs
+            failed.set()
+        except OblakoBackendError as exc:
+            outcome.error = str(exc)
+            try:
+                outcome.logs = svc.logs(tail=20)
+            except OblakoBackendError:
+                outcome.logs = ""
+            failed.set()
+
+    for wave in project.waves():
+        _join(_workers(wave, start, limit), cancel, hurry)
+        if cancel.is_set() or failed.is_set():
+            break
+    if cancel.is_set():
+        left = _undo([services[d.name] for d in touched], hurry)
+        stopped = [d.name for d in touched if d.name not in left]
+        what = (
+            f"stopped {', '.join(stopped)}" if stopped else "nothing was stopped" if touched else "nothing had started"
+        )
+        raise Interrupted(f"interrupted; {what}{_still_there(left)}", [])
+    if failed.is_set():
+        left = {name: why.splitlines()[0] for name, why in down(project, backend).items()}
+        bad = [o for o in outcomes.values() if o.error]
+        names = ", ".join(o.name for o in bad)
+        if left:
+            raise ProjectError(f"{names} failed to start{_still_there(left)}", bad)
+        raise ProjectError(f"{names} failed to start; everything was stopped again", bad)
+    return list(outcomes.values())
+
+
+def _workers(wave: list[ServiceDef], start: Callable[[ServiceDef], None], limit: int) -> list[threading.Thread]:
+    """At most `limit` threads, started, that take the wave's services in turn until none is left.
+    Daemon threads: a pull still running after an interrupt must not keep the process alive."""
+    pending = iter(list(wave))
+    taking = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with taking:
+                definition = next(pending, None)
+            if definition is None:
+                return
+            start(definition)
+
+    workers = [threading.Thread(target=work, daemon=True) for _ in range(max(1, min(limit, len(wave))))]
+    for worker in workers:
+        worker.start()
+    return workers
+
+
+def _join(workers: list[threading.Thread], cancel: threading.Event, hurry: threading.Event) -> None:
+    """Wait for `workers` in short steps, so a Ctrl-C in this (the main) thread is seen at once.
+
+    Once cancelled, wait at most INTERRUPT_WAIT more: a readiness wait ends within one poll,
+    a create within its call; a long pull is left behind (it starts nothing afterwards). Once
+    hurried (a second Ctrl-C), not at all.
+    """
+    end: float | None = None
+    while any(w.is_alive() for w in workers):
+        if hurry.is_set():
+            return
+        if cancel.is_set():
+            end = end or time.monotonic() + INTERRUPT_WAIT
+            if time.monotonic() > end:
+                return
+        try:
+            for worker in workers:
+                worker.join(timeout=0.1)
+        except KeyboardInterrupt:
+            cancel.set()
+
+
+class _Cancelled(Exception):
+    """Raised inside a health check to end a readiness wait when `up` is interrupted."""
+
+
+def _undo(started: list[Service], hurry: threading.Event) -> dict[str, str]:
+    """Stop what an interrupted `up` started; {service: why not} for what could not be.
+
+    Graceful (a short stop) unless `hurry`; a second Ctrl-C while graceful stops are under way
+    sets `hurry` and removes the services still being stopped at once.
+    """
+    left: dict[str, str] = {}
+    done: set[str] = set()
+
+    def undo(svc: Service, force: bool) -> None:
+        try:
+            if force:
+                svc.backend.remove(svc.container_name, project=svc.project)
+            else:
+                svc.backend.stop(
+                    svc.container_name, timeout=min(svc.stop_timeout, INTERRUPT_GRACE), project=svc.project
+                )
+        except OblakoBackendError as exc:
+            left[svc.name] = str(exc).splitlines()[0]
+            return
+        left.pop(svc.name, None)
+        done.add(svc.name)
+
+    def launch(force: bool) -> list[threading.Thread]:
+        pending = [d for d in started if d.name not in done]
+        threads = [threading.Thread(target=undo, args=(d, force), daemon=True) for d in pending]
+        for thread in threads:
+            thread.start()
+        return threads
+
+    hurried = hurry.is_set()  # read once, before launching: a Ctrl-C after this is seen by the loop
+    threads = launch(force=hurried)
+    end = time.monotonic() + INTERRUPT_GRACE if hurried else None
+    while any(t.is_alive() for t in threads):
+        try:
+            for thread in threads:
+                thread.join(timeout=0.1)
+        except KeyboardInterrupt:
+            hurry.set()
+        if hurry.is_set() and not hurried:  # a second Ctrl-C: remove, don't wait for graceful stops
+            hurried = True
+            threads = launch(force=True)
+            end = time.monotonic() + INTERRUPT_GRACE
+        if end is not None and time.monotonic() > end:  # the user asked to be done: stop waiting
+            break
+    for svc in started:  # still being stopped or removed when we stopped waiting
+        if svc.name not in done and svc.name not in left:
+            left[svc.name] = "the runtime had not answered when the command ended"
+    return left
+
+
+def _still_there(left: dict[str, str]) -> str:
+    """The sentence that names what could not be stopped, and how to remove it."""
+    if not left:
+        return ""
+    names = ", ".join(f"{name} ({why})" for name, why in sorted(left.items()))
+    return (
+        f"; could NOT stop {names}: they may still be running. When the runtime answers again, "
+        "remove them with `oblako-backends down FILE` (or `oblako-backends rm CONTAINER`)"
+    )
+
+
+def _create_volumes(project: Project, backend: Backend) -> None:
+    """Make the project's named volumes itself, labelled, so `down -v` can tell them from
+    volumes that existed before (those are used as they are and never removed)."""
+    if "remove_volumes" not in backend.capabilities:
+        return
+    for name in project.named_volumes():
+        try:
+            backend.create_volume(name, project.name)
+        except Interrupted:
+            raise
+        except OblakoBackendError as exc:
+            raise ProjectError(f"can't create volume {name!r}: {exc}", []) from exc
+
+
+def _create_network(project: Project, backend: Backend) -> None:
+    """The project's network, where its services join one (see `adapt`)."""
+    if not any(d.spec.network for d in project.services):
+        return
+    name, containers = project.network, len(project.services)
+    try:
+        created = backend.create_network(name, project.name, containers=containers)
+        room = backend.network_capacity(name)
+    except Interrupted:
+        raise  # Ctrl-C while waiting for another `up`'s lock on the network: not a failure of it
+    except OblakoBackendError as exc:
+        raise ProjectError(f"can't create network {name!r}: {exc}", []) from exc
+    if room is not None:
+        _refuse_what_the_network_cannot_hold(project, backend, room, created)
+
+
+def _refuse_what_the_network_cannot_hold(
+    project: Project, backend: Backend, room: NetworkCapacity, created: bool
+) -> None:
+    """Before any service starts: a project with more containers than its network has addresses
+    for would start some and fail the rest (each start waiting out its deadline)."""
+    name = project.network
+    ours = {d.container_name for d in project.services}
+    others = [c for c in room.attached if c not in ours]
+    containers = len(project.services)
+    if containers + len(others) <= room.addresses:
+        return
+    named = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+    held = f", {len(others)} of them held by other containers ({named})" if others else ""
+    prefix = next(p for p in range(30, 0, -1) if 2 ** (32 - p) - 3 >= containers + len(others))
+    if created:
+        with contextlib.suppress(OblakoBackendError):
+            backend.remove_network(name, project.name)
+        whence = (
+            f"{backend.name} made it from its default address pools, which give networks this small: "
+            "give the engine pools of larger networks (Docker: `default-address-pools` in daemon.json), or "
+        )
+    else:
+        whence = "it existed before this `up`, and is used as it is: remove it, or "
+    raise ProjectError(
+        f"network {name!r} ({room.subnet}) has addresses for {room.addresses} containers"
+        f"{held}, and project {project.name!r} has {containers} services; nothing was "
+        f"started. {whence[0].upper()}{whence[1:]}create the network yourself with a subnet of /{prefix} "
+        f"or larger (e.g. `{backend.name} network create --subnet 10.123.0.0/{prefix} {name}`), which `up` "
+        "then uses and `down` keeps; or split the project",
+        [],
+    )
+
+
+@dataclass
+class VolumesRemoved:
+    """What `remove_volumes` did with each of the project's named volumes."""
+
+    removed: list[str] = field(default_factory=list)
+    not_ours: list[str] = field(default_factory=list)  # there before the project: kept on purpose
+    failed: dict[str, str] = field(default_factory=dict)  # volume: why it could not be removed
+
+
+def remove_volumes(project: Project, backend: Backend) -> VolumesRemoved:
+    """After `down`: remove the named volumes this project created, and only those."""
+    done = VolumesRemoved()
+    for name in project.named_volumes():
+        try:
+            if backend.remove_volume(name, project.name):
+                done.removed.append(name)
+        except NotOwnedError:
+            done.not_ours.append(name)
+        except OblakoBackendError as exc:
+            done.failed[name] = str(exc).splitlines()[0]
+    return done
+
+
+def down(project: Project, backend: Backend, jobs: int | None = None) -> dict[str, str]:
+    """Stop (and remove) every service of the file, dependents first, at most `jobs` at once
+    (default: OBLAKO_JOBS), then the project's network if this layer made it; keep named volumes.
+    Returns {service: why} for each one that could not be stopped."""
+    errors: dict[str, str] = {}
+    limit = jobs or config.jobs()
+    project, _ = adapt(project, backend.capabilities, backend.name)  # the network `up` made, or none, as `up` decided
+    for wave in reversed(project.waves()):
+        services = [service(d, backend) for d in wave]
+        with ThreadPoolExecutor(max_workers=max(1, min(limit, len(wave)))) as pool:
+            for definition, error in zip(wave, pool.map(_stop, services), strict=True):
+                if error:
+                    errors[definition.name] = error
+    if not errors and any(d.spec.network for d in project.services):
+        try:
+            backend.remove_network(project.network, project.name)
+        except NotOwnedError:
+            pass  # there before the project: used, never removed
+        except OblakoBackendError as exc:
+            errors["network"] = str(exc)
+    return errors
+
+
+def _stop(svc: Service) -> str:
+    try:
+        svc.stop()
+    except OblakoBackendError as exc:
+        return str(exc)
+    return ""
