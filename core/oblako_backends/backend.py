@@ -16,7 +16,7 @@ import pluggy
 
 from . import config
 from .errors import InvalidSpecError, NotOwnedError, OblakoBackendError
-from .hookspecs import Progress
+from .hookspecs import Progress, declared_capabilities
 from .labels import BACKEND_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PROJECT_LABEL
 from .models import ABSENT, ContainerInfo, LogStream, NetworkCapacity, Probe, State
 
@@ -76,8 +76,7 @@ class Backend:
     def capabilities(self) -> frozenset[str]:
         """What the backend can do, as its plugin declares it: known without touching the runtime
         (`probe()` reports the same set once the runtime answers)."""
-        declared: Any = getattr(self.plugin, "capabilities", frozenset())
-        return frozenset(declared) if isinstance(declared, (set, frozenset, tuple, list)) else frozenset()
+        return declared_capabilities(self.plugin)
 
     @property
     def plugin(self) -> Any:

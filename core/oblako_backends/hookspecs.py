@@ -14,7 +14,7 @@ and raise `RuntimeUnavailableError` when the runtime does not answer.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
 
@@ -28,6 +28,41 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 Progress = Callable[[str], None]
+
+
+class BackendPlugin(Protocol):
+    """What the core reads from a backend plugin besides its hooks; each part is optional.
+
+    - ``capabilities``: the optional features it supports, names from
+      `oblako_backends.models.CAPABILITIES`, known without touching the runtime (the probe
+      reports the same set). Default: none.
+    - ``unavailable_here()``: a static method of what the entry point names: why the runtime
+      cannot run on this machine at all (`list` shows it, `auto` skips it), or None. Default:
+      it can.
+
+    Read only through `declared_capabilities` and `unavailable_here`, which apply the defaults;
+    the contract suite checks both.
+    """
+
+    capabilities: frozenset[str]
+
+    @staticmethod
+    def unavailable_here() -> str | None: ...
+
+
+def declared_capabilities(plugin: object) -> frozenset[str]:
+    """The plugin's `capabilities` (none when it declares none, or something else than names)."""
+    declared: object = getattr(plugin, "capabilities", frozenset())
+    if not isinstance(declared, (set, frozenset, tuple, list)):
+        return frozenset()
+    return frozenset(c for c in declared if isinstance(c, str))
+
+
+def unavailable_here(factory: object) -> str | None:
+    """Why the runtime of the plugin `factory` makes cannot run on this machine, or None."""
+    here = getattr(factory, "unavailable_here", None)
+    said = here() if callable(here) else None
+    return said if isinstance(said, str) and said else None
 
 
 @hookspec

@@ -226,8 +226,9 @@ def _backends(entries: list[EntryPoint], check: bool = False) -> list[BackendInf
         if check:
             info.problem = _load_problem(info)
             if info.problem is None:
-                here = getattr(_load_factory(info), "unavailable_here", None)
-                info.unavailable = here() if callable(here) else None
+                from .hookspecs import unavailable_here  # here: a plain listing never loads pluggy
+
+                info.unavailable = unavailable_here(_load_factory(info))
         out.append(info)
     return sorted(out, key=lambda b: (b.name, b.distribution))
 
@@ -441,11 +442,12 @@ def answering_instead(current: str) -> str | None:
         (b for b in list_backends() if b.name != current and b.name not in REFERENCE_BACKENDS),
         key=lambda b: (rank.get(b.name, len(rank)), b.name),
     )
+    from .hookspecs import unavailable_here
+
     for info in others:
         try:
             factory = _load_factory(info)
-            here = getattr(factory, "unavailable_here", None)
-            if callable(here) and here():
+            if unavailable_here(factory):
                 continue
             if _load(info, "a check", {}, []).probe(timeout=min(2.0, config.probe_timeout())).reachable:
                 return (

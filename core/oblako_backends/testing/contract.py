@@ -35,7 +35,7 @@ import pytest
 
 from ..backend import Backend
 from ..errors import InvalidSpecError, NotOwnedError, PortInUseError
-from ..models import ABSENT, RUNNING, Health
+from ..models import ABSENT, CAPABILITIES, RUNNING, Health
 from ..service import Service, http_check
 from ..spec import HealthCommand
 
@@ -226,6 +226,21 @@ class ContainerContract:
         probe = oblako_backend.probe()
         assert probe.reachable, probe.error
         assert probe.backend and probe.engine and probe.version
+
+    def test_the_plugin_declares_what_the_core_reads_as_hookspecs_backendplugin_says(
+        self, oblako_backend: Backend
+    ) -> None:
+        """`capabilities`: a frozenset of known names, the set the probe reports;
+        `unavailable_here`, where given: a static method saying None or why, as a string."""
+        plugin = oblako_backend.plugin
+        declared = getattr(plugin, "capabilities", frozenset())
+        assert isinstance(declared, frozenset), f"capabilities must be a frozenset, not {type(declared).__name__}"
+        assert declared <= set(CAPABILITIES), f"unknown capabilities: {sorted(declared - set(CAPABILITIES))}"
+        assert declared == oblako_backend.probe().capabilities == oblako_backend.capabilities
+        here = getattr(type(plugin), "unavailable_here", None)
+        if here is not None:
+            said = here()
+            assert said is None or (isinstance(said, str) and said), said
 
     def test_list_shows_exactly_the_containers_this_layer_created(
         self,
