@@ -44,4 +44,4 @@ def test_the_shipped_contract_runs_with_pyargs(docker_engine: runtimes.Daemon, t
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     summary = done.stdout.strip().splitlines()[-1]
-    assert "24 passed" in summary and "skipped" not in summary, summary
+    assert "25 passed" in summary and "skipped" not in summary, summary

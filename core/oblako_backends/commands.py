@@ -94,7 +94,9 @@ def answer(argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = 
     return Answer(done.stdout)
 
 
-def follow(argv: Sequence[str], check: Callable[[], None] | None = None, period: float = 2.0) -> LogStream:
+def follow(
+    argv: Sequence[str], check: Callable[[], None] | None = None, period: float = 2.0, with_stderr: bool = False
+) -> LogStream:
     """A CLI that streams log lines (`... logs --follow`) as a closable `LogStream`.
 
     It runs in a process group of its own; closing ends the whole group, so a CLI that
@@ -104,11 +106,17 @@ def follow(argv: Sequence[str], check: Callable[[], None] | None = None, period:
     not answer. A quiet container and a frozen runtime look alike on the pipe, so it is called
     every `period` s while the stream is open, and once when the stream ends (the runtime may
     have died rather than the container exited); its error ends the iteration.
+    `with_stderr`: the CLI's stderr is part of the stream (`docker logs` writes a container's
+    stderr there); otherwise it is dropped.
     """
     if not argv or isinstance(argv, str):
         raise TypeError("argv must be a non-empty list of arguments, not a shell string")
     process = subprocess.Popen(
-        list(argv), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, start_new_session=True
+        list(argv),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if with_stderr else subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
     assert process.stdout is not None
     stdout = process.stdout

@@ -233,7 +233,7 @@ class ContainerContract:
         """`capabilities`: a frozenset of known names, the set the probe reports;
         `unavailable_here`, where given: a static method saying None or why, as a string."""
         plugin = oblako_backend.plugin
-        declared = getattr(plugin, "capabilities", frozenset())
+        declared: object = getattr(plugin, "capabilities", frozenset())
         assert isinstance(declared, frozenset), f"capabilities must be a frozenset, not {type(declared).__name__}"
         assert declared <= set(CAPABILITIES), f"unknown capabilities: {sorted(declared - set(CAPABILITIES))}"
         assert declared == oblako_backend.probe().capabilities == oblako_backend.capabilities

@@ -27,7 +27,7 @@ from oblako_backends import (
     config,
     hookimpl,
 )
-from oblako_backends.commands import run
+from oblako_backends.commands import follow, run
 from oblako_backends.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from oblako_backends.models import seconds_since
 
@@ -139,19 +139,8 @@ class ExamplePlugin:
     @hookimpl
     def oblako_follow_logs(self, name: str, tail: int) -> LogStream:
         program = shutil.which(self.docker) or self.docker
-        follower = subprocess.Popen(
-            [program, "logs", "--follow", "--tail", str(tail), name],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        assert follower.stdout is not None
-
-        def close() -> None:
-            follower.terminate()
-            follower.wait(timeout=10)
-
-        return LogStream(iter(follower.stdout.readline, b""), close)
+        # The core's one helper for a streaming CLI: its own process group, ended on close.
+        return follow([program, "logs", "--follow", "--tail", str(tail), name], with_stderr=True)
 
     @hookimpl
     def oblako_stop(self, name: str, timeout: float) -> None:
