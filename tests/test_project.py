@@ -79,3 +79,14 @@ def test_the_0_2_names_still_work_and_say_where_they_went(path: Path) -> None:
         assert compose.load_compose(path, memory, "c").name == "c"
     with pytest.raises(AttributeError):
         stack.no_such_name  # noqa: B018
+
+
+def test_a_backend_that_cannot_tell_its_volumes_apart_removes_none(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from oblako_backends import OblakoBackendError
+    from oblako_backends.project.run import containers, remove_volumes
+
+    memory = get_backend("memory")
+    monkeypatch.setattr(memory.plugin, "capabilities", frozenset({"pull"}))
+    with pytest.raises(OblakoBackendError, match="the memory backend cannot remove volumes; remove them with its own"):
+        remove_volumes(load(path, "vols"), memory)
+    assert containers("vols", memory) == {}

@@ -128,9 +128,10 @@ def cmd_logs(args: argparse.Namespace) -> int:
             raise ConfigurationError("logs takes one container NAME, or --project/--file with SERVICE names")
         return _container_logs(backend, args.names[0], args)
     from ..project import load
+    from ..project.run import containers as containers_of
 
     project = args.project or load(args.file).name
-    containers = {i.service or i.name: i.name for i in backend.list() if i.project == project}
+    containers = containers_of(project, backend)
     unknown = [n for n in args.names if n not in containers]
     if unknown or not containers:
         known = ", ".join(sorted(containers)) or "none"

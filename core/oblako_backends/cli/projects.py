@@ -8,7 +8,7 @@ import sys
 import threading
 
 from .. import plugins
-from ..errors import ConfigurationError, OblakoBackendError
+from ..errors import ConfigurationError
 from .diagnose import runtime_answers
 from .display import ProgressDisplay, print_json, table
 
@@ -123,10 +123,6 @@ def cmd_down(args: argparse.Namespace) -> int:
     for service, error in errors.items():
         print(f"oblako-backends: {service}: {error}", file=sys.stderr)
     if args.volumes and not errors:
-        if "remove_volumes" not in backend.capabilities:
-            raise OblakoBackendError(
-                f"the {backend.name} backend cannot remove volumes; remove them with its own tools"
-            )
         volumes = remove_volumes(project, backend)
         for name in volumes.removed:
             print(f"removed volume {name}")

@@ -387,7 +387,10 @@ class VolumesRemoved:
 
 
 def remove_volumes(project: Project, backend: Backend) -> VolumesRemoved:
-    """After `down`: remove the named volumes this project created, and only those."""
+    """After `down`: remove the named volumes this project created, and only those. A backend
+    that cannot tell them from others (no `remove_volumes` capability) removes none: an error."""
+    if "remove_volumes" not in backend.capabilities:
+        raise OblakoBackendError(f"the {backend.name} backend cannot remove volumes; remove them with its own tools")
     done = VolumesRemoved()
     for name in project.named_volumes():
         try:
@@ -398,6 +401,12 @@ def remove_volumes(project: Project, backend: Backend) -> VolumesRemoved:
         except OblakoBackendError as exc:
             done.failed[name] = str(exc).splitlines()[0]
     return done
+
+
+def containers(project: str, backend: Backend) -> dict[str, str]:
+    """{service: container} of the project named `project` as the runtime has it now (what
+    `logs --project` shows): found by label, so no file is needed."""
+    return {i.service or i.name: i.name for i in backend.list() if i.project == project}
 
 
 def down(project: Project, backend: Backend, jobs: int | None = None) -> dict[str, str]:

@@ -206,7 +206,7 @@ def oblako_services(request: pytest.FixtureRequest, oblako_services_file: str) -
         yield Services(project, backend)
     finally:
         left = down(project, backend)
-        if not left:
+        if not left and "remove_volumes" in backend.capabilities:  # else it cannot tell which are the project's
             remove_volumes(project, backend)
 
 
