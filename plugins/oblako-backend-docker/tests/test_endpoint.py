@@ -8,8 +8,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from oblako_backend_docker.connection import engine_from_ping as _engine_from_ping
+from oblako_backend_docker.convert import Engine
 from oblako_backend_docker.endpoints import DEFAULT_SOCKET, resolve
-from oblako_backend_docker.plugin import Engine, _engine_from_ping
 from oblako_backend_docker.wording import command_missing, image_missing, port_in_use
 from oblako_backends import ConfigurationError
 
@@ -220,5 +221,9 @@ def test_an_engine_is_named_by_its_pings_headers_only_when_they_say_it_all(
     status: int, headers: dict[str, str], named: Engine | None
 ) -> None:
     answered = SimpleNamespace(status_code=status, headers=headers)  # what docker-py's _get returns, as read
-    client = SimpleNamespace(_get=lambda url, timeout: answered, _url=lambda path, versioned_api: path)
+    asked: list[str] = []
+    client = SimpleNamespace(
+        _get=lambda url, timeout: asked.append(url) or answered, _url=lambda path, versioned_api: path
+    )
     assert _engine_from_ping(client, 1.0) == named
+    assert asked == ["/_ping"]  # the Engine API's ping: /ping is not one, and answers 404

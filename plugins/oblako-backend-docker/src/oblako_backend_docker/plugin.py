@@ -12,7 +12,6 @@ import dataclasses
 import ipaddress
 import logging
 import math
-import re
 import socket
 import threading
 import time
@@ -42,6 +41,17 @@ from oblako_backends.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from oblako_backends.models import CAPABILITIES, NetworkCapacity, epoch_seconds, seconds_since
 
 from . import endpoints
+from .connection import Connection, engine_from_ping, ping
+from .convert import (
+    HEALTH_STATUS,
+    NANOSECONDS,
+    Engine,
+    capacity,
+    engine_from_version,
+    listed_health,
+    reason,
+    usable_addresses,
+)
 
 if TYPE_CHECKING:  # named in signatures only: `ps` and `list` never load the validators
     from oblako_backends import ContainerSpec, HealthCommand
@@ -51,93 +61,8 @@ from .endpoints import Endpoint
 log = logging.getLogger(__name__)  # oblako_backend_docker.plugin: a plugin logs under its own package
 
 
-HEALTH_STATUS = {  # the Engine API's health words (Podman's too)
-    "starting": Health.STARTING,
-    "healthy": Health.HEALTHY,
-    "unhealthy": Health.UNHEALTHY,
-}
-_NANOSECONDS = 1_000_000_000
-
-
-def _listed_health(status: str) -> Health | None:
-    """The health verdict in a listing's status ("Up 3 seconds (healthy)", "(health: starting)")."""
-    found = re.search(r"\((healthy|unhealthy|health: starting)\)", status)
-    return HEALTH_STATUS.get(found.group(1).removeprefix("health: ")) if found else None
-
-
 class _Missing(Exception):
     """The engine answered 404 for the object asked about."""
-
-
-def _usable(subnet: Any, config: Mapping[str, Any] | None = None) -> int:
-    """The addresses of an IPv4 `subnet` a container can get: those of its IPAM range (`config`'s
-    IPRange, else the subnet) but the network's own, its broadcast and its gateway."""
-    config = config or {}
-    try:
-        pool = ipaddress.ip_network(str(config["IPRange"]), strict=False) if config.get("IPRange") else subnet
-        gateway = ipaddress.ip_address(str(config["Gateway"]).split("/")[0]) if config.get("Gateway") else None
-    except ValueError:
-        pool, gateway = subnet, None
-    if subnet.prefixlen >= 31:
-        return int(pool.num_addresses)
-    reserved = {subnet.network_address, subnet.broadcast_address, gateway or subnet.network_address + 1}
-    return int(pool.num_addresses) - sum(1 for address in reserved if address in pool)
-
-
-def _capacity(found: Mapping[str, Any]) -> NetworkCapacity | None:
-    """What an inspected network can hold: its first IPv4 subnet's addresses for containers, and
-    the containers attached now. None when it has no IPv4 subnet (no limit this layer knows)."""
-    attached = tuple(sorted(str(c.get("Name") or "") for c in (found.get("Containers") or {}).values()))
-    for config in (found.get("IPAM") or {}).get("Config") or []:
-        try:
-            subnet = ipaddress.ip_network(str(config.get("Subnet")), strict=False)
-        except ValueError:
-            continue
-        if subnet.version == 4:
-            return NetworkCapacity(str(subnet), _usable(subnet, config), attached)
-    return None
-
-
-def _version_tuple(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.split(".") if part.isdigit())
-
-
-@dataclasses.dataclass(frozen=True)
-class Engine:
-    """Which engine answered at an endpoint."""
-
-    name: str  # "Docker Engine", "Podman Engine", or a platform's own name such as Docker Desktop's
-    version: str
-    api_version: str
-    platform: str = ""  # "linux/amd64"; only /version says
-
-
-def _engine_from_version(answer: Mapping[str, Any]) -> Engine:
-    """From /version (Podman's compat API names itself in Components)."""
-    names = [str(c.get("Name", "")) for c in answer.get("Components") or []]
-    platform = str((answer.get("Platform") or {}).get("Name", ""))
-    name = "Podman Engine" if any("podman" in n.lower() for n in names) else platform or "Docker Engine"
-    where = f"{answer.get('Os', '')}/{answer.get('Arch', '')}"
-    return Engine(name, str(answer.get("Version", "")), str(answer.get("ApiVersion", "")), where)
-
-
-def _ping(client: Any, timeout: float) -> Any:
-    """GET /_ping within `timeout` s (docker-py's ping() takes no deadline of its own)."""
-    return client._get(client._url("/_ping", versioned_api=False), timeout=timeout)
-
-
-def _engine_from_ping(client: Any, timeout: float) -> Engine | None:
-    """From /_ping's headers ("Server: Docker/20.10.24 (linux)", "Server: Libpod/4.3.1 (linux)",
-    "Api-Version: 1.41"); None when they do not say, or the answer is not an engine's OK."""
-    response = _ping(client, timeout)
-    headers = response.headers
-    if response.status_code != 200 or not headers.get("Api-Version"):
-        return None
-    product, _, rest = str(headers.get("Server", "")).partition("/")
-    version = rest.split(" ", 1)[0]
-    if product == "Libpod" or headers.get("Libpod-Api-Version"):
-        return Engine("Podman Engine", headers.get("Libpod-Api-Version") or version, headers["Api-Version"])
-    return Engine("Docker Engine", version, headers["Api-Version"])
 
 
 class DockerPlugin:
@@ -156,14 +81,8 @@ class DockerPlugin:
         self._base_url = base_url
         self._timeout = timeout if timeout is not None else core_config.call_timeout()
         self._lock = threading.Lock()
-        self._api: Any = None
-        self._endpoint: Endpoint | None = None
-        self._client: Any = None
-        self._gateways: dict[str, str] = {}  # network: its IPv4 gateway ("" none), per connection; see _gateway_of()
-        self._host_gateways: dict[str, str] = {}  # network: its gateway if it leads to the host; see host_gateway()
-        self._network_ids: dict[str, str] = {}  # network name: ID, per connection; see network_id()
-        self._engine_host: str | None = None  # see engine_host; per connection
-        self._beside: str | None = None  # see beside_the_engine; per connection
+        self._connection: Connection | None = None  # made on first use, dropped when the engine is lost
+        self._last_endpoint: Endpoint | None = None  # where the last connection was, for errors after it
 
     # -- where the engine is (overridden by podman and colima) --------------------------------
 
@@ -201,13 +120,13 @@ class DockerPlugin:
                     tls=candidate.tls,
                 )
                 try:
-                    engine = None if in_full else _engine_from_ping(probe, remaining)
-                    engine = engine or _engine_from_version(probe.version(api_version=False))
+                    engine = None if in_full else engine_from_ping(probe, remaining)
+                    engine = engine or engine_from_version(probe.version(api_version=False))
                 except BaseException:
                     probe.close()
                     raise
             except Exception as exc:  # any failure of this candidate is reported, not raised
-                tried.append((str(candidate), _reason(exc)))
+                tried.append((str(candidate), reason(exc)))
                 continue
             wrong = self.check_engine(engine, candidate)
             if wrong:
@@ -218,13 +137,13 @@ class DockerPlugin:
         raise RuntimeUnavailableError(self.runtime, tried, self.start_hint)
 
     @property
-    def api(self) -> Any:
-        """The low-level docker-py client, connected on first use at the negotiated API version."""
+    def connection(self) -> Connection:
+        """The connection to the engine, made on first use at the negotiated API version."""
         import docker
         from docker.utils import version_lt
 
         with self._lock:
-            if self._api is None:
+            if self._connection is None:
                 found, engine, client = self._find_engine(core_config.probe_timeout())
                 newest = docker.constants.DEFAULT_DOCKER_API_VERSION
                 api_version = engine.api_version or newest
@@ -233,28 +152,32 @@ class DockerPlugin:
                 # The client that found the engine goes on, at the version both sides speak and
                 # with the call deadline: one connection instead of two (`ps` stays quick).
                 client._version, client.timeout = api_version, self._timeout
-                self._api = client
                 log.debug("%s: %s %s at %s (from %s), API %s", self.runtime, engine.name,
                           engine.version or "?", found.url, found.source, api_version)  # fmt: skip
-                self._endpoint, self._gateways, self._host_gateways, self._network_ids = found, {}, {}, {}
-                self._engine_host = self._beside = None  # learnt when first needed
-            return self._api
+                self._connection = Connection(client, found, engine)
+                self._last_endpoint = found
+            return self._connection
+
+    @property
+    def api(self) -> Any:
+        """The low-level docker-py client (connecting first)."""
+        return self.connection.api
 
     @property
     def url(self) -> str:
         """The URL of the engine this plugin talks to (connecting first)."""
-        _ = self.api
-        assert self._endpoint is not None  # set with the connection
-        return self._endpoint.url
+        return self.connection.endpoint.url
 
     def _reset(self) -> None:
         """Forget the connection (closing its pool), so the next call finds the engine again."""
         with self._lock:
-            for client in (self._api, self._client):
-                if client is not None:
-                    with suppress(Exception):
-                        client.close()
-            self._api = self._client = None
+            if self._connection is not None:
+                self._connection.close()
+            self._connection = None
+
+    def _where(self) -> str:
+        """The endpoint of the current or last connection, for an error message."""
+        return str(self._last_endpoint) if self._last_endpoint else "the engine"
 
     @contextmanager
     def _requests(self, what: str) -> Iterator[None]:
@@ -296,9 +219,8 @@ class DockerPlugin:
         except (requests.exceptions.RequestException, docker.errors.DockerException, OSError) as exc:
             log.debug("%s: lost the engine while trying to %s (%s); the next call reconnects", self.runtime, what, exc)
             self._reset()
-            where = str(self._endpoint) if self._endpoint else "the engine"
             raise RuntimeUnavailableError(
-                self.runtime, [(where, f"while trying to {what}: {_reason(exc)}")], self.start_hint
+                self.runtime, [(self._where(), f"while trying to {what}: {reason(exc)}")], self.start_hint
             ) from exc
 
     # -- images ----------------------------------------------------------------------------
@@ -353,18 +275,20 @@ class DockerPlugin:
         another way and publishing on it would fail.
         """
         network = network or self.bridge_network
-        if network not in self._host_gateways:
+        known = self.connection.host_gateways
+        if network not in known:
             gateway = self._gateway_of(network)
             usable = gateway and (self.gateway_is_the_host(gateway) or gateway == self.beside_the_engine())
-            self._host_gateways[network] = gateway if usable else ""
-        return self._host_gateways[network] or None
+            known[network] = gateway if usable else ""
+        return known[network] or None
 
     def _gateway_of(self, network: str) -> str:
         """The IPv4 gateway of `network` ("" when none is found), read once per connection: the
         IPAM `Gateway`, else the address of the bridge interface the network names (on this
         machine, for an engine on a local socket), else, for the default bridge, where
         `host-gateway` leads (a stock Docker Engine reports its bridge's subnet only)."""
-        if network not in self._gateways:
+        known = self.connection.gateways
+        if network not in known:
             from . import gateways  # loaded when a gateway is first needed: `ps` never needs one
 
             try:
@@ -378,8 +302,8 @@ class DockerPlugin:
                 gateway = gateways.bridge_interface_gateway(found)
             if not gateway and found and network == self.bridge_network and self.url.startswith("unix://"):
                 gateway = self.where_host_gateway_leads()
-            self._gateways[network] = gateway
-        return self._gateways[network]
+            known[network] = gateway
+        return known[network]
 
     PROBE_HOST = "oblako-host-gateway"
 
@@ -424,12 +348,13 @@ class DockerPlugin:
         Told by a unix socket, a container's marker file, and a bridge gateway that is not
         one of this machine's addresses (on the host, and in a container the engine runs in,
         it is)."""
-        if self._beside is None:
+        connection = self.connection
+        if connection.beside is None:
             gateway = ""
             if self.url.startswith("unix://") and endpoints.inside_a_container():
                 gateway = self._gateway_of(self.bridge_network)
-            self._beside = gateway if gateway and not _is_local_address(gateway) else ""
-        return self._beside
+            connection.beside = gateway if gateway and not _is_local_address(gateway) else ""
+        return connection.beside
 
     def gateway_network(self, spec: ContainerSpec) -> str | None:
         """The network whose gateway `spec`'s host-gateway means. Docker Engine's is always the
@@ -530,8 +455,9 @@ class DockerPlugin:
             with self._requests(what):
                 created = self.api.create_container(**args)
         except _Missing as exc:
-            if spec.network and "network" in str(exc).lower() and spec.network in self._network_ids:
-                del self._network_ids[spec.network]  # removed and made again by another process since
+            known = self.connection.network_ids
+            if spec.network and "network" in str(exc).lower() and spec.network in known:
+                del known[spec.network]  # removed and made again by another process since
                 return self.oblako_run(spec)
             from .wording import image_missing
 
@@ -600,10 +526,10 @@ class DockerPlugin:
             return None
         return {
             "test": self.health_test(health.command),
-            "interval": int(health.interval * _NANOSECONDS),
-            "timeout": int(health.timeout * _NANOSECONDS),
+            "interval": int(health.interval * NANOSECONDS),
+            "timeout": int(health.timeout * NANOSECONDS),
             "retries": health.retries,
-            "start_period": int(health.start_period * _NANOSECONDS),
+            "start_period": int(health.start_period * NANOSECONDS),
         }
 
     def health_test(self, command: tuple[str, ...]) -> list[str]:
@@ -678,12 +604,13 @@ class DockerPlugin:
 
     def network_id(self, name: str) -> str:
         """The ID of the network `name` (the winner, if a race made two), looked up once per connection."""
-        if name not in self._network_ids:
+        known = self.connection.network_ids
+        if name not in known:
             found = self._networks_named(name)
             if not found:
                 raise OblakoBackendError(f"no network named {name!r} on {self.runtime}; `up` creates it")
-            self._network_ids[name] = str(found[0]["Id"])
-        return self._network_ids[name]
+            known[name] = str(found[0]["Id"])
+        return known[name]
 
     # A network the engine makes takes a subnet of its default address pools' size: a /24 (253
     # containers) on Podman and on a Docker Engine configured so. Podman's is the engine's own
@@ -724,10 +651,12 @@ class DockerPlugin:
         overlaps too (with the host's routes); each refused subnet is passed over. When none
         is taken, the network is made as the engine makes it, and `up` refuses what it cannot hold."""
         with self._requests(f"inspect network {name!r}"):
-            room = _capacity(self.api.inspect_network(mine))
+            room = capacity(self.api.inspect_network(mine))
         if room is None or room.addresses >= containers:
             return
-        prefix = next(p for p in range(30, 0, -1) if _usable(ipaddress.ip_network(f"10.0.0.0/{p}")) >= containers)
+        prefix = next(
+            p for p in range(30, 0, -1) if usable_addresses(ipaddress.ip_network(f"10.0.0.0/{p}")) >= containers
+        )
         chosen = ipaddress.ip_network(room.subnet)
         block = chosen.supernet(new_prefix=min(16, prefix)) if chosen.prefixlen > min(16, prefix) else chosen
         with self._requests("list networks"):
@@ -764,7 +693,7 @@ class DockerPlugin:
             return None
         try:
             with self._requests(f"inspect network {name!r}"):
-                return _capacity(self.api.inspect_network(found[0]["Id"]))
+                return capacity(self.api.inspect_network(found[0]["Id"]))
         except _Missing:
             return None
 
@@ -788,7 +717,7 @@ class DockerPlugin:
                     raise
                 with self._requests(f"remove network {name!r}"):
                     self.api.remove_network(network["Id"])
-        self._network_ids.pop(name, None)
+        self.connection.network_ids.pop(name, None)
 
     def _forget_stale_endpoints(self, name: str, network: str) -> bool:
         """Docker Engine may keep the endpoint of a container removed while many others were (seen
@@ -826,7 +755,7 @@ class DockerPlugin:
                     for p in c.get("Ports") or []
                     if p.get("PublicPort")
                 ],
-                _listed_health(str(c.get("Status") or "")),
+                listed_health(str(c.get("Status") or "")),
             )
             for c in found
         ]
@@ -858,9 +787,9 @@ class DockerPlugin:
     def answers(self, timeout: float) -> str | None:
         """Why the engine does not answer /_ping within `timeout` s, or None when it does."""
         try:
-            _ping(self.api, timeout).raise_for_status()
+            ping(self.api, timeout).raise_for_status()
         except Exception as exc:  # any failure means "not answering"; the reason is reported
-            return _reason(exc)
+            return reason(exc)
         return None
 
     @hookimpl
@@ -927,9 +856,10 @@ class DockerPlugin:
         """Where this engine's published ports are, seen from here, when not on this machine
         ("" when they are): the host of a tcp:// or ssh:// engine, or, from a container beside
         the engine, the engine's bridge gateway (see beside_the_engine)."""
-        if self._engine_host is None:
-            self._engine_host = endpoints.remote_host(self.url, _is_local_address) or self.beside_the_engine()
-        return self._engine_host
+        connection = self.connection
+        if connection.engine_host is None:
+            connection.engine_host = endpoints.remote_host(self.url, _is_local_address) or self.beside_the_engine()
+        return connection.engine_host
 
     def _remote_warning(self) -> dict[str, str]:
         """doctor's warning for an engine elsewhere whose ports would bind to its own loopback."""
@@ -955,20 +885,19 @@ class DockerPlugin:
     def oblako_docker_client(self) -> Any:
         import docker
 
-        api = self.api
+        connection = self.connection
         with self._lock:
-            if self._client is None:
-                assert self._endpoint is not None
-                self._client = docker.DockerClient(
-                    base_url=self._endpoint.url,
-                    version=api.api_version,
+            if connection.client is None:
+                connection.client = docker.DockerClient(
+                    base_url=connection.endpoint.url,
+                    version=connection.api.api_version,
                     timeout=self._timeout,
-                    tls=self._endpoint.tls,
+                    tls=connection.endpoint.tls,
                 )
                 # Containers started on it directly (oblako's compute paths) publish where ours
                 # do: oblako_backends.compat.publish() asks the client this.
-                self._client.oblako_bind_addresses = self.bind_addresses
-            return self._client
+                connection.client.oblako_bind_addresses = self.bind_addresses
+            return connection.client
 
 
 class _Follow:
@@ -1010,15 +939,14 @@ class _Follow:
             yield from self.raw
         except Exception as exc:
             if self.failure is None and not self.closed.is_set():
-                self.failure = _reason(exc)
+                self.failure = reason(exc)
         if self.failure is None and not self.closed.is_set():
             self.failure = self.plugin.answers(self.ping_deadline)  # ended: exited, or engine gone?
         self.closed.set()
         if self.failure is not None:
             self.plugin._reset()
-            where = str(self.plugin._endpoint or "the engine")
             why = f"while following logs of {self.name!r}: {self.failure}"
-            raise RuntimeUnavailableError(self.plugin.runtime, [(where, why)], self.plugin.start_hint)
+            raise RuntimeUnavailableError(self.plugin.runtime, [(self.plugin._where(), why)], self.plugin.start_hint)
 
 
 def _is_local_address(address: str) -> bool:
@@ -1029,20 +957,3 @@ def _is_local_address(address: str) -> bool:
     except OSError:
         return False
     return True
-
-
-def _reason(exc: BaseException) -> str:
-    """A one-line reason from a connection failure, without urllib3's nesting."""
-    text = str(exc)
-    for marker in (
-        "Connection refused",
-        "No such file or directory",
-        "Read timed out",
-        "timed out",
-        "Permission denied",
-        "Connection aborted",
-        "Connection reset",
-    ):
-        if marker.lower() in text.lower():
-            return marker.lower() if marker != "No such file or directory" else "no such socket"
-    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from oblako_backend_docker import DockerPlugin, Endpoint
-from oblako_backend_docker.plugin import Engine
+from oblako_backend_docker.convert import Engine
 from oblako_backends import Health, config as core_config
 from oblako_backends.models import seconds_since
 

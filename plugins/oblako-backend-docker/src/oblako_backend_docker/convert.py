@@ -1,0 +1,95 @@
+"""Pure conversions between the Engine API's shapes and the core's: no I/O, no connection.
+
+What the plugin reads from the engine (health words, networks' address room, which engine
+answered, why a call failed) and what it writes (a Healthcheck) are made here, so each is
+one function to test with the engine's real answers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from oblako_backends import Health
+from oblako_backends.models import NetworkCapacity
+
+HEALTH_STATUS = {  # the Engine API's health words (Podman's too)
+    "starting": Health.STARTING,
+    "healthy": Health.HEALTHY,
+    "unhealthy": Health.UNHEALTHY,
+}
+NANOSECONDS = 1_000_000_000
+
+
+def listed_health(status: str) -> Health | None:
+    """The health verdict in a listing's status ("Up 3 seconds (healthy)", "(health: starting)")."""
+    found = re.search(r"\((healthy|unhealthy|health: starting)\)", status)
+    return HEALTH_STATUS.get(found.group(1).removeprefix("health: ")) if found else None
+
+
+def usable_addresses(subnet: Any, config: Mapping[str, Any] | None = None) -> int:
+    """The addresses of an IPv4 `subnet` a container can get: those of its IPAM range (`config`'s
+    IPRange, else the subnet) but the network's own, its broadcast and its gateway."""
+    config = config or {}
+    try:
+        pool = ipaddress.ip_network(str(config["IPRange"]), strict=False) if config.get("IPRange") else subnet
+        gateway = ipaddress.ip_address(str(config["Gateway"]).split("/")[0]) if config.get("Gateway") else None
+    except ValueError:
+        pool, gateway = subnet, None
+    if subnet.prefixlen >= 31:
+        return int(pool.num_addresses)
+    reserved = {subnet.network_address, subnet.broadcast_address, gateway or subnet.network_address + 1}
+    return int(pool.num_addresses) - sum(1 for address in reserved if address in pool)
+
+
+def capacity(found: Mapping[str, Any]) -> NetworkCapacity | None:
+    """What an inspected network can hold: its first IPv4 subnet's addresses for containers, and
+    the containers attached now. None when it has no IPv4 subnet (no limit this layer knows)."""
+    attached = tuple(sorted(str(c.get("Name") or "") for c in (found.get("Containers") or {}).values()))
+    for config in (found.get("IPAM") or {}).get("Config") or []:
+        try:
+            subnet = ipaddress.ip_network(str(config.get("Subnet")), strict=False)
+        except ValueError:
+            continue
+        if subnet.version == 4:
+            return NetworkCapacity(str(subnet), usable_addresses(subnet, config), attached)
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Engine:
+    """Which engine answered at an endpoint."""
+
+    name: str  # "Docker Engine", "Podman Engine", or a platform's own name such as Docker Desktop's
+    version: str
+    api_version: str
+    platform: str = ""  # "linux/amd64"; only /version says
+
+
+def engine_from_version(answer: Mapping[str, Any]) -> Engine:
+    """From /version (Podman's compat API names itself in Components)."""
+    names = [str(c.get("Name", "")) for c in answer.get("Components") or []]
+    platform = str((answer.get("Platform") or {}).get("Name", ""))
+    name = "Podman Engine" if any("podman" in n.lower() for n in names) else platform or "Docker Engine"
+    where = f"{answer.get('Os', '')}/{answer.get('Arch', '')}"
+    return Engine(name, str(answer.get("Version", "")), str(answer.get("ApiVersion", "")), where)
+
+
+def reason(exc: BaseException) -> str:
+    """A one-line reason from a connection failure, without urllib3's nesting."""
+    text = str(exc)
+    for marker in (
+        "Connection refused",
+        "No such file or directory",
+        "Read timed out",
+        "timed out",
+        "Permission denied",
+        "Connection aborted",
+        "Connection reset",
+    ):
+        if marker.lower() in text.lower():
+            return marker.lower() if marker != "No such file or directory" else "no such socket"
+    return text.splitlines()[0][:300] if text else type(exc).__name__
