@@ -83,3 +83,44 @@ def test_what_compose_refuses_is_refused_here_too(tmp_path: Path, case: str) -> 
     theirs, ours = compose_config(path), our_config(path)
     assert theirs.returncode != 0 and theirs.stderr.strip(), theirs.stdout
     assert ours.returncode == 2 and str(path) in ours.stderr and "Traceback" not in ours.stderr, ours.stderr
+
+
+# Plain scalars whose type depends on the YAML rules: Compose v2.40 reads them by YAML 1.2's
+# with Go's numbers (no/yes/on/off and 22:22 stay text, 017 is octal, 1_000 is 1000, 1e3 is
+# 1000), where PyYAML follows 1.1; this layer must read them as Compose does (scalars.py).
+# (A null value means "from the shell" and is left out: `config` does not print it yet.)
+SCALARS = ["no", "yes", "on", "OFF", "y", "n", "TRUE", "FaLsE", "True", "1e3", "1.0e+3", "0.5e-3", "1.", ".5"]
+SCALARS += ["017", "0777", "08", "0o17", "0x1f", "-0x10", "0b101", "0x_1f", "1_000", "1__0", "_1", "0", "-0"]
+SCALARS += [
+    "-1",
+    "+5",
+    "1.50",
+    "3.14159265358979323846",
+    "123456789012345678901234567890",
+    "1e400",
+    "1e21",
+    "123456",
+    "1234567.0",
+    "1e5",
+    "1e6",
+]
+SCALARS += ["1e20", "0.00001", ".inf", "+.inf", "-.INF", ".nan", "12:30:00", "1:20", "190:20:30", "'quoted: no'"]
+SCALARS += ["''", ".", "+", "1-2", "0x", "9223372036854775808", "18446744073709551616", "-9223372036854775809"]
+
+
+def test_plain_scalars_are_typed_as_compose_types_them(tmp_path: Path) -> None:
+    env = "".join(f"      V{i}: {value}\n" for i, value in enumerate(SCALARS))
+    keys = "      YES: 1\n      on: 2\n"
+    path = tmp_path / "compose.yaml"
+    path.write_text(f"services:\n  web:\n    image: busybox\n    ports:\n      - 22:22\n      - 53:53\n"
+                    f"    environment:\n{env}{keys}")  # fmt: skip
+    theirs = compose_config(path)
+    argv = [sys.executable, "-m", "oblako_backends.cli", "config", "--json", "--show-environment", "-f", str(path)]
+    ours = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=path.parent)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.returncode == 0, ours.stderr
+    their_web, our_web = json.loads(theirs.stdout)["services"]["web"], json.loads(ours.stdout)["services"]["web"]
+    assert our_web["environment"] == their_web["environment"]
+    ports = ports_of(json.loads(ours.stdout), "web")
+    assert ports == ports_of(json.loads(theirs.stdout), "web")
+    assert ports == [(22, "22", "tcp", None), (53, "53", "tcp", None)]  # YAML 1.1 read 22:22 as 1342 (base 60)

@@ -77,10 +77,17 @@ def too_deep(path: Path) -> ConfigurationError:
 @functools.cache
 def _bounded_loader() -> Callable[[str, Path], yaml.SafeLoader]:
     """PyYAML's safe loader, refusing duplicate keys and counting depth as it composes (its
-    composer recurses, so a deep file would otherwise end in a RecursionError)."""
+    composer recurses, so a deep file would otherwise end in a RecursionError), and typing
+    plain scalars as Compose v2 does (scalars.py) rather than by YAML 1.1's rules."""
+    import re
+
     import yaml
 
+    from . import scalars
+
     class BoundedLoader(yaml.SafeLoader):
+        yaml_implicit_resolvers: dict[Any, Any] = {}  # none of YAML 1.1's: those below
+
         def __init__(self, text: str, file: Path) -> None:
             super().__init__(text)
             self.file = file
@@ -109,6 +116,14 @@ def _bounded_loader() -> Callable[[str, Path], yaml.SafeLoader]:
                 seen[key_node.value] = line
             return super().construct_mapping(node, deep)
 
+        def construct_number(self, node: Any) -> Any:
+            return scalars.number(self.construct_scalar(node))
+
+    BoundedLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(scalars.BOOL), list("tTfF"))
+    BoundedLoader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(scalars.NULL), ["~", "n", "N", ""])
+    BoundedLoader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
+    BoundedLoader.add_implicit_resolver(scalars.NUMBER_TAG, re.compile(scalars.NUMBER), list("-+0123456789."))
+    BoundedLoader.add_constructor(scalars.NUMBER_TAG, BoundedLoader.construct_number)
     return BoundedLoader
 
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .. import config
+from .. import config, scalars
 from ..errors import SECRET_MASK, ConfigurationError, InvalidSpecError
 from ..reading import load_yaml, read_text
 from ..spec import HealthCommand, HostBinding, parse_port, validate_dockerfile, validate_project
@@ -233,7 +233,7 @@ def _mapping(value: Any, where: str, separator: str) -> dict[str, str]:
     if value is None:
         return {}
     if isinstance(value, dict):
-        return {str(k): "" if v is None else str(v) for k, v in value.items()}
+        return {str(k): "" if v is None else scalars.text(v) for k, v in value.items()}
     out: dict[str, str] = {}
     for item in _list(value, where):
         text = str(item)
@@ -271,7 +271,7 @@ def _environment(path: Path, body: dict[str, Any], where: Any) -> dict[str, str]
                 if key in os.environ:
                     out[str(key)] = os.environ[key]
             else:
-                out[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
+                out[str(key)] = scalars.text(value)
     elif raw is not None:
         raise ConfigurationError(f"{where('environment')}: expected a list of KEY=VALUE or a mapping")
     return out
