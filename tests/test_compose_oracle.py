@@ -124,3 +124,74 @@ def test_plain_scalars_are_typed_as_compose_types_them(tmp_path: Path) -> None:
     ports = ports_of(json.loads(ours.stdout), "web")
     assert ports == ports_of(json.loads(theirs.stdout), "web")
     assert ports == [(22, "22", "tcp", None), (53, "53", "tcp", None)]  # YAML 1.1 read 22:22 as 1342 (base 60)
+
+
+# .env and env_file lines, and ${...}, as Compose v2.40 reads them: comments, quotes, escapes,
+# multi-line values, variables inside .env, nested defaults, :+ and +, and `- KEY` from .env.
+DOTENV = r"""PLAIN=plain # a comment
+QUOTED="two words" # comment
+SINGLE='keep ${PLAIN} # not a comment'
+ESC="a\nb\tc \y \$z \\w \"q\""
+MULTI="line1
+line2"
+REF=${PLAIN}-ref
+DEFAULTED=${NOPE_UNSET:-fallback}
+export EXPORTED=yes
+EMPTY=
+HASH=a#b
+SPACED = spaced value
+FROMSHELL
+"""
+ENV_FILE = 'FROMFILE=${PLAIN}-x\nT="tab\\there"\nW=1 #c\nQUOTED=overridden\n'
+INTERPOLATED = {
+    "A": "${PLAIN}", "B": "${QUOTED}", "C": "${SINGLE}", "D": "${ESC}", "E": "${MULTI}", "F": "${REF}",
+    "G": "${DEFAULTED}", "H": "${EXPORTED}", "I": "${EMPTY:-was empty}", "J": "${EMPTY-was set}",
+    "K": "${NOPE_UNSET:+alt}", "L": "${PLAIN:+alt}", "M": "${NOPE_UNSET:-${PLAIN}-nested}", "N": "$$literal",
+    "O": "${HASH}", "P": "${SPACED}", "R": "$PLAIN-bare", "S": "cost $5", "T2": "a$", "U": "${PLAIN:-x}}",
+    "V": "${NOPE_UNSET:-{x}}", "X": "${EMPTY+alt}", "Y": "${NOPE_UNSET+alt}", "Z": "${FROMSHELL}",
+}  # fmt: skip
+
+
+def test_dotenv_env_file_and_interpolation_are_read_as_compose_reads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FROMSHELL", "from the shell")
+    monkeypatch.delenv("NOPE_UNSET", raising=False)
+    (tmp_path / ".env").write_text(DOTENV)
+    (tmp_path / "app.env").write_text(ENV_FILE)
+    env = "".join(f"      {k}: {json.dumps(v)}\n" for k, v in INTERPOLATED.items())
+    path = tmp_path / "compose.yaml"
+    path.write_text(
+        "services:\n  web:\n    image: busybox\n    env_file: [app.env]\n    healthcheck:\n"
+        "      test: [CMD, 'true']\n      retries: ${RETRIES:-4}\n    environment:\n" + env
+    )
+    other = tmp_path / "list.yaml"  # `- KEY` without a value: from the shell or .env, else null
+    other.write_text("services:\n  web:\n    image: busybox\n    environment: [PLAIN, NOPE_UNSET, MULTI]\n")
+    for file in (path, other):
+        theirs = compose_config(file)
+        argv = [sys.executable, "-m", "oblako_backends.cli", "config", "--json", "--show-environment", "-f", str(file)]
+        ours = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert theirs.returncode == 0, theirs.stderr
+        assert ours.returncode == 0, ours.stderr
+        their_web, our_web = json.loads(theirs.stdout)["services"]["web"], json.loads(ours.stdout)["services"]["web"]
+        assert our_web["environment"] == their_web["environment"]
+        assert our_web.get("healthcheck", {}).get("retries") == their_web.get("healthcheck", {}).get("retries")
+
+
+BAD_INTERPOLATION = ["${PLAIN", "${1BAD}", "${PLAIN:=x}", "${NOPE_UNSET:?must set it}", "${NOPE_UNSET?}", "${}"]
+
+
+@pytest.mark.parametrize("value", BAD_INTERPOLATION)
+def test_what_compose_cannot_interpolate_is_refused_naming_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.delenv("NOPE_UNSET", raising=False)
+    path = tmp_path / "compose.yaml"
+    path.write_text(f"services:\n  web:\n    image: busybox\n    environment:\n      X: {json.dumps(value)}\n")
+    theirs, ours = compose_config(path), our_config(path)
+    assert theirs.returncode != 0 and "services.web.environment.X" in theirs.stderr
+    assert ours.returncode == 2, ours.stdout
+    assert f"{path}: services.web.environment.X: " in ours.stderr
+    if "?" in value:
+        assert "required variable NOPE_UNSET is missing a value" in ours.stderr
+        assert ("must set it" in ours.stderr) == ("must set it" in value)

@@ -14,7 +14,6 @@ import difflib
 import os
 import re
 import warnings
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from .. import config, scalars
 from ..errors import SECRET_MASK, ConfigurationError, InvalidSpecError
 from ..reading import load_yaml, read_text
 from ..spec import HealthCommand, HostBinding, parse_port, validate_dockerfile, validate_project
+from . import interpolate
 from .model import DEFAULT_READY_TIMEOUT, Project, ServiceDef, assemble, project_name, service_def, where as _where
 
 DOCKERFILE = "Dockerfile"
@@ -49,7 +49,6 @@ SUPPORTED = (
 NO_LOCAL_EFFECT = ("deploy", "logging", "mem_limit", "cpus", "cpu_shares", "stop_grace_period", "hostname", "init")
 TOP_LEVEL = ("name", "services", "volumes", "version", "networks")
 VOLUME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]+")  # what Docker accepts for a local volume
-_VARIABLE = re.compile(r"\$(?:\$|\{(?P<braced>[^}]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))")
 
 
 def find_default(directory: Path) -> Path | None:
@@ -71,8 +70,8 @@ def read(path: Path, project: str | None = None) -> Project:
             "and answers to its service name there",
             stacklevel=2,
         )
-    variables = _variables(path)
-    data = _interpolate(data, variables, path)
+    lookup = interpolate.variables(path.parent, os.environ)
+    data = interpolate.interpolate(data, lookup, path)
     name = project
     if name is None and config.project() is None and data.get("name") not in (None, ""):
         try:  # the file's own name (empty means none, as in Compose), checked as -p is
@@ -81,66 +80,8 @@ def read(path: Path, project: str | None = None) -> Project:
             raise ConfigurationError(str(exc)) from None
     chosen = project_name(path, name)
     volumes = _volume_names(path, data.get("volumes"), chosen)
-    defs = [_service(path, service, body, chosen, volumes) for service, body in data["services"].items()]
+    defs = [_service(path, service, body, chosen, volumes, lookup) for service, body in data["services"].items()]
     return assemble(path, defs, chosen)
-
-
-def _variables(path: Path) -> dict[str, str]:
-    """The environment, over the `.env` file beside the Compose file (the environment wins)."""
-    found: dict[str, str] = {}
-    dotenv = path.parent / ".env"
-    if dotenv.is_file():
-        found.update(_env_file(dotenv))
-    found.update(os.environ)
-    return found
-
-
-def _env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines; `#` comments and blank lines skipped; matching quotes around a value removed."""
-    out: dict[str, str] = {}
-    lines = read_text(path, "env file").splitlines()
-    for number, line in enumerate(lines, 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.removeprefix("export ").partition("=")
-        if not sep or not key.strip():
-            raise ConfigurationError(f"{path}:{number}: expected KEY=VALUE")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        out[key.strip()] = value
-    return out
-
-
-def _interpolate(value: Any, variables: Mapping[str, str], path: Path) -> Any:
-    """${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, $VAR and $$ in every string."""
-    if isinstance(value, dict):
-        return {k: _interpolate(v, variables, path) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_interpolate(v, variables, path) for v in value]
-    if not isinstance(value, str):
-        return value
-
-    def substitute(match: re.Match[str]) -> str:
-        if match.group(0) == "$$":
-            return "$"
-        if match.group("bare") is not None:
-            return variables.get(match.group("bare"), "")
-        braced = match.group("braced")
-        found = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])(.*))?", braced, re.S)
-        if found is None:
-            raise ConfigurationError(f"{path}: invalid interpolation ${{{braced}}}")
-        name, colon, operator, argument = found.groups()
-        current = variables.get(name)
-        missing = current is None or (colon == ":" and current == "")
-        if operator == "-" and missing:
-            return str(_interpolate(argument, variables, path))
-        if operator == "?" and missing:
-            raise ConfigurationError(f"{path}: {name} is required: {argument or 'it is not set'}")
-        return current or ""
-
-    return _VARIABLE.sub(substitute, value)
 
 
 def _volume_names(path: Path, declared: Any, project: str) -> dict[str, str]:
@@ -166,7 +107,9 @@ def _volume_names(path: Path, declared: Any, project: str) -> dict[str, str]:
     return out
 
 
-def _service(path: Path, name: str, body: Any, project: str, volumes: dict[str, str]) -> ServiceDef:
+def _service(
+    path: Path, name: str, body: Any, project: str, volumes: dict[str, str], lookup: interpolate.Lookup
+) -> ServiceDef:
     def where(key: str) -> str:
         return _where(path, name, key)
 
@@ -190,7 +133,7 @@ def _service(path: Path, name: str, body: Any, project: str, volumes: dict[str, 
     if body.get("restart") not in (None, "no"):
         warnings.warn(f"{where('restart')}: not applied; a service that exits stays stopped", stacklevel=3)
     _networks(body.get("networks"), where("networks"))
-    environment = _environment(path, body, where)
+    environment, unset = _environment(path, body, where, lookup)
     health = _healthcheck(body.get("healthcheck"), where("healthcheck"))
     fields = {
         "ports": dict(p for item in _list(body.get("ports"), where("ports")) for p in _ports(item, where("ports"))),
@@ -211,7 +154,7 @@ def _service(path: Path, name: str, body: Any, project: str, volumes: dict[str, 
     if health is not None:  # long enough for the check to pass after its start period
         ready = max(ready, health.start_period + (health.retries + 1) * (health.interval + health.timeout))
     container_name = str(body.get("container_name") or f"{project}-{name}")
-    how = {"build": build, "dockerfile": dockerfile, "depends_on": depends, "ready_timeout": ready}
+    how = {"build": build, "dockerfile": dockerfile, "depends_on": depends, "ready_timeout": ready, "unset": unset}
     return service_def(path, name, image, project, fields, container_name, **how)
 
 
@@ -244,15 +187,21 @@ def _mapping(value: Any, where: str, separator: str) -> dict[str, str]:
     return out
 
 
-def _environment(path: Path, body: dict[str, Any], where: Any) -> dict[str, str]:
+def _environment(
+    path: Path, body: dict[str, Any], where: Any, lookup: interpolate.Lookup
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """env_file entries, then `environment` over them; a KEY without a value is taken from the
+    variables (the shell, over `.env`). Returns the values, and the keys left unset that way
+    (the container gets none; `config` prints them as null, as Compose does)."""
     out: dict[str, str] = {}
+    unset: list[str] = []
     env_files = body.get("env_file")
     for item in [env_files] if isinstance(env_files, str) else _list(env_files, where("env_file")):
         file, required = (item.get("path"), item.get("required", True)) if isinstance(item, dict) else (item, True)
         if not isinstance(file, str) or not file or not isinstance(required, bool):
             raise ConfigurationError(f"{where('env_file')}: {item!r}: a file name, or a map with path and required")
         if (path.parent / file).is_file():
-            out.update(_env_file(path.parent / file))
+            out.update(interpolate.dotenv(path.parent / file, lookup))
         elif required:
             raise ConfigurationError(
                 f"{where('env_file')}: {path.parent / file} is not a file (`required: false` makes it optional)"
@@ -263,18 +212,22 @@ def _environment(path: Path, body: dict[str, Any], where: Any) -> dict[str, str]
             key, sep, value = str(item).partition("=")
             if sep:
                 out[key] = value
-            elif key in os.environ:
-                out[key] = os.environ[key]  # `- KEY` alone: passed through from this shell
+            elif (given := lookup(key)) is not None:
+                out[key] = given  # `- KEY` alone: from the shell, or .env
+            elif key not in out:
+                unset.append(key)
     elif isinstance(raw, dict):
         for key, value in raw.items():
             if value is None:
-                if key in os.environ:
-                    out[str(key)] = os.environ[key]
+                if (given := lookup(str(key))) is not None:
+                    out[str(key)] = given
+                elif str(key) not in out:
+                    unset.append(str(key))
             else:
                 out[str(key)] = scalars.text(value)
     elif raw is not None:
         raise ConfigurationError(f"{where('environment')}: expected a list of KEY=VALUE or a mapping")
-    return out
+    return out, tuple(unset)
 
 
 def _ports(item: Any, where: str) -> list[tuple[str, HostBinding]]:
@@ -421,6 +374,8 @@ def _healthcheck(value: Any, where: str) -> HealthCommand | None:
         key: duration(value[key], f"{where}: {key}") for key in ("interval", "timeout", "start_period") if key in value
     }
     retries = value.get("retries", 3)
+    if isinstance(retries, str) and retries.isascii() and retries.isdigit():
+        retries = int(retries)  # interpolated (`retries: ${RETRIES:-3}`): a number, as Compose reads it
     try:
         return HealthCommand(tuple(command), retries=retries, **timing)
     except InvalidSpecError as exc:
@@ -498,6 +453,8 @@ def write(project: Project, show_environment: bool = False) -> dict[str, Any]:
             entry["depends_on"] = {name: {"condition": "service_healthy"} for name in definition.depends_on}
         if spec.environment:
             entry["environment"] = {k: (v if show_environment else SECRET_MASK) for k, v in spec.environment.items()}
+        if definition.unset:
+            entry.setdefault("environment", {}).update(dict.fromkeys(definition.unset))
         if spec.extra_hosts:
             entry["extra_hosts"] = [f"{host}={address}" for host, address in spec.extra_hosts.items()]
         if spec.ports:
@@ -538,4 +495,15 @@ def write(project: Project, show_environment: bool = False) -> dict[str, Any]:
         out["networks"] = {"default": {"name": project.network}}
     if named:
         out["volumes"] = {name: {"name": name} for name in sorted(named)}
-    return out
+    escaped: dict[str, Any] = _escaped(out)
+    return escaped
+
+
+def _escaped(value: Any) -> Any:
+    """Every `$` in a string written as `$$`, as Compose writes them, so the output reads back
+    as the same project (interpolation would otherwise take `$HOME` for a variable)."""
+    if isinstance(value, dict):
+        return {k: _escaped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escaped(v) for v in value]
+    return value.replace("$", "$$") if isinstance(value, str) else value

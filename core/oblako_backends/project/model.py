@@ -32,6 +32,7 @@ class ServiceDef:
     dockerfile: str = "Dockerfile"  # inside `build`, relative to it
     depends_on: tuple[str, ...] = ()
     ready_timeout: float = DEFAULT_READY_TIMEOUT
+    unset: tuple[str, ...] = ()  # environment keys named without a value and set nowhere: none reach the container
 
     @property
     def container_name(self) -> str:
