@@ -195,3 +195,26 @@ def test_what_compose_cannot_interpolate_is_refused_naming_the_key(
     if "?" in value:
         assert "required variable NOPE_UNSET is missing a value" in ours.stderr
         assert ("must set it" in ours.stderr) == ("must set it" in value)
+
+
+DOTENV_NAME = "COMPOSE_PROJECT_NAME=from-dotenv\n"
+
+
+@pytest.mark.parametrize(
+    "shell, dotenv, expected",
+    [("from-shell", DOTENV_NAME, "from-shell"), (None, DOTENV_NAME, "from-dotenv"), (None, "", "named-in-file")],
+)
+def test_the_project_name_comes_from_where_compose_takes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shell: str | None, dotenv: str, expected: str
+) -> None:
+    monkeypatch.delenv("OBLAKO_PROJECT", raising=False)
+    if shell is None:
+        monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
+    else:
+        monkeypatch.setenv("COMPOSE_PROJECT_NAME", shell)
+    (tmp_path / ".env").write_text(dotenv)
+    path = tmp_path / "compose.yaml"
+    path.write_text("name: named-in-file\nservices:\n  web:\n    image: busybox\n")
+    theirs, ours = compose_config(path), our_config(path)
+    assert theirs.returncode == 0 and ours.returncode == 0, theirs.stderr + ours.stderr
+    assert json.loads(ours.stdout)["name"] == json.loads(theirs.stdout)["name"] == expected

@@ -25,6 +25,7 @@ from . import interpolate
 from .model import DEFAULT_READY_TIMEOUT, Project, ServiceDef, assemble, project_name, service_def, where as _where
 
 DOCKERFILE = "Dockerfile"
+COMPOSE_PROJECT_VAR = "COMPOSE_PROJECT_NAME"  # Compose's own, read from the shell or .env as Compose reads it
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 SUPPORTED = (
     "build",
@@ -73,11 +74,16 @@ def read(path: Path, project: str | None = None) -> Project:
     lookup = interpolate.variables(path.parent, os.environ)
     data = interpolate.interpolate(data, lookup, path)
     name = project
-    if name is None and config.project() is None and data.get("name") not in (None, ""):
-        try:  # the file's own name (empty means none, as in Compose), checked as -p is
-            name = validate_project(data["name"], f"{path}: name")
-        except InvalidSpecError as exc:
-            raise ConfigurationError(str(exc)) from None
+    # After -p and OBLAKO_PROJECT: COMPOSE_PROJECT_NAME (the shell's, else .env's), then the
+    # file's own `name:` (empty means none), each checked as -p is; else the directory's.
+    chosen_by = ((lookup(COMPOSE_PROJECT_VAR), COMPOSE_PROJECT_VAR), (data.get("name"), f"{path}: name"))
+    for given, source in chosen_by if name is None and config.project() is None else ():
+        if given not in (None, ""):
+            try:
+                name = validate_project(given, source)
+            except InvalidSpecError as exc:
+                raise ConfigurationError(str(exc)) from None
+            break
     chosen = project_name(path, name)
     volumes = _volume_names(path, data.get("volumes"), chosen)
     defs = [_service(path, service, body, chosen, volumes, lookup) for service, body in data["services"].items()]
