@@ -218,3 +218,83 @@ def test_the_project_name_comes_from_where_compose_takes_it(
     theirs, ours = compose_config(path), our_config(path)
     assert theirs.returncode == 0 and ours.returncode == 0, theirs.stderr + ours.stderr
     assert json.loads(ours.stdout)["name"] == json.loads(theirs.stdout)["name"] == expected
+
+
+BASE = """
+services:
+  web:
+    image: busybox:1
+    command: [sh, -c, "echo base"]
+    ports: ["127.0.0.1:18950:80", "18951:81"]
+    environment: [A=1, B=2]
+    labels: {tier: base}
+    extra_hosts: ["db.local:10.0.0.1"]
+    volumes: ["data:/data", "./conf:/conf:ro"]
+    depends_on: [cache]
+    healthcheck: {test: [CMD, "true"], interval: 5s, retries: 2}
+  cache:
+    image: busybox:1
+volumes:
+  data: {}
+"""
+OVERRIDE = """
+services:
+  web:
+    image: busybox:2
+    command: [sh, -c, "echo override"]
+    ports: ["18951:81", "18952:82"]
+    environment: {B: "20", C: "3"}
+    labels: [extra=yes]
+    extra_hosts: {"api.local": "10.0.0.2"}
+    volumes: ["./other:/data", "./logs:/logs"]
+    depends_on: {db: {condition: service_healthy}}
+    healthcheck: {test: [CMD, "false"], retries: 5}
+  db:
+    image: busybox:1
+"""
+
+
+def compared(document: dict[str, object]) -> dict[str, object]:
+    """What both tools print of a service in the same form (ours prints fewer defaults)."""
+    services = document["services"]
+    assert isinstance(services, dict)
+    out: dict[str, object] = {}
+    for name, service in services.items():
+        out[name] = {
+            "image": service["image"],
+            "command": service.get("command"),
+            "environment": service.get("environment"),
+            "labels": service.get("labels"),
+            "extra_hosts": sorted(
+                str(h).replace(":", "=", 1) if "=" not in str(h) else h for h in service.get("extra_hosts", [])
+            ),
+            "volumes": sorted((v["type"], v["source"], v["target"]) for v in service.get("volumes", [])),
+            "depends_on": sorted(service.get("depends_on", {})),
+            "healthcheck": {k: service["healthcheck"][k] for k in ("test", "retries")}
+            if "healthcheck" in service
+            else None,
+        }
+    return out
+
+
+def test_files_given_with_several_f_and_the_override_file_merge_as_compose_merges_them(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(BASE)
+    (tmp_path / "compose.override.yaml").write_text(OVERRIDE)
+    theirs = subprocess.run(
+        [str(COMPOSE), "config", "--format", "json"], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    argv = [sys.executable, "-m", "oblako_backends.cli", "config", "--json", "--show-environment"]
+    picked = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    (tmp_path / "compose.override.yaml").rename(tmp_path / "other.yaml")
+    given = subprocess.run(
+        [*argv, "-f", "compose.yaml", "-f", "other.yaml"], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert theirs.returncode == 0, theirs.stderr
+    for ours in (picked, given):
+        assert ours.returncode == 0, ours.stderr
+        assert compared(json.loads(ours.stdout)) == compared(json.loads(theirs.stdout))
+        assert ports_of(json.loads(ours.stdout), "web") == ports_of(json.loads(theirs.stdout), "web")
+    web = compared(json.loads(picked.stdout))["web"]
+    assert (
+        isinstance(web, dict) and web["image"] == "busybox:2" and web["environment"] == {"A": "1", "B": "20", "C": "3"}
+    )

@@ -153,7 +153,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     project = argparse.ArgumentParser(add_help=False)  # what `up` and `down` both take
     project.add_argument("file", nargs="?", help="a services file (see examples/demo.toml); or -f FILE")
-    project.add_argument("-f", "--file", dest="file_option", metavar="FILE", help="the services file")
+    project.add_argument(
+        "-f", "--file", dest="file_option", metavar="FILE", action="append", help="a services file; Compose files merge"
+    )
     project.add_argument(
         "-p", "--project", metavar="NAME", help="project name (default: $OBLAKO_PROJECT, else the file's directory)"
     )

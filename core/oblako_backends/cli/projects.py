@@ -15,22 +15,24 @@ from .display import ProgressDisplay, print_json, table
 TOML_FILE = "oblako.toml"  # the services file found in the current directory after the Compose names
 
 
-def services_file(args: argparse.Namespace) -> str:
+def services_files(args: argparse.Namespace) -> list[str]:
+    """FILE, or every -f FILE in order (Compose files merge), else the files Compose would pick
+    here (and its override file), else oblako.toml."""
     if args.file and args.file_option:
-        raise ConfigurationError("give the services file once: as FILE or as -f FILE")
+        raise ConfigurationError("give the services file as FILE or with -f FILE, not both")
     if args.file or args.file_option:
-        return str(args.file or args.file_option)
+        return [args.file] if args.file else list(args.file_option)
     from pathlib import Path
 
     from ..project.compose import DEFAULT_FILES, find_default
 
     here = Path.cwd()
-    found = find_default(here) or (here / TOML_FILE if (here / TOML_FILE).is_file() else None)
-    if found is None:
+    found = find_default(here) or ([here / TOML_FILE] if (here / TOML_FILE).is_file() else [])
+    if not found:
         raise ConfigurationError(
             f"which services file? give FILE or -f FILE; none of {', '.join(DEFAULT_FILES)} or {TOML_FILE} is in {here}"
         )
-    return str(found)
+    return [str(f) for f in found]
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -38,7 +40,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from ..project.run import Interrupted, ProjectError, up
 
     backend = plugins.get_backend(args.backend)
-    project = load(services_file(args), args.project)  # checked before anything starts
+    project = load(services_files(args), args.project)  # checked before anything starts
     if not runtime_answers(backend):
         return 1
     show = ProgressDisplay(quiet=args.quiet)
@@ -101,7 +103,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     from ..project import load
     from ..project.compose import write
 
-    data = write(load(services_file(args), args.project), show_environment=args.show_environment)
+    data = write(load(services_files(args), args.project), show_environment=args.show_environment)
     if args.json:
         print_json(data)
         return 0
@@ -116,7 +118,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     from ..project.run import down, remove_volumes
 
     backend = plugins.get_backend(args.backend)
-    project = load(services_file(args), args.project)
+    project = load(services_files(args), args.project)
     if not runtime_answers(backend):
         return 1
     errors = down(project, backend)

@@ -10,21 +10,29 @@ acts on with a backend.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+from ..errors import ConfigurationError
 from .model import DEFAULT_READY_TIMEOUT, Project, ServiceDef, default_network, project_name
 
 __all__ = ["DEFAULT_READY_TIMEOUT", "Project", "ServiceDef", "default_network", "load", "project_name"]
 
 
-def load(path: str | Path, project: str | None = None) -> Project:
-    """Read and validate a services file, Compose (.yaml, .yml) or TOML; every mistake names the
-    file, the service and the key. Only the reader the file needs is imported."""
-    path = Path(path)
-    if path.suffix in (".yaml", ".yml"):
+def load(path: str | Path | Sequence[str | Path], project: str | None = None) -> Project:
+    """Read and validate a services file, Compose (.yaml, .yml) or TOML, or several Compose
+    files merged (`-f a.yaml -f b.yaml`); every mistake names the file, the service and the
+    key. Only the reader the file needs is imported."""
+    paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
+    if not paths:
+        raise ConfigurationError("no services file given")
+    if len(paths) > 1 or paths[0].suffix in (".yaml", ".yml"):
+        toml_given = [str(p) for p in paths if p.suffix not in (".yaml", ".yml")]
+        if toml_given:
+            raise ConfigurationError(f"{toml_given[0]}: only Compose files (.yaml, .yml) merge; give a TOML file alone")
         from . import compose
 
-        return compose.read(path, project)
+        return compose.read(paths, project)
     from . import toml
 
-    return toml.read(path, project)
+    return toml.read(paths[0], project)

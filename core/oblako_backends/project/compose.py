@@ -14,6 +14,7 @@ import difflib
 import os
 import re
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,17 @@ from ..errors import SECRET_MASK, ConfigurationError, InvalidSpecError
 from ..reading import load_yaml, read_text
 from ..spec import HealthCommand, HostBinding, parse_port, validate_dockerfile, validate_project
 from . import interpolate
+from .merge import merge
 from .model import DEFAULT_READY_TIMEOUT, Project, ServiceDef, assemble, project_name, service_def, where as _where
 
 DOCKERFILE = "Dockerfile"
 COMPOSE_PROJECT_VAR = "COMPOSE_PROJECT_NAME"  # Compose's own, read from the shell or .env as Compose reads it
+OVERRIDE_FILES = (  # the first present is merged onto the default file, as Compose does
+    "compose.override.yml",
+    "compose.override.yaml",
+    "docker-compose.override.yml",
+    "docker-compose.override.yaml",
+)
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 SUPPORTED = (
     "build",
@@ -52,27 +60,40 @@ TOP_LEVEL = ("name", "services", "volumes", "version", "networks")
 VOLUME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]+")  # what Docker accepts for a local volume
 
 
-def find_default(directory: Path) -> Path | None:
-    """The Compose file Compose itself would pick in `directory`, if any."""
-    return next((directory / name for name in DEFAULT_FILES if (directory / name).is_file()), None)
+def find_default(directory: Path) -> list[Path]:
+    """The Compose files Compose itself picks in `directory` (none, or the first of
+    DEFAULT_FILES and then the first of OVERRIDE_FILES present)."""
+    found = next((directory / name for name in DEFAULT_FILES if (directory / name).is_file()), None)
+    if found is None:
+        return []
+    override = next((directory / name for name in OVERRIDE_FILES if (directory / name).is_file()), None)
+    return [found] if override is None else [found, override]
 
 
-def read(path: Path, project: str | None = None) -> Project:
-    """Read and validate a Compose file into a project; nothing is started."""
-    data = load_yaml(path, read_text(path, "Compose file"))
-    if not isinstance(data, dict) or not isinstance(data.get("services"), dict) or not data["services"]:
+def read(paths: Path | Sequence[Path], project: str | None = None) -> Project:
+    """Read and validate Compose files (each later one merged onto those before, by Compose's
+    rules) into a project; nothing is started. Relative paths and `.env` are the first file's
+    directory's, as in Compose."""
+    files = [paths] if isinstance(paths, Path) else list(paths)
+    path = files[0]
+    lookup = interpolate.variables(path.parent, os.environ)
+    data: dict[str, Any] = {}
+    for file in files:
+        one = load_yaml(file, read_text(file, "Compose file"))
+        if not isinstance(one, dict):
+            raise ConfigurationError(f"{file}: a Compose file is a mapping, with its services under `services:`")
+        unknown = sorted(k for k in one if k not in TOP_LEVEL and not _extension(k))
+        if unknown:
+            raise ConfigurationError(f"{file}: unknown top-level key {unknown[0]!r}; known: {', '.join(TOP_LEVEL)}")
+        data = merge(data, interpolate.interpolate(one, lookup, file))
+    if not isinstance(data.get("services"), dict) or not data["services"]:
         raise ConfigurationError(f"{path}: no services; a Compose file lists them under `services:`")
-    unknown = sorted(k for k in data if k not in TOP_LEVEL and not _extension(k))
-    if unknown:
-        raise ConfigurationError(f"{path}: unknown top-level key {unknown[0]!r}; known: {', '.join(TOP_LEVEL)}")
     if data.get("networks"):
         warnings.warn(
             f"{path}: networks: only the project's default network is made; every service joins it "
             "and answers to its service name there",
             stacklevel=2,
         )
-    lookup = interpolate.variables(path.parent, os.environ)
-    data = interpolate.interpolate(data, lookup, path)
     name = project
     # After -p and OBLAKO_PROJECT: COMPOSE_PROJECT_NAME (the shell's, else .env's), then the
     # file's own `name:` (empty means none), each checked as -p is; else the directory's.
@@ -461,6 +482,8 @@ def write(project: Project, show_environment: bool = False) -> dict[str, Any]:
             entry["environment"] = {k: (v if show_environment else SECRET_MASK) for k, v in spec.environment.items()}
         if definition.unset:
             entry.setdefault("environment", {}).update(dict.fromkeys(definition.unset))
+        if spec.labels:
+            entry["labels"] = dict(spec.labels)
         if spec.extra_hosts:
             entry["extra_hosts"] = [f"{host}={address}" for host, address in spec.extra_hosts.items()]
         if spec.ports:

@@ -1,0 +1,77 @@
+"""Several Compose files merged into one, by the Compose Specification's merge rules.
+
+Mappings merge key by key, the later file winning a conflict; sequences append. Except:
+`command`, `entrypoint` and `healthcheck.test` are replaced; `ports` and `volumes` are
+unique resources, replaced by a later one of the same key (a port's address, published
+port, target and protocol; a volume's target); `environment`, `labels`, `extra_hosts` and
+`depends_on`, as lists or maps, merge as maps. tests/test_compose_oracle.py compares the
+result with Compose's own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+REPLACED = frozenset({"command", "entrypoint"})
+AS_MAPS = {"environment": "=", "labels": "=", "extra_hosts": ":"}  # and the separator of their list form
+
+
+def merge(base: Any, override: Any, where: tuple[str, ...] = ()) -> Any:
+    """`override` merged onto `base` (two parsed, interpolated Compose documents)."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = merge(base[key], value, (*where, str(key))) if key in base else value
+        return merged
+    if len(where) == 3 and where[0] == "services":
+        return _service_key(where[2], base, override)
+    if where[-2:] == ("healthcheck", "test") or not (isinstance(base, list) and isinstance(override, list)):
+        return override
+    return base + override
+
+
+def _service_key(key: str, base: Any, override: Any) -> Any:
+    if key in REPLACED:
+        return override
+    if key in AS_MAPS:
+        return {**_as_map(base, AS_MAPS[key]), **_as_map(override, AS_MAPS[key])}
+    if key == "depends_on":
+        return {**_dependencies(base), **_dependencies(override)}
+    if key in ("ports", "volumes") and isinstance(base, list) and isinstance(override, list):
+        identity = _port_key if key == "ports" else _volume_key
+        kept = {identity(item): item for item in base}
+        kept.update({identity(item): item for item in override})
+        return list(kept.values())
+    if isinstance(base, list) and isinstance(override, list):
+        return base + override
+    return override
+
+
+def _as_map(value: Any, separator: str) -> dict[Any, Any]:
+    if isinstance(value, dict):
+        return dict(value)
+    out: dict[Any, Any] = {}
+    for item in value if isinstance(value, list) else []:
+        text = str(item)
+        key, found, rest = text.partition("=" if "=" in text or separator == "=" else separator)
+        out[key] = rest if found else None
+    return out
+
+
+def _dependencies(value: Any) -> dict[Any, Any]:
+    if isinstance(value, dict):
+        return dict(value)
+    return {name: {"condition": "service_started"} for name in value} if isinstance(value, list) else {}
+
+
+def _port_key(item: Any) -> Any:
+    if isinstance(item, dict):
+        return (item.get("host_ip"), str(item.get("published")), str(item.get("target")), item.get("protocol", "tcp"))
+    return str(item)
+
+
+def _volume_key(item: Any) -> Any:
+    if isinstance(item, dict):
+        return item.get("target")
+    parts = str(item).split(":")
+    return parts[1] if len(parts) > 1 else parts[0]
