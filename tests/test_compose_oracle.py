@@ -298,3 +298,33 @@ def test_files_given_with_several_f_and_the_override_file_merge_as_compose_merge
     assert (
         isinstance(web, dict) and web["image"] == "busybox:2" and web["environment"] == {"A": "1", "B": "20", "C": "3"}
     )
+
+
+PROFILED = """
+services:
+  web: {image: busybox}
+  debug: {image: busybox, profiles: [debug]}
+  tools: {image: busybox, profiles: [tools, ops]}
+"""
+
+
+CHOICES = [([], None), (["--profile", "debug"], None), ([], "ops,debug"), ([], "*"), (["--profile", "tools"], "debug")]
+
+
+@pytest.mark.parametrize("option, variable", CHOICES)
+def test_profiles_and_compose_file_choose_as_compose_chooses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, option: list[str], variable: str | None
+) -> None:
+    (tmp_path / "base.yaml").write_text(PROFILED)
+    (tmp_path / "more.yaml").write_text("services:\n  extra: {image: busybox}\n")
+    monkeypatch.setenv("COMPOSE_FILE", "base.yaml:more.yaml")  # instead of -f, for both tools
+    if variable is None:
+        monkeypatch.delenv("COMPOSE_PROFILES", raising=False)
+    else:
+        monkeypatch.setenv("COMPOSE_PROFILES", variable)
+    run = {"capture_output": True, "text": True, "timeout": 120, "cwd": tmp_path}
+    theirs = subprocess.run([str(COMPOSE), *option, "config", "--format", "json"], **run)  # type: ignore[call-overload]
+    ours = subprocess.run([sys.executable, "-m", "oblako_backends.cli", "config", "--json", *option], **run)  # type: ignore[call-overload]
+    assert theirs.returncode == 0 and ours.returncode == 0, theirs.stderr + ours.stderr
+    assert sorted(json.loads(ours.stdout)["services"]) == sorted(json.loads(theirs.stdout)["services"])
+    assert "extra" in json.loads(ours.stdout)["services"]

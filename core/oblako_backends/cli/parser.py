@@ -157,6 +157,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "-f", "--file", dest="file_option", metavar="FILE", action="append", help="a services file; Compose files merge"
     )
     project.add_argument(
+        "--profile",
+        action="append",
+        metavar="NAME",
+        help="also the Compose services of this profile (default: $COMPOSE_PROFILES)",
+    )
+    project.add_argument(
         "-p", "--project", metavar="NAME", help="project name (default: $OBLAKO_PROJECT, else the file's directory)"
     )
 

@@ -16,12 +16,18 @@ TOML_FILE = "oblako.toml"  # the services file found in the current directory af
 
 
 def services_files(args: argparse.Namespace) -> list[str]:
-    """FILE, or every -f FILE in order (Compose files merge), else the files Compose would pick
-    here (and its override file), else oblako.toml."""
+    """FILE, or every -f FILE in order (Compose files merge), else $COMPOSE_FILE (split at
+    $COMPOSE_PATH_SEPARATOR, else ':'), else the files Compose would pick here (and its
+    override file), else oblako.toml."""
     if args.file and args.file_option:
         raise ConfigurationError("give the services file as FILE or with -f FILE, not both")
     if args.file or args.file_option:
         return [args.file] if args.file else list(args.file_option)
+    import os
+
+    given = os.environ.get("COMPOSE_FILE", "")  # Compose's own: its files, in order, as -f would give them
+    if given.strip():
+        return [f for f in given.split(os.environ.get("COMPOSE_PATH_SEPARATOR") or os.pathsep) if f]
     from pathlib import Path
 
     from ..project.compose import DEFAULT_FILES, find_default
@@ -40,7 +46,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from ..project.run import Interrupted, ProjectError, up
 
     backend = plugins.get_backend(args.backend)
-    project = load(services_files(args), args.project)  # checked before anything starts
+    project = load(services_files(args), args.project, args.profile)  # checked before anything starts
     if not runtime_answers(backend):
         return 1
     show = ProgressDisplay(quiet=args.quiet)
@@ -103,7 +109,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     from ..project import load
     from ..project.compose import write
 
-    data = write(load(services_files(args), args.project), show_environment=args.show_environment)
+    data = write(load(services_files(args), args.project, args.profile), show_environment=args.show_environment)
     if args.json:
         print_json(data)
         return 0
@@ -118,7 +124,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     from ..project.run import down, remove_volumes
 
     backend = plugins.get_backend(args.backend)
-    project = load(services_files(args), args.project)
+    project = load(services_files(args), args.project, args.profile)
     if not runtime_answers(backend):
         return 1
     errors = down(project, backend)

@@ -19,7 +19,9 @@ from .model import DEFAULT_READY_TIMEOUT, Project, ServiceDef, default_network, 
 __all__ = ["DEFAULT_READY_TIMEOUT", "Project", "ServiceDef", "default_network", "load", "project_name"]
 
 
-def load(path: str | Path | Sequence[str | Path], project: str | None = None) -> Project:
+def load(
+    path: str | Path | Sequence[str | Path], project: str | None = None, profiles: Sequence[str] | None = None
+) -> Project:
     """Read and validate a services file, Compose (.yaml, .yml) or TOML, or several Compose
     files merged (`-f a.yaml -f b.yaml`); every mistake names the file, the service and the
     key. Only the reader the file needs is imported."""
@@ -32,7 +34,7 @@ def load(path: str | Path | Sequence[str | Path], project: str | None = None) ->
             raise ConfigurationError(f"{toml_given[0]}: only Compose files (.yaml, .yml) merge; give a TOML file alone")
         from . import compose
 
-        return compose.read(paths, project)
+        return compose.read(paths, project, profiles)
     from . import toml
 
     return toml.read(paths[0], project)

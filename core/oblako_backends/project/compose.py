@@ -27,6 +27,7 @@ from .merge import merge
 from .model import DEFAULT_READY_TIMEOUT, Project, ServiceDef, assemble, project_name, service_def, where as _where
 
 DOCKERFILE = "Dockerfile"
+PROFILES_VAR = "COMPOSE_PROFILES"  # Compose's own: the profiles enabled when none is given
 COMPOSE_PROJECT_VAR = "COMPOSE_PROJECT_NAME"  # Compose's own, read from the shell or .env as Compose reads it
 OVERRIDE_FILES = (  # the first present is merged onto the default file, as Compose does
     "compose.override.yml",
@@ -49,6 +50,7 @@ SUPPORTED = (
     "labels",
     "networks",
     "ports",
+    "profiles",
     "restart",
     "user",
     "volumes",
@@ -70,10 +72,11 @@ def find_default(directory: Path) -> list[Path]:
     return [found] if override is None else [found, override]
 
 
-def read(paths: Path | Sequence[Path], project: str | None = None) -> Project:
+def read(paths: Path | Sequence[Path], project: str | None = None, profiles: Sequence[str] | None = None) -> Project:
     """Read and validate Compose files (each later one merged onto those before, by Compose's
     rules) into a project; nothing is started. Relative paths and `.env` are the first file's
-    directory's, as in Compose."""
+    directory's, as in Compose. A service with `profiles:` is in the project only when one of
+    them is enabled: `profiles`, else $COMPOSE_PROFILES (comma-separated; `*`: all)."""
     files = [paths] if isinstance(paths, Path) else list(paths)
     path = files[0]
     lookup = interpolate.variables(path.parent, os.environ)
@@ -88,6 +91,14 @@ def read(paths: Path | Sequence[Path], project: str | None = None) -> Project:
         data = merge(data, interpolate.interpolate(one, lookup, file))
     if not isinstance(data.get("services"), dict) or not data["services"]:
         raise ConfigurationError(f"{path}: no services; a Compose file lists them under `services:`")
+    enabled = set(profiles if profiles is not None else (lookup(PROFILES_VAR) or "").split(",")) - {""}
+    data["services"] = {
+        name: body
+        for name, body in data["services"].items()
+        if _active(
+            _list(body.get("profiles") if isinstance(body, dict) else None, _where(path, name, "profiles")), enabled
+        )
+    }
     if data.get("networks"):
         warnings.warn(
             f"{path}: networks: only the project's default network is made; every service joins it "
@@ -183,6 +194,11 @@ def _service(
     container_name = str(body.get("container_name") or f"{project}-{name}")
     how = {"build": build, "dockerfile": dockerfile, "depends_on": depends, "ready_timeout": ready, "unset": unset}
     return service_def(path, name, image, project, fields, container_name, **how)
+
+
+def _active(profiles: list[Any], enabled: set[str]) -> bool:
+    """A service is in the project without profiles, or with one of the enabled ones."""
+    return not profiles or "*" in enabled or any(str(p) in enabled for p in profiles)
 
 
 def _extension(key: Any) -> bool:
