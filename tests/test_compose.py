@@ -89,7 +89,7 @@ volumes:
 @pytest.mark.parametrize(
     ("service", "complaint"),
     [
-        ("    imag: x:1\n", r"services.web: imag: not supported; did you mean 'image'\?"),
+        ("    imag: x:1\n", r"services.web: imag: not a key of a Compose service; did you mean 'image'\?"),
         ("    image: x:1\n    healthcheck: {test: [CMD]}\n", r"healthcheck: test is \[\"CMD\", args...\]"),
         ("    image: x:1\n    healthcheck: {test: [CMD-SHELL, a, b]}\n", r"healthcheck: test is"),
         ("    image: x:1\n    healthcheck: {test: true}\n", r"healthcheck: test is"),

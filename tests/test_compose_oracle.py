@@ -328,3 +328,55 @@ def test_profiles_and_compose_file_choose_as_compose_chooses(
     assert theirs.returncode == 0 and ours.returncode == 0, theirs.stderr + ours.stderr
     assert sorted(json.loads(ours.stdout)["services"]) == sorted(json.loads(theirs.stdout)["services"])
     assert "extra" in json.loads(ours.stdout)["services"]
+
+
+SAMPLES = {  # a value Compose accepts, for each service key this layer does not apply yet
+    "annotations": "{a: b}", "attach": "false", "blkio_config": "{weight: 300}", "cap_add": "[NET_ADMIN]",
+    "cap_drop": "[ALL]", "cgroup": "private", "cgroup_parent": "p", "configs": "[c]", "cpu_count": "1",
+    "cpu_percent": "50", "cpu_period": "100000", "cpu_quota": "50000", "cpu_rt_period": "1000",
+    "cpu_rt_runtime": "500", "cpu_shares": "512", "cpus": "0.5", "cpuset": "'0'", "credential_spec": "{file: f}",
+    "deploy": "{replicas: 1}", "develop": "{watch: [{path: ., action: rebuild}]}",
+    "device_cgroup_rules": "['c 1:3 mr']",
+    "devices": "['/dev/null:/dev/n']", "dns": "8.8.8.8", "dns_opt": "[use-vc]", "dns_search": "example.com",
+    "domainname": "example.com", "expose": "['3000']", "external_links": "[x]", "gpus": "all", "group_add": "[mail]",
+    "hostname": "h", "init": "true", "ipc": "private", "isolation": "default", "label_file": "[labels.txt]",
+    "links": "[other]", "logging": "{driver: json-file}", "mac_address": "02:42:ac:11:00:02", "mem_limit": "1g",
+    "mem_reservation": "512m", "mem_swappiness": "10", "memswap_limit": "2g", "network_mode": "host",
+    "oom_kill_disable": "true", "oom_score_adj": "10", "pid": "host", "pids_limit": "100", "platform": "linux/amd64",
+    "post_start": "[{command: [echo, hi]}]", "pre_stop": "[{command: [echo, bye]}]", "privileged": "true",
+    "pull_policy": "missing", "read_only": "true", "runtime": "runc", "scale": "1", "secrets": "[s]",
+    "security_opt": "['no-new-privileges:true']", "shm_size": "64m", "stdin_open": "true", "stop_grace_period": "5s",
+    "stop_signal": "SIGINT", "storage_opt": "{size: 1G}", "sysctls": "{net.core.somaxconn: 1024}", "tmpfs": "/run",
+    "tty": "true", "ulimits": "{nofile: 1024}", "userns_mode": "host", "uts": "host", "volumes_from": "[other]",
+}  # fmt: skip
+TOP = "configs: {c: {file: ./c.txt}}\nsecrets: {s: {file: ./s.txt}}\n"
+
+
+def test_every_compose_service_key_is_taken_and_what_is_not_applied_is_said_per_key(tmp_path: Path) -> None:
+    """A file Compose accepts is never refused for a key of the Specification: each one this
+    layer does not apply yet gets one line naming the file, the service and the key."""
+    from oblako_backends.project.compose import NO_LOCAL_EFFECT, NOT_READ_YET, SPEC_KEYS, SUPPORTED
+
+    assert set(SAMPLES) == SPEC_KEYS - set(SUPPORTED) - NOT_READ_YET - {"image"}  # every key given to Compose
+    for name in ("c.txt", "s.txt", "labels.txt"):
+        (tmp_path / name).write_text("x=1\n")
+    body = "".join(f"    {key}: {value}\n" for key, value in SAMPLES.items())
+    path = tmp_path / "compose.yaml"
+    path.write_text(f"{TOP}services:\n  other:\n    image: busybox\n  web:\n    image: busybox\n{body}")
+    theirs, ours = compose_config(path), our_config(path)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.returncode == 0, ours.stderr
+    for key in SAMPLES:
+        said = "ignored (it changes nothing" if key in NO_LOCAL_EFFECT else "not applied yet by this layer"
+        assert f"{path}: services.web: {key}: {said}" in ours.stderr, key
+
+
+def test_a_key_that_is_not_compose_s_is_refused_by_both(tmp_path: Path) -> None:
+    path = tmp_path / "compose.yaml"
+    path.write_text("services:\n  web:\n    image: busybox\n    netwrk_mode: host\n")
+    theirs, ours = compose_config(path), our_config(path)
+    assert theirs.returncode != 0 and "netwrk_mode" in theirs.stderr
+    assert (
+        ours.returncode == 2
+        and "services.web: netwrk_mode: not a key of a Compose service; did you mean" in ours.stderr
+    )

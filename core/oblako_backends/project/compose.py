@@ -2,9 +2,9 @@
 services files give, so `up`, `down`, `ps`, `logs` and `config` never see a file format;
 and a project written back as Compose (`config`).
 
-The subset read is what local service stacks use (see SUPPORTED); keys that change nothing
-for a local run give a warning, and anything else is refused naming the file, the service
-and the key, with the nearest supported key. YAML is read safely and within bounds (reading.py),
+The keys read are SUPPORTED; the Specification's other service keys (SPEC_KEYS) give a warning
+naming the file, the service and the key, and the service runs without them; anything else is
+refused, with the nearest key of the Specification. YAML is read safely and within bounds (reading.py),
 and only when a Compose file is.
 """
 
@@ -58,6 +58,29 @@ SUPPORTED = (
 )
 # Keys that describe deployment or resources, not what runs: a local run does without them.
 NO_LOCAL_EFFECT = ("deploy", "logging", "mem_limit", "cpus", "cpu_shares", "stop_grace_period", "hostname", "init")
+# Every service key of the Compose Specification that Compose v2.40 accepts (a differential
+# test gives each to Compose). A key this layer does not apply yet is said once per service
+# when the file is read, before anything starts, and the service runs without it: a file
+# Compose accepts is never refused for it. Only `extends`, which changes what the file says,
+# is refused until it is read.
+SPEC_KEYS = frozenset(
+    {
+        *("annotations", "attach", "blkio_config", "build", "cap_add", "cap_drop", "cgroup", "cgroup_parent"),
+        *("command", "configs", "container_name", "cpu_count", "cpu_percent", "cpu_period", "cpu_quota"),
+        *("cpu_rt_period", "cpu_rt_runtime", "cpu_shares", "cpus", "cpuset", "credential_spec", "depends_on"),
+        *("deploy", "develop", "device_cgroup_rules", "devices", "dns", "dns_opt", "dns_search", "domainname"),
+        *("entrypoint", "env_file", "environment", "expose", "extends", "external_links", "extra_hosts", "gpus"),
+        *("group_add", "healthcheck", "hostname", "image", "init", "ipc", "isolation", "label_file", "labels"),
+        *("links", "logging", "mac_address", "mem_limit", "mem_reservation", "mem_swappiness", "memswap_limit"),
+        *("network_mode", "networks", "oom_kill_disable", "oom_score_adj", "pid", "pids_limit", "platform"),
+        *("ports", "post_start", "pre_stop", "privileged", "profiles", "pull_policy", "read_only", "restart"),
+        *("runtime", "scale", "secrets", "security_opt", "shm_size", "stdin_open", "stop_grace_period"),
+        *("stop_signal", "storage_opt", "sysctls", "tmpfs", "tty", "ulimits", "user", "userns_mode", "uts"),
+        *("volumes", "volumes_from", "working_dir"),
+    }
+)
+NOT_READ_YET = frozenset({"extends"})
+TOP_LEVEL_NOT_APPLIED = ("configs", "secrets", "models")
 TOP_LEVEL = ("name", "services", "volumes", "version", "networks")
 VOLUME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]+")  # what Docker accepts for a local volume
 
@@ -85,7 +108,11 @@ def read(paths: Path | Sequence[Path], project: str | None = None, profiles: Seq
         one = load_yaml(file, read_text(file, "Compose file"))
         if not isinstance(one, dict):
             raise ConfigurationError(f"{file}: a Compose file is a mapping, with its services under `services:`")
-        unknown = sorted(k for k in one if k not in TOP_LEVEL and not _extension(k))
+        for key in sorted(k for k in one if k in TOP_LEVEL_NOT_APPLIED):
+            warnings.warn(f"{file}: {key}: not applied yet by this layer; services run without it", stacklevel=2)
+        if "include" in one:
+            raise ConfigurationError(f"{file}: include: not read yet by this layer; give the files with -f instead")
+        unknown = sorted(k for k in one if k not in (*TOP_LEVEL, *TOP_LEVEL_NOT_APPLIED) and not _extension(k))
         if unknown:
             raise ConfigurationError(f"{file}: unknown top-level key {unknown[0]!r}; known: {', '.join(TOP_LEVEL)}")
         data = merge(data, interpolate.interpolate(one, lookup, file))
@@ -159,9 +186,14 @@ def _service(
         if key in NO_LOCAL_EFFECT:
             warnings.warn(f"{where(key)}: ignored (it changes nothing for a local run)", stacklevel=3)
             continue
-        near = difflib.get_close_matches(key, SUPPORTED, n=1)
-        hint = f"; did you mean {near[0]!r}?" if near else f"; supported: {', '.join(SUPPORTED)}"
-        raise ConfigurationError(f"{where(key)}: not supported{hint}")
+        if key in NOT_READ_YET:
+            raise ConfigurationError(f"{where(key)}: not read yet by this layer; write the service out in full")
+        if key in SPEC_KEYS:
+            warnings.warn(f"{where(key)}: not applied yet by this layer; the service runs without it", stacklevel=3)
+            continue
+        near = difflib.get_close_matches(key, sorted(SPEC_KEYS), n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        raise ConfigurationError(f"{where(key)}: not a key of a Compose service{hint}")
     build, dockerfile = _build(path, body.get("build"), where("build"))
     if "image" not in body and build is None:
         raise ConfigurationError(f"{where('image')}: required (or `build`, to build the image)")
