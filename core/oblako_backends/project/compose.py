@@ -11,6 +11,7 @@ and only when a Compose file is.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import re
 import warnings
@@ -209,7 +210,8 @@ def _service(
         "ports": dict(p for item in _list(body.get("ports"), where("ports")) for p in _ports(item, where("ports"))),
         "environment": environment,
         "volumes": dict(
-            _volume(path, item, where("volumes"), volumes) for item in _list(body.get("volumes"), where("volumes"))
+            _volume(path, item, where("volumes"), volumes, f"{project}_{name}")
+            for item in _list(body.get("volumes"), where("volumes"))
         ),
         "command": body.get("command"),
         "entrypoint": body.get("entrypoint"),
@@ -382,8 +384,13 @@ def _loopback_only(address: Any, where: str) -> str | None:
     return "127.0.0.1"
 
 
-def _volume(path: Path, item: Any, where: str, volumes: dict[str, str]) -> tuple[str, dict[str, str]]:
-    """Named volumes, relative and absolute binds, :ro/:rw and SELinux :z/:Z, or the long form."""
+def _volume(path: Path, item: Any, where: str, volumes: dict[str, str], owner: str) -> tuple[str, dict[str, str]]:
+    """Named volumes, relative and absolute binds, :ro/:rw and SELinux :z/:Z, or the long form.
+    An anonymous volume (`- /data`) is a volume of the service's own, `<owner>_anon_<hash of its
+    target>`: made by `up`, kept across `up`s as Compose keeps a service's anonymous volumes,
+    removed by `down -v`."""
+    if isinstance(item, dict) and item.get("type", "volume") == "volume" and item.get("source") in (None, ""):
+        item = {**item, "source": _anonymous(owner, item.get("target"))}
     if isinstance(item, dict):
         kind, source, target = item.get("type", "volume"), item.get("source"), item.get("target")
         if kind not in ("volume", "bind") or not isinstance(source, str) or not isinstance(target, str):
@@ -394,7 +401,7 @@ def _volume(path: Path, item: Any, where: str, volumes: dict[str, str]) -> tuple
     else:
         parts = str(item).split(":")
         if len(parts) == 1:
-            raise ConfigurationError(f"{where}: {item!r}: an anonymous volume needs a name here, e.g. data:{item}")
+            parts = [_anonymous(owner, parts[0]), parts[0]]
         source, target = parts[0], parts[1]
         options = set(",".join(parts[2:]).split(",")) - {"", "z", "Z", "rw"}
         if options - {"ro"}:
@@ -403,11 +410,17 @@ def _volume(path: Path, item: Any, where: str, volumes: dict[str, str]) -> tuple
         kind = "bind" if source.startswith((".", "/", "~")) else "volume"
     if kind == "bind":
         source = str((path.parent / os.path.expanduser(source)).resolve())
+    elif source.startswith(f"{owner}_anon_"):
+        pass  # the service's own (see above)
     elif source not in volumes:
         raise ConfigurationError(f"{where}: volume {source!r} is not declared under the top-level `volumes:`")
     else:
         source = volumes[source]
     return source, {"bind": target, "mode": "ro" if read_only else "rw"}
+
+
+def _anonymous(owner: str, target: Any) -> str:
+    return f"{owner}_anon_{hashlib.sha256(str(target).encode()).hexdigest()[:8]}"
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
