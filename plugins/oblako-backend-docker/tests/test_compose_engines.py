@@ -140,6 +140,35 @@ def test_down_v_removes_only_the_volumes_the_project_created(
         client.volumes.get(shared).remove()
 
 
+def test_an_anonymous_volume_keeps_its_data_across_ups_and_goes_with_down_v(
+    backend: Backend, tmp_path: Path, unique_name: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`- /data` is the service's own volume, as under Compose: what one `up` wrote there, the
+    next one finds; `down -v` removes it."""
+    project = unique_name("anon").lower()
+    path = tmp_path / "compose.yaml"
+    path.write_text(
+        f"services:\n  app:\n    image: {IMAGE}\n    volumes: [/data]\n"
+        "    command: ['sh', '-c', \"cat /data/f 2>/dev/null || echo first; echo kept > /data/f; echo up; "
+        "trap 'exit 0' TERM; sleep 600 & wait\"]\n"
+    )
+    logs = ["logs", "--project", project, "app"]
+    try:
+        assert cli(["up", "-f", str(path), "-p", project]) == 0
+        capsys.readouterr()
+        assert cli(logs) == 0 and "first" in capsys.readouterr().out
+        assert cli(["down", "-f", str(path), "-p", project]) == 0
+        assert cli(["up", "-f", str(path), "-p", project]) == 0
+        capsys.readouterr()
+        assert cli(logs) == 0 and "kept" in capsys.readouterr().out  # the same volume, found again
+        assert cli(["down", "-v", "-f", str(path), "-p", project]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith(f"removed volume {project}_app_anon_"), out
+        assert not [v.name for v in backend.docker_client().volumes.list() if v.name.startswith(f"{project}_app_anon_")]
+    finally:
+        cli(["down", "-v", "-f", str(path), "-p", project])
+
+
 def test_services_reach_each_other_by_service_name_on_the_projects_own_network(
     backend: Backend, tmp_path: Path, unique_name: Callable[[str], str], capsys: pytest.CaptureFixture[str]
 ) -> None:
