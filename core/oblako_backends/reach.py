@@ -13,8 +13,6 @@ this layer's labels and a project of its own, and is removed again, also on Ctrl
 from __future__ import annotations
 
 import contextlib
-import socket
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -22,7 +20,8 @@ import warnings
 from dataclasses import asdict, dataclass
 
 from .backend import Backend
-from .errors import OblakoBackendError
+from .commands import free_port
+from .errors import OblakoBackendError, ServiceNotReadyError
 from .project.model import default_network
 from .service import Service, log_check
 from .spec import HOST_GATEWAY
@@ -52,7 +51,7 @@ class Reach:
 def measure(backend: Backend, image: str) -> list[Reach]:
     """Start the listener and the clients, fetch, report, remove everything again."""
     project = f"oblako-doctor-{uuid.uuid4().hex[:8]}"
-    port = _free_port()
+    port = free_port()
     network = default_network(project)
     listener = Service(
         "listener",
@@ -136,14 +135,15 @@ def _from_host(listener: Service, port: int) -> Reach:
     return Reach("this host", True, f"{host}:{published}", via)
 
 
+def _reported(service: Service, info: object) -> bool:
+    """The client's readiness: it has said whether it reached the listener."""
+    return any(word in service.logs(tail=50) for word in (REACHED, MISSED))
+
+
 def _from_client(vantage: str, client: Service, port: int) -> Reach:
-    deadline = time.monotonic() + WAIT_SECONDS
-    logs = ""
-    while time.monotonic() < deadline:
-        logs = client.logs(tail=50)
-        if REACHED in logs or MISSED in logs:
-            break
-        time.sleep(0.2)  # the poll interval of waiting for the client's one line
+    with contextlib.suppress(ServiceNotReadyError):  # a client that never reports: said below
+        client.wait_ready(WAIT_SECONDS, _reported)
+    logs = client.logs(tail=50)
     said = next((line.split() for line in logs.splitlines() if line.startswith("gateway ")), [])
     name, gateway = (said[1], said[2]) if len(said) == 3 else (GATEWAY_NAME, "")
     address = f"{name}:{port}"
@@ -157,9 +157,3 @@ def _from_client(vantage: str, client: Service, port: int) -> Reach:
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
