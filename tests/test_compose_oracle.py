@@ -376,3 +376,17 @@ def test_a_key_that_is_not_compose_s_is_refused_by_both(tmp_path: Path) -> None:
         ours.returncode == 2
         and "services.web: netwrk_mode: not a key of a Compose service; did you mean" in ours.stderr
     )
+
+
+def test_compose_file_named_in_dotenv_is_read_as_compose_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COMPOSE_FILE", raising=False)
+    monkeypatch.delenv("COMPOSE_PATH_SEPARATOR", raising=False)
+    (tmp_path / "compose.yaml").write_text("services:\n  default-file: {image: busybox}\n")  # not the one named
+    (tmp_path / "a.yaml").write_text("services:\n  a: {image: busybox}\n")
+    (tmp_path / "b.yaml").write_text("services:\n  b: {image: busybox}\n")
+    (tmp_path / ".env").write_text("COMPOSE_FILE=a.yaml;b.yaml\nCOMPOSE_PATH_SEPARATOR=;\n")
+    theirs, ours = compose_config(cwd=tmp_path), our_config(cwd=tmp_path)
+    assert theirs.returncode == 0 and ours.returncode == 0, theirs.stderr + ours.stderr
+    assert sorted(json.loads(ours.stdout)["services"]) == sorted(json.loads(theirs.stdout)["services"]) == ["a", "b"]

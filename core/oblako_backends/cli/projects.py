@@ -16,24 +16,18 @@ TOML_FILE = "oblako.toml"  # the services file found in the current directory af
 
 
 def services_files(args: argparse.Namespace) -> list[str]:
-    """FILE, or every -f FILE in order (Compose files merge), else $COMPOSE_FILE (split at
-    $COMPOSE_PATH_SEPARATOR, else ':'), else the files Compose would pick here (and its
-    override file), else oblako.toml."""
+    """FILE, or every -f FILE in order (Compose files merge), else the Compose files Compose
+    would take here (project.compose.compose_files), else oblako.toml."""
     if args.file and args.file_option:
         raise ConfigurationError("give the services file as FILE or with -f FILE, not both")
     if args.file or args.file_option:
         return [args.file] if args.file else list(args.file_option)
-    import os
-
-    given = os.environ.get("COMPOSE_FILE", "")  # Compose's own: its files, in order, as -f would give them
-    if given.strip():
-        return [f for f in given.split(os.environ.get("COMPOSE_PATH_SEPARATOR") or os.pathsep) if f]
     from pathlib import Path
 
-    from ..project.compose import DEFAULT_FILES, find_default
+    from ..project.compose import DEFAULT_FILES, compose_files
 
     here = Path.cwd()
-    found = find_default(here) or ([here / TOML_FILE] if (here / TOML_FILE).is_file() else [])
+    found = compose_files(here) or ([here / TOML_FILE] if (here / TOML_FILE).is_file() else [])
     if not found:
         raise ConfigurationError(
             f"which services file? give FILE or -f FILE; none of {', '.join(DEFAULT_FILES)} or {TOML_FILE} is in {here}"

@@ -86,6 +86,18 @@ TOP_LEVEL = ("name", "services", "volumes", "version", "networks")
 VOLUME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]+")  # what Docker accepts for a local volume
 
 
+def compose_files(directory: Path) -> list[Path]:
+    """The files Compose reads when given none, run in `directory`: $COMPOSE_FILE (from the
+    shell, else the `.env` there; split at $COMPOSE_PATH_SEPARATOR, else ':'), else
+    find_default."""
+    lookup = interpolate.variables(directory, os.environ)
+    given = lookup("COMPOSE_FILE") or ""
+    if given.strip():
+        separator = lookup("COMPOSE_PATH_SEPARATOR") or os.pathsep
+        return [directory / name for name in given.split(separator) if name]
+    return find_default(directory)
+
+
 def find_default(directory: Path) -> list[Path]:
     """The Compose files Compose itself picks in `directory` (none, or the first of
     DEFAULT_FILES and then the first of OVERRIDE_FILES present)."""
