@@ -272,3 +272,50 @@ def test_an_address_named_for_a_port_stays_with_that_port(tmp_path: Path, monkey
     )
     ports = {p.container_port: (p.host_ip, p.host_port) for p in spec_of(path, "web").spec.ports}
     assert ports == {80: ("127.0.0.1", 18933), 81: (None, 18934), 82: ("127.0.0.1", None)}
+
+
+BAD_SETTINGS = [  # each class of bad value this stop's new inputs take, and what the refusal names
+    ({".env": 'A="never closed\n'}, {}, r"\.env:1: a value opened with \" is never closed"),
+    ({".env": "1BAD=x\n"}, {}, r"\.env:1: '1BAD=x': expected KEY=VALUE, KEY being a variable name"),
+    ({".env": "A=${B\n"}, {}, r"\.env:1: A: invalid interpolation"),
+    ({"app.env": "-x=1\n"}, {}, r"app\.env:1: '-x=1': expected KEY=VALUE"),
+    ({}, {"COMPOSE_PROJECT_NAME": "Bad Name!"}, "COMPOSE_PROJECT_NAME"),
+    ({".env": "COMPOSE_PROJECT_NAME=-leading\n"}, {}, "COMPOSE_PROJECT_NAME"),
+    ({}, {"COMPOSE_FILE": "missing.yaml"}, r"can't read the Compose file .*missing\.yaml"),
+    ({}, {"COMPOSE_PROFILES": ""}, None),  # blank: no profile, the file reads
+]
+
+
+@pytest.mark.parametrize("files, env, refused", BAD_SETTINGS)
+def test_bad_dotenv_lines_and_compose_settings_are_refused_naming_what(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    files: dict[str, str],
+    env: dict[str, str],
+    refused: str | None,
+) -> None:
+    import re
+
+    for name in ("COMPOSE_PROJECT_NAME", "COMPOSE_FILE", "COMPOSE_PROFILES"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    compose(tmp_path, "services:\n  web:\n    image: x:1\n    env_file: [{path: app.env, required: false}]\n")
+    monkeypatch.chdir(tmp_path)
+    code = cli(["config", "--json"])
+    err = capsys.readouterr().err
+    if refused is None:
+        assert code == 0, err
+    else:
+        assert code == 2 and re.search(refused, err), err
+
+
+def test_doctor_reach_refuses_a_bad_image_before_starting_anything(capsys: pytest.CaptureFixture[str]) -> None:
+    from oblako_backends import get_backend
+
+    assert cli(["doctor", "--backend", "memory", "--reach", "Not An Image"]) == 2
+    assert "invalid image" in capsys.readouterr().err
+    assert not [c.name for c in get_backend("memory").list() if (c.project or "").startswith("oblako-doctor-")]
