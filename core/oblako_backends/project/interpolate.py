@@ -43,7 +43,8 @@ def interpolate(value: Any, lookup: Lookup, path: Path, where: str = "") -> Any:
         return substitute(value, lookup, f"{path}: {where}")
     except _Invalid:
         raise ConfigurationError(
-            f"{path}: {where}: invalid interpolation in {value!r}; write $$ for a literal $"
+            f"{path}: {where}: invalid interpolation (a `${{` unclosed, or not followed by a variable name); "
+            "write $$ for a literal $"
         ) from None
 
 
@@ -135,7 +136,8 @@ def dotenv(path: Path, lookup: Lookup) -> dict[str, str]:
         key, separator, rest = text[i:end].partition("=")
         key = key.strip().removeprefix("export ").strip()
         if not NAME.fullmatch(key):
-            raise ConfigurationError(f"{path}:{line}: {statement!r}: expected KEY=VALUE, KEY being a variable name")
+            # The key only: what follows `=` may be a secret.
+            raise ConfigurationError(f"{path}:{line}: {key!r}: expected KEY=VALUE, KEY being a variable name")
         if not separator:
             inherited = lookup(key)
             if inherited is not None:
