@@ -576,12 +576,24 @@ def forget_rootless(directory: Path) -> None:
         uid = pwd.getpwnam(ROOTLESS_USER).pw_uid
     except KeyError:
         uid = -1
-    for proc in Path("/proc").iterdir() if uid >= 0 else ():
-        if not proc.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            if proc.stat().st_uid == uid and runtime_dir in (proc / "environ").read_bytes().split(b"\0"):
-                os.kill(int(proc.name), signal.SIGKILL)
+
+    def killed_any() -> bool:
+        """SIGKILL each live process of the run; False when there was none left. A process
+        being killed can still fork (conmon, the pause process), so this repeats until none."""
+        found = False
+        for proc in Path("/proc").iterdir() if uid >= 0 else ():
+            if not proc.name.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                ours = proc.stat().st_uid == uid and runtime_dir in (proc / "environ").read_bytes().split(b"\0")
+                if ours and (proc / "exe").exists():  # a zombie (killed, not yet reaped) has no executable left
+                    os.kill(int(proc.name), signal.SIGKILL)
+                    found = True
+        return found
+
+    deadline = time.monotonic() + 15
+    while killed_any() and time.monotonic() < deadline:
+        time.sleep(0.1)  # SIGKILL is delivered asynchronously: look again until none is left
     record = directory / "tun-mode"
     if record.exists():
         TUN.chmod(int(record.read_text(), 8))
