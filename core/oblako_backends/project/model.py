@@ -33,6 +33,7 @@ class ServiceDef:
     depends_on: tuple[str, ...] = ()
     ready_timeout: float = DEFAULT_READY_TIMEOUT
     unset: tuple[str, ...] = ()  # environment keys named without a value and set nowhere: none reach the container
+    replicas: int = 1  # `scale` or `deploy.replicas`: containers <project>-<service>-1 .. -<replicas>
 
     @property
     def container_name(self) -> str:
