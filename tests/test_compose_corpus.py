@@ -27,11 +27,8 @@ DIFFERENT: dict[str, str] = {
     "compose-go/loader/extends/withdir/compose.yaml": "extends",
     "compose-go/loader/extends/withdir/dir/compose.yaml": "extends",
     "compose/publish/oci/compose.yaml": "extends",
-    "compose-go/loader/compose-test-with-version.yaml": "a build context that is no directory with a Dockerfile",
-    "compose/watch/compose.yaml": "a build context without a Dockerfile",
-    "compose/simple-build-test/compose-interpolate.yaml": "an empty dockerfile",
-    "compose/cascade/compose.yaml": "depends_on condition service_completed_successfully",
-    "compose/network-test/compose.yaml": "depends_on implied by network_mode: service:",
+    "compose-go/loader/compose-test-with-version.yaml": "build context lacks a Dockerfile: refused here",
+    "compose/cascade/compose.yaml": "service_completed_successfully: refused, up cannot wait for it",
 }
 
 

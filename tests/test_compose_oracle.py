@@ -392,3 +392,40 @@ def test_compose_file_named_in_dotenv_is_read_as_compose_reads_it(
     theirs, ours = compose_config(cwd=tmp_path), our_config(cwd=tmp_path)
     assert theirs.returncode == 0 and ours.returncode == 0, theirs.stderr + ours.stderr
     assert sorted(json.loads(ours.stdout)["services"]) == sorted(json.loads(theirs.stdout)["services"]) == ["a", "b"]
+
+
+IMPLIED = """
+services:
+  app:
+    build: {context: ctx, dockerfile: ""}
+    links: [linked, "aliased:alias"]
+    volumes_from: [shared, "shared:ro", "container:not-a-service"]
+    network_mode: "service:net"
+    ipc: "service:ipc"
+    pid: "service:pid"
+    depends_on: [named]
+  inline:
+    build:
+      dockerfile_inline: "FROM busybox"
+"""
+
+
+def test_dependencies_compose_implies_and_build_defaults_are_read_as_compose_reads_them(tmp_path: Path) -> None:
+    """links, volumes_from, and network_mode/ipc/pid `service:X` make the service wait for X,
+    as in Compose; an empty dockerfile is the default one; dockerfile_inline is taken (with a warning)."""
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "Dockerfile").write_text("FROM busybox\n")
+    others = "".join(
+        f"  {name}: {{image: busybox}}\n" for name in ("linked", "aliased", "shared", "net", "ipc", "pid", "named")
+    )
+    path = tmp_path / "compose.yaml"
+    path.write_text(IMPLIED + others)
+    theirs, ours = compose_config(path), our_config(path)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.returncode == 0, ours.stderr
+    their_app, our_app = json.loads(theirs.stdout)["services"]["app"], json.loads(ours.stdout)["services"]["app"]
+    assert sorted(our_app["depends_on"]) == sorted(their_app["depends_on"])
+    assert sorted(our_app["depends_on"]) == ["aliased", "ipc", "linked", "named", "net", "pid", "shared"]
+    assert our_app["build"]["context"] == their_app["build"]["context"] == str(tmp_path / "ctx")
+    assert our_app["build"]["dockerfile"] == their_app["build"].get("dockerfile", "Dockerfile") == "Dockerfile"
+    assert f"{path}: services.inline: build: dockerfile_inline: not applied yet" in ours.stderr

@@ -234,6 +234,7 @@ def _service(
         "health": health,
     }
     depends = _depends_on(body.get("depends_on"), where("depends_on"))
+    depends += tuple(n for n in _implied_dependencies(body) if n not in depends)
     ready = DEFAULT_READY_TIMEOUT
     if health is not None:  # long enough for the check to pass after its start period
         ready = max(ready, health.start_period + (health.retries + 1) * (health.interval + health.timeout))
@@ -502,8 +503,14 @@ def _build(path: Path, value: Any, where: str) -> tuple[Path | None, str]:
     context, dockerfile = (
         (value, DOCKERFILE)
         if isinstance(value, str)
-        else (value.get("context", "."), value.get("dockerfile", DOCKERFILE))
+        else (value.get("context", "."), value.get("dockerfile") or DOCKERFILE)  # "" is the default, as in Compose
     )
+    if isinstance(value, dict) and "dockerfile_inline" in value:
+        warnings.warn(
+            f"{where}: dockerfile_inline: not applied yet by this layer; building needs a Dockerfile in the context",
+            stacklevel=4,
+        )
+        return (path.parent / str(context)).resolve(), DOCKERFILE
     try:
         dockerfile = validate_dockerfile(dockerfile)
     except InvalidSpecError as exc:
@@ -512,6 +519,21 @@ def _build(path: Path, value: Any, where: str) -> tuple[Path | None, str]:
     if not (directory / dockerfile).is_file():
         raise ConfigurationError(f"{where}: {directory} has no {dockerfile}")
     return directory, dockerfile
+
+
+def _implied_dependencies(body: dict[str, Any]) -> list[str]:
+    """The services a service needs without naming them under depends_on, as Compose adds them:
+    `links` (`name` or `name:alias`), `volumes_from` (`name` or `name:ro`, not `container:...`),
+    and `network_mode`, `ipc` and `pid` set to `service:name`."""
+    links: list[Any] = body["links"] if isinstance(body.get("links"), list) else []
+    sources: list[Any] = body["volumes_from"] if isinstance(body.get("volumes_from"), list) else []
+    names = [str(link).split(":", 1)[0] for link in links]
+    names += [str(source).split(":", 1)[0] for source in sources if not str(source).startswith("container:")]
+    for key in ("network_mode", "ipc", "pid"):
+        value = body.get(key)
+        if isinstance(value, str) and value.startswith("service:"):
+            names.append(value.removeprefix("service:"))
+    return list(dict.fromkeys(names))
 
 
 def _depends_on(value: Any, where: str) -> tuple[str, ...]:
