@@ -342,7 +342,7 @@ SAMPLES = {  # a value Compose accepts, for each service key this layer does not
     "mem_reservation": "512m", "mem_swappiness": "10", "memswap_limit": "2g", "network_mode": "host",
     "oom_kill_disable": "true", "oom_score_adj": "10", "pid": "host", "pids_limit": "100", "platform": "linux/amd64",
     "post_start": "[{command: [echo, hi]}]", "pre_stop": "[{command: [echo, bye]}]", "privileged": "true",
-    "pull_policy": "missing", "read_only": "true", "runtime": "runc", "scale": "1", "secrets": "[s]",
+    "pull_policy": "missing", "read_only": "true", "runtime": "runc", "secrets": "[s]",
     "security_opt": "['no-new-privileges:true']", "shm_size": "64m", "stdin_open": "true", "stop_grace_period": "5s",
     "stop_signal": "SIGINT", "storage_opt": "{size: 1G}", "sysctls": "{net.core.somaxconn: 1024}", "tmpfs": "/run",
     "tty": "true", "ulimits": "{nofile: 1024}", "userns_mode": "host", "uts": "host", "volumes_from": "[other]",
@@ -429,3 +429,53 @@ def test_dependencies_compose_implies_and_build_defaults_are_read_as_compose_rea
     assert our_app["build"]["context"] == their_app["build"]["context"] == str(tmp_path / "ctx")
     assert our_app["build"]["dockerfile"] == their_app["build"].get("dockerfile", "Dockerfile") == "Dockerfile"
     assert f"{path}: services.inline: build: dockerfile_inline: not applied yet" in ours.stderr
+
+
+REPLICAS = {  # the service's keys, and how many containers Compose makes of it
+    "scale: 3": 3,
+    "deploy: {replicas: 2}": 2,
+    "{scale: 2, deploy: {replicas: 2}}": 2,
+    "scale: '4'": 4,
+    "deploy: {replicas: '${REPLICAS_UNSET:-5}'}": 5,
+    "scale: 0": 0,
+    "{scale: 1, container_name: only-one}": 1,
+}
+
+
+def replicas_of(service: dict[str, object]) -> object:
+    deploy = service.get("deploy")
+    return service.get("scale", deploy.get("replicas", 1) if isinstance(deploy, dict) else 1)
+
+
+@pytest.mark.parametrize("keys", REPLICAS)
+def test_scale_and_deploy_replicas_are_read_as_compose_reads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys: str
+) -> None:
+    monkeypatch.delenv("REPLICAS_UNSET", raising=False)
+    path = tmp_path / "compose.yaml"
+    body = f"{{image: busybox, {keys[1:]}" if keys.startswith("{") else f"\n    image: busybox\n    {keys}"
+    path.write_text(f"services:\n  web: {body}\n")
+    theirs, ours = compose_config(path), our_config(path)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.returncode == 0, ours.stderr
+    their_web, our_web = json.loads(theirs.stdout)["services"]["web"], json.loads(ours.stdout)["services"]["web"]
+    assert replicas_of(our_web) == replicas_of(their_web) == REPLICAS[keys]
+    assert "scale: not applied" not in ours.stderr
+
+
+REPLICAS_REFUSED = {
+    "{scale: 2, deploy: {replicas: 3}}": "scale: can't set distinct values on 'scale' and 'deploy.replicas'",
+    "{scale: 2, container_name: named}": "container_name: can't be set with 2 replicas",
+    "{deploy: {replicas: 3}, container_name: named}": "container_name: can't be set with 3 replicas",
+    "{scale: -1}": "scale: -1 is not a number of replicas",
+}
+
+
+@pytest.mark.parametrize("keys", REPLICAS_REFUSED)
+def test_what_compose_refuses_of_scale_and_replicas_is_refused_here_too(tmp_path: Path, keys: str) -> None:
+    path = tmp_path / "compose.yaml"
+    path.write_text(f"services:\n  web: {{image: busybox, {keys[1:]}\n")
+    theirs, ours = compose_config(path), our_config(path)
+    assert theirs.returncode != 0 and theirs.stderr.strip(), theirs.stdout
+    assert ours.returncode == 2, ours.stdout
+    assert f"{path}: services.web: {REPLICAS_REFUSED[keys]}" in ours.stderr

@@ -53,6 +53,7 @@ SUPPORTED = (
     "ports",
     "profiles",
     "restart",
+    "scale",
     "user",
     "volumes",
     "working_dir",
@@ -196,7 +197,7 @@ def _service(
     for key in body:
         if key in SUPPORTED or _extension(key):
             continue
-        if key in NO_LOCAL_EFFECT:
+        if key in NO_LOCAL_EFFECT:  # deploy's replicas are read (_replicas)
             warnings.warn(f"{where(key)}: ignored (it changes nothing for a local run)", stacklevel=3)
             continue
         if key in NOT_READ_YET:
@@ -235,12 +236,41 @@ def _service(
     }
     depends = _depends_on(body.get("depends_on"), where("depends_on"))
     depends += tuple(n for n in _implied_dependencies(body) if n not in depends)
+    replicas = _replicas(body, where)
+    if body.get("container_name") and replicas > 1:
+        raise ConfigurationError(
+            f"{where('container_name')}: can't be set with {replicas} replicas (scale or deploy.replicas): "
+            "each container needs a name of its own"
+        )
     ready = DEFAULT_READY_TIMEOUT
     if health is not None:  # long enough for the check to pass after its start period
         ready = max(ready, health.start_period + (health.retries + 1) * (health.interval + health.timeout))
     container_name = str(body.get("container_name") or f"{project}-{name}")
     how = {"build": build, "dockerfile": dockerfile, "depends_on": depends, "ready_timeout": ready, "unset": unset}
-    return service_def(path, name, image, project, fields, container_name, **how)
+    return service_def(path, name, image, project, fields, container_name, replicas=replicas, **how)
+
+
+def _replicas(body: dict[str, Any], where: Any) -> int:
+    """How many containers the service runs: `scale`, or `deploy.replicas` (the same number if
+    both are given, as Compose wants), else 1. A number, or the text of one (interpolated)."""
+    deploy = body.get("deploy")
+    replicas = deploy.get("replicas") if isinstance(deploy, dict) else None
+    given = {
+        key: _count(value, where(key))
+        for key, value in (("scale", body.get("scale")), ("deploy.replicas", replicas))
+        if value is not None
+    }
+    if len(set(given.values())) > 1:
+        raise ConfigurationError(f"{where('scale')}: can't set distinct values on 'scale' and 'deploy.replicas'")
+    return next(iter(given.values()), 1)
+
+
+def _count(value: Any, where: str) -> int:
+    """A number of replicas: a whole number from 0, or the text of one."""
+    text = str(value)
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not (text.isascii() and text.isdigit()):
+        raise ConfigurationError(f"{where}: {value!r} is not a number of replicas (a whole number from 0)")
+    return int(text)
 
 
 def _active(profiles: list[Any], enabled: set[str]) -> bool:
@@ -603,6 +633,8 @@ def write(project: Project, show_environment: bool = False) -> dict[str, Any]:
             named |= {v.source for v in spec.volumes if v.is_named}
         if spec.working_dir:
             entry["working_dir"] = spec.working_dir
+        if definition.replicas != 1:
+            entry["scale"] = definition.replicas
         if spec.health is not None:
             entry["healthcheck"] = {
                 "test": ["CMD", *spec.health.command],
