@@ -266,7 +266,7 @@ def compared(document: dict[str, object]) -> dict[str, object]:
     out: dict[str, object] = {}
     for name, service in services.items():
         out[name] = {
-            "image": service["image"],
+            "image": service.get("image"),
             "command": service.get("command"),
             "environment": service.get("environment"),
             "labels": service.get("labels"),
@@ -479,3 +479,211 @@ def test_what_compose_refuses_of_scale_and_replicas_is_refused_here_too(tmp_path
     assert theirs.returncode != 0 and theirs.stderr.strip(), theirs.stdout
     assert ours.returncode == 2, ours.stdout
     assert f"{path}: services.web: {REPLICAS_REFUSED[keys]}" in ours.stderr
+
+
+def project_view(document: dict[str, object]) -> dict[str, object]:
+    """What a user sees of each service, in a form both tools print alike: `compared`, with
+    named volumes by the name they have on the engine, ports and the build context."""
+    services, volumes = document["services"], document.get("volumes") or {}
+    assert isinstance(services, dict) and isinstance(volumes, dict)
+    view = compared(document)
+    for name, service in services.items():
+        entry = view[name]
+        assert isinstance(entry, dict)
+        entry["volumes"] = sorted(
+            (v["type"], volumes.get(v["source"], {}).get("name", v["source"]) if v["type"] == "volume" else v["source"])
+            + (v["target"],)
+            for v in service.get("volumes", [])
+        )
+        entry["ports"] = ports_of(document, name)
+        entry["build"] = (service.get("build") or {}).get("context")
+        if "build" in service:
+            del entry["image"]  # a built image with no name in the file: named by each tool its own way
+    return view
+
+
+def same_project(path: Path, options: tuple[str, ...] = ()) -> dict[str, object]:
+    theirs, ours = compose_config(path, options=options), our_config(path, options=options)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.returncode == 0, ours.stderr
+    view = project_view(json.loads(ours.stdout))
+    assert view == project_view(json.loads(theirs.stdout))
+    return view
+
+
+def write_files(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+EXTENDS = {
+    ".env": "WHO=project\n",
+    "base/.env": "WHO=base-dir\n",  # not read: an extended file takes the project's variables
+    "base/app.env": "FROM_ENV_FILE=base\n",
+    "base/ctx/Dockerfile": "FROM busybox\n",
+    "base/common.yaml": """
+services:
+  root:
+    image: "root-${WHO}"
+    environment: {A: "1", B: "2"}
+    volumes: ["./data:/data", "/abs:/abs", "shared:/shared"]
+    ports: ["127.0.0.1:18960:80"]
+    command: [echo, root]
+    labels: {tier: root}
+  built:
+    build: ctx
+    env_file: app.env
+    depends_on: [cache]
+  middle:
+    extends: root
+    environment: {B: "from-middle", C: "3"}
+    healthcheck: {test: [CMD, "true"], retries: 2}
+  profiled:
+    image: busybox
+    profiles: [extra]
+""",
+    "compose.yaml": """
+services:
+  web:
+    extends: {file: base/common.yaml, service: middle}
+    environment: {C: "from-web"}
+    ports: ["18961:81"]
+    volumes: ["./mine:/data"]
+  worker:
+    extends: {file: ./base/common.yaml, service: built}
+    command: [work]
+  solo:
+    image: solo
+    labels: {tier: solo}
+    environment: [S=1]
+  again:
+    extends: solo
+    labels: {tier: again}
+    environment: [T=2]
+  extra:
+    extends: {file: base/common.yaml, service: profiled}
+  cache:
+    image: busybox
+volumes:
+  shared: {}
+""",
+}
+
+
+@pytest.mark.parametrize("options", [(), ("--profile", "extra")])
+def test_extends_is_read_as_compose_reads_it(tmp_path: Path, options: tuple[str, ...]) -> None:
+    """`extends` in the same file (`extends: name`) and from another (`file:`), nested: the
+    other file's relative paths are its own directory's, its variables the project's; the
+    extending service merges onto the one it extends as files merge, and inherits profiles."""
+    write_files(tmp_path, EXTENDS)
+    view = same_project(tmp_path / "compose.yaml", options)
+    web, worker = view["web"], view["worker"]
+    assert isinstance(web, dict) and isinstance(worker, dict)
+    assert web["image"] == "root-project"
+    assert web["environment"] == {"A": "1", "B": "from-middle", "C": "from-web"}
+    assert ("bind", str(tmp_path / "mine"), "/data") in web["volumes"]
+    assert worker["build"] == str(tmp_path / "base" / "ctx")
+    assert ("extra" in view) == bool(options)
+
+
+EXTENDS_REFUSED = {
+    "a cycle": "services:\n  a:\n    extends: b\n  b:\n    extends: {service: a}\n",
+    "a service that is not there": "services:\n  a:\n    extends: {service: nowhere}\n",
+    "a file that is not there": "services:\n  a:\n    extends: {file: nowhere.yaml, service: a}\n",
+}
+
+
+@pytest.mark.parametrize("case", EXTENDS_REFUSED)
+def test_what_compose_refuses_of_extends_is_refused_here_too(tmp_path: Path, case: str) -> None:
+    path = tmp_path / "compose.yaml"
+    path.write_text(EXTENDS_REFUSED[case])
+    theirs, ours = compose_config(path), our_config(path)
+    assert theirs.returncode != 0 and theirs.stderr.strip(), theirs.stdout
+    assert ours.returncode == 2, ours.stdout
+    assert f"{path}: services.a: extends: " in ours.stderr and "Traceback" not in ours.stderr, ours.stderr
+
+
+INCLUDES = {
+    ".env": "WHO=project\nSHARED=project\n",
+    "short/.env": "WHO=short-dir\nONLY_SHORT=short\n",  # under the project's own variables
+    "short/Dockerfile": "FROM busybox\n",
+    "short/compose.yaml": """
+name: not-this-one
+include:
+  - deeper/compose.yaml
+services:
+  short:
+    build: .
+    image: "short-${WHO}-${ONLY_SHORT:-none}"
+    volumes: ["./data:/data", "kept:/kept"]
+    env_file: app.env
+volumes:
+  kept: {}
+""",
+    "short/app.env": "FROM_FILE=short\n",
+    "short/deeper/compose.yaml": "services:\n  deep:\n    image: deep\n    volumes: ['./d:/d']\n",
+    "long/a.yaml": """
+services:
+  long:
+    image: "long-${WHO}-${CUSTOM:-none}-${IN_PD:-none}"
+    volumes: ["./data:/data"]
+    env_file: [vars.env]
+    ports: ["18970:80"]
+""",
+    "long/b.yaml": "services:\n  long:\n    environment: [FROM_SECOND=1]\n",
+    "pd/vars.env": "FROM_PD=1\n",
+    "pd/.env": "IN_PD=pd\n",
+    "custom.env": "CUSTOM=custom\n",
+    "same.yaml": "services:\n  same:\n    image: same\n",
+    "compose.yaml": """
+include:
+  - short/compose.yaml
+  - path: [long/a.yaml, long/b.yaml]
+    project_directory: pd
+    env_file: custom.env
+  - same.yaml
+  - path: same.yaml
+services:
+  web:
+    image: "web-${WHO}"
+    depends_on: [short, long]
+""",
+}
+
+
+def test_include_is_read_as_compose_reads_it(tmp_path: Path) -> None:
+    """`include`, short and long: each included project keeps its relative paths (against its
+    project directory, by default its file's), its own includes, its volumes, and reads its
+    .env (or the env_file named) under the project's variables; one file included twice is one."""
+    write_files(tmp_path, INCLUDES)
+    view = same_project(tmp_path / "compose.yaml")
+    assert sorted(view) == ["deep", "long", "same", "short", "web"]
+    long, short = view["long"], view["short"]
+    assert isinstance(long, dict) and isinstance(short, dict)
+    assert long["image"] == "long-project-custom-none"
+    assert long["environment"] == {"FROM_PD": "1", "FROM_SECOND": "1"}
+    assert ("bind", str(tmp_path / "pd" / "data"), "/data") in long["volumes"]
+    assert short["build"] == str(tmp_path / "short")
+
+
+INCLUDE_REFUSED = {
+    "a service of the same name, different": (
+        "include: [other.yaml]\nservices:\n  a:\n    image: mine\n",
+        "services.a: conflicts with",
+    ),
+    "a cycle": ("include: [compose.yaml]\nservices:\n  a:\n    image: mine\n", "include[0].path: "),
+    "a file that is not there": ("include: [nowhere.yaml]\nservices:\n  a:\n    image: mine\n", "include[0].path: "),
+}
+
+
+@pytest.mark.parametrize("case", INCLUDE_REFUSED)
+def test_what_compose_refuses_of_include_is_refused_here_too(tmp_path: Path, case: str) -> None:
+    text, said = INCLUDE_REFUSED[case]
+    (tmp_path / "other.yaml").write_text("services:\n  a:\n    image: theirs\n")
+    path = tmp_path / "compose.yaml"
+    path.write_text(text)
+    theirs, ours = compose_config(path), our_config(path)
+    assert theirs.returncode != 0 and theirs.stderr.strip(), theirs.stdout
+    assert ours.returncode == 2, ours.stdout
+    assert f"{path}: {said}" in ours.stderr and "Traceback" not in ours.stderr, ours.stderr

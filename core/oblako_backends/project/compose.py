@@ -6,6 +6,9 @@ The keys read are SUPPORTED; the Specification's other service keys (SPEC_KEYS) 
 naming the file, the service and the key, and the service runs without them; anything else is
 refused, with the nearest key of the Specification. YAML is read safely and within bounds (reading.py),
 and only when a Compose file is.
+
+A file's `include:` and its services' `extends:` are read as Compose reads them: the files they
+name keep their relative paths (their project directory's, or the extended file's directory's).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ SUPPORTED = (
     "entrypoint",
     "environment",
     "env_file",
+    "extends",
     "extra_hosts",
     "healthcheck",
     "image",
@@ -63,8 +67,7 @@ NO_LOCAL_EFFECT = ("deploy", "logging", "mem_limit", "cpus", "cpu_shares", "stop
 # Every service key of the Compose Specification that Compose v2.40 accepts (a differential
 # test gives each to Compose). A key this layer does not apply yet is said once per service
 # when the file is read, before anything starts, and the service runs without it: a file
-# Compose accepts is never refused for it. Only `extends`, which changes what the file says,
-# is refused until it is read.
+# Compose accepts is never refused for it.
 SPEC_KEYS = frozenset(
     {
         *("annotations", "attach", "blkio_config", "build", "cap_add", "cap_drop", "cgroup", "cgroup_parent"),
@@ -81,9 +84,9 @@ SPEC_KEYS = frozenset(
         *("volumes", "volumes_from", "working_dir"),
     }
 )
-NOT_READ_YET = frozenset({"extends"})
+NOT_READ_YET: frozenset[str] = frozenset()  # keys refused until they are read
 TOP_LEVEL_NOT_APPLIED = ("configs", "secrets", "models")
-TOP_LEVEL = ("name", "services", "volumes", "version", "networks")
+TOP_LEVEL = ("name", "services", "volumes", "version", "networks", "include")
 VOLUME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]+")  # what Docker accepts for a local volume
 
 
@@ -119,17 +122,7 @@ def read(paths: Path | Sequence[Path], project: str | None = None, profiles: Seq
     lookup = interpolate.variables(path.parent, os.environ)
     data: dict[str, Any] = {}
     for file in files:
-        one = load_yaml(file, read_text(file, "Compose file"))
-        if not isinstance(one, dict):
-            raise ConfigurationError(f"{file}: a Compose file is a mapping, with its services under `services:`")
-        for key in sorted(k for k in one if k in TOP_LEVEL_NOT_APPLIED):
-            warnings.warn(f"{file}: {key}: not applied yet by this layer; services run without it", stacklevel=2)
-        if "include" in one:
-            raise ConfigurationError(f"{file}: include: not read yet by this layer; give the files with -f instead")
-        unknown = sorted(k for k in one if k not in (*TOP_LEVEL, *TOP_LEVEL_NOT_APPLIED) and not _extension(k))
-        if unknown:
-            raise ConfigurationError(f"{file}: unknown top-level key {unknown[0]!r}; known: {', '.join(TOP_LEVEL)}")
-        data = merge(data, interpolate.interpolate(one, lookup, file))
+        data = merge(data, _document(file, lookup, (), None))
     if not isinstance(data.get("services"), dict) or not data["services"]:
         raise ConfigurationError(f"{path}: no services; a Compose file lists them under `services:`")
     enabled = set(profiles if profiles is not None else (lookup(PROFILES_VAR) or "").split(",")) - {""}
@@ -161,6 +154,195 @@ def read(paths: Path | Sequence[Path], project: str | None = None, profiles: Seq
     volumes = _volume_names(path, data.get("volumes"), chosen)
     defs = [_service(path, service, body, chosen, volumes, lookup) for service, body in data["services"].items()]
     return assemble(path, defs, chosen)
+
+
+def _document(
+    file: Path, lookup: interpolate.Lookup, chain: tuple[Path, ...], directory: Path | None
+) -> dict[str, Any]:
+    """One Compose file, checked and interpolated, with what it includes added and its services'
+    `extends` resolved. `directory`: where its relative paths are, when it is not the project's
+    (an included file's project directory, an extended file's own); they are then made absolute.
+    `chain`: the files including this one, to refuse a cycle."""
+    one = _yaml_mapping(file, "a Compose file is a mapping, with its services under `services:`")
+    for key in sorted(k for k in one if k in TOP_LEVEL_NOT_APPLIED):
+        warnings.warn(f"{file}: {key}: not applied yet by this layer; services run without it", stacklevel=4)
+    unknown = sorted(k for k in one if k not in (*TOP_LEVEL, *TOP_LEVEL_NOT_APPLIED) and not _extension(k))
+    if unknown:
+        raise ConfigurationError(f"{file}: unknown top-level key {unknown[0]!r}; known: {', '.join(TOP_LEVEL)}")
+    data: dict[str, Any] = interpolate.interpolate(one, lookup, file)
+    imported = _included(file, data.pop("include", None), lookup, (*chain, file.resolve()), directory)
+    services = data.get("services")
+    if isinstance(services, dict):
+        data["services"] = {
+            name: _extended(file, name, services, lookup, ()) if isinstance(body, dict) else body
+            for name, body in services.items()
+        }
+        if directory is not None:
+            data["services"] = {
+                name: _absolute(directory, body) if isinstance(body, dict) else body
+                for name, body in data["services"].items()
+            }
+    for other, part in imported:
+        for key in ("services", "volumes", "networks"):
+            mine, theirs = data.get(key), part.get(key)
+            if not isinstance(theirs, dict):
+                continue
+            if not isinstance(mine, dict):
+                mine = data[key] = {}
+            for name, body in theirs.items():
+                if key == "services" and name in mine and mine[name] != body:
+                    raise ConfigurationError(
+                        f"{file}: services.{name}: conflicts with the service of that name included from {other}"
+                    )
+                mine.setdefault(name, body)
+    return data
+
+
+def _yaml_mapping(file: Path, what: str) -> dict[Any, Any]:
+    one = load_yaml(file, read_text(file, "Compose file"))
+    if not isinstance(one, dict):
+        raise ConfigurationError(f"{file}: {what}")
+    return one
+
+
+def _included(
+    file: Path, value: Any, lookup: interpolate.Lookup, chain: tuple[Path, ...], directory: Path | None
+) -> list[tuple[Path, dict[str, Any]]]:
+    """The documents `include:` names (as strings, or maps of `path` (one or a list, merged),
+    `project_directory` and `env_file`): each read as a project of its own, its relative paths
+    against its project directory (by default its first file's), its variables from the
+    project's (the shell, then the project's .env) over its env_file (by default the .env of
+    its project directory)."""
+    if value is None:
+        return []
+    here = directory or file.parent
+
+    def where(i: int, key: str = "") -> str:
+        return f"{file}: include[{i}]{'.' + key if key else ''}"
+
+    out: list[tuple[Path, dict[str, Any]]] = []
+    for i, item in enumerate(_list(value, f"{file}: include")):
+        entry = {"path": item} if isinstance(item, str) else item
+        if not isinstance(entry, dict) or set(entry) - {"path", "project_directory", "env_file"}:
+            raise ConfigurationError(f"{where(i)}: a file name, or a map of path, project_directory and env_file")
+        paths = [entry.get("path")] if isinstance(entry.get("path"), str) else entry.get("path")
+        if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p for p in paths):
+            raise ConfigurationError(f"{where(i, 'path')}: a file name, or a list of them")
+        included = [here / p for p in paths]
+        for one in included:
+            if one.resolve() in chain:
+                raise ConfigurationError(f"{where(i, 'path')}: {one} includes itself, through the files it includes")
+            if not one.is_file():
+                raise ConfigurationError(f"{where(i, 'path')}: {one} is not a file")
+        project_directory = entry.get("project_directory")
+        if project_directory is not None and not isinstance(project_directory, str):
+            raise ConfigurationError(f"{where(i, 'project_directory')}: a directory")
+        base = (here / project_directory) if project_directory else included[0].parent
+        env_files = entry.get("env_file")
+        if env_files is None:
+            env_paths = [base / ".env"] if (base / ".env").is_file() else []
+        else:
+            names = [env_files] if isinstance(env_files, str) else env_files
+            if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+                raise ConfigurationError(f"{where(i, 'env_file')}: a file name, or a list of them")
+            env_paths = [here / n for n in names]
+            for env_path in env_paths:
+                if not env_path.is_file():
+                    raise ConfigurationError(f"{where(i, 'env_file')}: {env_path} is not a file")
+        values: dict[str, str] = {}
+        for env_path in env_paths:
+            values.update(interpolate.dotenv(env_path, lookup))
+        theirs = _layered(lookup, values)
+        merged: dict[str, Any] = {}
+        for one in included:
+            merged = merge(merged, _document(one, theirs, chain, base.resolve()))
+        out.append((included[0], merged))
+    return out
+
+
+def _layered(first: interpolate.Lookup, then: dict[str, str]) -> interpolate.Lookup:
+    def lookup(name: str) -> str | None:
+        found = first(name)
+        return found if found is not None else then.get(name)
+
+    return lookup
+
+
+def _extended(
+    file: Path, name: str, services: dict[str, Any], lookup: interpolate.Lookup, chain: tuple[tuple[Path, str], ...]
+) -> dict[str, Any]:
+    """Service `name` of `file` with its `extends` resolved: the service it names (in this file,
+    or in `file:`, whose relative paths are its own directory's), this one merged onto it by the
+    rules of merging files; extended services may extend others, but not themselves."""
+    body: dict[str, Any] = services[name]
+    if "extends" not in body:
+        return body
+    where = _where(file, name, "extends")
+    if (file.resolve(), name) in chain:
+        raise ConfigurationError(f"{where}: extends itself, through the services it extends")
+    value = body["extends"]
+    spec = {"service": value} if isinstance(value, str) else value
+    if not isinstance(spec, dict) or not isinstance(spec.get("service"), str) or set(spec) - {"service", "file"}:
+        raise ConfigurationError(f"{where}: a service name, or a map of service and file")
+    other = spec.get("file")
+    if other is not None and (not isinstance(other, str) or not other):
+        raise ConfigurationError(f"{where}: file: a file name")
+    source, theirs = file, services
+    if other is not None:
+        source = file.parent / other
+        if not source.is_file():
+            raise ConfigurationError(f"{where}: file: {source} is not a file")
+        document = interpolate.interpolate(_yaml_mapping(source, "a Compose file is a mapping"), lookup, source)
+        theirs = document.get("services") if isinstance(document.get("services"), dict) else {}
+    wanted = spec["service"]
+    if not isinstance(theirs.get(wanted), dict):
+        raise ConfigurationError(f"{where}: no service {wanted!r} in {source}")
+    base = _extended(source, wanted, theirs, lookup, (*chain, (file.resolve(), name)))
+    if other is not None:
+        base = _absolute(source.parent.resolve(), base)
+    own = {k: v for k, v in body.items() if k != "extends"}
+    merged: dict[str, Any] = merge({"services": {name: base}}, {"services": {name: own}})["services"][name]
+    return merged
+
+
+def _absolute(directory: Path, body: dict[str, Any]) -> dict[str, Any]:
+    """A service's relative paths (build context, env_file, bind mounts) made absolute against
+    `directory`, so it reads the same from another file's project."""
+    out = dict(body)
+
+    def at(value: str) -> str:
+        return value if value.startswith(("/", "~")) or "://" in value else str(directory / value)
+
+    build = out.get("build")
+    if isinstance(build, str):
+        out["build"] = at(build)
+    elif isinstance(build, dict):
+        out["build"] = {**build, "context": at(str(build.get("context", ".")))}
+    env_file = out.get("env_file")
+    if isinstance(env_file, str):
+        out["env_file"] = at(env_file)
+    elif isinstance(env_file, list):
+        out["env_file"] = [
+            at(e)
+            if isinstance(e, str)
+            else {**e, "path": at(e["path"])}
+            if isinstance(e, dict) and isinstance(e.get("path"), str)
+            else e
+            for e in env_file
+        ]
+    volumes = out.get("volumes")
+    if isinstance(volumes, list):
+        out["volumes"] = [_absolute_volume(at, v) for v in volumes]
+    return out
+
+
+def _absolute_volume(at: Any, volume: Any) -> Any:
+    if isinstance(volume, str):
+        source, sep, rest = volume.partition(":")
+        return at(source) + sep + rest if sep and source.startswith(".") else volume
+    if isinstance(volume, dict) and volume.get("type") == "bind" and isinstance(volume.get("source"), str):
+        return {**volume, "source": at(volume["source"])}
+    return volume
 
 
 def _volume_names(path: Path, declared: Any, project: str) -> dict[str, str]:
