@@ -33,7 +33,7 @@ echo "== oblako-backends ps"
 oblako-backends ps
 echo "== GET http://127.0.0.1:18462/ (caller, serving what it fetched from greeter through the host)"
 python -c 'import urllib.request; print(urllib.request.urlopen("http://127.0.0.1:18462/", timeout=10).read().decode(), end="")'
-for name in examples-greeter examples-caller; do  # <project>-<service>; the project is the file's directory
+for name in examples-greeter-1 examples-caller-1; do  # <project>-<service>-<n>, as Compose names them; the project is the directory
   echo "== oblako-backends logs $name"
   oblako-backends logs "$name"
 done

@@ -63,7 +63,7 @@ volumes:
     stack = load(path)
     assert stack.name == "shop"  # the file's `name:`
     web = spec_of(path, "web").spec
-    assert web.name == "shop-web" and web.image == "localhost/web:7"
+    assert web.name == "shop-web-1" and web.image == "localhost/web:7"
     assert {(p.container_port, p.protocol, p.host_port) for p in web.ports} == {
         (8080, "tcp", 18100), (9001, "udp", 18101), (9002, "udp", 18102), (7000, "tcp", None), (81, "tcp", 18110)
     }  # fmt: skip
@@ -257,7 +257,7 @@ def test_a_backend_without_health_or_names_refuses_them_in_run_and_up_says_what_
         "web: memory cannot run health checks inside the container; waiting for its first published port, "
         "from the host instead",
     ]
-    info = memory.inspect("plain-web")
+    info = memory.inspect("plain-web-1")
     assert info is not None and info.state == "running" and info.health is None
     assert down(stack, memory) == {}
 

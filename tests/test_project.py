@@ -68,7 +68,7 @@ def test_the_0_2_names_still_work_and_say_where_they_went(path: Path) -> None:
         warnings.simplefilter("ignore", UserWarning)  # what memory cannot do, said by up
         with pytest.warns(DeprecationWarning, match=r"project\.run\.up\(project, backend\)"):
             stack.up(old)
-    assert {c.name for c in memory.list() if c.project == "old"} == {"old-web", "old-db"}
+    assert {c.name for c in memory.list() if c.project == "old"} == {"old-web-1", "old-db-1"}
     with pytest.warns(DeprecationWarning, match=r"project\.run\.down"):
         assert stack.down(old) == {}
     with pytest.warns(DeprecationWarning, match=r"project\.run\.ProjectError"):

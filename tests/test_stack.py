@@ -89,7 +89,7 @@ def test_the_project_comes_from_p_then_the_environment_then_the_directory(
     directory.mkdir()
     path = write(directory, "[services.web]\nimage = 'x:1'\n")
     assert load(path).name == "myshop_20"  # lower-cased, other characters dropped, as Compose does
-    assert load(path).services[0].container_name == "myshop_20-web"
+    assert load(path).services[0].container_name == "myshop_20-web-1"
     monkeypatch.setenv("OBLAKO_PROJECT", "from-env")
     assert load(path).name == "from-env"
     assert load(path, project="given").name == "given"
@@ -155,7 +155,7 @@ def test_config_prints_the_normalised_project_without_any_runtime(
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["name"] == "shop" and printed["volumes"] == {"db-data": {"name": "db-data"}}
     web, db = printed["services"]["web"], printed["services"]["db"]
-    assert web["container_name"] == "shop-web" and web["command"] == ["serve", "--port", "80"]
+    assert "container_name" not in web and web["command"] == ["serve", "--port", "80"]
     assert web["ports"] == [{"target": 80, "protocol": "tcp", "published": "8080"}]
     assert web["depends_on"] == {"db": {"condition": "service_healthy"}}
     assert db["environment"] == {"PASSWORD": "***"}  # a secret, unless asked for

@@ -137,7 +137,12 @@ def cmd_logs(args: argparse.Namespace) -> int:
         known = ", ".join(sorted(containers)) or "none"
         what = f"no service {unknown[0]!r} in" if unknown else "no containers of"
         raise OblakoBackendError(f"{what} project {project!r} (its services here: {known})")
-    chosen = {service: containers[service] for service in (args.names or sorted(containers))}
+    chosen = {  # a service's lines are prefixed with its name; a replica's with `<service>-<n>`, as Compose does
+        (service if len(names) == 1 else name.removeprefix(f"{project}-")): name
+        for service in (args.names or sorted(containers))
+        for names in [containers[service]]
+        for name in names
+    }
     width = max(len(service) for service in chosen)
     if not args.follow:
         for service, name in chosen.items():

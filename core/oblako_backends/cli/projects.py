@@ -89,11 +89,10 @@ def cmd_up(args: argparse.Namespace) -> int:
         for sig, handler in before.items():
             signal.signal(sig, handler)
     if args.json:
-        print_json([{"service": o.name, "endpoints": o.endpoints} for o in outcomes])
+        print_json([{"service": o.name, "container": o.container, "endpoints": o.endpoints} for o in outcomes])
         return 0
     rows = [["SERVICE", "CONTAINER", "ENDPOINTS"]]
-    by_name = {d.name: d for d in project.services}
-    rows += [[o.name, by_name[o.name].container_name, ", ".join(o.endpoints) or "-"] for o in outcomes]
+    rows += [[o.name, o.container, ", ".join(o.endpoints) or "-"] for o in outcomes]
     table(rows)
     return 0
 

@@ -28,7 +28,16 @@ from ..reading import load_yaml, read_text
 from ..spec import HealthCommand, HostBinding, parse_port, validate_dockerfile, validate_project
 from . import interpolate
 from .merge import merge
-from .model import DEFAULT_READY_TIMEOUT, Project, ServiceDef, assemble, project_name, service_def, where as _where
+from .model import (
+    DEFAULT_READY_TIMEOUT,
+    Project,
+    ServiceDef,
+    assemble,
+    project_name,
+    replica_name,
+    service_def,
+    where as _where,
+)
 
 DOCKERFILE = "Dockerfile"
 PROFILES_VAR = "COMPOSE_PROFILES"  # Compose's own: the profiles enabled when none is given
@@ -427,7 +436,7 @@ def _service(
     ready = DEFAULT_READY_TIMEOUT
     if health is not None:  # long enough for the check to pass after its start period
         ready = max(ready, health.start_period + (health.retries + 1) * (health.interval + health.timeout))
-    container_name = str(body.get("container_name") or f"{project}-{name}")
+    container_name = str(body["container_name"]) if body.get("container_name") else None  # else <project>-<service>-<n>
     how = {"build": build, "dockerfile": dockerfile, "depends_on": depends, "ready_timeout": ready, "unset": unset}
     return service_def(path, name, image, project, fields, container_name, replicas=replicas, **how)
 
@@ -776,7 +785,9 @@ def write(project: Project, show_environment: bool = False) -> dict[str, Any]:
     named: set[str] = set()
     for definition in project.services:
         spec = definition.spec
-        entry: dict[str, Any] = {"container_name": spec.name, "image": spec.image}
+        entry: dict[str, Any] = {"image": spec.image}
+        if spec.name != replica_name(project.name, definition.name, 1):  # given in the file, as Compose prints it
+            entry["container_name"] = spec.name
         if definition.build is not None:
             entry["build"] = {"context": str(definition.build), "dockerfile": definition.dockerfile}
         if spec.command is not None:

@@ -37,7 +37,21 @@ class ServiceDef:
 
     @property
     def container_name(self) -> str:
+        """The first replica's container: `<project>-<service>-1`, or the file's container_name."""
         return self.spec.name
+
+    def replicas_specs(self) -> tuple[ContainerSpec, ...]:
+        """One spec per replica, named as Compose names them: `<project>-<service>-<n>`, n from 1."""
+        more = (
+            dataclasses.replace(self.spec, name=replica_name(self.project, self.name, n))
+            for n in range(2, self.replicas + 1)
+        )
+        return (self.spec, *more) if self.replicas else ()  # `scale: 0`: the service runs no container
+
+    def legacy_name(self) -> str:
+        """The name 0.2 gave this service's one container (`<project>-<service>`): `up` and `down`
+        find a container of that name, labelled with this project and service, and replace it."""
+        return f"{self.project}-{self.name}"
 
 
 @dataclass(frozen=True)
@@ -93,15 +107,30 @@ def service_def(
     try:
         validate_name(name, "service name")
         given = {k: v for k, v in fields.items() if v is not None}
-        spec = ContainerSpec(name=container_name or f"{project}-{name}", image=image, **given)
+        spec = ContainerSpec(name=container_name or replica_name(project, name, 1), image=image, **given)
     except InvalidSpecError as exc:
         raise ConfigurationError(f"{path}: services.{name}: {exc}") from None
+    replicas = how.get("replicas", 1)
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        raise ConfigurationError(
+            f"{where(path, name, 'scale')}: {replicas!r} is not a number of containers (0 or more)"
+        )
+    if container_name and replicas > 1:
+        raise ConfigurationError(
+            f"{where(path, name, 'container_name')}: {replicas} replicas cannot share one container name; "
+            "remove container_name or the scale"
+        )
     return ServiceDef(name, spec, project, **how)
+
+
+def replica_name(project: str, service: str, n: int) -> str:
+    """The container of a service's n-th replica, as Compose names it."""
+    return f"{project}-{service}-{n}"
 
 
 def project_name(path: Path, explicit: str | None = None) -> str:
     """The project: `explicit` (-p), else $OBLAKO_PROJECT, else the file's directory name,
-    normalised as Compose normalises it. Its containers are named `<project>-<service>`."""
+    normalised as Compose normalises it. Its containers are named `<project>-<service>-<n>`."""
     for given, source in ((explicit, "-p/--project"), (config.project(), config.PROJECT_VAR)):
         if given is not None:
             try:
@@ -163,9 +192,10 @@ def _one_service_per_container_name(path: Path, defs: list[ServiceDef]) -> None:
     """Two services with one container_name would each replace the other: only one would run."""
     owners: dict[str, str] = {}
     for d in defs:
-        taken = owners.setdefault(d.container_name, d.name)
-        if taken != d.name:
-            raise ConfigurationError(
-                f"{where(path, d.name, 'container_name')}: {d.container_name!r} is also the container name "
-                f"of services.{taken}; give each service its own"
-            )
+        for spec in d.replicas_specs() or (d.spec,):
+            taken = owners.setdefault(spec.name, d.name)
+            if taken != d.name:
+                raise ConfigurationError(
+                    f"{where(path, d.name, 'container_name')}: {spec.name!r} is also the container name "
+                    f"of services.{taken}; give each service its own"
+                )

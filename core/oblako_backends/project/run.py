@@ -22,17 +22,20 @@ from ..backend import Backend
 from ..errors import NotOwnedError, OblakoBackendError, ServiceNotReadyError
 from ..models import ContainerInfo, NetworkCapacity
 from ..service import HealthCheck, Service, default_check
+from ..spec import ContainerSpec
 from .model import Project, ServiceDef
 
 log = logging.getLogger(__name__)
 ServiceProgress = Callable[[str, str], None]  # (service, line): what `up` reports as it goes
+Unit = tuple[ServiceDef, Service]  # one container of a service: what `up` starts
 
 
 @dataclass
 class ServiceOutcome:
     """What `up` did to one service."""
 
-    name: str
+    name: str  # the service
+    container: str = ""  # its container (one per replica)
     started: bool = False
     error: str = ""
     logs: str = ""
@@ -72,18 +75,25 @@ def adapt(project: Project, capabilities: frozenset[str], runtime: str) -> tuple
     return dataclasses.replace(project, services=tuple(services)), said
 
 
-def service(definition: ServiceDef, backend: Backend) -> Service:
-    """The Service that starts, waits for and stops one ServiceDef's container on `backend`."""
+def service(definition: ServiceDef, backend: Backend, spec: ContainerSpec | None = None) -> Service:
+    """The Service that starts, waits for and stops one container of a ServiceDef on `backend`:
+    `spec` (one of its replicas), else its first."""
+    spec = spec or definition.spec
     made = Service(
         definition.name,
-        definition.spec.image,
+        spec.image,
         backend=backend,
-        container_name=definition.container_name,
+        container_name=spec.name,
         project=definition.project,
         health_check=definition.health_check,
     )
-    made.spec = definition.spec
+    made.spec = spec
     return made
+
+
+def replicas(definition: ServiceDef, backend: Backend) -> list[Service]:
+    """A Service for each of the definition's replicas (none for `scale: 0`)."""
+    return [service(definition, backend, spec) for spec in definition.replicas_specs()]
 
 
 class Interrupted(ProjectError):
@@ -121,17 +131,19 @@ def up(
         shown(service, line)
 
     project, changes = adapt(project, backend.capabilities, backend.name)
+    _refuse_replicas_sharing_a_host_port(project)
     for line in changes:
         warnings.warn(line, stacklevel=2)
-    services = {d.name: service(d, backend) for d in project.services}
+    units = [(d, svc) for d in project.services for svc in replicas(d, backend)]
     _create_volumes(project, backend)
     _create_network(project, backend)  # may wait for another process's lock on the network
+    _remove_superseded(project, backend)
     if prepared is not None:
         prepared.set()
     cancel = cancel or threading.Event()
     hurry = hurry or threading.Event()
-    outcomes = {d.name: ServiceOutcome(d.name) for d in project.services}
-    touched: list[ServiceDef] = []  # services whose start this `up` began: only these are undone
+    outcomes = {svc.container_name: ServiceOutcome(d.name, svc.container_name) for d, svc in units}
+    touched: list[Service] = []  # containers whose start this `up` began: only these are undone
     failed = threading.Event()
 
     def unless_cancelled(check: HealthCheck) -> HealthCheck:
@@ -142,25 +154,32 @@ def up(
 
         return checked
 
-    def start(definition: ServiceDef) -> None:
-        outcome = outcomes[definition.name]
-        svc = services[definition.name]
+    images: dict[str, threading.Lock] = {d.name: threading.Lock() for d in project.services}
+    ready_images: set[str] = set()
+
+    def start(unit: Unit) -> None:
+        definition, svc = unit
+        outcome = outcomes[svc.container_name]
+        label = svc.name if definition.replicas <= 1 else svc.container_name.removeprefix(f"{project.name}-")
         try:
             if cancel.is_set():
                 return
-            if definition.build is not None:
-                say(svc.name, f"building {svc.spec.image} from {definition.build}")
-                svc.backend.build_image(
-                    svc.spec.image, str(definition.build), lambda s: say(svc.name, s), definition.dockerfile
-                )
-            else:
-                svc.backend.ensure_image(svc.spec.image, progress=lambda s: say(svc.name, s))
+            with images[definition.name]:  # built or pulled once, for all its replicas
+                if definition.name not in ready_images:
+                    if definition.build is not None:
+                        say(label, f"building {svc.spec.image} from {definition.build}")
+                        svc.backend.build_image(
+                            svc.spec.image, str(definition.build), lambda s: say(label, s), definition.dockerfile
+                        )
+                    else:
+                        svc.backend.ensure_image(svc.spec.image, progress=lambda s: say(label, s))
+                    ready_images.add(definition.name)
             if cancel.is_set():
                 return
-            touched.append(definition)
+            touched.append(svc)
             svc.start()
             outcome.started = True
-            say(svc.name, "started; waiting until ready")
+            say(label, "started; waiting until ready")
             svc.wait_ready(
                 timeout=definition.ready_timeout,
                 health_check=unless_cancelled(svc.health_check or default_check),
@@ -171,7 +190,7 @@ def up(
                 if found:
                     outcome.endpoints.append(f"{found[0]}:{found[1]} -> {p.container_port}/{p.protocol}")
             log.info("%s is ready (%s)", svc.name, svc.container_name)
-            say(svc.name, "ready")
+            say(label, "ready")
         except _Cancelled:
             return
         except ServiceNotReadyError as exc:
@@ -186,12 +205,13 @@ def up(
             failed.set()
 
     for wave in project.waves():
-        _join(_workers(wave, start, limit), cancel, hurry)
+        in_wave = {d.name for d in wave}
+        _join(_workers([u for u in units if u[0].name in in_wave], start, limit), cancel, hurry)
         if cancel.is_set() or failed.is_set():
             break
     if cancel.is_set():
-        left = _undo([services[d.name] for d in touched], hurry)
-        stopped = [d.name for d in touched if d.name not in left]
+        left = _undo(touched, hurry)
+        stopped = [svc.container_name for svc in touched if svc.container_name not in left]
         what = (
             f"stopped {', '.join(stopped)}" if stopped else "nothing was stopped" if touched else "nothing had started"
         )
@@ -199,15 +219,15 @@ def up(
     if failed.is_set():
         left = {name: why.splitlines()[0] for name, why in down(project, backend).items()}
         bad = [o for o in outcomes.values() if o.error]
-        names = ", ".join(o.name for o in bad)
+        names = ", ".join(dict.fromkeys(o.name for o in bad))
         if left:
             raise ProjectError(f"{names} failed to start{_still_there(left)}", bad)
         raise ProjectError(f"{names} failed to start; everything was stopped again", bad)
     return list(outcomes.values())
 
 
-def _workers(wave: list[ServiceDef], start: Callable[[ServiceDef], None], limit: int) -> list[threading.Thread]:
-    """At most `limit` threads, started, that take the wave's services in turn until none is left.
+def _workers(wave: list[Unit], start: Callable[[Unit], None], limit: int) -> list[threading.Thread]:
+    """At most `limit` threads, started, that take the wave's containers in turn until none is left.
     Daemon threads: a pull still running after an interrupt must not keep the process alive."""
     pending = iter(list(wave))
     taking = threading.Lock()
@@ -215,10 +235,10 @@ def _workers(wave: list[ServiceDef], start: Callable[[ServiceDef], None], limit:
     def work() -> None:
         while True:
             with taking:
-                definition = next(pending, None)
-            if definition is None:
+                unit = next(pending, None)
+            if unit is None:
                 return
-            start(definition)
+            start(unit)
 
     workers = [threading.Thread(target=work, daemon=True) for _ in range(max(1, min(limit, len(wave))))]
     for worker in workers:
@@ -253,7 +273,7 @@ class _Cancelled(Exception):
 
 
 def _undo(started: list[Service], hurry: threading.Event) -> dict[str, str]:
-    """Stop what an interrupted `up` started; {service: why not} for what could not be.
+    """Stop what an interrupted `up` started; {container: why not} for what could not be.
 
     Graceful (a short stop) unless `hurry`; a second Ctrl-C while graceful stops are under way
     sets `hurry` and removes the services still being stopped at once.
@@ -270,13 +290,13 @@ def _undo(started: list[Service], hurry: threading.Event) -> dict[str, str]:
                     svc.container_name, timeout=min(svc.stop_timeout, INTERRUPT_GRACE), project=svc.project
                 )
         except OblakoBackendError as exc:
-            left[svc.name] = str(exc).splitlines()[0]
+            left[svc.container_name] = str(exc).splitlines()[0]
             return
-        left.pop(svc.name, None)
-        done.add(svc.name)
+        left.pop(svc.container_name, None)
+        done.add(svc.container_name)
 
     def launch(force: bool) -> list[threading.Thread]:
-        pending = [d for d in started if d.name not in done]
+        pending = [d for d in started if d.container_name not in done]
         threads = [threading.Thread(target=undo, args=(d, force), daemon=True) for d in pending]
         for thread in threads:
             thread.start()
@@ -298,8 +318,8 @@ def _undo(started: list[Service], hurry: threading.Event) -> dict[str, str]:
         if end is not None and time.monotonic() > end:  # the user asked to be done: stop waiting
             break
     for svc in started:  # still being stopped or removed when we stopped waiting
-        if svc.name not in done and svc.name not in left:
-            left[svc.name] = "the runtime had not answered when the command ended"
+        if svc.container_name not in done and svc.container_name not in left:
+            left[svc.container_name] = "the runtime had not answered when the command ended"
     return left
 
 
@@ -312,6 +332,47 @@ def _still_there(left: dict[str, str]) -> str:
         f"; could NOT stop {names}: they may still be running. When the runtime answers again, "
         "remove them with `oblako-backends down FILE` (or `oblako-backends rm CONTAINER`)"
     )
+
+
+def _refuse_replicas_sharing_a_host_port(project: Project) -> None:
+    """Replicas of one service cannot all listen on one fixed host port: only the first would
+    start. Said before anything is touched (Compose reads such a file too, then fails to start)."""
+    for d in project.services:
+        fixed = [p for p in d.spec.ports if p.host_port is not None]
+        if d.replicas > 1 and fixed:
+            raise ProjectError(
+                f"services.{d.name}: {d.replicas} replicas cannot all publish host port "
+                f"{fixed[0].host_port}/{fixed[0].protocol}; nothing was started. Publish the container "
+                "port without a host port (the runtime picks one per replica), or scale to 1",
+                [],
+            )
+
+
+def superseded(project: Project, backend: Backend) -> list[ContainerInfo]:
+    """Containers this layer made for the project's services that no replica of the file is
+    named: a container named as 0.2 named them (`<project>-<service>`), or a replica beyond the
+    service's scale. `up` removes them, `down` stops them with the rest."""
+    wanted = {spec.name for d in project.services for spec in d.replicas_specs()}
+    services = {d.name for d in project.services}
+    return [
+        i
+        for i in backend.list()
+        if i.owned and i.project == project.name and i.service in services and i.name not in wanted
+    ]
+
+
+def _remove_superseded(project: Project, backend: Backend) -> None:
+    for info in superseded(project, backend):
+        log.info("removing %s: %s now runs as %s", info.name, info.service, _replica_names(project, info.service))
+        try:
+            backend.remove(info.name, project=project.name)
+        except OblakoBackendError as exc:
+            raise ProjectError(f"can't replace {info.name!r} of service {info.service!r}: {exc}", []) from exc
+
+
+def _replica_names(project: Project, service: str | None) -> str:
+    found = [spec.name for d in project.services if d.name == service for spec in d.replicas_specs()]
+    return ", ".join(found) or "no container (scale 0)"
 
 
 def _create_volumes(project: Project, backend: Backend) -> None:
@@ -332,7 +393,7 @@ def _create_network(project: Project, backend: Backend) -> None:
     """The project's network, where its services join one (see `adapt`)."""
     if not any(d.spec.network for d in project.services):
         return
-    name, containers = project.network, len(project.services)
+    name, containers = project.network, sum(d.replicas for d in project.services)
     try:
         created = backend.create_network(name, project.name, containers=containers)
         room = backend.network_capacity(name)
@@ -350,9 +411,9 @@ def _refuse_what_the_network_cannot_hold(
     """Before any service starts: a project with more containers than its network has addresses
     for would start some and fail the rest (each start waiting out its deadline)."""
     name = project.network
-    ours = {d.container_name for d in project.services}
+    ours = {spec.name for d in project.services for spec in d.replicas_specs()}
     others = [c for c in room.attached if c not in ours]
-    containers = len(project.services)
+    containers = len(ours)
     if containers + len(others) <= room.addresses:
         return
     named = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
@@ -369,7 +430,7 @@ def _refuse_what_the_network_cannot_hold(
         whence = "it existed before this `up`, and is used as it is: remove it, or "
     raise ProjectError(
         f"network {name!r} ({room.subnet}) has addresses for {room.addresses} containers"
-        f"{held}, and project {project.name!r} has {containers} services; nothing was "
+        f"{held}, and project {project.name!r} has {containers} containers; nothing was "
         f"started. {whence[0].upper()}{whence[1:]}create the network yourself with a subnet of /{prefix} "
         f"or larger (e.g. `{backend.name} network create --subnet 10.123.0.0/{prefix} {name}`), which `up` "
         "then uses and `down` keeps; or split the project",
@@ -403,10 +464,14 @@ def remove_volumes(project: Project, backend: Backend) -> VolumesRemoved:
     return done
 
 
-def containers(project: str, backend: Backend) -> dict[str, str]:
-    """{service: container} of the project named `project` as the runtime has it now (what
+def containers(project: str, backend: Backend) -> dict[str, list[str]]:
+    """{service: its containers} of the project named `project` as the runtime has it now (what
     `logs --project` shows): found by label, so no file is needed."""
-    return {i.service or i.name: i.name for i in backend.list() if i.project == project}
+    found: dict[str, list[str]] = {}
+    for info in backend.list():
+        if info.project == project:
+            found.setdefault(info.service or info.name, []).append(info.name)
+    return found
 
 
 def down(project: Project, backend: Backend, jobs: int | None = None) -> dict[str, str]:
@@ -416,12 +481,22 @@ def down(project: Project, backend: Backend, jobs: int | None = None) -> dict[st
     errors: dict[str, str] = {}
     limit = jobs or config.jobs()
     project, _ = adapt(project, backend.capabilities, backend.name)  # the network `up` made, or none, as `up` decided
+    try:
+        stale: dict[str, list[str]] = {}
+        for info in superseded(project, backend):
+            stale.setdefault(str(info.service), []).append(info.name)
+    except OblakoBackendError:
+        stale = {}  # the stops below then say what is wrong with the runtime
     for wave in reversed(project.waves()):
-        services = [service(d, backend) for d in wave]
-        with ThreadPoolExecutor(max_workers=max(1, min(limit, len(wave)))) as pool:
-            for definition, error in zip(wave, pool.map(_stop, services), strict=True):
+        services = [
+            (d.name, svc)
+            for d in wave
+            for svc in [*replicas(d, backend), *(_named(d, name, backend) for name in stale.get(d.name, ()))]
+        ]
+        with ThreadPoolExecutor(max_workers=max(1, min(limit, len(services)))) as pool:
+            for (name, _svc), error in zip(services, pool.map(_stop, [svc for _, svc in services]), strict=True):
                 if error:
-                    errors[definition.name] = error
+                    errors[name] = error
     if not errors and any(d.spec.network for d in project.services):
         try:
             backend.remove_network(project.network, project.name)
@@ -430,6 +505,11 @@ def down(project: Project, backend: Backend, jobs: int | None = None) -> dict[st
         except OblakoBackendError as exc:
             errors["network"] = str(exc)
     return errors
+
+
+def _named(definition: ServiceDef, container: str, backend: Backend) -> Service:
+    """A Service for a container of `definition` that is not one of its replicas (see `superseded`)."""
+    return service(definition, backend, dataclasses.replace(definition.spec, name=container))
 
 
 def _stop(svc: Service) -> str:

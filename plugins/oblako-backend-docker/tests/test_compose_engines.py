@@ -68,17 +68,17 @@ def test_a_compose_project_runs_and_goes(
     try:
         assert cli(["up", "-f", str(path), "-p", project]) == 0
         out = capsys.readouterr().out
-        assert f"{project}-db" in out and f"{project}-web" in out
+        assert f"{project}-db-1" in out and f"{project}-web-1" in out
         assert runtimes.http_get("127.0.0.1", port) == (200, "served from a bind mount\n")
-        assert backend.status(f"{project}-db") == RUNNING and backend.status(f"{project}-web") == RUNNING
-        info = backend.inspect(f"{project}-web")
+        assert backend.status(f"{project}-db-1") == RUNNING and backend.status(f"{project}-web-1") == RUNNING
+        info = backend.inspect(f"{project}-web-1")
         assert info is not None and info.project == project and info.labels["team"] == "shop"
 
         assert cli(["ps", "--project", project, "--json"]) == 0
         listed = json.loads(capsys.readouterr().out)
         assert sorted(c["service"] for c in listed) == ["db", "tools", "web"]
 
-        wait_for(lambda: "hello from compose" in backend.logs(f"{project}-web"), "web's greeting")
+        wait_for(lambda: "hello from compose" in backend.logs(f"{project}-web-1"), "web's greeting")
         wait_for(lambda: len(backend.logs(f"{project}-toolbox").splitlines()) == 3, "the toolbox's lines")
         assert cli(["logs", "--project", project]) == 0
         assert capsys.readouterr().out.splitlines() == [
@@ -88,7 +88,7 @@ def test_a_compose_project_runs_and_goes(
             "tools | 1",
             "web   | hello from compose",
         ]
-        db = backend.inspect(f"{project}-db")
+        db = backend.inspect(f"{project}-db-1")
         assert db is not None and db.health == Health.HEALTHY
 
         volumes = [v.name for v in backend.docker_client().volumes.list()]
@@ -97,7 +97,7 @@ def test_a_compose_project_runs_and_goes(
         assert cli(["down", "-f", str(path), "-p", project]) == 0
         with contextlib.suppress(Exception):
             backend.docker_client().volumes.get(f"{project}_data").remove()
-    assert backend.status(f"{project}-db") == ABSENT and backend.status(f"{project}-web") == ABSENT
+    assert backend.status(f"{project}-db-1") == ABSENT and backend.status(f"{project}-web-1") == ABSENT
 
 
 def test_the_compose_demo_runs_like_the_toml_one(backend: Backend, capsys: pytest.CaptureFixture[str]) -> None:
@@ -105,10 +105,10 @@ def test_the_compose_demo_runs_like_the_toml_one(backend: Backend, capsys: pytes
     try:
         assert cli(["up", "-f", demo]) == 0
         assert runtimes.http_get("127.0.0.1", 18462) == (200, "hello from greeter\n")  # fetched via the host
-        assert "caller got: hello from greeter" in backend.logs("examples-caller")
+        assert "caller got: hello from greeter" in backend.logs("examples-caller-1")
     finally:
         assert cli(["down", "-f", demo]) == 0
-    assert backend.status("examples-greeter") == ABSENT and backend.status("examples-caller") == ABSENT
+    assert backend.status("examples-greeter-1") == ABSENT and backend.status("examples-caller-1") == ABSENT
 
 
 def test_down_v_removes_only_the_volumes_the_project_created(
@@ -184,8 +184,8 @@ def test_services_reach_each_other_by_service_name_on_the_projects_own_network(
     client = backend.docker_client()
     try:
         assert cli(["up", "-f", str(path), "-p", project]) == 0
-        wait_for(lambda: "fetched" in backend.logs(f"{project}-client"), "the client's fetch by name")
-        assert "hello from oblako-test" in backend.logs(f"{project}-client")
+        wait_for(lambda: "fetched" in backend.logs(f"{project}-client-1"), "the client's fetch by name")
+        assert "hello from oblako-test" in backend.logs(f"{project}-client-1")
         network = client.networks.get(f"{project}_default")
         assert network.attrs["Labels"]["oblako.project"] == project
     finally:
@@ -203,7 +203,7 @@ def test_a_network_that_existed_before_the_project_is_used_and_kept(
     path.write_text(f"services:\n  app:\n    image: {IMAGE}\n")
     try:
         assert cli(["up", "-f", str(path), "-p", project]) == 0
-        info = client.containers.get(f"{project}-app").attrs
+        info = client.containers.get(f"{project}-app-1").attrs
         assert list(info["NetworkSettings"]["Networks"]) == [f"{project}_default"]
         assert cli(["down", "-f", str(path), "-p", project]) == 0
         assert client.networks.get(theirs.id).name == f"{project}_default"  # still there
@@ -238,10 +238,10 @@ def test_service_healthy_waits_for_the_dependencys_own_check(
     path.write_text(HEALTHY_FIRST.format(image=IMAGE))
     try:
         assert cli(["up", "-f", str(path), "-p", project]) == 0
-        info = backend.inspect(f"{project}-db")
+        info = backend.inspect(f"{project}-db-1")
         assert info is not None and info.health == Health.HEALTHY  # the engine's own verdict
-        wait_for(lambda: backend.logs(f"{project}-web") != "", "web's fetch")
-        assert backend.logs(f"{project}-web") == "db-ok\n"  # web started only once db served
+        wait_for(lambda: backend.logs(f"{project}-web-1") != "", "web's fetch")
+        assert backend.logs(f"{project}-web-1") == "db-ok\n"  # web started only once db served
     finally:
         assert cli(["down", "-f", str(path), "-p", project]) == 0
 
@@ -260,6 +260,6 @@ def test_an_unhealthy_service_fails_up_at_once_and_says_so(
         err = capsys.readouterr().err
         assert "db failed to start; everything was stopped again" in err
         assert "is unhealthy: its health check failed 2 times in a row" in err
-        assert backend.status(f"{project}-db") == ABSENT
+        assert backend.status(f"{project}-db-1") == ABSENT
     finally:
         cli(["down", "-f", str(path), "-p", project])

@@ -442,12 +442,12 @@ def test_up_starts_the_demo_services_talking_through_the_host_and_down_removes_t
         assert any(
             line.startswith("[greeter]") and "COPY index.html /www/index.html" in line for line in err.splitlines()
         )
-        assert "greeter  examples-greeter  127.0.0.1:18461 -> 8080/tcp" in out  # project "examples": its directory
+        assert "greeter  examples-greeter-1  127.0.0.1:18461 -> 8080/tcp" in out  # project "examples": its directory
         assert runtimes.http_get("127.0.0.1", 18462) == (200, "hello from greeter\n")  # fetched via the host
-        assert "caller got: hello from greeter" in backend.logs("examples-caller")
+        assert "caller got: hello from greeter" in backend.logs("examples-caller-1")
     finally:
         assert cli.main(["down", demo]) == 0
-    assert backend.status("examples-greeter") == ABSENT and backend.status("examples-caller") == ABSENT
+    assert backend.status("examples-greeter-1") == ABSENT and backend.status("examples-caller-1") == ABSENT
     assert cli.main(["down", demo]) == 0  # idempotent
 
 

@@ -160,13 +160,13 @@ def test_two_files_with_the_same_service_names_run_side_by_side(backend: Backend
     try:
         for path in files:
             assert cli(["up", str(path)]) == 0
-        assert backend.status("checkout-a-web") == RUNNING and backend.status("checkout-b-web") == RUNNING
-        assert "from checkout-a" in backend.logs("checkout-a-web") and "from checkout-b" in backend.logs(
-            "checkout-b-web"
+        assert backend.status("checkout-a-web-1") == RUNNING and backend.status("checkout-b-web-1") == RUNNING
+        assert "from checkout-a" in backend.logs("checkout-a-web-1") and "from checkout-b" in backend.logs(
+            "checkout-b-web-1"
         )
-        assert {c.project for c in backend.list() if c.name.endswith("-web")} >= {"checkout-a", "checkout-b"}
+        assert {c.project for c in backend.list() if c.name.endswith("-web-1")} >= {"checkout-a", "checkout-b"}
         assert cli(["down", str(files[0])]) == 0
-        assert backend.status("checkout-a-web") == ABSENT and backend.status("checkout-b-web") == RUNNING
+        assert backend.status("checkout-a-web-1") == ABSENT and backend.status("checkout-b-web-1") == RUNNING
     finally:
         for path in files:
             cli(["down", str(path)])
@@ -185,8 +185,8 @@ def test_project_logs_prefix_each_line_with_its_service(
         capsys.readouterr()
         from oblako_backends.testing.contract import wait_for
 
-        wait_for(lambda: "db-line" in backend.logs("logsproj-db"), "db's line")
-        wait_for(lambda: "web-line" in backend.logs("logsproj-web"), "web's line")
+        wait_for(lambda: "db-line" in backend.logs("logsproj-db-1"), "db's line")
+        wait_for(lambda: "web-line" in backend.logs("logsproj-web-1"), "web's line")
         assert cli(["logs", "--project", "logsproj"]) == 0
         assert capsys.readouterr().out.splitlines() == ["db  | db-line", "web | web-line"]
         assert cli(["logs", "--file", str(path), "-p", "logsproj", "web"]) == 0

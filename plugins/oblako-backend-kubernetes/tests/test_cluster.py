@@ -317,23 +317,23 @@ def test_a_compose_project_runs_on_the_cluster(
         assert cli(["up", "--backend", "kubernetes", "-f", str(path), "-p", project]) == 0, capsys.readouterr().err
         assert runtimes.http_get("127.0.0.1", port) == (200, "served from a config map\n")
         capsys.readouterr()
-        wait_for(lambda: "hello from compose" in k8s.logs(f"{project}-web"), "web's greeting")
+        wait_for(lambda: "hello from compose" in k8s.logs(f"{project}-web-1"), "web's greeting")
         assert cli(["logs", "--backend", "kubernetes", "--project", project]) == 0
         assert capsys.readouterr().out.splitlines() == ["db  | db-ready", "web | hello from compose"]
         assert cli(["ps", "--backend", "kubernetes", "--project", project, "--json"]) == 0
         assert sorted(c["service"] for c in json.loads(capsys.readouterr().out)) == ["db", "web"]
-        db = k8s.inspect(f"{project}-db")
+        db = k8s.inspect(f"{project}-db-1")
         assert db is not None and db.health == Health.HEALTHY  # its exec readiness probe passes
         # Each service answers to its name: a headless Service whose endpoints are its pod, the
         # records the cluster's DNS serves (this test cluster runs no DNS server to ask).
         pods = json.loads(kubectl(k8s, "get", "pods", "-l", f"oblako.project={project}", "-o", "json"))["items"]
         pod_ips = {p["metadata"]["labels"][manifests.WORKLOAD_LABEL]: p["status"]["podIP"] for p in pods}
         for service in ("db", "web"):
-            expected = [pod_ips[f"{project}-{service}"]]
+            expected = [pod_ips[f"{project}-{service}-1"]]
             wait_for(lambda s=service, e=expected: _addresses(k8s, s) == e, f"{service}'s address")  # type: ignore[misc]
     finally:
         assert cli(["down", "-v", "--backend", "kubernetes", "-f", str(path), "-p", project]) == 0
-    assert k8s.status(f"{project}-web") == ABSENT and k8s.status(f"{project}-db") == ABSENT
+    assert k8s.status(f"{project}-web-1") == ABSENT and k8s.status(f"{project}-db-1") == ABSENT
     assert capsys.readouterr().out.splitlines()[-1] == f"removed volume {project}_data"
     claims = json.loads(kubectl(k8s, "get", "pvc", "-o", "json"))["items"]
     assert manifests.claim_name(f"{project}_data") not in [c["metadata"]["name"] for c in claims]
