@@ -687,3 +687,51 @@ def test_what_compose_refuses_of_include_is_refused_here_too(tmp_path: Path, cas
     assert theirs.returncode != 0 and theirs.stderr.strip(), theirs.stdout
     assert ours.returncode == 2, ours.stdout
     assert f"{path}: {said}" in ours.stderr and "Traceback" not in ours.stderr, ours.stderr
+
+
+RESET_OVERRIDE = """
+services:
+  base:
+    image: base
+    ports: ["18980:80"]
+    environment: {A: "1", B: "2"}
+    command: [echo, base]
+    labels: {x: "1"}
+    volumes: ["./data:/data"]
+  web:
+    extends: base
+    ports: !reset []
+    environment: !override {C: "3"}
+    labels: !reset null
+    command: !reset
+    volumes: !override ["./other:/other"]
+  solo:
+    image: solo
+    environment: !override [D=4]
+    ports: !reset ["18981:81"]
+    user: !override "017"
+"""
+RESET_OVERRIDE_LATER = """
+services:
+  base:
+    environment: !override {Z: "26"}
+    command: !reset []
+    ports: !override ["18982:82"]
+"""
+
+
+@pytest.mark.parametrize("later", [False, True])
+def test_reset_and_override_tags_are_read_as_compose_reads_them(tmp_path: Path, later: bool) -> None:
+    """`!reset` removes a key (from what an extended service or an earlier file says, and from
+    the file itself); `!override` replaces a value instead of merging with it."""
+    path = tmp_path / "compose.yaml"
+    path.write_text(RESET_OVERRIDE)
+    (tmp_path / "later.yaml").write_text(RESET_OVERRIDE_LATER)
+    files = (path, tmp_path / "later.yaml") if later else (path,)
+    theirs, ours = compose_config(*files), our_config(*files)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.returncode == 0, ours.stderr
+    their_doc, our_doc = json.loads(theirs.stdout), json.loads(ours.stdout)
+    assert project_view(our_doc) == project_view(their_doc)
+    assert our_doc["services"]["web"]["environment"] == {"C": "3"} and "ports" not in our_doc["services"]["web"]
+    assert our_doc["services"]["solo"]["user"] == their_doc["services"]["solo"]["user"] == "017"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,23 @@ if TYPE_CHECKING:
 MAX_BYTES = 4 * 1024 * 1024  # a large real Compose file is ~100 KB
 MAX_DEPTH = 100  # nesting levels, counted through aliases; real files use fewer than 15
 MAX_VALUES = 200_000  # values aliases may add, expanded, beyond the file's own (a 656-byte bomb: 3.4e9)
+
+
+@dataclass(frozen=True)
+class Override:
+    """A value tagged `!override`: it replaces what earlier files (or an extended service) say
+    of its key, instead of merging with it (project/merge.py)."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class Reset:
+    """A value tagged `!reset`: its key is removed from what earlier files (or an extended
+    service) say, and from the file itself (project/merge.py)."""
+
+
+RESET = Reset()
 
 
 def read_text(path: Path, what: str) -> str:
@@ -124,6 +142,22 @@ def _bounded_loader() -> Callable[[str, Path], yaml.SafeLoader]:
     BoundedLoader.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^(?:<<)$"), ["<"])
     BoundedLoader.add_implicit_resolver(scalars.NUMBER_TAG, re.compile(scalars.NUMBER), list("-+0123456789."))
     BoundedLoader.add_constructor(scalars.NUMBER_TAG, BoundedLoader.construct_number)
+
+    def construct_reset(loader: BoundedLoader, node: Any) -> Reset:
+        return RESET
+
+    def construct_override(loader: BoundedLoader, node: Any) -> Override:
+        if isinstance(node, yaml.MappingNode):
+            return Override(loader.construct_mapping(node, deep=True))
+        if isinstance(node, yaml.SequenceNode):
+            return Override(loader.construct_sequence(node, deep=True))
+        # A scalar: typed as if it had no tag.
+        plain = node.style is None
+        tag = loader.resolve(yaml.ScalarNode, node.value, (plain, not plain))  # type: ignore[no-untyped-call]
+        return Override(loader.construct_object(yaml.ScalarNode(tag, node.value, style=node.style), deep=True))
+
+    BoundedLoader.add_constructor("!reset", construct_reset)
+    BoundedLoader.add_constructor("!override", construct_override)
     return BoundedLoader
 
 

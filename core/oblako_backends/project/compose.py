@@ -24,10 +24,10 @@ from typing import Any
 
 from .. import config, scalars
 from ..errors import SECRET_MASK, ConfigurationError, InvalidSpecError
-from ..reading import load_yaml, read_text
+from ..reading import Override, load_yaml, read_text
 from ..spec import HealthCommand, HostBinding, parse_port, validate_dockerfile, validate_project
 from . import interpolate
-from .merge import merge
+from .merge import merge, settled
 from .model import (
     DEFAULT_READY_TIMEOUT,
     Project,
@@ -132,6 +132,7 @@ def read(paths: Path | Sequence[Path], project: str | None = None, profiles: Seq
     data: dict[str, Any] = {}
     for file in files:
         data = merge(data, _document(file, lookup, (), None))
+    data = settled(data)
     if not isinstance(data.get("services"), dict) or not data["services"]:
         raise ConfigurationError(f"{path}: no services; a Compose file lists them under `services:`")
     enabled = set(profiles if profiles is not None else (lookup(PROFILES_VAR) or "").split(",")) - {""}
@@ -316,33 +317,32 @@ def _extended(
 
 def _absolute(directory: Path, body: dict[str, Any]) -> dict[str, Any]:
     """A service's relative paths (build context, env_file, bind mounts) made absolute against
-    `directory`, so it reads the same from another file's project."""
-    out = dict(body)
+    `directory`, so it reads the same from another file's project (a value tagged `!override`
+    too)."""
 
     def at(value: str) -> str:
         return value if value.startswith(("/", "~")) or "://" in value else str(directory / value)
 
-    build = out.get("build")
-    if isinstance(build, str):
-        out["build"] = at(build)
-    elif isinstance(build, dict):
-        out["build"] = {**build, "context": at(str(build.get("context", ".")))}
-    env_file = out.get("env_file")
-    if isinstance(env_file, str):
-        out["env_file"] = at(env_file)
-    elif isinstance(env_file, list):
-        out["env_file"] = [
-            at(e)
-            if isinstance(e, str)
-            else {**e, "path": at(e["path"])}
-            if isinstance(e, dict) and isinstance(e.get("path"), str)
-            else e
-            for e in env_file
-        ]
-    volumes = out.get("volumes")
-    if isinstance(volumes, list):
-        out["volumes"] = [_absolute_volume(at, v) for v in volumes]
-    return out
+    def build(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {**value, "context": at(str(value.get("context", ".")))}
+        return at(value) if isinstance(value, str) else value
+
+    def env_file(value: Any) -> Any:
+        if isinstance(value, list):
+            return [env_file(item) for item in value]
+        if isinstance(value, dict) and isinstance(value.get("path"), str):
+            return {**value, "path": at(value["path"])}
+        return at(value) if isinstance(value, str) else value
+
+    def volumes(value: Any) -> Any:
+        return [_absolute_volume(at, item) for item in value] if isinstance(value, list) else value
+
+    out = dict(body)
+    for key, change in (("build", build), ("env_file", env_file), ("volumes", volumes)):
+        value = out.get(key)
+        out[key] = Override(change(value.value)) if isinstance(value, Override) else change(value)
+    return {k: v for k, v in out.items() if k in body}
 
 
 def _absolute_volume(at: Any, volume: Any) -> Any:

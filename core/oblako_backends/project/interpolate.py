@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
-from ..reading import read_text
+from ..reading import Override, read_text
 
 Lookup = Callable[[str], "str | None"]
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -37,6 +37,8 @@ def interpolate(value: Any, lookup: Lookup, path: Path, where: str = "") -> Any:
         return {k: interpolate(v, lookup, path, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
     if isinstance(value, list):
         return [interpolate(v, lookup, path, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, Override):
+        return Override(interpolate(value.value, lookup, path, where))
     if not isinstance(value, str):
         return value
     try:

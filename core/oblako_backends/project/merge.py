@@ -4,13 +4,16 @@ Mappings merge key by key, the later file winning a conflict; sequences append. 
 `command`, `entrypoint` and `healthcheck.test` are replaced; `ports` and `volumes` are
 unique resources, replaced by a later one of the same key (a port's address, published
 port, target and protocol; a volume's target); `environment`, `labels`, `extra_hosts` and
-`depends_on`, as lists or maps, merge as maps. tests/test_compose_oracle.py compares the
-result with Compose's own.
+`depends_on`, as lists or maps, merge as maps. A value tagged `!override` replaces the
+earlier one whatever its key; a key tagged `!reset` is removed (`settled` removes the tags left
+once every file is merged). tests/test_compose_oracle.py compares the result with Compose's own.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from ..reading import Override, Reset
 
 REPLACED = frozenset({"command", "entrypoint"})
 AS_MAPS = {"environment": "=", "labels": "=", "extra_hosts": ":"}  # and the separator of their list form
@@ -21,7 +24,12 @@ def merge(base: Any, override: Any, where: tuple[str, ...] = ()) -> Any:
     if isinstance(base, dict) and isinstance(override, dict):
         merged = dict(base)
         for key, value in override.items():
-            merged[key] = merge(base[key], value, (*where, str(key))) if key in base else value
+            if isinstance(value, Reset):
+                merged.pop(key, None)
+            elif isinstance(value, Override) or key not in base:
+                merged[key] = value
+            else:
+                merged[key] = merge(base[key], value, (*where, str(key)))
         return merged
     if len(where) == 3 and where[0] == "services":
         return _service_key(where[2], base, override)
@@ -75,3 +83,14 @@ def _volume_key(item: Any) -> Any:
         return item.get("target")
     parts = str(item).split(":")
     return parts[1] if len(parts) > 1 else parts[0]
+
+
+def settled(value: Any) -> Any:
+    """`value` with the `!reset` keys left in it removed and `!override` values unwrapped."""
+    if isinstance(value, Override):
+        return settled(value.value)
+    if isinstance(value, dict):
+        return {k: settled(v) for k, v in value.items() if not isinstance(v, Reset)}
+    if isinstance(value, list):
+        return [settled(v) for v in value if not isinstance(v, Reset)]
+    return value
