@@ -42,6 +42,20 @@ def test_a_hanging_backend_fails_that_test_within_the_deadline_naming_the_step(t
     assert "wait_for" in done.stdout  # the traceback ends in the step that was waiting
 
 
+def test_a_suite_sets_its_own_deadline_with_the_oblako_deadline_fixture(tmp_path: Path) -> None:
+    (tmp_path / "conftest.py").write_text(
+        "import pytest\n\n@pytest.fixture\ndef oblako_deadline():\n    return 2.0  # this suite's own\n"
+    )
+    (tmp_path / "test_mine.py").write_text("from oblako_backends.testing.contract import OptionalContract\n\n"
+                                          "class TestMine(OptionalContract):\n    pass\n")  # fmt: skip
+    done = pytest_in(
+        tmp_path, "-k", "test_follow_yields_lines_as_written",
+        "--oblako-backend", "memory", "--oblako-test-image", "busybox:1", "--oblako-deadline", "600",
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "test_follow_yields_lines_as_written_and_stops_when_closed did not finish within 2 s" in done.stdout
+
+
 def test_oblako_services_brings_a_compose_file_up_for_the_session_and_down_after(
     docker_engine: runtimes.Daemon, tmp_path: Path
 ) -> None:

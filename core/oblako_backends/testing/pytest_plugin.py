@@ -105,7 +105,14 @@ def oblako_capabilities(request: pytest.FixtureRequest, oblako_backend: Backend)
 
 
 @pytest.fixture
-def oblako_contract_test(request: pytest.FixtureRequest) -> Iterator[None]:
+def oblako_deadline(request: pytest.FixtureRequest) -> float:
+    """Seconds each contract test may take: --oblako-deadline. A suite whose runtime is slower by
+    nature (a cluster schedules and starts a pod for each container) overrides this fixture."""
+    return float(request.config.getoption(DEADLINE_OPTION))
+
+
+@pytest.fixture
+def oblako_contract_test(request: pytest.FixtureRequest, oblako_deadline: float) -> Iterator[None]:
     """What every contract test gets (the contract classes ask for it): selection by the probe's
     capabilities, and a deadline, so a hanging backend fails the test instead of the run."""
     wanted = [m.args[0] for m in request.node.iter_markers("oblako_capability")]
@@ -114,8 +121,7 @@ def oblako_contract_test(request: pytest.FixtureRequest) -> Iterator[None]:
         missing = sorted(set(wanted) - declared)
         if missing:
             pytest.skip(f"the backend's probe does not declare {', '.join(missing)}")
-    seconds = float(request.config.getoption(DEADLINE_OPTION))
-    with _deadline(seconds, request.node.name):
+    with _deadline(oblako_deadline, request.node.name):
         yield
 
 

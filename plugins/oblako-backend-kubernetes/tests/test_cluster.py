@@ -72,6 +72,12 @@ class TestKubernetesContract(
         return IMAGE
 
     @pytest.fixture
+    def oblako_deadline(self, request: pytest.FixtureRequest) -> float:
+        # A test here may schedule and start three pods one after another (about 6 s each on a
+        # quiet machine; a CI run once took over 60 s for the volume test's three).
+        return max(180.0, float(request.config.getoption("--oblako-deadline")))
+
+    @pytest.fixture
     def oblako_process_env(self, k8s: Backend, tmp_path: Path) -> dict[str, str]:
         return {
             **os.environ,  # KUBECONFIG names the test cluster (the k8s fixture set it)
