@@ -109,7 +109,6 @@ volumes:
             "required variable REQUIRED is missing a value: set",
         ),
         ("    image: x:1\n    restart: sometimes\n", "one of no, always"),
-        ("    build: {context: ., dockerfile: Other.Dockerfile}\n", "has no Other.Dockerfile"),
         ("    build: {context: ., dockerfile: ../Dockerfile}\n", "must be a path inside the build context"),
         ("    build: {context: ., dockerfile: /etc/passwd}\n", "must be a path inside the build context"),
         ("    command: sh\n", "required"),
@@ -169,11 +168,12 @@ def test_service_networks_other_than_default_join_the_default_one_with_a_warning
 
 
 def test_keys_without_local_effect_warn_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = compose(tmp_path, "services:\n  web:\n    image: x:1\n    deploy: {replicas: 2}\n")
+    path = compose(tmp_path, "services:\n  web:\n    image: x:1\n    deploy: {replicas: 2, resources: {}}\n")
     assert cli(["config", "-f", str(path)]) == 0
     err = capsys.readouterr().err.splitlines()
-    assert err == [
-        f"oblako-backends: warning: {path}: services.web: deploy: ignored (it changes nothing for a local run)"
+    assert err == [  # replicas are applied: not said
+        f"oblako-backends: warning: {path}: services.web: deploy.resources: ignored "
+        "(it changes nothing for a local run)"
     ]
 
 
@@ -320,3 +320,14 @@ def test_doctor_reach_refuses_a_bad_image_before_starting_anything(capsys: pytes
     assert cli(["doctor", "--backend", "memory", "--reach", "Not An Image"]) == 2
     assert "invalid image" in capsys.readouterr().err
     assert not [c.name for c in get_backend("memory").list() if (c.project or "").startswith("oblako-doctor-")]
+
+
+def test_a_build_context_without_its_dockerfile_is_read_and_refused_by_up_before_anything_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Compose reads such a file (its build fails later); `config` prints it, `up` names what is missing."""
+    path = compose(tmp_path, "services:\n  web:\n    build: {context: ., dockerfile: Other.Dockerfile}\n")
+    assert cli(["config", "-f", str(path)]) == 0
+    capsys.readouterr()
+    assert cli(["up", "--backend", "memory", "-f", str(path)]) == 2
+    assert f"services.web: build: {tmp_path} has no Other.Dockerfile to build" in capsys.readouterr().err

@@ -333,7 +333,7 @@ SAMPLES = {  # a value Compose accepts, for each service key this layer does not
     "cap_drop": "[ALL]", "cgroup": "private", "cgroup_parent": "p", "configs": "[c]", "cpu_count": "1",
     "cpu_percent": "50", "cpu_period": "100000", "cpu_quota": "50000", "cpu_rt_period": "1000",
     "cpu_rt_runtime": "500", "cpu_shares": "512", "cpus": "0.5", "cpuset": "'0'", "credential_spec": "{file: f}",
-    "deploy": "{replicas: 1}", "develop": "{watch: [{path: ., action: rebuild}]}",
+    "deploy": "{replicas: 1, labels: {tier: web}}", "develop": "{watch: [{path: ., action: rebuild}]}",
     "device_cgroup_rules": "['c 1:3 mr']",
     "devices": "['/dev/null:/dev/n']", "dns": "8.8.8.8", "dns_opt": "[use-vc]", "dns_search": "example.com",
     "domainname": "example.com", "expose": "['3000']", "external_links": "[x]", "gpus": "all", "group_add": "[mail]",
@@ -366,7 +366,8 @@ def test_every_compose_service_key_is_taken_and_what_is_not_applied_is_said_per_
     assert ours.returncode == 0, ours.stderr
     for key in SAMPLES:
         said = "ignored (it changes nothing" if key in NO_LOCAL_EFFECT else "not applied yet by this layer"
-        assert f"{path}: services.web: {key}: {said}" in ours.stderr, key
+        named = "deploy.labels" if key == "deploy" else key  # deploy's replicas are applied: the rest is said
+        assert f"{path}: services.web: {named}: {said}" in ours.stderr, key
 
 
 def test_a_key_that_is_not_compose_s_is_refused_by_both(tmp_path: Path) -> None:

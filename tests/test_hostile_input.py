@@ -130,18 +130,23 @@ def test_non_ascii_digits_in_a_port_are_invalid_spec_errors(digit: str, n: int) 
             ContainerSpec(name="ok", image="busybox", ports={key: host})
 
 
-def test_two_services_claiming_one_host_port_are_refused_at_load(tmp_path: Path) -> None:
-    from oblako_backends import ConfigurationError
+def test_two_services_claiming_one_host_port_are_refused_by_up_before_anything_starts(tmp_path: Path) -> None:
+    """Compose reads such a file (`config` prints it too); no run can start both."""
+    from oblako_backends import ConfigurationError, get_backend
     from oblako_backends.project import load
+    from oblako_backends.project.run import up
 
     path = tmp_path / "s.toml"
     path.write_text(
         "[services.a]\nimage = 'x:1'\nports = ['9000:80']\n[services.b]\nimage = 'x:1'\nports = ['9000:81']\n"
     )
+    project = load(path)
+    memory = get_backend("memory")
     with pytest.raises(
         ConfigurationError, match=r"services.b: ports: host port 9000/tcp is also claimed by services.a"
     ):
-        load(path)
+        up(project, memory)
+    assert memory.list() == []
 
 
 # -- durations --------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from oblako_backends import Backend, get_backend
 from oblako_backends.errors import ConfigurationError
 from oblako_backends.project import Project, load
 from oblako_backends.project.model import service_def
-from oblako_backends.project.run import ProjectError, down, up
+from oblako_backends.project.run import down, up
 
 COMPOSE = "services:\n  web:\n    image: x:1\n  db:\n    image: x:1\n"
 
@@ -94,7 +94,7 @@ def test_what_another_project_or_no_project_owns_is_never_touched(project: Proje
 def test_replicas_of_one_fixed_host_port_are_refused_before_anything_starts(tmp_path: Path, memory: Backend) -> None:
     (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: x:1\n    ports: ['8080:80']\n")
     project = scaled(load(tmp_path / "compose.yaml", "shop"), web=2)
-    with pytest.raises(ProjectError, match=r"services\.web: 2 replicas cannot all publish host port 8080/tcp"):
+    with pytest.raises(ConfigurationError, match=r"services\.web: ports: 2 replicas cannot all publish host port 8080"):
         quietly_up(project, memory)
     assert names(memory) == set()
 

@@ -388,7 +388,14 @@ def _service(
     for key in body:
         if key in SUPPORTED or _extension(key):
             continue
-        if key in NO_LOCAL_EFFECT:  # deploy's replicas are read (_replicas)
+        if key == "deploy" and isinstance(body[key], dict):  # its replicas are read (_replicas)
+            for part in body[key]:
+                if part != "replicas":
+                    warnings.warn(
+                        f"{where(f'deploy.{part}')}: ignored (it changes nothing for a local run)", stacklevel=3
+                    )
+            continue
+        if key in NO_LOCAL_EFFECT:
             warnings.warn(f"{where(key)}: ignored (it changes nothing for a local run)", stacklevel=3)
             continue
         if key in NOT_READ_YET:
@@ -736,10 +743,9 @@ def _build(path: Path, value: Any, where: str) -> tuple[Path | None, str]:
         dockerfile = validate_dockerfile(dockerfile)
     except InvalidSpecError as exc:
         raise ConfigurationError(f"{where}: {exc}") from None
-    directory = (path.parent / str(context)).resolve()
-    if not (directory / dockerfile).is_file():
-        raise ConfigurationError(f"{where}: {directory} has no {dockerfile}")
-    return directory, dockerfile
+    return (
+        path.parent / str(context)
+    ).resolve(), dockerfile  # `up` refuses a missing Dockerfile, as Compose's build does
 
 
 def _implied_dependencies(body: dict[str, Any]) -> list[str]:

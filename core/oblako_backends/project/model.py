@@ -149,14 +149,13 @@ def project_name(path: Path, explicit: str | None = None) -> str:
 
 def assemble(path: Path, defs: list[ServiceDef], project: str) -> Project:
     """The checks every file format shares, then the project: dependencies exist and form no
-    cycle, no two services claim one host port or one container name; every service joins
-    the project's network, where it answers to its name."""
+    cycle, no two services claim one container name; every service joins the project's
+    network, where it answers to its name. What a file may say but no run can do is `startable`'s."""
     known = {d.name for d in defs}
     for d in defs:
         unknown = [n for n in d.depends_on if n not in known]
         if unknown:
             raise ConfigurationError(f"{where(path, d.name, 'depends_on')}: no service named {unknown[0]!r}")
-    _one_owner_per_host_port(path, defs)
     _one_service_per_container_name(path, defs)
     network = default_network(project)
     joined = [
@@ -172,17 +171,27 @@ def assemble(path: Path, defs: list[ServiceDef], project: str) -> Project:
     return built
 
 
-def _one_owner_per_host_port(path: Path, defs: list[ServiceDef]) -> None:
-    """Two services cannot both listen on one fixed host port: say so now, not halfway through `up`."""
+def startable(project: Project) -> None:
+    """What `up` checks before it touches a runtime: things a file may say (Compose reads such a
+    file, and `config` prints it) that no run can do. Each refusal names the file and service."""
     owners: dict[tuple[int, str], str] = {}
-    for d in defs:
-        for port in d.spec.ports:
-            if port.host_port is None:
-                continue
-            key = (port.host_port, port.protocol)
+    for d in project.services:
+        if d.build is not None and not (d.build / d.dockerfile).is_file():
+            raise ConfigurationError(
+                f"{where(project.path, d.name, 'build')}: {d.build} has no {d.dockerfile} to build"
+            )
+        fixed = [p for p in d.spec.ports if p.host_port is not None]
+        if d.replicas > 1 and fixed:
+            raise ConfigurationError(
+                f"{where(project.path, d.name, 'ports')}: {d.replicas} replicas cannot all publish host port "
+                f"{fixed[0].host_port}/{fixed[0].protocol}; publish the container port without a host port "
+                "(the runtime picks one per replica), or scale to 1"
+            )
+        for port in fixed if d.replicas else ():
+            key = (port.host_port or 0, port.protocol)
             if key in owners:
                 raise ConfigurationError(
-                    f"{where(path, d.name, 'ports')}: host port {port.host_port}/{port.protocol} is also "
+                    f"{where(project.path, d.name, 'ports')}: host port {port.host_port}/{port.protocol} is also "
                     f"claimed by services.{owners[key]}; give one of them another host port"
                 )
             owners[key] = d.name

@@ -23,7 +23,7 @@ from ..errors import NotOwnedError, OblakoBackendError, ServiceNotReadyError
 from ..models import ContainerInfo, NetworkCapacity
 from ..service import HealthCheck, Service, default_check
 from ..spec import ContainerSpec
-from .model import Project, ServiceDef
+from .model import Project, ServiceDef, startable
 
 log = logging.getLogger(__name__)
 ServiceProgress = Callable[[str, str], None]  # (service, line): what `up` reports as it goes
@@ -124,6 +124,7 @@ def up(
     until then nothing needs stopping, so an interrupt may end `up` at once (the CLI does).
     """
     limit = jobs or config.jobs()  # a bad OBLAKO_JOBS is refused before the runtime is touched
+    startable(project)
     shown: ServiceProgress = progress or (lambda service, line: None)
 
     def say(service: str, line: str) -> None:
@@ -131,7 +132,6 @@ def up(
         shown(service, line)
 
     project, changes = adapt(project, backend.capabilities, backend.name)
-    _refuse_replicas_sharing_a_host_port(project)
     for line in changes:
         warnings.warn(line, stacklevel=2)
     units = [(d, svc) for d in project.services for svc in replicas(d, backend)]
@@ -332,20 +332,6 @@ def _still_there(left: dict[str, str]) -> str:
         f"; could NOT stop {names}: they may still be running. When the runtime answers again, "
         "remove them with `oblako-backends down FILE` (or `oblako-backends rm CONTAINER`)"
     )
-
-
-def _refuse_replicas_sharing_a_host_port(project: Project) -> None:
-    """Replicas of one service cannot all listen on one fixed host port: only the first would
-    start. Said before anything is touched (Compose reads such a file too, then fails to start)."""
-    for d in project.services:
-        fixed = [p for p in d.spec.ports if p.host_port is not None]
-        if d.replicas > 1 and fixed:
-            raise ProjectError(
-                f"services.{d.name}: {d.replicas} replicas cannot all publish host port "
-                f"{fixed[0].host_port}/{fixed[0].protocol}; nothing was started. Publish the container "
-                "port without a host port (the runtime picks one per replica), or scale to 1",
-                [],
-            )
 
 
 def superseded(project: Project, backend: Backend) -> list[ContainerInfo]:
