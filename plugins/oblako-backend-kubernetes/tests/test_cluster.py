@@ -346,6 +346,31 @@ def test_a_compose_project_runs_on_the_cluster(
     assert kubectl(k8s, "get", "services", "-l", f"oblako.project={project}", "-o", "name").strip() == ""
 
 
+def test_replicas_are_deployments_of_their_own_and_the_service_name_selects_them_all(
+    k8s: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`scale: 2` runs `<project>-api-1` and `-2`, one Deployment each; the name `api` is one
+    headless Service whose endpoints are both pods (made once, no warning for the second)."""
+    from oblako_backends.cli import main as cli
+
+    monkeypatch.setenv("OBLAKO_K8S_NAMESPACE", k8s.plugin.settings.namespace)
+    monkeypatch.setenv("OBLAKO_K8S_STATE_DIR", str(k8s.plugin.state_dir))
+    project = f"scale{uuid.uuid4().hex[:6]}"
+    path = tmp_path / "compose.yaml"
+    path.write_text(f"services:\n  api:\n    image: {IMAGE}\n    scale: 2\n")
+    try:
+        assert cli(["up", "--backend", "kubernetes", "-f", str(path), "-p", project]) == 0
+        assert "already taken" not in capsys.readouterr().err
+        assert sorted(c.name for c in k8s.list() if c.project == project) == [f"{project}-api-1", f"{project}-api-2"]
+        pods = json.loads(kubectl(k8s, "get", "pods", "-l", f"oblako.project={project}", "-o", "json"))["items"]
+        expected = sorted(p["status"]["podIP"] for p in pods)
+        assert len(expected) == 2
+        wait_for(lambda: sorted(_addresses(k8s, "api")) == expected, "both replicas behind the name")
+    finally:
+        assert cli(["down", "--backend", "kubernetes", "-f", str(path), "-p", project]) == 0
+    assert [c.name for c in k8s.list() if c.project == project] == []
+
+
 def test_doctor_finishes_the_sentence_when_the_cluster_cannot_be_reached(
     k8s_cluster: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -321,9 +321,12 @@ def test_each_alias_is_a_headless_service_named_after_it_selecting_the_pod() -> 
     assert sorted(services) == ["shop-web", "web"]  # the port-forward target, and the name
     named = services["web"]
     assert named["spec"]["clusterIP"] == "None"  # DNS answers with the pod itself: every port reachable
-    assert named["spec"]["selector"] == {manifests.WORKLOAD_LABEL: "shop-web"}
+    assert named["spec"]["selector"] == {"oblako.project": "shop", "oblako.service": "web"}  # every replica's pod
     assert named["metadata"]["annotations"][manifests.ALIAS_ANNOTATION] == "shop-web"
     assert named["metadata"]["labels"]["oblako.project"] == "shop" and notes == []
+    alone, _ = manifests.build(ContainerSpec(name="solo", image="busybox:1", aliases=["solo-name"]), SETTINGS)
+    (service,) = [o for o in alone if o["kind"] == "Service"]
+    assert service["spec"]["selector"] == {manifests.WORKLOAD_LABEL: "solo"}  # no project: its own pod
 
 
 def test_a_service_without_ports_still_gets_its_name() -> None:

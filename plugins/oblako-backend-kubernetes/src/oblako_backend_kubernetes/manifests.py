@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from oblako_backends import ConfigurationError, ContainerSpec, HealthCommand, InvalidSpecError, VolumeSpec
+from oblako_backends.labels import PROJECT_LABEL, SERVICE_LABEL
 
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 LABEL_VALUE = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
@@ -229,7 +230,14 @@ def _alias_service(alias: str, spec: ContainerSpec, meta: Mapping[str, Any], wor
     """A headless Service called `alias`: the cluster's DNS answers the name with the pod's
     address, so every container port is reachable by it, as on a Compose network."""
     annotations = {**meta["annotations"], ALIAS_ANNOTATION: spec.name}
-    service: dict[str, Any] = {"clusterIP": "None", "selector": {WORKLOAD_LABEL: workload}}
+    pod_labels = meta["labels"]
+    # A service of a project: every replica's pod answers to the name, as on a Compose network.
+    selector = (
+        {PROJECT_LABEL: pod_labels[PROJECT_LABEL], SERVICE_LABEL: pod_labels[SERVICE_LABEL]}
+        if PROJECT_LABEL in pod_labels and SERVICE_LABEL in pod_labels
+        else {WORKLOAD_LABEL: workload}
+    )
+    service: dict[str, Any] = {"clusterIP": "None", "selector": selector}
     if spec.ports:
         service["ports"] = [{"name": f"p{p.container_port}", "port": p.container_port} for p in spec.ports]
     return {

@@ -222,7 +222,11 @@ class KubernetesPlugin:
 
     def _create_names(self, services: list[dict[str, Any]]) -> None:
         """The Services that make aliases resolve. `create`, never `apply`: a name another
-        project's workload already answers to stays with it, and the user is told."""
+        project's workload already answers to stays with it, and the user is told. One that
+        selects what this one would (another replica of the service made it) is left as it is."""
+        services = [s for s in services if self._selector_of(s["metadata"]["name"]) != s["spec"]["selector"]]
+        if not services:
+            return
         made = self.kubectl.run("create", "-f", "-", stdin=_list(services), check=False)
         if made.returncode == 0:
             return
@@ -237,6 +241,10 @@ class KubernetesPlugin:
                 UserWarning,
                 stacklevel=3,
             )
+
+    def _selector_of(self, service: str) -> dict[str, Any] | None:
+        found = self._get("service", service)
+        return None if found is None else (found.get("spec") or {}).get("selector")
 
     def _wait_available(self, spec: ContainerSpec) -> None:
         """Until the Deployment is available; an image or crash problem ends the wait with its reason."""
