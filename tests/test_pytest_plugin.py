@@ -107,7 +107,7 @@ def test_ctrl_c_while_oblako_services_starts_ends_the_session_and_leaves_nothing
     os.environ["DOCKER_HOST"] = docker_engine.url
     try:
         backend = get_backend("docker")
-        name = f"{tmp_path.name.lower()}-slow"
+        name = f"{tmp_path.name.lower()}-slow-1"
         deadline = time.monotonic() + 60
         while backend.status(name) != "running":  # the session is now waiting for it to be ready
             assert time.monotonic() < deadline, "the service never started"
