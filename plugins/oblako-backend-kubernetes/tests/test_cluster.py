@@ -262,10 +262,10 @@ def test_following_logs_while_the_api_server_is_frozen_ends_with_an_error(
     assert isinstance(outcome, RuntimeUnavailableError), outcome or "still blocked"
 
 
-def test_host_binds_reach_the_pod_as_a_config_map_and_a_claim(k8s: Backend, tmp_path: Path) -> None:
-    """oblako's services bind host paths; the cluster gets the file's content and a claim."""
+def test_host_binds_reach_the_pod_as_a_secret_and_a_claim(k8s: Backend, tmp_path: Path) -> None:
+    """oblako's services bind host paths; the cluster gets the file's content (a Secret) and a claim."""
     conf = tmp_path / "app.conf"
-    conf.write_text("greeting=from-a-configmap\n")
+    conf.write_text("greeting=from-a-secret\n")
     data = tmp_path / "rw"
     data.mkdir()
     name = f"cfg-{uuid.uuid4().hex[:6]}"
@@ -278,12 +278,14 @@ def test_host_binds_reach_the_pod_as_a_config_map_and_a_claim(k8s: Backend, tmp_
     with pytest.warns(UserWarning, match="lives in the cluster"):
         svc.start()
     wait_for(lambda: "no-data" in svc.logs(), "the first pod's lines")
-    assert svc.logs().splitlines()[:2] == ["greeting=from-a-configmap", "no-data"]
+    assert svc.logs().splitlines()[:2] == ["greeting=from-a-secret", "no-data"]
     workload = manifests.k8s_name(name)
     kubectl(k8s, "delete", "pod", "-l", f"{manifests.WORKLOAD_LABEL}={workload}", "--wait=false")
     wait_for(lambda: svc.logs().splitlines()[1:2] == ["kept"], "the replacement pod to find the data")
+    secrets = kubectl(k8s, "get", "secrets", "-l", f"{manifests.WORKLOAD_LABEL}={workload}", "-o", "name")
+    assert secrets.strip().startswith("secret/")  # while it runs, the file is in a Secret
     svc.stop()
-    left = kubectl(k8s, "get", "configmaps", "-l", f"{manifests.WORKLOAD_LABEL}={workload}", "-o", "name")
+    left = kubectl(k8s, "get", "configmaps,secrets", "-l", f"{manifests.WORKLOAD_LABEL}={workload}", "-o", "name")
     assert left.strip() == ""
 
 
@@ -316,12 +318,12 @@ def test_a_compose_project_runs_on_the_cluster(
     project = f"shop{uuid.uuid4().hex[:6]}"
     port = runtimes.free_port()
     (tmp_path / "site").mkdir()
-    (tmp_path / "site" / "index.html").write_text("served from a config map\n")
+    (tmp_path / "site" / "index.html").write_text("served from a secret\n")
     path = tmp_path / "compose.yaml"
     path.write_text(COMPOSE.format(image=IMAGE, port=port))
     try:
         assert cli(["up", "--backend", "kubernetes", "-f", str(path), "-p", project]) == 0, capsys.readouterr().err
-        assert runtimes.http_get("127.0.0.1", port) == (200, "served from a config map\n")
+        assert runtimes.http_get("127.0.0.1", port) == (200, "served from a secret\n")
         capsys.readouterr()
         wait_for(lambda: "hello from compose" in k8s.logs(f"{project}-web-1"), "web's greeting")
         assert cli(["logs", "--backend", "kubernetes", "--project", project]) == 0
@@ -395,3 +397,111 @@ def test_doctor_finishes_the_sentence_when_the_cluster_cannot_be_reached(
     monkeypatch.setenv("KUBECONFIG", str(dead))
     assert cli(["doctor", "--backend", "kubernetes"]) == 1
     assert f"error:        the server https://127.0.0.1:{port} did not answer kubectl (" in capsys.readouterr().out
+
+
+STARTS = 12  # oblako's `up` starts this many services at once (issue 23)
+
+
+@pytest.fixture
+def fresh_namespace(k8s_cluster: object, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A namespace nobody has made yet (deleted afterwards, with all in it), KUBECONFIG set."""
+    monkeypatch.setenv("KUBECONFIG", k8s_cluster.kubeconfig)  # type: ignore[attr-defined]
+    monkeypatch.delenv("OBLAKO_K8S_CONTEXT", raising=False)
+    monkeypatch.setenv("OBLAKO_TIMEOUT", "180")  # twelve pods scheduled at once on one slow node
+    name = f"{k8s_cluster.namespace}-n{uuid.uuid4().hex[:6]}"  # type: ignore[attr-defined]
+    argv = ["kubectl", f"--kubeconfig={k8s_cluster.kubeconfig}", "--request-timeout=60s"]  # type: ignore[attr-defined]
+    absent = subprocess.run([*argv, "get", "namespace", name], capture_output=True, text=True, timeout=120)
+    assert absent.returncode != 0 and "NotFound" in absent.stderr
+    try:
+        yield name
+    finally:
+        subprocess.run(
+            [*argv, "delete", "namespace", name, "--ignore-not-found", "--wait=true", "--timeout=120s"],
+            capture_output=True,
+            timeout=180,
+            check=False,
+        )
+
+
+def test_a_project_of_twelve_services_starts_together_in_a_namespace_that_does_not_exist_yet(
+    fresh_namespace: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """All twelve find the namespace missing and create it at once; the losers use it (no
+    AlreadyExists ends `up`), and each one's host file reaches its pod through a Secret."""
+    from oblako_backends.cli import main as cli
+
+    monkeypatch.setenv("OBLAKO_K8S_NAMESPACE", fresh_namespace)
+    monkeypatch.setenv("OBLAKO_K8S_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("OBLAKO_JOBS", str(STARTS))
+    project = f"many{uuid.uuid4().hex[:6]}"
+    (tmp_path / "app.conf").write_text("from-a-secret\n")
+    service = (
+        "  s{i}:\n    image: {image}\n    volumes: ['./app.conf:/etc/app.conf:ro']\n"
+        "    command: ['sh', '-c', 'cat /etc/app.conf; trap \"exit 0\" TERM; sleep 600 & wait']\n"
+    )
+    path = tmp_path / "compose.yaml"
+    path.write_text("services:\n" + "".join(service.format(i=i, image=IMAGE) for i in range(STARTS)))
+    backend = get_backend("kubernetes", namespace=fresh_namespace, state_dir=str(tmp_path / "state"))
+    try:
+        code = cli(["up", "--backend", "kubernetes", "-f", str(path), "-p", project])
+        err = capsys.readouterr().err
+        assert code == 0, err
+        assert "alreadyexists" not in err.replace(" ", "").lower()
+        running = [c for c in backend.list() if c.project == project]
+        assert sorted(c.name for c in running) == sorted(f"{project}-s{i}-1" for i in range(STARTS))
+        assert all(c.state == RUNNING for c in running), running
+        for i in range(STARTS):
+            wait_for(lambda i=i: "from-a-secret" in backend.logs(f"{project}-s{i}-1"), f"s{i}'s file")  # type: ignore[misc]
+        secrets = kubectl(backend, "get", "secrets", "-l", "oblako.backend=kubernetes", "-o", "name").split()
+        assert len(secrets) == STARTS  # one per workload: its own file's content
+    finally:
+        assert cli(["down", "--backend", "kubernetes", "-f", str(path), "-p", project]) == 0
+    assert [c for c in backend.list() if c.project == project] == []
+    assert kubectl(backend, "get", "secrets", "-l", "oblako.backend=kubernetes", "-o", "name").strip() == ""
+
+
+def test_twelve_runs_from_separate_backends_converge_on_one_new_namespace_and_one_claim(
+    fresh_namespace: str, tmp_path: Path
+) -> None:
+    """Twelve threads, each with its own backend object (as twelve processes would be), run
+    twelve workloads at once into a namespace that does not exist, all mounting one named
+    volume: one namespace, one claim, twelve running workloads, no failure."""
+    import threading
+
+    volume = f"shared-{uuid.uuid4().hex[:6]}"
+    backends = [
+        get_backend("kubernetes", namespace=fresh_namespace, state_dir=str(tmp_path / "state")) for _ in range(STARTS)
+    ]
+    names = [f"many-{i}-{uuid.uuid4().hex[:6]}" for i in range(STARTS)]
+    gate = threading.Barrier(STARTS)
+    errors: list[BaseException] = []
+
+    def run(backend: Backend, name: str) -> None:
+        gate.wait()
+        try:
+            backend.run(
+                name=name,
+                image=IMAGE,
+                command=["sh", "-c", f"echo {name} >> /data/names; {contract.FOREVER}"],
+                volumes={volume: {"bind": "/data", "mode": "rw"}},
+            )
+        except BaseException as exc:  # every failure is collected and shown
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=pair) for pair in zip(backends, names, strict=True)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert all(backends[0].status(name) == RUNNING for name in names)
+        claims = json.loads(kubectl(backends[0], "get", "pvc", "-o", "json"))["items"]
+        assert [c["metadata"]["name"] for c in claims] == [manifests.claim_name(volume)]
+    finally:
+        for name in names:
+            backends[0].remove(name)
+        kubectl(backends[0], "delete", f"pvc/{manifests.claim_name(volume)}", "--ignore-not-found", "--wait=false")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -99,29 +102,67 @@ def test_a_named_volume_becomes_a_claim_that_the_deployment_mounts() -> None:
     assert built["Deployment"]["spec"]["strategy"] == {"type": "Recreate"}
 
 
-def test_a_host_path_that_does_not_exist_is_refused_unless_host_paths_are_allowed(tmp_path: Path) -> None:
+def decoded(secret: dict) -> dict[str, bytes]:  # type: ignore[type-arg]
+    return {key: base64.b64decode(value) for key, value in secret["data"].items()}
+
+
+@pytest.mark.parametrize("mode", ["ro", "rw"])
+def test_a_missing_host_directory_is_created_empty_as_docker_does(tmp_path: Path, mode: str) -> None:
+    missing = tmp_path / "not" / "yet"
+    spec = ContainerSpec(name="db", image="busybox:1", volumes={str(missing): {"bind": "/conf", "mode": mode}})
+    built = objects(spec)
+    assert missing.is_dir() and list(missing.iterdir()) == []
+    assert built == objects(spec)  # created once, then mapped as that directory every time
+    (volume,) = built["Deployment"]["spec"]["template"]["spec"]["volumes"]
+    if mode == "ro":  # an empty Secret: an empty directory in the pod
+        assert built["Secret"]["data"] == {} and volume["secret"] == {"secretName": built["Secret"]["metadata"]["name"]}
+    else:  # as any read-write directory: a claim
+        assert volume["persistentVolumeClaim"]["claimName"] == built["PersistentVolumeClaim"]["metadata"]["name"]
+
+
+def test_allowed_host_paths_are_mounted_as_given_and_nothing_is_created(tmp_path: Path) -> None:
     missing = str(tmp_path / "nowhere")
     spec = ContainerSpec(name="db", image="busybox:1", volumes={missing: {"bind": "/conf", "mode": "ro"}})
-    with pytest.raises(InvalidSpecError, match="create it first"):
-        objects(spec)
     pod = objects(spec, manifests.Settings(allow_host_path=True))["Deployment"]["spec"]["template"]["spec"]
     assert pod["volumes"] == [{"name": "v0", "hostPath": {"path": missing}}]
+    assert not Path(missing).exists()
 
 
-def test_a_read_only_host_file_becomes_a_config_map_named_after_its_content(tmp_path: Path) -> None:
+def test_a_host_path_that_cannot_be_created_is_refused_saying_why(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    spec = ContainerSpec(name="db", image="busybox:1", volumes={str(tmp_path / "file" / "dir"): "/conf"})
+    with pytest.raises(InvalidSpecError, match="db: .* cannot"):
+        objects(spec)
+
+
+def test_a_missing_host_directory_that_cannot_be_made_is_refused_saying_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(self: Path, *args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    spec = ContainerSpec(name="db", image="busybox:1", volumes={str(tmp_path / "new"): "/conf"})
+    with pytest.raises(InvalidSpecError, match="db: .*: it does not exist and cannot be created here .Permission"):
+        objects(spec)
+
+
+def test_a_read_only_host_file_becomes_a_secret_named_after_its_content(tmp_path: Path) -> None:
     conf = tmp_path / "nginx.conf"
     conf.write_text("worker_processes 1;\n")
     spec = ContainerSpec(name="s3", image="nginx:1", volumes={str(conf): {"bind": "/etc/nginx/t.conf", "mode": "ro"}})
     built = objects(spec)
-    config_map = built["ConfigMap"]
-    assert config_map["data"] == {"nginx.conf": "worker_processes 1;\n"}
+    assert "ConfigMap" not in built  # whoever may read config maps must not read host files
+    secret = built["Secret"]
+    assert secret["type"] == "Opaque" and decoded(secret) == {"nginx.conf": b"worker_processes 1;\n"}
+    assert secret["metadata"]["labels"][manifests.WORKLOAD_LABEL] == "s3"  # deleted with the workload
     pod = built["Deployment"]["spec"]["template"]["spec"]
-    assert pod["volumes"] == [{"name": "v0", "configMap": {"name": config_map["metadata"]["name"]}}]
+    assert pod["volumes"] == [{"name": "v0", "secret": {"secretName": secret["metadata"]["name"]}}]
     assert pod["containers"][0]["volumeMounts"] == [
         {"name": "v0", "mountPath": "/etc/nginx/t.conf", "readOnly": True, "subPath": "nginx.conf"}
     ]
-    conf.write_text("worker_processes 2;\n")  # a change: a new map, so the Deployment rolls
-    assert objects(spec)["ConfigMap"]["metadata"]["name"] != config_map["metadata"]["name"]
+    conf.write_text("worker_processes 2;\n")  # a change: a new Secret, so the Deployment rolls
+    assert objects(spec)["Secret"]["metadata"]["name"] != secret["metadata"]["name"]
 
 
 def test_a_read_only_host_directory_keeps_its_tree_and_binary_files(tmp_path: Path) -> None:
@@ -132,11 +173,53 @@ def test_a_read_only_host_directory_keeps_its_tree_and_binary_files(tmp_path: Pa
         name="app", image="busybox:1", volumes={str(tmp_path / "conf"): {"bind": "/conf", "mode": "ro"}}
     )
     built = objects(spec)
-    items = built["Deployment"]["spec"]["template"]["spec"]["volumes"][0]["configMap"]["items"]
-    assert sorted(i["path"] for i in items) == ["a.txt", "sub/b.bin"]
-    assert set(built["ConfigMap"]["data"].values()) == {"a\n"} and list(built["ConfigMap"]["binaryData"].values()) == [
-        "/wA="
-    ]
+    items = built["Deployment"]["spec"]["template"]["spec"]["volumes"][0]["secret"]["items"]
+    files = decoded(built["Secret"])
+    assert sorted((i["path"], files[i["key"]]) for i in items) == [("a.txt", b"a\n"), ("sub/b.bin", b"\xff\x00")]
+
+
+def test_symlinks_in_a_host_tree_are_never_followed_and_are_left_out_with_one_warning(tmp_path: Path) -> None:
+    """A link to a secret outside the tree (~/.ssh/id_rsa), to a directory outside it, to a file
+    inside it, and a dangling one: none is read. The tree's real files are all there."""
+    outside = tmp_path / "home" / ".ssh"
+    outside.mkdir(parents=True)
+    (outside / "id_rsa").write_text("PRIVATE KEY\n")
+    tree = tmp_path / "conf"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "app.conf").write_text("a=1\n")
+    (tree / "sub" / "id_rsa").symlink_to(outside / "id_rsa")
+    (tree / "ssh").symlink_to(outside, target_is_directory=True)
+    (tree / "same.conf").symlink_to(tree / "app.conf")
+    (tree / "dangling").symlink_to(tmp_path / "gone")
+    spec = ContainerSpec(name="app", image="busybox:1", volumes={str(tree): {"bind": "/conf", "mode": "ro"}})
+    built, notes = manifests.build(spec, SETTINGS)
+    (secret,) = [o for o in built if o["kind"] == "Secret"]
+    assert list(decoded(secret).values()) == [b"a=1\n"]
+    assert "PRIVATE KEY" not in json.dumps(built) and "UFJJVkFURSBLRVkK" not in json.dumps(built)
+    (items,) = [v["secret"]["items"] for v in built[-1]["spec"]["template"]["spec"]["volumes"]]
+    assert [i["path"] for i in items] == ["app.conf"]
+    (note,) = notes
+    assert note.startswith("app: ") and "4 symlink(s)" in note and "never followed" in note
+
+
+def test_a_linked_bind_source_is_followed_as_a_bind_mount_follows_it(tmp_path: Path) -> None:
+    (tmp_path / "real.conf").write_text("x=1\n")
+    (tmp_path / "link.conf").symlink_to(tmp_path / "real.conf")
+    spec = ContainerSpec(
+        name="app", image="busybox:1", volumes={str(tmp_path / "link.conf"): {"bind": "/etc/x.conf", "mode": "ro"}}
+    )
+    assert decoded(objects(spec)["Secret"]) == {"link.conf": b"x=1\n"}
+
+
+def test_a_pipe_in_a_host_tree_is_left_out_not_read(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "a.txt").write_text("a\n")
+    os.mkfifo(tmp_path / "conf" / "pipe")  # reading it would block forever
+    spec = ContainerSpec(
+        name="app", image="busybox:1", volumes={str(tmp_path / "conf"): {"bind": "/conf", "mode": "ro"}}
+    )
+    built, notes = manifests.build(spec, SETTINGS)
+    assert len(notes) == 1 and "(pipe)" in notes[0]
 
 
 def test_a_read_write_host_directory_becomes_a_claim_with_a_warning(tmp_path: Path) -> None:
@@ -163,10 +246,27 @@ def test_a_socket_is_left_out_with_a_warning_naming_the_service(tmp_path: Path) 
     assert any(n.startswith("redshift: ") and "a socket" in n and "will not work" in n for n in notes)
 
 
-def test_a_host_directory_too_big_for_a_config_map_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "big").write_bytes(b"x" * (manifests.CONFIG_MAP_LIMIT + 1))
-    spec = ContainerSpec(name="app", image="busybox:1", volumes={str(tmp_path): {"bind": "/conf", "mode": "ro"}})
-    with pytest.raises(InvalidSpecError, match="too much for a ConfigMap; use a named volume"):
+def test_a_missing_socket_is_left_out_with_the_same_warning_as_an_existing_one(tmp_path: Path) -> None:
+    """/var/run/docker.sock on a machine with no Docker: nothing to mount, and nothing made."""
+    missing = tmp_path / "run" / "docker.sock"
+    spec = ContainerSpec(name="redshift", image="busybox:1", volumes={str(missing): "/var/run/docker.sock"})
+    built, notes = manifests.build(spec, SETTINGS)
+    pod = {o["kind"]: o for o in built}["Deployment"]["spec"]["template"]["spec"]
+    assert pod["volumes"] == [] and pod["containers"][0]["volumeMounts"] == []
+    assert notes == [
+        f"redshift: {missing} -> /var/run/docker.sock: a socket on this machine cannot be mounted in a pod, so it "
+        "was left out; whatever redshift does with it will not work in the cluster (use a Docker-API backend for that)"
+    ]
+    assert not missing.parent.exists()  # not created as a directory, unlike other missing paths
+
+
+@pytest.mark.parametrize("layout", ["file", "tree"])
+def test_host_files_too_big_for_a_secret_are_refused(tmp_path: Path, layout: str) -> None:
+    big = tmp_path / "big"
+    big.write_bytes(b"x" * (manifests.FILES_LIMIT + 1))
+    source = big if layout == "file" else tmp_path
+    spec = ContainerSpec(name="app", image="busybox:1", volumes={str(source): {"bind": "/conf", "mode": "ro"}})
+    with pytest.raises(InvalidSpecError, match="too much for a Secret; use a named volume"):
         objects(spec)
 
 
@@ -203,7 +303,7 @@ def test_the_upstream_services_that_bind_host_paths_map_or_say_what_to_do(tmp_pa
             kinds = [o["kind"] for o in built]
             assert "Deployment" in kinds, name
             if name in ("oblako-caddy", "oblako-trino"):
-                assert "ConfigMap" in kinds and notes == [], name
+                assert "Secret" in kinds and notes == [], name
             assert all(n.startswith(f"{name}: ") for n in notes), notes
 
 
@@ -351,3 +451,132 @@ def test_a_health_check_is_the_pods_exec_readiness_probe_in_whole_seconds() -> N
         "timeoutSeconds": 2,
         "failureThreshold": 4,
     }
+
+
+def oblako_services(home: Path, docker_socket: Path) -> dict[str, dict]:  # type: ignore[type-arg]
+    """oblako's 14 service containers, described with `run`'s nine keywords as oblako's
+    Service passes them (written anew after upstream oblako's services; images and ports are
+    illustrative, the binds are the ones that matter here): the S3 front's config file and
+    write log, Caddy's and Trino's config directories, the Redshift leader's Docker socket,
+    named data volumes, and host-gateway for the services that call back to the host."""
+    front, caddy, catalog = home / "s3-front", home / "caddy", home / "trino" / "catalog"
+    front.mkdir(parents=True)
+    (front / "nginx.conf").write_text("events {}\n")
+    caddy.mkdir()
+    (caddy / "Caddyfile").write_text("{\n    auto_https off\n}\n")
+    catalog.mkdir(parents=True)
+    (catalog / "iceberg.properties").write_text("connector.name=iceberg\n")
+    gateway = {"host.docker.internal": "host-gateway"}
+
+    def named(volume: str, target: str) -> dict[str, dict[str, str]]:
+        return {volume: {"bind": target, "mode": "rw"}}
+
+    return {
+        "oblako-s3proxy": {
+            "image": "andrewgaul/s3proxy:latest",
+            "ports": {"80/tcp": 9000},
+            "environment": {"S3PROXY_AUTHORIZATION": "none"},
+            "volumes": named("oblako-s3-data", "/data"),
+        },
+        "oblako-s3": {
+            "image": "nginx:1",
+            "ports": {"8080/tcp": 9001},
+            "volumes": {
+                str(front / "nginx.conf"): {"bind": "/etc/nginx/templates/oblako.conf.template", "mode": "ro"},
+                str(front / "log"): {"bind": "/var/log/oblako", "mode": "rw"},  # missing: created, as Docker does
+            },
+        },
+        "oblako-dynamodb": {
+            "image": "amazon/dynamodb-local:latest",
+            "ports": {"8000/tcp": 8001},
+            "volumes": named("oblako-dynamodb", "/home/dynamodblocal/data"),
+            "command": "-jar DynamoDBLocal.jar -sharedDb -dbPath ./data",
+            "working_dir": "/home/dynamodblocal",
+            "user": "root",
+        },
+        "oblako-kinesis": {"image": "saidsef/aws-kinesis-local:latest", "ports": {"4567/tcp": 4567}},
+        "oblako-moto": {"image": "motoserver/moto:latest", "ports": {"5000/tcp": 5001}},
+        "oblako-rds": {
+            "image": "postgres:16",
+            "ports": {"5432/tcp": 5432},
+            "environment": {"POSTGRES_PASSWORD": "oblako"},
+            "volumes": named("oblako-rds-data", "/var/lib/postgresql/data"),
+        },
+        "oblako-redshift": {
+            "image": "postgres:16",
+            "ports": {"5432/tcp": 5439},
+            "environment": {"POSTGRES_PASSWORD": "oblako"},
+            "volumes": {
+                **named("oblako-redshift-data", "/var/lib/postgresql/data"),
+                str(docker_socket): {"bind": "/var/run/docker.sock", "mode": "rw"},
+            },
+            "extra_hosts": gateway,
+        },
+        "oblako-opensearch": {
+            "image": "opensearchproject/opensearch:2",
+            "ports": {"9200/tcp": 9200},
+            "environment": {"discovery.type": "single-node", "DISABLE_SECURITY_PLUGIN": "true"},
+        },
+        "oblako-bedrock": {
+            "image": "ollama/ollama:latest",
+            "ports": {"11434/tcp": 11434},
+            "volumes": named("oblako-ollama", "/root/.ollama"),
+        },
+        "oblako-iceberg": {
+            "image": "tabulario/iceberg-rest:latest",
+            "ports": {"8181/tcp": 8181},
+            "environment": {"CATALOG_S3_ENDPOINT": "http://host.docker.internal:9000"},
+            "extra_hosts": gateway,
+        },
+        "oblako-trino": {
+            "image": "trinodb/trino:latest",
+            "ports": {"8080/tcp": 8085},
+            "volumes": {str(catalog): {"bind": "/etc/trino/catalog", "mode": "ro"}},
+            "extra_hosts": gateway,
+        },
+        "oblako-stepfunctions": {
+            "image": "amazon/aws-stepfunctions-local:latest",
+            "ports": {"8083/tcp": 8083},
+            "extra_hosts": gateway,
+        },
+        "oblako-mlflow": {
+            "image": "ghcr.io/mlflow/mlflow:latest",
+            "ports": {"5000/tcp": 5002},
+            "command": ["mlflow", "server", "--host", "0.0.0.0"],
+        },
+        "oblako-caddy": {
+            "image": "caddy:2",
+            "ports": {"80/tcp": 8088},
+            "volumes": {str(caddy): {"bind": "/etc/caddy", "mode": "ro"}},
+            "extra_hosts": gateway,
+        },
+    }
+
+
+def test_oblakos_14_services_all_produce_manifests_on_a_machine_without_docker(tmp_path: Path) -> None:
+    """No Docker here: /var/run/docker.sock does not exist. Every service still maps; the
+    Redshift leader runs without the socket (a warning says so), and nothing is created in
+    place of the socket."""
+    from oblako_backends import compat
+
+    docker_socket = tmp_path / "var" / "run" / "docker.sock"
+    services = oblako_services(tmp_path / "home", docker_socket)
+    assert len(services) == 14
+    for name, fields in services.items():
+        listed = compat.build_k8s_manifests(name=name, namespace="oblako", **fields)
+        kinds = [item["kind"] for item in listed["items"]]
+        assert kinds.count("Deployment") == 1 and "ConfigMap" not in kinds, name
+        (deployment,) = [item for item in listed["items"] if item["kind"] == "Deployment"]
+        mounts = deployment["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+        assert "/var/run/docker.sock" not in [m["mountPath"] for m in mounts], name
+        if name in ("oblako-s3", "oblako-caddy", "oblako-trino"):
+            assert "Secret" in kinds, name  # host files travel in a Secret
+    assert not docker_socket.exists() and not docker_socket.parent.exists()
+    assert (tmp_path / "home" / "s3-front" / "log").is_dir()  # the missing log directory was made
+    spec = ContainerSpec(name="oblako-redshift", **services["oblako-redshift"])
+    _, notes = manifests.build(spec, SETTINGS)
+    assert [n for n in notes if "docker.sock" in n] == [
+        f"oblako-redshift: {docker_socket} -> /var/run/docker.sock: a socket on this machine cannot be mounted in a "
+        "pod, so it was left out; whatever oblako-redshift does with it will not work in the cluster (use a "
+        "Docker-API backend for that)"
+    ]

@@ -3,7 +3,7 @@
 Each container becomes a Deployment (one replica, `Recreate`, so a volume is never mounted
 by two pods) and, when it publishes ports, a Service for port-forwards to target. Named
 volumes become PersistentVolumeClaims that outlive both. Binds of host paths are read here,
-on this machine, and become ConfigMaps or claims (see `host_path`).
+on this machine, and become Secrets or claims (see `host_path`).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import stat
 from collections.abc import Mapping
@@ -248,7 +249,8 @@ def _alias_service(alias: str, spec: ContainerSpec, meta: Mapping[str, Any], wor
     }
 
 
-CONFIG_MAP_LIMIT = 1024 * 1024  # bytes a ConfigMap may hold (etcd's object limit, with room to spare)
+FILES_LIMIT = 1024 * 1024  # bytes a Secret may hold (the API server's limit on its data)
+SOCKET_SUFFIXES = (".sock", ".socket")  # how a missing path is known to be meant as a socket
 
 
 @dataclass(frozen=True)
@@ -261,30 +263,42 @@ class HostMount:
     warnings: list[str]
 
 
+def _left_out(spec: ContainerSpec, where: str, what: str, mount: dict[str, Any]) -> HostMount:
+    return HostMount(None, mount, [], [
+        f"{where}: a {what} on this machine cannot be mounted in a pod, so it was left out; whatever "
+        f"{spec.name} does with it will not work in the cluster (use a Docker-API backend for that)"
+    ])  # fmt: skip
+
+
 def host_path(spec: ContainerSpec, volume: VolumeSpec, volume_name: str, settings: Settings) -> HostMount:
     """Map a bind of a host path: pods run on some node, not on this machine.
 
-    - a read-only file or small directory becomes a ConfigMap named after its content, so a
-      change makes a new one and rolls the Deployment;
+    - a read-only file or small directory becomes a Secret named after its content (anyone
+      who may read ConfigMaps could read e.g. ~/.aws), so a change makes a new one and rolls
+      the Deployment; symlinks and special files inside a directory are skipped with one
+      warning (a Secret holds no links; a link must never carry a file from outside the tree);
     - a read-write directory becomes a PersistentVolumeClaim (the data then lives in the
       cluster, and a warning says how to copy it);
-    - a socket or device is skipped, with a warning naming what will not work.
+    - a socket or device is skipped, with a warning naming what will not work; so is a
+      missing path named like a socket (`*.sock`, e.g. /var/run/docker.sock with no Docker);
+    - any other missing path is created here as an empty directory, as Docker creates a
+      missing bind source, and then mapped as that directory.
     """
     source = Path(volume.source)
     where = f"{spec.name}: {volume.source} -> {volume.target}"
+    mount: dict[str, Any] = {"name": volume_name, "mountPath": volume.target, "readOnly": volume.read_only}
     try:
         kind = source.stat().st_mode
+    except FileNotFoundError:
+        if source.name.endswith(SOCKET_SUFFIXES):
+            return _left_out(spec, where, "socket", mount)
+        kind = _create_directory(source, where, volume.source)
     except OSError as exc:
         raise InvalidSpecError(
-            "volumes", volume.source, f"{where}: cannot read it on this machine ({exc.strerror}); create it first"
+            "volumes", volume.source, f"{where}: cannot read it on this machine ({exc.strerror})"
         ) from None
-    mount: dict[str, Any] = {"name": volume_name, "mountPath": volume.target, "readOnly": volume.read_only}
     if stat.S_ISSOCK(kind) or stat.S_ISCHR(kind) or stat.S_ISBLK(kind):
-        what = "socket" if stat.S_ISSOCK(kind) else "device"
-        return HostMount(None, mount, [], [
-            f"{where}: a {what} on this machine cannot be mounted in a pod, so it was left out; whatever "
-            f"{spec.name} does with it will not work in the cluster (use a Docker-API backend for that)"
-        ])  # fmt: skip
+        return _left_out(spec, where, "socket" if stat.S_ISSOCK(kind) else "device", mount)
     if stat.S_ISDIR(kind) and not volume.read_only:
         claim = claim_name(f"{spec.name}-{hashlib.sha256(volume.source.encode()).hexdigest()[:8]}")
         note = (
@@ -293,58 +307,124 @@ def host_path(spec: ContainerSpec, volume: VolumeSpec, volume_name: str, setting
         )
         volume_def = {"name": volume_name, "persistentVolumeClaim": {"claimName": claim}}
         return HostMount(volume_def, mount, [_claim(claim, f"{spec.name}:{volume.source}", spec, settings)], [note])
-    files = _files(source, where)
-    config_map = _config_map(spec, volume, files, settings)
+    if not (stat.S_ISDIR(kind) or stat.S_ISREG(kind)):
+        raise InvalidSpecError(
+            "volumes", volume.source, f"{where}: neither a file nor a directory (a pipe?), so it cannot be copied"
+        )
+    files, skipped = _files(source, where)
+    secret = _secret(spec, volume, files, settings)
     notes = [] if volume.read_only else [f"{where}: a single host file is mounted read-only in the cluster"]
+    if skipped:
+        shown = ", ".join(skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+        notes.append(
+            f"{where}: {len(skipped)} symlink(s) or special file(s) inside it are left out of the pod ({shown}); "
+            "a Secret holds regular files only, and a link is never followed (it could lead out of the tree)"
+        )
     mount["readOnly"] = True
     if stat.S_ISDIR(kind):
         items = [{"key": key, "path": relative} for key, (relative, _) in sorted(files.items())]
-        volume_def = {"name": volume_name, "configMap": {"name": config_map["metadata"]["name"], "items": items}}
+        source_def: dict[str, Any] = {"secretName": secret["metadata"]["name"]}
+        if items:  # none: an empty directory (no items would mean every key, and there are none)
+            source_def["items"] = items
+        volume_def = {"name": volume_name, "secret": source_def}
     else:
         (key,) = files
-        volume_def = {"name": volume_name, "configMap": {"name": config_map["metadata"]["name"]}}
+        volume_def = {"name": volume_name, "secret": {"secretName": secret["metadata"]["name"]}}
         mount["subPath"] = key  # the file itself at the target, as a bind of one file
-    return HostMount(volume_def, mount, [config_map], notes)
+    return HostMount(volume_def, mount, [secret], notes)
 
 
-def _files(source: Path, where: str) -> dict[str, tuple[str, bytes]]:
-    """{ConfigMap key: (path relative to the mount, content)} for a file or a directory tree."""
-    paths = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+def _create_directory(source: Path, where: str, given: str) -> int:
+    """Make a missing bind source an empty directory, as Docker does; its mode."""
+    try:
+        source.mkdir(parents=True, exist_ok=True)
+        return source.stat().st_mode
+    except OSError as exc:
+        raise InvalidSpecError(
+            "volumes", given, f"{where}: it does not exist and cannot be created here ({exc.strerror})"
+        ) from None
+
+
+def _files(source: Path, where: str) -> tuple[dict[str, tuple[str, bytes]], list[str]]:
+    """{Secret key: (path relative to the mount, content)} for a file or a directory tree, and
+    the paths (relative) left out: symlinks and special files inside a tree are never read.
+
+    `source` itself is followed when it is a link, as a bind mount follows its source; below
+    it, no link is: a directory is walked without following links, and each file is opened
+    with O_NOFOLLOW, so a link planted during the walk is refused rather than read."""
+    if not source.is_dir():
+        return {_key(source.name, 0): (source.name, _read(source, source, where))}, []
+    regular: list[Path] = []
+    skipped: list[str] = []
+    for directory, subdirectories, names in os.walk(source, followlinks=False):
+        here = Path(directory)
+        for name in sorted(subdirectories):
+            if (here / name).is_symlink():
+                skipped.append(str((here / name).relative_to(source)))
+        for name in names:
+            path = here / name
+            if stat.S_ISREG(path.lstat().st_mode):
+                regular.append(path)
+            else:  # a symlink (to a file, or dangling), a socket, a pipe, a device
+                skipped.append(str(path.relative_to(source)))
     found: dict[str, tuple[str, bytes]] = {}
     total = 0
-    for i, path in enumerate(paths):
-        content = path.read_bytes()
+    for i, path in enumerate(sorted(regular)):
+        content = _read(path, source, where)
         total += len(content)
-        if total > CONFIG_MAP_LIMIT:
+        if total > FILES_LIMIT:
             raise InvalidSpecError(
                 "volumes",
                 str(source),
-                f"{where}: more than {CONFIG_MAP_LIMIT // 1024} KiB, too much for a ConfigMap; use a named volume, "
+                f"{where}: more than {FILES_LIMIT // 1024} KiB, too much for a Secret; use a named volume, "
                 "or OBLAKO_K8S_ALLOW_HOSTPATH=1 on a one-node cluster",
             )
-        key = path.name if path == source and re.fullmatch(r"[-._a-zA-Z0-9]+", path.name) else f"f{i}"
-        found[key] = (path.name if path == source else str(path.relative_to(source)), content)
-    return found
+        found[f"f{i}"] = (str(path.relative_to(source)), content)
+    return found, sorted(skipped)
 
 
-def _config_map(
+def _key(name: str, index: int) -> str:
+    return name if re.fullmatch(r"[-._a-zA-Z0-9]+", name) else f"f{index}"
+
+
+def _read(path: Path, source: Path, where: str) -> bytes:
+    """A file's content; one inside a tree is read only if it is still a regular file there
+    (not a link, not moved out of the tree by a link planted in a directory above it)."""
+    inside = path != source
+    try:
+        descriptor = os.open(path, os.O_RDONLY | (os.O_NOFOLLOW if inside else 0))
+        with os.fdopen(descriptor, "rb") as opened:
+            if inside and not Path(os.path.realpath(path)).is_relative_to(os.path.realpath(source)):
+                raise InvalidSpecError("volumes", str(source), f"{where}: {path} changed while it was read")
+            content = opened.read(FILES_LIMIT + 1)
+    except OSError as exc:
+        raise InvalidSpecError("volumes", str(source), f"{where}: cannot read {path} ({exc.strerror})") from None
+    if len(content) > FILES_LIMIT:
+        raise InvalidSpecError(
+            "volumes",
+            str(source),
+            f"{where}: more than {FILES_LIMIT // 1024} KiB, too much for a Secret; use a named volume, "
+            "or OBLAKO_K8S_ALLOW_HOSTPATH=1 on a one-node cluster",
+        )
+    return content
+
+
+def _secret(
     spec: ContainerSpec, volume: VolumeSpec, files: Mapping[str, tuple[str, bytes]], settings: Settings
 ) -> dict[str, Any]:
+    """An Opaque Secret holding the files, named after their content (and paths)."""
     digest = hashlib.sha256()
     data: dict[str, str] = {}
-    binary: dict[str, str] = {}
     for key, (relative, content) in sorted(files.items()):
-        digest.update(f"{key}\0{relative}\0".encode() + content)
-        try:
-            data[key] = content.decode("utf-8")
-        except UnicodeDecodeError:
-            binary[key] = base64.b64encode(content).decode()
+        digest.update(f"{key}\0{relative}\0{len(content)}\0".encode() + content)
+        data[key] = base64.b64encode(content).decode()
     workload = k8s_name(spec.name)
-    name = k8s_name(f"{workload[:40]}-cfg-{digest.hexdigest()[:10]}")
+    name = k8s_name(f"{workload[:40]}-files-{digest.hexdigest()[:10]}")
     owner = {k: v for k, v in _labels(spec).items() if k in ("oblako.managed-by", "oblako.backend")}
-    body: dict[str, Any] = {
+    return {
         "apiVersion": "v1",
-        "kind": "ConfigMap",
+        "kind": "Secret",
+        "type": "Opaque",
         "metadata": {
             "name": name,
             "namespace": settings.namespace,
@@ -353,9 +433,6 @@ def _config_map(
         },
         "data": data,
     }
-    if binary:
-        body["binaryData"] = binary
-    return body
 
 
 def volume_claim(volume: str, labels: Mapping[str, str], settings: Settings) -> dict[str, Any]:

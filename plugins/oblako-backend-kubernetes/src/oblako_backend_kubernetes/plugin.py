@@ -52,6 +52,10 @@ def _list(objects: list[dict[str, Any]]) -> str:
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
 
 
+def _already_exists(text: str) -> bool:
+    return "alreadyexists" in text.replace(" ", "").lower()
+
+
 def _env(var: str, default: str | None = None) -> str | None:
     value = os.environ.get(var, "").strip()
     return value or default
@@ -119,6 +123,8 @@ class KubernetesPlugin:
     # -- containers ------------------------------------------------------------------------
 
     def _ensure_namespace(self) -> None:
+        """The namespace, made when missing. Many starts may find it missing at once: each
+        creates it, and the ones that lose (AlreadyExists) use the one that won."""
         if self._namespace_ready:
             return
         done = self.kubectl.run("get", "namespace", self.settings.namespace, namespaced=False, check=False)
@@ -126,8 +132,23 @@ class KubernetesPlugin:
             if not not_found(done.stderr):
                 raise kubectl_error(self.kubectl.where, ("get", "namespace"), done.stderr)
             body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.settings.namespace}}
-            self.kubectl.run("apply", "-f", "-", stdin=json.dumps(body), namespaced=False)
+            self._create([body], "namespace", namespaced=False)
         self._namespace_ready = True
+
+    def _create(self, objects: list[dict[str, Any]], what: str, namespaced: bool = True) -> list[str]:
+        """`kubectl create` the objects; one that already exists is left as it is. The lines
+        saying which already existed are returned; any other failure raises.
+
+        Used for what concurrent starts share or may both make (the namespace, claims,
+        Secrets named after their content): `apply` reads, then creates, so two of them
+        racing make one fail with AlreadyExists; `create` lets the loser see exactly that."""
+        made = self.kubectl.run("create", "-f", "-", stdin=_list(objects), namespaced=namespaced, check=False)
+        if made.returncode == 0:
+            return []
+        failures = [line for line in made.stderr.splitlines() if line.startswith("Error")]
+        if not failures or not all(_already_exists(f) for f in failures):
+            raise kubectl_error(self.kubectl.where, ("create", what), made.stderr)
+        return failures
 
     def _get(self, kind: str, name: str) -> dict[str, Any] | None:
         """One object as JSON, or None when kubectl says it is not found: one kubectl call."""
@@ -161,9 +182,24 @@ class KubernetesPlugin:
                 mappings.append([address, host_port, port.container_port])
         return mappings
 
+    def _refuse_held_ports(self, spec: ContainerSpec) -> None:
+        """A fixed host port someone holds is refused before the cluster is asked: that needs
+        no cluster, and says what is wrong even when none can be reached. A port held by this
+        name's own recorded forward is left to the cluster's answer (the name is taken)."""
+        fixed = [p for p in spec.ports if p.host_port]
+        if fixed and not any(p.host_port in self._own_forward_ports(spec.name) for p in fixed):
+            self._host_ports(spec)
+
+    def _own_forward_ports(self, name: str) -> set[object]:
+        """Host ports the forward records of `name` list (under any context: no kubectl is asked)."""
+        pattern = f"*/{self.settings.namespace}/{manifests.k8s_name(name)}.json"
+        records = (forward.ForwardState.load(path) for path in self.state_dir.glob(pattern))
+        return {port[1] for state in records if state is not None for port in state.ports if len(port) == 3}
+
     @hookimpl
     def oblako_run(self, spec: ContainerSpec) -> None:
         objects, notes = manifests.build(spec, self.settings)  # refuses what cannot map, first
+        self._refuse_held_ports(spec)  # then what this machine alone can tell
         existing = self._deployment(spec.name)
         if existing is not None:
             owner = (existing["metadata"].get("annotations") or {}).get(manifests.NAME_ANNOTATION, "?")
@@ -177,29 +213,25 @@ class KubernetesPlugin:
             warnings.warn(note, UserWarning, stacklevel=2)
         self._ensure_namespace()
         deployments = [o for o in objects if o["kind"] == "Deployment"]
-        # What the pod mounts comes first (claims are kept across runs; config maps are named
-        # after their content), so the pod never waits for it; the Service comes last.
+        # What the pod mounts comes first (claims are kept across runs; Secrets of host files
+        # are named after their content), so the pod never waits for it; the Service comes
+        # last. Both are created when missing, and one that exists is used as it is: a claim
+        # (maybe not ours) is never relabelled, and a Secret of that name holds the same files.
         claims = [o for o in objects if o["kind"] == "PersistentVolumeClaim"]
-        config_maps = [o for o in objects if o["kind"] == "ConfigMap"]
+        secrets = [o for o in objects if o["kind"] == "Secret"]
         names = [o for o in objects if manifests.ALIAS_ANNOTATION in o["metadata"]["annotations"]]
         others = [
-            o
-            for o in objects
-            if o["kind"] not in ("Deployment", "PersistentVolumeClaim", "ConfigMap") and o not in names
+            o for o in objects if o["kind"] not in ("Deployment", "PersistentVolumeClaim", "Secret") and o not in names
         ]
-        if config_maps:
-            self.kubectl.run("apply", "-f", "-", stdin=_list(config_maps))
-        if claims:  # created when missing; one that exists (maybe not ours) is never relabelled
-            made = self.kubectl.run("create", "-f", "-", stdin=_list(claims), check=False)
-            failures = [line for line in made.stderr.splitlines() if line.startswith("Error")]
-            exists = failures and all("alreadyexists" in f.replace(" ", "").lower() for f in failures)
-            if made.returncode != 0 and not exists:
-                raise kubectl_error(self.kubectl.where, ("create", "pvc"), made.stderr)
+        if secrets:
+            self._create(secrets, "secret")
+        if claims:
+            self._create(claims, "pvc")
         # `create`, not `apply`, for the Deployment: of two concurrent runs exactly one creates
         # it, and the other learns so (AlreadyExists) instead of silently sharing it.
         created = self.kubectl.run("create", "-f", "-", stdin=_list(deployments), check=False)
         if created.returncode != 0:
-            if "alreadyexists" in created.stderr.replace(" ", "").lower():
+            if _already_exists(created.stderr):
                 raise NameInUseError(f"can't run {spec.name!r}: a workload of that name was created first")
             raise kubectl_error(self.kubectl.where, ("create", "deployment"), created.stderr)
         try:
@@ -223,19 +255,17 @@ class KubernetesPlugin:
     def _create_names(self, services: list[dict[str, Any]]) -> None:
         """The Services that make aliases resolve. `create`, never `apply`: a name another
         project's workload already answers to stays with it, and the user is told. One that
-        selects what this one would (another replica of the service made it) is left as it is."""
+        selects what this one would (another replica of the service made it, maybe just now,
+        racing this one) is left as it is."""
         services = [s for s in services if self._selector_of(s["metadata"]["name"]) != s["spec"]["selector"]]
-        if not services:
+        if not services or not self._create(services, "service"):
             return
-        made = self.kubectl.run("create", "-f", "-", stdin=_list(services), check=False)
-        if made.returncode == 0:
-            return
-        failures = [line for line in made.stderr.splitlines() if line.startswith("Error")]
-        if not all("alreadyexists" in f.replace(" ", "").lower() for f in failures):
-            raise kubectl_error(self.kubectl.where, ("create", "service"), made.stderr)
-        for failure in failures:
+        for service in services:  # some existed: told only of those that select other pods
+            name = service["metadata"]["name"]
+            if self._selector_of(name) in (None, service["spec"]["selector"]):
+                continue
             warnings.warn(
-                f"a name is already taken in namespace {self.settings.namespace!r} ({failure.strip()}); "
+                f"the name {name!r} is already taken in namespace {self.settings.namespace!r}; "
                 "it keeps resolving to the workload that took it first. Give each project its own "
                 "OBLAKO_K8S_NAMESPACE to keep both",
                 UserWarning,
@@ -313,8 +343,7 @@ class KubernetesPlugin:
             return False
         self._ensure_namespace()
         claim = manifests.volume_claim(name, labels, self.settings)
-        self.kubectl.run("apply", "-f", "-", stdin=_list([claim]))
-        return True
+        return not self._create([claim], "pvc")  # another start made it first: it is used
 
     @hookimpl
     def oblako_volume_labels(self, name: str) -> Mapping[str, str] | None:
@@ -366,11 +395,11 @@ class KubernetesPlugin:
             "--wait=true",
             timeout=self.kubectl.timeout + grace,
         )
-        # Config maps made from host files, and the Services that give it names, belong to this
-        # workload alone (claims keep data: they stay).
+        # Secrets made from host files (config maps, by earlier versions), and the Services that
+        # give it names, belong to this workload alone (claims keep data: they stay).
         self.kubectl.run(
             "delete",
-            "configmaps,services",
+            "configmaps,secrets,services",
             f"--selector={manifests.WORKLOAD_LABEL}={k8s}",
             "--ignore-not-found",
             "--wait=false",
