@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,9 @@ class ServiceDef:
     ready_timeout: float = DEFAULT_READY_TIMEOUT
     unset: tuple[str, ...] = ()  # environment keys named without a value and set nowhere: none reach the container
     replicas: int = 1  # `scale` or `deploy.replicas`: containers <project>-<service>-1 .. -<replicas>
+    # The service as a Compose file gave it (interpolated, merged): what `config` prints of the
+    # keys this model does not hold. Not compared, not shown (it holds environment values).
+    compose: Mapping[str, Any] | None = field(default=None, compare=False, repr=False, kw_only=True)
 
     @property
     def container_name(self) -> str:
@@ -61,6 +64,8 @@ class Project:
     path: Path
     services: tuple[ServiceDef, ...]
     name: str
+    # A Compose file's top-level keys but `services` (interpolated, merged), for `config`.
+    compose: Mapping[str, Any] | None = field(default=None, compare=False, repr=False, kw_only=True)
 
     def waves(self) -> list[list[ServiceDef]]:
         """Groups that can start together: each depends only on earlier groups (a cycle ends it)."""
