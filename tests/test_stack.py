@@ -156,10 +156,10 @@ def test_config_prints_the_normalised_project_without_any_runtime(
     assert printed["name"] == "shop" and printed["volumes"] == {"db-data": {"name": "db-data"}}
     web, db = printed["services"]["web"], printed["services"]["db"]
     assert "container_name" not in web and web["command"] == ["serve", "--port", "80"]
-    assert web["ports"] == [{"target": 80, "protocol": "tcp", "published": "8080"}]
-    assert web["depends_on"] == {"db": {"condition": "service_healthy"}}
+    assert web["ports"] == [{"mode": "ingress", "target": 80, "published": "8080", "protocol": "tcp"}]  # as Compose
+    assert web["depends_on"] == {"db": {"condition": "service_healthy", "required": True}}  # up waits for it
     assert db["environment"] == {"PASSWORD": "***"}  # a secret, unless asked for
-    assert db["volumes"] == [{"type": "volume", "source": "db-data", "target": "/data", "read_only": False}]
+    assert db["volumes"] == [{"type": "volume", "source": "db-data", "target": "/data", "volume": {}}]
     assert cli(["config", "-p", "shop", "--json", "--show-environment", str(path)]) == 0
     as_json = json.loads(capsys.readouterr().out)
     assert as_json["services"]["db"]["environment"] == {"PASSWORD": "s3cret"}
