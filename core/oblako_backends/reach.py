@@ -89,9 +89,13 @@ def measure(backend: Backend, image: str) -> list[Reach]:
 
 
 def _serve() -> str:
+    # "listening" once httpd answers inside the container, so the first fetch from the host
+    # measures the engine's forwarding and never races the server's start.
     return (
-        f"mkdir -p /tmp/www && echo {PAGE} > /tmp/www/index.html && echo listening && "
-        f"trap 'exit 0' TERM; httpd -f -p {LISTENER_PORT} -h /tmp/www & wait"
+        f"mkdir -p /tmp/www && echo {PAGE} > /tmp/www/index.html && trap 'exit 0' TERM; "
+        f"httpd -f -p {LISTENER_PORT} -h /tmp/www & "
+        f"until wget -q -O /dev/null http://127.0.0.1:{LISTENER_PORT}/; do sleep 0.1 2>/dev/null || sleep 1; done; "
+        "echo listening; wait"
     )
 
 

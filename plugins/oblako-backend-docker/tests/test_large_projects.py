@@ -65,7 +65,7 @@ def test_a_project_larger_than_the_network_it_uses_is_refused_before_anything_st
             up(stack, backend)
         message = str(refused.value)
         assert f"network {name!r} ({subnet}) has addresses for 5 containers" in message
-        assert "has 6 services; nothing was started" in message and "/28" in message  # and what to do
+        assert "has 6 containers; nothing was started" in message and "/28" in message  # and what to do
         assert [c.name for c in backend.list() if c.project == project] == []
         assert [n["Id"] for n in networks_named(url, name)] == [network]  # not ours: kept
         five = load(project_file(tmp_path, 5), project)  # what fits runs on it
@@ -82,7 +82,8 @@ def test_docker_refuses_a_project_larger_than_the_networks_its_pool_makes_and_re
     backend = get_backend("docker", base_url=docker_engine.url)
     project = f"big{uuid.uuid4().hex[:8]}"
     stack = load(project_file(tmp_path, 254), project)  # a /24 holds 253
-    with pytest.raises(ProjectError, match=r"addresses for 253 containers, and project .* has 254 services") as refused:
+    refusal = r"addresses for 253 containers, and project .* has 254 containers"
+    with pytest.raises(ProjectError, match=refusal) as refused:
         up(stack, backend)
     assert "default-address-pools" in str(refused.value) and "/23" in str(refused.value)
     assert [c.name for c in backend.list() if c.project == project] == []
