@@ -89,16 +89,28 @@ volumes:
 @pytest.mark.parametrize(
     ("service", "complaint"),
     [
-        ("    imag: x:1\n", r"services.web: imag: not a key of a Compose service; did you mean 'image'\?"),
+        (
+            "    imag: x:1\n",
+            r"compose.yaml:3: services.web.imag: not a key of a Compose service; did you mean 'image'\?",
+        ),
         ("    image: x:1\n    healthcheck: {test: [CMD]}\n", r"healthcheck: test is \[\"CMD\", args...\]"),
         ("    image: x:1\n    healthcheck: {test: [CMD-SHELL, a, b]}\n", r"healthcheck: test is"),
-        ("    image: x:1\n    healthcheck: {test: true}\n", r"healthcheck: test is"),
-        ("    image: x:1\n    healthcheck: {test: x, interval: 10}\n", r"healthcheck: interval: a duration such as"),
+        (
+            "    image: x:1\n    healthcheck: {test: true}\n",
+            r":4: services.web.healthcheck.test: must be a string or a list",
+        ),
+        (
+            "    image: x:1\n    healthcheck: {test: x, interval: 10}\n",
+            r":4: services.web.healthcheck.interval: must be a string",
+        ),
         ("    image: x:1\n    healthcheck: {test: x, timeout: 1y}\n", r"healthcheck: timeout: a duration"),
         ("    image: x:1\n    healthcheck: {test: x, interval: 0s}\n", r"invalid health.interval 0.0"),
         ("    image: x:1\n    healthcheck: {test: x, retries: 0}\n", r"invalid health.retries 0"),
         ("    image: x:1\n    healthcheck: {test: x, retries: 'x3'}\n", r"invalid health.retries 'x3'"),
-        ("    image: x:1\n    healthcheck: {test: x, every: 1s}\n", r"healthcheck: every: not supported"),
+        (
+            "    image: x:1\n    healthcheck: {test: x, every: 1s}\n",
+            r":4: services.web.healthcheck.every: not a key here",
+        ),
         ("    image: x:1\n    ports: ['10.0.0.1:80:80']\n", r"a per-port host address \(10.0.0.1\) is not supported"),
         ("    image: x:1\n    ports: ['8000-8001:80']\n", "ranges differ in length"),
         ("    image: x:1\n    volumes: ['undeclared:/d']\n", "not declared under the top-level `volumes:`"),
@@ -115,9 +127,15 @@ volumes:
         ("    image: x:1\n    ports: [{target: 80, published: '8000-8001'}]\n", "'8000-8001' is not a port number"),
         ("    image: x:1\n    ports: [{target: 80, published: x}]\n", "published: 'x' is not a port number"),
         ("    image: x:1\n    ports: [{target: 0}]\n", "target: 0 is not a port number"),
-        ("    image: x:1\n    env_file: [{required: false}]\n", r"env_file: \{'required': False\}: a file name"),
-        ("    image: x:1\n    volumes: [{type: bind, source: 1, target: /x}]\n", "source and target strings"),
-        ("    image: x:1\n    volumes: [{type: bind, source: /x, target: 1}]\n", "source and target strings"),
+        ("    image: x:1\n    env_file: [{required: false}]\n", r":4: services.web.env_file\[0\]: needs `path`"),
+        (
+            "    image: x:1\n    volumes: [{type: bind, source: 1, target: /x}]\n",
+            r"volumes\[0\].source: must be a string",
+        ),
+        (
+            "    image: x:1\n    volumes: [{type: bind, source: /x, target: 1}]\n",
+            r"volumes\[0\].target: must be a string",
+        ),
     ],
 )
 def test_what_cannot_be_run_is_refused_naming_file_service_and_key(
@@ -172,7 +190,7 @@ def test_keys_without_local_effect_warn_in_one_line(tmp_path: Path, capsys: pyte
     assert cli(["config", "-f", str(path)]) == 0
     err = capsys.readouterr().err.splitlines()
     assert err == [  # replicas are applied: not said
-        f"oblako-backends: warning: {path}: services.web: deploy.resources: ignored "
+        f"oblako-backends: warning: {path}:4: services.web.deploy.resources: ignored "
         "(it changes nothing for a local run)"
     ]
 
@@ -232,7 +250,7 @@ def test_restart_is_accepted_with_a_warning_that_it_is_not_applied(
     path = compose(tmp_path, "services:\n  web:\n    image: x:1\n    restart: unless-stopped\n")
     assert cli(["config", "-f", str(path)]) == 0
     assert capsys.readouterr().err.splitlines() == [
-        f"oblako-backends: warning: {path}: services.web: restart: not applied; a service that exits stays stopped"
+        f"oblako-backends: warning: {path}:4: services.web.restart: not applied; a service that exits stays stopped"
     ]
 
 

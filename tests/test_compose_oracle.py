@@ -346,16 +346,18 @@ SAMPLES = {  # a value Compose accepts, for each service key this layer does not
     "security_opt": "['no-new-privileges:true']", "shm_size": "64m", "stdin_open": "true", "stop_grace_period": "5s",
     "stop_signal": "SIGINT", "storage_opt": "{size: 1G}", "sysctls": "{net.core.somaxconn: 1024}", "tmpfs": "/run",
     "tty": "true", "ulimits": "{nofile: 1024}", "userns_mode": "host", "uts": "host", "volumes_from": "[other]",
+    "models": "[m]", "provider": "{type: foo}", "pull_refresh_after": "1h", "use_api_socket": "true",
 }  # fmt: skip
-TOP = "configs: {c: {file: ./c.txt}}\nsecrets: {s: {file: ./s.txt}}\n"
+TOP = "configs: {c: {file: ./c.txt}}\nsecrets: {s: {file: ./s.txt}}\nmodels: {m: {model: ai/smollm2}}\n"
 
 
 def test_every_compose_service_key_is_taken_and_what_is_not_applied_is_said_per_key(tmp_path: Path) -> None:
     """A file Compose accepts is never refused for a key of the Specification: each one this
     layer does not apply yet gets one line naming the file, the service and the key."""
-    from oblako_backends.project.compose import NO_LOCAL_EFFECT, NOT_READ_YET, SPEC_KEYS, SUPPORTED
+    from oblako_backends.project.compose import NO_LOCAL_EFFECT, NOT_READ_YET, SUPPORTED
+    from oblako_backends.project.schema import service_keys
 
-    assert set(SAMPLES) == SPEC_KEYS - set(SUPPORTED) - NOT_READ_YET - {"image"}  # every key given to Compose
+    assert set(SAMPLES) == service_keys() - set(SUPPORTED) - NOT_READ_YET - {"image"}  # every key given to Compose
     for name in ("c.txt", "s.txt", "labels.txt"):
         (tmp_path / name).write_text("x=1\n")
     body = "".join(f"    {key}: {value}\n" for key, value in SAMPLES.items())
@@ -364,10 +366,10 @@ def test_every_compose_service_key_is_taken_and_what_is_not_applied_is_said_per_
     theirs, ours = compose_config(path), our_config(path)
     assert theirs.returncode == 0, theirs.stderr
     assert ours.returncode == 0, ours.stderr
-    for key in SAMPLES:
+    for line, key in enumerate(SAMPLES, start=TOP.count("\n") + 6):  # each key on a line of its own
         said = "ignored (it changes nothing" if key in NO_LOCAL_EFFECT else "not applied yet by this layer"
         named = "deploy.labels" if key == "deploy" else key  # deploy's replicas are applied: the rest is said
-        assert f"{path}: services.web: {named}: {said}" in ours.stderr, key
+        assert f"{path}:{line}: services.web.{named}: {said}" in ours.stderr, key
 
 
 def test_a_key_that_is_not_compose_s_is_refused_by_both(tmp_path: Path) -> None:
@@ -377,7 +379,7 @@ def test_a_key_that_is_not_compose_s_is_refused_by_both(tmp_path: Path) -> None:
     assert theirs.returncode != 0 and "netwrk_mode" in theirs.stderr
     assert (
         ours.returncode == 2
-        and "services.web: netwrk_mode: not a key of a Compose service; did you mean" in ours.stderr
+        and f"{path}:4: services.web.netwrk_mode: not a key of a Compose service; did you mean" in ours.stderr
     )
 
 
@@ -429,7 +431,7 @@ def test_dependencies_compose_implies_and_build_defaults_are_read_as_compose_rea
     assert sorted(our_app["depends_on"]) == ["aliased", "ipc", "linked", "named", "net", "pid", "shared"]
     assert our_app["build"]["context"] == their_app["build"]["context"] == str(tmp_path / "ctx")
     assert our_app["build"]["dockerfile"] == their_app["build"].get("dockerfile", "Dockerfile") == "Dockerfile"
-    assert f"{path}: services.inline: build: dockerfile_inline: not applied yet" in ours.stderr
+    assert ": services.inline.build: dockerfile_inline: not applied yet" in ours.stderr
 
 
 REPLICAS = {  # the service's keys, and how many containers Compose makes of it
@@ -479,7 +481,7 @@ def test_what_compose_refuses_of_scale_and_replicas_is_refused_here_too(tmp_path
     theirs, ours = compose_config(path), our_config(path)
     assert theirs.returncode != 0 and theirs.stderr.strip(), theirs.stdout
     assert ours.returncode == 2, ours.stdout
-    assert f"{path}: services.web: {REPLICAS_REFUSED[keys]}" in ours.stderr
+    assert f"{path}:2: services.web.{REPLICAS_REFUSED[keys]}" in ours.stderr
 
 
 def project_view(document: dict[str, object]) -> dict[str, object]:

@@ -53,6 +53,11 @@ def test_every_sdist_and_wheel_carries_the_licence_and_typed_metadata(
         (shipped,) = [f for f in files if f.endswith(".dist-info/licenses/LICENSE")]
         assert archive.read(shipped).decode() == licence
         assert any(f.endswith("/py.typed") for f in files)
+        if name == "oblako-backends":  # the Compose schema, with where it comes from
+            assert {
+                "oblako_backends/project/compose-spec.json",
+                "oblako_backends/project/compose-spec.README.md",
+            } <= set(files)
         metadata = Parser().parsestr(archive.read(meta).decode())
     assert metadata["Version"] == VERSION
     assert metadata["License-Expression"] == "Apache-2.0"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,19 +59,81 @@ def read_text(path: Path, what: str) -> str:
 def load_yaml(path: Path, text: str) -> Any:
     """One YAML document, read safely (no Python tags), refused if a mapping repeats a key,
     or if it nests deeper than MAX_DEPTH or expands to more than MAX_VALUES values."""
+    return load_yaml_lines(path, text)[0]
+
+
+def load_yaml_lines(path: Path, text: str) -> tuple[Any, Lines]:
+    """load_yaml's document, and where its keys and items are (Lines)."""
     import yaml
 
     loader = _bounded_loader()(text, path)
     try:
         node = loader.get_single_node()
         if node is None:
-            return None
+            return None, Lines(None)
         _check_expansion(path, node)
-        return loader.construct_document(node)
+        return loader.construct_document(node), Lines(node)
     except yaml.YAMLError as exc:
         raise ConfigurationError(f"{path} is not valid YAML: {exc}") from None
     finally:
         loader.dispose()
+
+
+class Lines:
+    """The lines of a YAML document's keys and items, by path (keys, and indexes in lists), as
+    the document reads once constructed: a `<<` merge's keys are where the merged mapping
+    writes them. Found on demand, so a document whose lines are never asked costs nothing."""
+
+    def __init__(self, root: Any) -> None:
+        self._root = root
+        self._index: dict[int, dict[str, tuple[int, Any]]] = {}  # id(mapping node) -> key -> (line, value)
+
+    def find(self, path: Sequence[str | int]) -> tuple[int | None, bool]:
+        """The 1-based line of the deepest key or item of `path` present, if any, and whether
+        that was all of `path`."""
+        node, line = self._root, None
+        for part in path:
+            found = self._child(node, part)
+            if found is None:
+                return line, False
+            line, node = found
+        return line, True
+
+    def line(self, path: Sequence[str | int]) -> int | None:
+        """The line of `path`'s key or item, or of the nearest enclosing one present."""
+        return self.find(path)[0]
+
+    def _child(self, node: Any, part: str | int) -> tuple[int, Any] | None:
+        import yaml
+
+        if isinstance(node, yaml.SequenceNode):
+            if isinstance(part, int) and 0 <= part < len(node.value):
+                item = node.value[part]
+                return item.start_mark.line + 1, item
+            return None
+        if isinstance(node, yaml.MappingNode):
+            return self._keys(node).get(str(part))
+        return None
+
+    def _keys(self, node: Any) -> dict[str, tuple[int, Any]]:
+        import yaml
+
+        known = self._index.get(id(node))
+        if known is not None:
+            return known
+        keys: dict[str, tuple[int, Any]] = {}
+        merged: list[Any] = []
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag == "tag:yaml.org,2002:merge":
+                merged.extend(value.value if isinstance(value, yaml.SequenceNode) else [value])
+            elif isinstance(key, yaml.ScalarNode):
+                keys[key.value] = (key.start_mark.line + 1, value)
+        for source in merged:  # the mapping's own keys win, then the first merged mapping's
+            if isinstance(source, yaml.MappingNode):
+                for name, found in self._keys(source).items():
+                    keys.setdefault(name, found)
+        self._index[id(node)] = keys
+        return keys
 
 
 def check_depth(path: Path, data: Any) -> None:

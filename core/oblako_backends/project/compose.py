@@ -2,10 +2,11 @@
 services files give, so `up`, `down`, `ps`, `logs` and `config` never see a file format;
 and a project written back as Compose (`config`).
 
-The keys read are SUPPORTED; the Specification's other service keys (SPEC_KEYS) give a warning
-naming the file, the service and the key, and the service runs without them; anything else is
-refused, with the nearest key of the Specification. YAML is read safely and within bounds (reading.py),
-and only when a Compose file is.
+Each file is checked against the Compose Specification's JSON schema once interpolated, as
+Compose checks it (schema.py): a key that is not Compose's is refused there, with the nearest one.
+The keys read are SUPPORTED; the Specification's other service keys give a warning naming the
+file, the line, the service and the key, and the service runs without them. YAML is read safely
+and within bounds (reading.py), and only when a Compose file is.
 
 A file's `include:` and its services' `extends:` are read as Compose reads them: the files they
 name keep their relative paths (their project directory's, or the extended file's directory's).
@@ -26,9 +27,9 @@ from typing import Any
 
 from .. import config, scalars
 from ..errors import SECRET_MASK, ConfigurationError, InvalidSpecError
-from ..reading import Override, load_yaml, read_text
+from ..reading import Lines, Override, load_yaml_lines, read_text
 from ..spec import HealthCommand, HostBinding, parse_port, validate_dockerfile, validate_project
-from . import interpolate
+from . import interpolate, schema
 from .merge import merge, settled
 from .model import (
     DEFAULT_READY_TIMEOUT,
@@ -75,26 +76,9 @@ SUPPORTED = (
 )
 # Keys that describe deployment or resources, not what runs: a local run does without them.
 NO_LOCAL_EFFECT = ("deploy", "logging", "mem_limit", "cpus", "cpu_shares", "stop_grace_period", "hostname", "init")
-# Every service key of the Compose Specification that Compose v2.40 accepts (a differential
-# test gives each to Compose). A key this layer does not apply yet is said once per service
-# when the file is read, before anything starts, and the service runs without it: a file
-# Compose accepts is never refused for it.
-SPEC_KEYS = frozenset(
-    {
-        *("annotations", "attach", "blkio_config", "build", "cap_add", "cap_drop", "cgroup", "cgroup_parent"),
-        *("command", "configs", "container_name", "cpu_count", "cpu_percent", "cpu_period", "cpu_quota"),
-        *("cpu_rt_period", "cpu_rt_runtime", "cpu_shares", "cpus", "cpuset", "credential_spec", "depends_on"),
-        *("deploy", "develop", "device_cgroup_rules", "devices", "dns", "dns_opt", "dns_search", "domainname"),
-        *("entrypoint", "env_file", "environment", "expose", "extends", "external_links", "extra_hosts", "gpus"),
-        *("group_add", "healthcheck", "hostname", "image", "init", "ipc", "isolation", "label_file", "labels"),
-        *("links", "logging", "mac_address", "mem_limit", "mem_reservation", "mem_swappiness", "memswap_limit"),
-        *("network_mode", "networks", "oom_kill_disable", "oom_score_adj", "pid", "pids_limit", "platform"),
-        *("ports", "post_start", "pre_stop", "privileged", "profiles", "pull_policy", "read_only", "restart"),
-        *("runtime", "scale", "secrets", "security_opt", "shm_size", "stdin_open", "stop_grace_period"),
-        *("stop_signal", "storage_opt", "sysctls", "tmpfs", "tty", "ulimits", "user", "userns_mode", "uts"),
-        *("volumes", "volumes_from", "working_dir"),
-    }
-)
+# A service key of the Compose Specification (schema.service_keys) that this layer does not apply
+# yet is said once per service when the file is read, before anything starts, and the service
+# runs without it: a file Compose accepts is never refused for it.
 NOT_READ_YET: frozenset[str] = frozenset()  # keys refused until they are read
 TOP_LEVEL_NOT_APPLIED = ("configs", "secrets", "models")
 TOP_LEVEL = ("name", "services", "volumes", "version", "networks", "include")
@@ -132,8 +116,9 @@ def read(paths: Path | Sequence[Path], project: str | None = None, profiles: Seq
     path = files[0]
     lookup = interpolate.variables(path.parent, os.environ)
     data: dict[str, Any] = {}
+    located: Located = {}
     for file in files:
-        data = merge(data, _document(file, lookup, (), None))
+        data = merge(data, _document(file, lookup, (), None, located))
     data = settled(data)
     if not isinstance(data.get("services"), dict) or not data["services"]:
         raise ConfigurationError(f"{path}: no services; a Compose file lists them under `services:`")
@@ -164,26 +149,29 @@ def read(paths: Path | Sequence[Path], project: str | None = None, profiles: Seq
             break
     chosen = project_name(path, name)
     volumes = _volume_names(path, data.get("volumes"), chosen)
-    defs = [_service(path, service, body, chosen, volumes, lookup) for service, body in data["services"].items()]
+    defs = [
+        _service(path, service, body, chosen, volumes, lookup, located) for service, body in data["services"].items()
+    ]
     top = {k: v for k, v in data.items() if k not in ("services", "name", "version", "include")}
     return dataclasses.replace(assemble(path, defs, chosen), compose=top)  # `config` prints what the model lacks
 
 
 def _document(
-    file: Path, lookup: interpolate.Lookup, chain: tuple[Path, ...], directory: Path | None
+    file: Path, lookup: interpolate.Lookup, chain: tuple[Path, ...], directory: Path | None, located: Located
 ) -> dict[str, Any]:
     """One Compose file, checked and interpolated, with what it includes added and its services'
     `extends` resolved. `directory`: where its relative paths are, when it is not the project's
     (an included file's project directory, an extended file's own); they are then made absolute.
-    `chain`: the files including this one, to refuse a cycle."""
-    one = _yaml_mapping(file, "a Compose file is a mapping, with its services under `services:`")
+    `chain`: the files including this one, to refuse a cycle. `located`: where each service's
+    keys are, for messages (the last file to give a key, as merging keeps its value)."""
+    one, lines = _yaml_mapping(file, "a Compose file is a mapping, with its services under `services:`")
+    data: dict[str, Any] = interpolate.interpolate(one, lookup, file)
+    schema.check(file, data, lines)
     for key in sorted(k for k in one if k in TOP_LEVEL_NOT_APPLIED):
         warnings.warn(f"{file}: {key}: not applied yet by this layer; services run without it", stacklevel=4)
-    unknown = sorted(k for k in one if k not in (*TOP_LEVEL, *TOP_LEVEL_NOT_APPLIED) and not _extension(k))
-    if unknown:
-        raise ConfigurationError(f"{file}: unknown top-level key {unknown[0]!r}; known: {', '.join(TOP_LEVEL)}")
-    data: dict[str, Any] = interpolate.interpolate(one, lookup, file)
-    imported = _included(file, data.pop("include", None), lookup, (*chain, file.resolve()), directory)
+    for name in data.get("services") or {}:
+        located.setdefault(str(name), []).append((file, lines))
+    imported = _included(file, data.pop("include", None), lookup, (*chain, file.resolve()), directory, located)
     services = data.get("services")
     if isinstance(services, dict):
         data["services"] = {
@@ -211,15 +199,33 @@ def _document(
     return data
 
 
-def _yaml_mapping(file: Path, what: str) -> dict[Any, Any]:
-    one = load_yaml(file, read_text(file, "Compose file"))
+def _yaml_mapping(file: Path, what: str) -> tuple[dict[Any, Any], Lines]:
+    one, lines = load_yaml_lines(file, read_text(file, "Compose file"))
     if not isinstance(one, dict):
         raise ConfigurationError(f"{file}: {what}")
-    return one
+    return one, lines
+
+
+Located = dict[str, list[tuple[Path, Lines]]]  # service name -> the files giving it, in order
+
+
+def _located(path: Path, name: str, key: str, located: Located) -> str:
+    """Where a service's key is, in a message: `FILE:LINE: services.NAME.KEY` (the last file
+    giving it), or the project's file without a line when no file writes it (`extends`)."""
+    for file, lines in reversed(located.get(name, [])):
+        line, exact = lines.find(("services", name, *key.split(".")))
+        if exact:
+            return f"{file}:{line}: services.{name}.{key}"
+    return f"{path}: services.{name}.{key}"
 
 
 def _included(
-    file: Path, value: Any, lookup: interpolate.Lookup, chain: tuple[Path, ...], directory: Path | None
+    file: Path,
+    value: Any,
+    lookup: interpolate.Lookup,
+    chain: tuple[Path, ...],
+    directory: Path | None,
+    located: Located,
 ) -> list[tuple[Path, dict[str, Any]]]:
     """The documents `include:` names (as strings, or maps of `path` (one or a list, merged),
     `project_directory` and `env_file`): each read as a project of its own, its relative paths
@@ -268,7 +274,7 @@ def _included(
         theirs = _layered(lookup, values)
         merged: dict[str, Any] = {}
         for one in included:
-            merged = merge(merged, _document(one, theirs, chain, base.resolve()))
+            merged = merge(merged, _document(one, theirs, chain, base.resolve(), located))
         out.append((included[0], merged))
     return out
 
@@ -305,7 +311,9 @@ def _extended(
         source = file.parent / other
         if not source.is_file():
             raise ConfigurationError(f"{where}: file: {source} is not a file")
-        document = interpolate.interpolate(_yaml_mapping(source, "a Compose file is a mapping"), lookup, source)
+        raw, lines = _yaml_mapping(source, "a Compose file is a mapping")
+        document = interpolate.interpolate(raw, lookup, source)
+        schema.check(source, document, lines)
         theirs = document.get("services") if isinstance(document.get("services"), dict) else {}
     wanted = spec["service"]
     if not isinstance(theirs.get(wanted), dict):
@@ -381,10 +389,16 @@ def _volume_names(path: Path, declared: Any, project: str) -> dict[str, str]:
 
 
 def _service(
-    path: Path, name: str, body: Any, project: str, volumes: dict[str, str], lookup: interpolate.Lookup
+    path: Path,
+    name: str,
+    body: Any,
+    project: str,
+    volumes: dict[str, str],
+    lookup: interpolate.Lookup,
+    located: Located,
 ) -> ServiceDef:
     def where(key: str) -> str:
-        return _where(path, name, key)
+        return _located(path, name, key, located)
 
     if not isinstance(body, dict):
         raise ConfigurationError(f"{path}: services.{name} must be a mapping")
@@ -403,10 +417,10 @@ def _service(
             continue
         if key in NOT_READ_YET:
             raise ConfigurationError(f"{where(key)}: not read yet by this layer; write the service out in full")
-        if key in SPEC_KEYS:
+        if key in schema.service_keys():
             warnings.warn(f"{where(key)}: not applied yet by this layer; the service runs without it", stacklevel=3)
             continue
-        near = difflib.get_close_matches(key, sorted(SPEC_KEYS), n=1)
+        near = difflib.get_close_matches(str(key), sorted(schema.service_keys()), n=1)
         hint = f"; did you mean {near[0]!r}?" if near else ""
         raise ConfigurationError(f"{where(key)}: not a key of a Compose service{hint}")
     build, dockerfile = _build(path, body.get("build"), where("build"))
@@ -556,8 +570,7 @@ def _ports(item: Any, where: str) -> list[tuple[str, HostBinding]]:
     """Short form [IP:]HOST:CONTAINER[/PROTO], ranges, bare CONTAINER; or the long form. A
     host address the file names stays with its port."""
     if isinstance(item, dict):
-        unknown = set(item) - {"target", "published", "protocol", "host_ip", "mode", "name", "app_protocol"}
-        if unknown or "target" not in item:
+        if "target" not in item:  # its other keys are the schema's (schema.py)
             raise ConfigurationError(f"{where}: a long-form port needs `target` (and takes published, protocol)")
         address = _loopback_only(item.get("host_ip"), where)
         published = item.get("published")
@@ -686,10 +699,7 @@ def _healthcheck(value: Any, where: str) -> HealthCommand | None:
         return None
     if not isinstance(value, dict):
         raise ConfigurationError(f"{where}: a map with test, interval, timeout, retries, start_period")
-    known = ("test", "interval", "timeout", "retries", "start_period", "start_interval", "disable")
-    unknown = sorted(set(value) - set(known))
-    if unknown:
-        raise ConfigurationError(f"{where}: {unknown[0]}: not supported; supported: {', '.join(known)}")
+    # Its keys are the schema's (each file was checked: schema.py), `x-` extensions among them.
     if "start_interval" in value:
         warnings.warn(f"{where}: start_interval: not applied; checks run every interval from the start", stacklevel=4)
     test = value.get("test")
