@@ -604,7 +604,7 @@ def test_what_compose_refuses_of_extends_is_refused_here_too(tmp_path: Path, cas
     theirs, ours = compose_config(path), our_config(path)
     assert theirs.returncode != 0 and theirs.stderr.strip(), theirs.stdout
     assert ours.returncode == 2, ours.stdout
-    assert f"{path}: services.a: extends: " in ours.stderr and "Traceback" not in ours.stderr, ours.stderr
+    assert f"{path}:3: services.a.extends: " in ours.stderr and "Traceback" not in ours.stderr, ours.stderr
 
 
 INCLUDES = {

@@ -145,7 +145,17 @@ def test_an_included_file_s_refusal_names_that_file(tmp_path: Path) -> None:
     assert refusal(path).startswith(f"{tmp_path / 'other.yaml'}:4: services.other.ttyy: not a key")
 
 
-def test_reading_a_compose_file_loads_jsonschema_and_the_cli_s_help_does_not() -> None:
+def test_an_extends_refusal_names_the_file_and_line_of_the_extends_at_fault(tmp_path: Path) -> None:
+    (tmp_path / "base.yaml").write_text("services:\n  base:\n    image: busybox\n    extends: nowhere\n")
+    path = tmp_path / "compose.yaml"
+    path.write_text("services:\n  web:\n    image: busybox\n    extends: {file: base.yaml, service: base}\n")
+    assert (
+        refusal(path)
+        == f"{tmp_path / 'base.yaml'}:4: services.base.extends: no service 'nowhere' in {tmp_path / 'base.yaml'}"
+    )
+
+
+def test_importing_the_cli_and_its_help_do_not_import_jsonschema() -> None:
     code = "import sys, oblako_backends.cli; print('jsonschema' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "False"

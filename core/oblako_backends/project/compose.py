@@ -175,7 +175,7 @@ def _document(
     services = data.get("services")
     if isinstance(services, dict):
         data["services"] = {
-            name: _extended(file, name, services, lookup, ()) if isinstance(body, dict) else body
+            name: _extended(file, name, services, lookup, (), lines) if isinstance(body, dict) else body
             for name, body in services.items()
         }
         if directory is not None:
@@ -288,7 +288,12 @@ def _layered(first: interpolate.Lookup, then: dict[str, str]) -> interpolate.Loo
 
 
 def _extended(
-    file: Path, name: str, services: dict[str, Any], lookup: interpolate.Lookup, chain: tuple[tuple[Path, str], ...]
+    file: Path,
+    name: str,
+    services: dict[str, Any],
+    lookup: interpolate.Lookup,
+    chain: tuple[tuple[Path, str], ...],
+    lines: Lines,
 ) -> dict[str, Any]:
     """Service `name` of `file` with its `extends` resolved: the service it names (in this file,
     or in `file:`, whose relative paths are its own directory's), this one merged onto it by the
@@ -296,7 +301,7 @@ def _extended(
     body: dict[str, Any] = services[name]
     if "extends" not in body:
         return body
-    where = _where(file, name, "extends")
+    where = _located(file, name, "extends", {name: [(file, lines)]})  # `lines`: the file's
     if (file.resolve(), name) in chain:
         raise ConfigurationError(f"{where}: extends itself, through the services it extends")
     value = body["extends"]
@@ -318,7 +323,7 @@ def _extended(
     wanted = spec["service"]
     if not isinstance(theirs.get(wanted), dict):
         raise ConfigurationError(f"{where}: no service {wanted!r} in {source}")
-    base = _extended(source, wanted, theirs, lookup, (*chain, (file.resolve(), name)))
+    base = _extended(source, wanted, theirs, lookup, (*chain, (file.resolve(), name)), lines)
     if other is not None:
         base = _absolute(source.parent.resolve(), base)
     own = {k: v for k, v in body.items() if k != "extends"}
