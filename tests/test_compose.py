@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from oblako_backends import ConfigurationError, HealthCommand
+from oblako_backends import ConfigurationError, ContainerSpec, HealthCommand
 from oblako_backends.cli import main as cli
 from oblako_backends.project import load
 
@@ -349,3 +349,17 @@ def test_a_build_context_without_its_dockerfile_is_read_and_refused_by_up_before
     capsys.readouterr()
     assert cli(["up", "--backend", "memory", "-f", str(path)]) == 2
     assert f"services.web: build: {tmp_path} has no Other.Dockerfile to build" in capsys.readouterr().err
+
+
+def test_one_source_mounted_at_two_targets_keeps_both_mounts(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    path = compose(
+        tmp_path,
+        "services:\n  web:\n    image: x:1\n    volumes: ['data:/a', 'data:/b:ro', './conf:/c1', './conf:/c2']\n"
+        "volumes:\n  data: {}\n",
+    )
+    (web,) = load(path, "shop").services
+    mounts = [(v.source, v.target, v.read_only) for v in web.spec.volumes]
+    conf = str(tmp_path / "conf")
+    assert mounts == [("shop_data", "/a", False), ("shop_data", "/b", True), (conf, "/c1", False), (conf, "/c2", False)]
+    assert ContainerSpec(**web.spec.to_kwargs()) == web.spec  # oblako's shape keeps both too

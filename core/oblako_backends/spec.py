@@ -208,7 +208,7 @@ class ContainerSpec:
             "image": self.image,
             "ports": {p.key: (p.host_ip, p.host_port) if p.host_ip else p.host_port for p in self.ports},
             "environment": dict(self.environment),
-            "volumes": {v.source: {"bind": v.target, "mode": "ro" if v.read_only else "rw"} for v in self.volumes},
+            "volumes": _volume_kwargs(self.volumes),
             "extra_hosts": dict(self.extra_hosts),
             "command": list(self.command) if self.command is not None else None,
             "working_dir": self.working_dir,
@@ -418,11 +418,20 @@ def _volumes(volumes: object) -> tuple[VolumeSpec, ...]:
         return ()
     if isinstance(volumes, tuple) and all(isinstance(v, VolumeSpec) for v in volumes):
         return tuple(sorted(volumes, key=lambda v: v.target))
-    if not isinstance(volumes, Mapping):
+    # A mapping, as oblako writes volumes; or (source, mount) pairs, where one source is
+    # mounted at several targets (a Compose file may do that).
+    pairs = (
+        list(volumes.items())
+        if isinstance(volumes, Mapping)
+        else list(volumes)
+        if isinstance(volumes, list) and all(isinstance(p, tuple) and len(p) == 2 for p in volumes)
+        else None
+    )
+    if pairs is None:
         raise InvalidSpecError("volumes", volumes, 'expected a mapping like {"data": {"bind": "/data", "mode": "rw"}}')
     out: list[VolumeSpec] = []
     targets: set[str] = set()
-    for source, mount in volumes.items():
+    for source, mount in pairs:
         if not isinstance(source, str) or not (VOLUME_NAME_RE.fullmatch(source) or source.startswith("/")):
             raise InvalidSpecError(
                 "volumes",
@@ -453,6 +462,12 @@ def _volumes(volumes: object) -> tuple[VolumeSpec, ...]:
         targets.add(target)
         out.append(VolumeSpec(source, target, mode == "ro"))
     return tuple(sorted(out, key=lambda v: v.target))
+
+
+def _volume_kwargs(volumes: tuple[VolumeSpec, ...]) -> dict[str, dict[str, str]] | list[tuple[str, dict[str, str]]]:
+    """oblako's mapping; pairs when a source is mounted twice (a mapping would keep one)."""
+    pairs = [(v.source, {"bind": v.target, "mode": "ro" if v.read_only else "rw"}) for v in volumes]
+    return dict(pairs) if len({v.source for v in volumes}) == len(volumes) else pairs
 
 
 def _mount_target(field_name: str, target: object) -> str:

@@ -442,10 +442,10 @@ def _service(
     fields = {
         "ports": dict(p for item in _list(body.get("ports"), where("ports")) for p in _ports(item, where("ports"))),
         "environment": environment,
-        "volumes": dict(
+        "volumes": [  # pairs: one source may be mounted at several targets
             _volume(path, item, where("volumes"), volumes, f"{project}_{name}")
             for item in _list(body.get("volumes"), where("volumes"))
-        ),
+        ],
         "command": body.get("command"),
         "entrypoint": body.get("entrypoint"),
         "working_dir": body.get("working_dir"),

@@ -318,3 +318,21 @@ def test_replicas_are_named_as_compose_names_them_and_a_0_2_container_is_replace
         assert named == ["api-1", "api-2", "api-3", "db-1"]
     finally:
         subprocess.run([*base, "down"], **run)  # type: ignore[call-overload]
+
+
+def test_one_volume_mounted_at_two_targets_is_one_volume_seen_at_both(
+    backend: Backend, tmp_path: Path, unique_name: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = unique_name("twice").lower()
+    path = tmp_path / "compose.yaml"
+    path.write_text(
+        f"services:\n  app:\n    image: {IMAGE}\n    volumes: ['data:/a', 'data:/b:ro']\n"
+        "    command: ['sh', '-c', \"echo same > /a/f; cat /b/f; touch /b/g 2>/dev/null || echo read-only; "
+        "trap 'exit 0' TERM; sleep 600 & wait\"]\nvolumes:\n  data: {}\n"
+    )
+    try:
+        assert cli(["up", "-f", str(path), "-p", project]) == 0
+        wait_for(lambda: "read-only" in backend.logs(f"{project}-app-1"), "the app's lines")
+        assert backend.logs(f"{project}-app-1").split() == ["same", "read-only"]
+    finally:
+        assert cli(["down", "-v", "-f", str(path), "-p", project]) == 0

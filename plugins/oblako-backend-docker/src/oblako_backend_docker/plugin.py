@@ -420,7 +420,8 @@ class DockerPlugin:
             ]
             for p in spec.ports
         }
-        binds = {v.source: {"bind": v.target, "mode": "ro" if v.read_only else "rw"} for v in spec.volumes}
+        # A list, not docker-py's mapping: one source may be mounted at several targets.
+        binds = [f"{v.source}:{v.target}:{'ro' if v.read_only else 'rw'}" for v in spec.volumes]
         host_config = self.api.create_host_config(
             port_bindings=port_bindings,
             binds=binds,
