@@ -115,7 +115,6 @@ volumes:
         ("    image: x:1\n    ports: ['8000-8001:80']\n", "ranges differ in length"),
         ("    image: x:1\n    volumes: ['undeclared:/d']\n", "not declared under the top-level `volumes:`"),
         ("    image: x:1\n    volumes: ['data:/d:rslave']\n", "options are ro, rw, z and Z"),
-        ("    image: x:1\n    depends_on: {db: {condition: service_completed_successfully}}\n", "is not supported"),
         (
             "    image: x:1\n    environment: {A: '${REQUIRED:?set REQUIRED first}'}\n",
             "required variable REQUIRED is missing a value: set",
@@ -363,3 +362,19 @@ def test_one_source_mounted_at_two_targets_keeps_both_mounts(tmp_path: Path) -> 
     conf = str(tmp_path / "conf")
     assert mounts == [("shop_data", "/a", False), ("shop_data", "/b", True), (conf, "/c1", False), (conf, "/c2", False)]
     assert ContainerSpec(**web.spec.to_kwargs()) == web.spec  # oblako's shape keeps both too
+
+
+def test_service_completed_successfully_is_read_and_refused_by_up_before_anything_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = compose(
+        tmp_path,
+        "services:\n  migrate:\n    image: x:1\n  web:\n    image: x:1\n"
+        "    depends_on: {migrate: {condition: service_completed_successfully}}\n",
+    )
+    assert cli(["config", "-f", str(path)]) == 0  # as Compose reads it
+    capsys.readouterr()
+    assert cli(["up", "--backend", "memory", "-f", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "services.web: depends_on: migrate: condition 'service_completed_successfully'" in err
+    assert "nothing was started" in err

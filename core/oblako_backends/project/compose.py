@@ -454,7 +454,7 @@ def _service(
         "labels": _mapping(body.get("labels"), where("labels"), "="),
         "health": health,
     }
-    depends = _depends_on(body.get("depends_on"), where("depends_on"))
+    depends, completed = _depends_on(body.get("depends_on"), where("depends_on"))
     depends += tuple(n for n in _implied_dependencies(body) if n not in depends)
     replicas = _replicas(body, where)
     if body.get("container_name") and replicas > 1:
@@ -467,7 +467,11 @@ def _service(
         ready = max(ready, health.start_period + (health.retries + 1) * (health.interval + health.timeout))
     container_name = str(body["container_name"]) if body.get("container_name") else None  # else <project>-<service>-<n>
     how: dict[str, Any] = {"build": build, "dockerfile": dockerfile, "depends_on": depends, "ready_timeout": ready}
-    how |= {"unset": unset, "compose": body}  # compose: the service as given, for `config` (what the model lacks)
+    how |= {
+        "unset": unset,
+        "completed": completed,
+        "compose": body,
+    }  # compose: the service as given, for `config` (what the model lacks)
     return service_def(path, name, image, project, fields, container_name, replicas=replicas, **how)
 
 
@@ -782,22 +786,26 @@ def _implied_dependencies(body: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _depends_on(value: Any, where: str) -> tuple[str, ...]:
-    """A list, or a map of conditions: service_started and service_healthy both wait until the
-    dependency is ready (its health check passes); service_completed_successfully is refused."""
+def _depends_on(value: Any, where: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(dependencies, those to wait for until they exit 0) from a list, or a map of conditions:
+    service_started and service_healthy both wait until the dependency is ready (its health
+    check passes); service_completed_successfully is read, and refused by `up` (model.startable)."""
     if value is None:
-        return ()
+        return (), ()
     if isinstance(value, list):
-        return tuple(str(v) for v in value)
+        return tuple(str(v) for v in value), ()
     if isinstance(value, dict):
+        completed = []
         for dependency, condition in value.items():
             wanted = (condition or {}).get("condition", "service_started") if isinstance(condition, dict) else None
-            if wanted not in ("service_started", "service_healthy"):
+            if wanted == "service_completed_successfully":
+                completed.append(str(dependency))
+            elif wanted not in ("service_started", "service_healthy"):
                 raise ConfigurationError(
                     f"{where}: {dependency}: condition {wanted!r} is not supported; "
-                    "use service_started or service_healthy"
+                    "use service_started, service_healthy or service_completed_successfully"
                 )
-        return tuple(str(k) for k in value)
+        return tuple(str(k) for k in value), tuple(completed)
     raise ConfigurationError(f"{where}: expected a list or a mapping")
 
 

@@ -34,6 +34,7 @@ class ServiceDef:
     ready_timeout: float = DEFAULT_READY_TIMEOUT
     unset: tuple[str, ...] = ()  # environment keys named without a value and set nowhere: none reach the container
     replicas: int = 1  # `scale` or `deploy.replicas`: containers <project>-<service>-1 .. -<replicas>
+    completed: tuple[str, ...] = ()  # dependencies to wait for until they exit 0 (service_completed_successfully)
     # The service as a Compose file gave it (interpolated, merged): what `config` prints of the
     # keys this model does not hold. Not compared, not shown (it holds environment values).
     compose: Mapping[str, Any] | None = field(default=None, compare=False, repr=False, kw_only=True)
@@ -181,6 +182,12 @@ def startable(project: Project) -> None:
     file, and `config` prints it) that no run can do. Each refusal names the file and service."""
     owners: dict[tuple[int, str], str] = {}
     for d in project.services:
+        if d.completed:
+            raise ConfigurationError(
+                f"{where(project.path, d.name, 'depends_on')}: {d.completed[0]}: condition "
+                "'service_completed_successfully': `up` cannot wait for a service to exit yet; nothing was "
+                "started. Run that service on its own first, then use service_started"
+            )
         if d.build is not None and not (d.build / d.dockerfile).is_file():
             raise ConfigurationError(
                 f"{where(project.path, d.name, 'build')}: {d.build} has no {d.dockerfile} to build"
