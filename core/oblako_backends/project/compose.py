@@ -432,8 +432,7 @@ def _service(
     if "image" not in body and build is None:
         raise ConfigurationError(f"{where('image')}: required (or `build`, to build the image)")
     image = str(body.get("image") or f"localhost/{project}-{name}:latest")
-    if body.get("restart") not in (None, "no", "always", "unless-stopped", "on-failure"):
-        raise ConfigurationError(f"{where('restart')}: one of no, always, unless-stopped, on-failure")
+    # Any text, as Compose reads it (`on-failure:3` too); none is applied yet.
     if body.get("restart") not in (None, "no"):
         warnings.warn(f"{where('restart')}: not applied; a service that exits stays stopped", stacklevel=3)
     _networks(body.get("networks"), where("networks"))
