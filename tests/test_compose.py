@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -111,7 +112,7 @@ volumes:
             "    image: x:1\n    healthcheck: {test: x, every: 1s}\n",
             r":4: services.web.healthcheck.every: not a key here",
         ),
-        ("    image: x:1\n    ports: ['10.0.0.1:80:80']\n", r"a per-port host address \(10.0.0.1\) is not supported"),
+        ("    image: x:1\n    ports: ['myhost:80:80']\n", r"a host address is an IP address, not 'myhost'"),
         ("    image: x:1\n    ports: ['8000-8001:80']\n", "ranges differ in length"),
         ("    image: x:1\n    volumes: ['undeclared:/d']\n", "not declared under the top-level `volumes:`"),
         ("    image: x:1\n    volumes: ['data:/d:rslave']\n", "options are ro, rw, z and Z"),
@@ -379,3 +380,24 @@ def test_service_completed_successfully_is_read_and_refused_by_up_before_anythin
     err = capsys.readouterr().err
     assert "services.web: depends_on: migrate: condition 'service_completed_successfully'" in err
     assert "nothing was started" in err
+
+
+def test_a_port_s_wider_host_address_is_read_as_compose_reads_it_and_listens_where_oblako_says(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = compose(
+        tmp_path,
+        "services:\n  web:\n    image: x:1\n"
+        "    ports: ['0.0.0.0:8080:80', {target: 81, published: 8081, host_ip: 10.1.2.3}]\n",
+    )
+    with pytest.warns(UserWarning) as said:
+        (web,) = load(path, "shop").services
+    assert [(p.container_port, p.host_ip, p.host_port) for p in web.spec.ports] == [(80, None, 8080), (81, None, 8081)]
+    assert [str(w.message).split(": ", 1)[1] for w in said] == [
+        f"services.web.ports: host address {a}: the port listens on OBLAKO_BIND_ADDRESS (default 127.0.0.1) "
+        f"instead; set OBLAKO_BIND_ADDRESS={a} to listen there"
+        for a in ("0.0.0.0", "10.1.2.3")
+    ]
+    assert cli(["config", "--json", "-f", str(path)]) == 0
+    printed = json.loads(capsys.readouterr().out)["services"]["web"]["ports"]
+    assert [p.get("host_ip") for p in printed] == ["0.0.0.0", "10.1.2.3"]  # as Compose prints them

@@ -49,6 +49,8 @@ PORTS = [
     '"18940-18941:90-91"',
     '"127.0.0.1:18942:92/tcp"',
     "95",
+    '"0.0.0.0:18943:96"',  # read and printed as written; it listens where OBLAKO_BIND_ADDRESS says
+    "{target: 97, published: 18944, host_ip: 10.1.2.3}",
 ]
 
 

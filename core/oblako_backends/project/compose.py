@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+import ipaddress
 import os
 import posixpath
 import re
@@ -574,13 +575,13 @@ def _environment(
     return out, tuple(unset)
 
 
-def _ports(item: Any, where: str) -> list[tuple[str, HostBinding]]:
+def _ports(item: Any, where: str, say: bool = True) -> list[tuple[str, HostBinding]]:
     """Short form [IP:]HOST:CONTAINER[/PROTO], ranges, bare CONTAINER; or the long form. A
-    host address the file names stays with its port."""
+    loopback address the file names stays with its port (see `_host_address`; `say`: warn)."""
     if isinstance(item, dict):
         if "target" not in item:  # its other keys are the schema's (schema.py)
             raise ConfigurationError(f"{where}: a long-form port needs `target` (and takes published, protocol)")
-        address = _loopback_only(item.get("host_ip"), where)
+        address = _host_address(item.get("host_ip"), where, say)
         published = item.get("published")
         port = f"{_port_number(item['target'], f'{where}: target')}/{item.get('protocol', 'tcp')}"
         if published not in (None, ""):
@@ -596,7 +597,7 @@ def _ports(item: Any, where: str) -> list[tuple[str, HostBinding]]:
     parts = text.rsplit(":", 2) if text.count(":") <= 2 else [text]
     address = None
     if len(parts) == 3:
-        address = _loopback_only(parts[0], where)
+        address = _host_address(parts[0], where, say)
         parts = parts[1:]
     host: str | None = parts[0] if len(parts) == 2 else None
     containers = _range(parts[-1], where)
@@ -638,16 +639,25 @@ def _range(text: str, where: str) -> list[Any]:
     return list(range(int(first), int(last) + 1))
 
 
-def _loopback_only(address: Any, where: str) -> str | None:
-    """The loopback address a port names (kept as it is: no setting widens it), or None."""
+def _host_address(address: Any, where: str, say: bool = True) -> str | None:
+    """The loopback address a port names (kept as it is: no setting widens it), or None. Another
+    IP address is read, as Compose reads it (`config` prints it), and said: the port listens
+    where OBLAKO_BIND_ADDRESS says (default 127.0.0.1), never wider than the user allowed."""
     if address in (None, ""):
         return None
-    if address != "127.0.0.1":  # Compose itself refuses a name here ("invalid IP address: localhost")
-        raise ConfigurationError(
-            f"{where}: a per-port host address ({address}) is not supported; ports listen on 127.0.0.1, and "
-            "OBLAKO_BIND_ADDRESS widens those that name no address"
+    if address == "127.0.0.1":
+        return "127.0.0.1"
+    try:
+        ipaddress.ip_address(str(address))
+    except ValueError:  # Compose refuses a name here too ("invalid IP address: localhost")
+        raise ConfigurationError(f"{where}: a host address is an IP address, not {str(address)!r}") from None
+    if say:
+        warnings.warn(
+            f"{where}: host address {address}: the port listens on OBLAKO_BIND_ADDRESS (default 127.0.0.1) "
+            f"instead; set OBLAKO_BIND_ADDRESS={address} to listen there",
+            stacklevel=4,
         )
-    return "127.0.0.1"
+    return None
 
 
 def _volume(path: Path, item: Any, where: str, volumes: dict[str, str], owner: str) -> tuple[str, dict[str, str]]:
@@ -1025,18 +1035,28 @@ def _volumes_from(body: dict[str, Any]) -> set[str]:
 def _written_ports(definition: ServiceDef, raw: Any) -> list[dict[str, Any]]:
     """Long form, in the file's order (ranges one port each), as Compose prints them."""
     order: dict[str, int] = {}
+    written: dict[str, str] = {}  # the host address the file gave a port, as Compose prints it
     for item in raw if isinstance(raw, list) else []:
-        for key, _ in _ports(item, "ports"):
+        for key, _ in _ports(item, "ports", say=False):
             order.setdefault(key, len(order))
+            address = item.get("host_ip") if isinstance(item, dict) else _short_address(str(item))
+            if address:
+                written.setdefault(key, str(address))
     ports = sorted(definition.spec.ports, key=lambda p: order.get(p.key, len(order)))
     return [
         {"mode": "ingress"}
-        | ({"host_ip": p.host_ip} if p.host_ip else {})
+        | ({"host_ip": written.get(p.key, p.host_ip)} if written.get(p.key, p.host_ip) else {})
         | {"target": p.container_port}
         | ({"published": str(p.host_port)} if p.host_port else {})
         | {"protocol": p.protocol}
         for p in ports
     ]
+
+
+def _short_address(text: str) -> str | None:
+    """The IP a short-form port names (`IP:HOST:CONTAINER`), or None."""
+    text = text.rsplit("/", 1)[0]
+    return text.rsplit(":", 2)[0] if text.count(":") == 2 else None
 
 
 def _written_mounts(
