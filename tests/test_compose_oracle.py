@@ -740,3 +740,38 @@ def test_reset_and_override_tags_are_read_as_compose_reads_them(tmp_path: Path, 
     assert project_view(our_doc) == project_view(their_doc)
     assert our_doc["services"]["web"]["environment"] == {"C": "3"} and "ports" not in our_doc["services"]["web"]
     assert our_doc["services"]["solo"]["user"] == their_doc["services"]["solo"]["user"] == "017"
+
+
+@pytest.mark.parametrize(
+    "env_files",
+    [("one.env",), ("one.env", "two.env"), ("three.env",), ("sub/four.env",)],
+    ids=["one", "later-wins", "project-name", "relative-to-cwd"],
+)
+def test_env_file_replaces_dot_env_as_compose_reads_it(tmp_path: Path, env_files: tuple[str, ...]) -> None:
+    """--env-file: the files instead of .env (later ones win), relative to where the command runs;
+    COMPOSE_PROJECT_NAME in one names the project."""
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  web:\n    image: busybox\n    environment:\n      A: ${A:-none}\n      B: ${B:-none}\n"
+    )
+    (tmp_path / ".env").write_text("A=dot\nB=dot\n")
+    (tmp_path / "one.env").write_text("A=one\nB=b-${A}\n")
+    (tmp_path / "two.env").write_text("A=two\n")
+    (tmp_path / "three.env").write_text("COMPOSE_PROJECT_NAME=named-by-env-file\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "four.env").write_text("B=four\n")
+    options = tuple(a for f in env_files for a in ("--env-file", f))
+    theirs = compose_config(tmp_path / "compose.yaml", options=options)
+    ours = our_config(tmp_path / "compose.yaml", options=options)
+    assert theirs.returncode == 0 and ours.returncode == 0, theirs.stderr + ours.stderr
+    their_doc, our_doc = json.loads(theirs.stdout), json.loads(ours.stdout)
+    assert our_doc["name"] == their_doc["name"]
+    assert our_doc["services"]["web"]["environment"] == their_doc["services"]["web"]["environment"]
+
+
+def test_a_missing_env_file_is_refused_by_both(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: busybox\n")
+    options = ("--env-file", "missing.env")
+    theirs = compose_config(tmp_path / "compose.yaml", options=options)
+    ours = our_config(tmp_path / "compose.yaml", options=options)
+    assert theirs.returncode != 0 and "couldn't find env file" in theirs.stderr
+    assert ours.returncode == 2 and "--env-file: couldn't find env file" in ours.stderr and "missing.env" in ours.stderr

@@ -163,6 +163,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         help="also the Compose services of this profile (default: $COMPOSE_PROFILES)",
     )
     project.add_argument(
+        "--env-file",
+        action="append",
+        metavar="PATH",
+        help="the variables a Compose file reads, instead of the .env beside it (repeatable; later ones win)",
+    )
+    project.add_argument(
         "-p", "--project", metavar="NAME", help="project name (default: $OBLAKO_PROJECT, else the file's directory)"
     )
 

@@ -27,7 +27,8 @@ def services_files(args: argparse.Namespace) -> list[str]:
     from ..project.compose import DEFAULT_FILES, compose_files
 
     here = Path.cwd()
-    found = compose_files(here) or ([here / TOML_FILE] if (here / TOML_FILE).is_file() else [])
+    env_files = None if args.env_file is None else [Path(e) for e in args.env_file]
+    found = compose_files(here, env_files) or ([here / TOML_FILE] if (here / TOML_FILE).is_file() else [])
     if not found:
         raise ConfigurationError(
             f"which services file? give FILE or -f FILE; none of {', '.join(DEFAULT_FILES)} or {TOML_FILE} is in {here}"
@@ -40,7 +41,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from ..project.run import Interrupted, ProjectError, up
 
     backend = plugins.get_backend(args.backend)
-    project = load(services_files(args), args.project, args.profile)  # checked before anything starts
+    project = load(services_files(args), args.project, args.profile, args.env_file)  # checked before anything starts
     if not runtime_answers(backend):
         return 1
     show = ProgressDisplay(quiet=args.quiet)
@@ -102,7 +103,9 @@ def cmd_config(args: argparse.Namespace) -> int:
     from ..project import load
     from ..project.compose import write
 
-    data = write(load(services_files(args), args.project, args.profile), show_environment=args.show_environment)
+    data = write(
+        load(services_files(args), args.project, args.profile, args.env_file), show_environment=args.show_environment
+    )
     if args.json:
         print_json(data)
         return 0
@@ -117,7 +120,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     from ..project.run import down, remove_volumes
 
     backend = plugins.get_backend(args.backend)
-    project = load(services_files(args), args.project, args.profile)
+    project = load(services_files(args), args.project, args.profile, args.env_file)
     if not runtime_answers(backend):
         return 1
     errors = down(project, backend)

@@ -20,11 +20,15 @@ __all__ = ["DEFAULT_READY_TIMEOUT", "Project", "ServiceDef", "default_network", 
 
 
 def load(
-    path: str | Path | Sequence[str | Path], project: str | None = None, profiles: Sequence[str] | None = None
+    path: str | Path | Sequence[str | Path],
+    project: str | None = None,
+    profiles: Sequence[str] | None = None,
+    env_files: Sequence[str | Path] | None = None,
 ) -> Project:
     """Read and validate a services file, Compose (.yaml, .yml) or TOML, or several Compose
     files merged (`-f a.yaml -f b.yaml`); every mistake names the file, the service and the
-    key. Only the reader the file needs is imported."""
+    key. `env_files` (`--env-file`) replace a Compose file's `.env`. Only the reader the file
+    needs is imported."""
     paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
     if not paths:
         raise ConfigurationError("no services file given")
@@ -34,7 +38,7 @@ def load(
             raise ConfigurationError(f"{toml_given[0]}: only Compose files (.yaml, .yml) merge; give a TOML file alone")
         from . import compose
 
-        return compose.read(paths, project, profiles)
+        return compose.read(paths, project, profiles, None if env_files is None else [Path(e) for e in env_files])
     from . import toml
 
     return toml.read(paths[0], project)

@@ -86,11 +86,11 @@ TOP_LEVEL = ("name", "services", "volumes", "version", "networks", "include")
 VOLUME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]+")  # what Docker accepts for a local volume
 
 
-def compose_files(directory: Path) -> list[Path]:
+def compose_files(directory: Path, env_files: Sequence[Path] | None = None) -> list[Path]:
     """The files Compose reads when given none, run in `directory`: $COMPOSE_FILE (from the
-    shell, else the `.env` there; split at $COMPOSE_PATH_SEPARATOR, else ':'), else
-    find_default."""
-    lookup = interpolate.variables(directory, os.environ)
+    shell, else the `.env` there or `env_files`; split at $COMPOSE_PATH_SEPARATOR, else ':'),
+    else find_default."""
+    lookup = interpolate.variables(directory, os.environ, env_files)
     given = lookup("COMPOSE_FILE") or ""
     if given.strip():
         separator = lookup("COMPOSE_PATH_SEPARATOR") or os.pathsep
@@ -108,14 +108,20 @@ def find_default(directory: Path) -> list[Path]:
     return [found] if override is None else [found, override]
 
 
-def read(paths: Path | Sequence[Path], project: str | None = None, profiles: Sequence[str] | None = None) -> Project:
+def read(
+    paths: Path | Sequence[Path],
+    project: str | None = None,
+    profiles: Sequence[str] | None = None,
+    env_files: Sequence[Path] | None = None,
+) -> Project:
     """Read and validate Compose files (each later one merged onto those before, by Compose's
     rules) into a project; nothing is started. Relative paths and `.env` are the first file's
-    directory's, as in Compose. A service with `profiles:` is in the project only when one of
-    them is enabled: `profiles`, else $COMPOSE_PROFILES (comma-separated; `*`: all)."""
+    directory's, as in Compose (`env_files`, `--env-file`, replace that `.env`). A service with
+    `profiles:` is in the project only when one of them is enabled: `profiles`, else
+    $COMPOSE_PROFILES (comma-separated; `*`: all)."""
     files = [paths] if isinstance(paths, Path) else list(paths)
     path = files[0]
-    lookup = interpolate.variables(path.parent, os.environ)
+    lookup = interpolate.variables(path.parent, os.environ, env_files)
     data: dict[str, Any] = {}
     located: Located = {}
     for file in files:

@@ -14,7 +14,7 @@ interpolated; 'single-quoted' ones are taken as written. Tests compare each rule
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -191,9 +191,16 @@ def _value(text: str, start: int, path: Path, line: int) -> tuple[tuple[str, boo
     return (value.strip(), True), end
 
 
-def variables(directory: Path, environment: Mapping[str, str]) -> Lookup:
-    """What `${...}` in a Compose file reads: the environment, over the `.env` beside the file."""
-    dotenv_path = directory / ".env"
-    values = dotenv(dotenv_path, environment.get) if dotenv_path.is_file() else {}
+def variables(directory: Path, environment: Mapping[str, str], env_files: Sequence[Path] | None = None) -> Lookup:
+    """What `${...}` in a Compose file reads: the environment, over the `.env` beside the file,
+    or over `env_files` instead (`--env-file`, each later one over those before), as Compose."""
+    values: dict[str, str] = {}
+    if env_files is None:
+        dotenv_path = directory / ".env"
+        values = dotenv(dotenv_path, environment.get) if dotenv_path.is_file() else {}
+    for path in env_files or ():
+        if not path.is_file():
+            raise ConfigurationError(f"--env-file: couldn't find env file {path}")
+        values.update(dotenv(path, lambda name: environment.get(name, values.get(name))))
     values.update(environment)
     return values.get
