@@ -158,10 +158,12 @@ def test_an_anonymous_volume_keeps_its_data_across_ups_and_goes_with_down_v(
     logs = ["logs", "--project", project, "app"]
     try:
         assert cli(["up", "-f", str(path), "-p", project]) == 0
+        wait_for(lambda: "up" in backend.logs(f"{project}-app-1").split(), "the app's lines")  # ready != printed
         capsys.readouterr()
         assert cli(logs) == 0 and "first" in capsys.readouterr().out
         assert cli(["down", "-f", str(path), "-p", project]) == 0
         assert cli(["up", "-f", str(path), "-p", project]) == 0
+        wait_for(lambda: "up" in backend.logs(f"{project}-app-1").split(), "the app's lines")
         capsys.readouterr()
         assert cli(logs) == 0 and "kept" in capsys.readouterr().out  # the same volume, found again
         assert cli(["down", "-v", "-f", str(path), "-p", project]) == 0
