@@ -160,11 +160,26 @@ def test_a_name_a_replica_created_first_is_used_and_only_another_workloads_name_
     """Two replicas make their service's name at once: the loser finds it selecting its own
     pods and says nothing; a name that selects someone else's keeps resolving there, and is told."""
     plugin = fake.plugin
-    answers = iter([None, now])  # missing when first asked; then made by someone, just before us
-    monkeypatch.setattr(plugin, "_selector_of", lambda name: next(answers))
+    asked: list[str] = []  # made by someone just before us: what it selects is asked only now
+
+    def selector_of(name: str) -> dict[str, str]:
+        asked.append(name)
+        return now
+
+    monkeypatch.setattr(plugin, "_selector_of", selector_of)
     monkeypatch.setattr(plugin, "_create", lambda objects, what: [ALREADY_EXISTS])
     service = {"metadata": {"name": "api"}, "spec": {"selector": {"app": "api"}}}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         plugin._create_names([service])
     assert [str(w.message).startswith("the name 'api' is already taken") for w in caught] == ([True] if warned else [])
+    assert asked == ["api"]  # one look, after the create found it there
+
+
+def test_a_name_made_at_once_costs_one_create_and_no_look(fake: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    plugin = fake.plugin
+    asked: list[str] = []
+    monkeypatch.setattr(plugin, "_selector_of", lambda name: asked.append(name))
+    monkeypatch.setattr(plugin, "_create", lambda objects, what: [])
+    plugin._create_names([{"metadata": {"name": "api"}, "spec": {"selector": {"app": "api"}}}])
+    assert asked == []

@@ -256,9 +256,8 @@ class KubernetesPlugin:
         """The Services that make aliases resolve. `create`, never `apply`: a name another
         project's workload already answers to stays with it, and the user is told. One that
         selects what this one would (another replica of the service made it, maybe just now,
-        racing this one) is left as it is."""
-        services = [s for s in services if self._selector_of(s["metadata"]["name"]) != s["spec"]["selector"]]
-        if not services or not self._create(services, "service"):
+        racing this one) is left as it is. Only when one existed is the cluster asked which."""
+        if not self._create(services, "service"):
             return
         for service in services:  # some existed: told only of those that select other pods
             name = service["metadata"]["name"]
