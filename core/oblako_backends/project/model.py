@@ -52,11 +52,6 @@ class ServiceDef:
         )
         return (self.spec, *more) if self.replicas else ()  # `scale: 0`: the service runs no container
 
-    def legacy_name(self) -> str:
-        """The name 0.2 gave this service's one container (`<project>-<service>`): `up` and `down`
-        find a container of that name, labelled with this project and service, and replace it."""
-        return f"{self.project}-{self.name}"
-
 
 @dataclass(frozen=True)
 class Project:
