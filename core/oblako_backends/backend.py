@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -134,8 +135,52 @@ class Backend:
                 f"the {self.name} backend cannot run a health check inside the container (health); "
                 "check from the host instead (Service(health_check=http_check(...)))"
             )
+        missing = self.unsupported(spec)
+        if missing:
+            named = ", ".join(f for names in missing.values() for f in names)
+            raise OblakoBackendError(
+                f"the {self.name} backend cannot apply {named} (capabilities {', '.join(sorted(missing))}); "
+                "leave them out of the spec, or use a backend that has them (`oblako-backends list`)"
+            )
         log.debug("run %s (%s) on %s", spec.name, spec.image, self.name)
         self._call("oblako_run", spec=spec.owned_by(self.name, service, project))
+
+    def unsupported(self, spec: ContainerSpec) -> dict[str, tuple[str, ...]]:
+        """The options `spec` sets that this backend cannot apply: capability -> fields."""
+        return {c: fields for c, fields in spec.needs().items() if c not in self.capabilities}
+
+    def exec(
+        self,
+        name: str,
+        command: Sequence[str],
+        *,
+        environment: Mapping[str, str] | None = None,
+        working_dir: str | None = None,
+        user: str | None = None,
+        output: Callable[[bytes], None] | None = None,
+        timeout: float | None = None,
+        adopt: bool = False,
+        project: str | None = ANY_PROJECT,
+    ) -> int:
+        """Run `command` in the running container `name`; return its exit code. Its output goes
+        to `output` as written (None: discarded). Only in a container this layer made (with
+        `adopt`, also one that carries no owner's labels), as `stop` refuses."""
+        spec = _spec()
+        argv, env, workdir, as_user = spec.exec_arguments(command, environment or {}, working_dir, user)
+        wait = None if timeout is None else spec.validate_seconds("timeout", timeout, allow_zero=False)
+        if self._owned_or_absent(spec.validate_name(name), adopt, project) is None:
+            raise OblakoBackendError(f"no container {name!r} on {self.name}; start it first")
+        code: int = self._required(
+            "oblako_exec",
+            name=name,
+            command=argv,
+            environment=env,
+            working_dir=workdir,
+            user=as_user,
+            output=output or (lambda _chunk: None),
+            timeout=wait,
+        )
+        return code
 
     def inspect(self, name: str) -> ContainerInfo | None:
         """Describe the container called `name`, or None if there is none."""

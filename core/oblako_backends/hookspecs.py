@@ -109,6 +109,28 @@ def oblako_inspect(name: str) -> ContainerInfo | None:
 
 
 @hookspec(firstresult=True)
+def oblako_exec(
+    name: str,
+    command: tuple[str, ...],
+    environment: Mapping[str, str],
+    working_dir: str | None,
+    user: str | None,
+    output: Callable[[bytes], None],
+    timeout: float | None,
+) -> int:
+    """Run `command` (an argv, never read by a shell) in the running container `name`, with
+    `environment` added, in `working_dir` and as `user` when given, and return its exit code.
+
+    Its output (stdout and stderr, as written) goes to `output` in chunks while it runs. No
+    stdin, no terminal. Optional (capability ``exec``).
+
+    :raises OblakoBackendError: the container does not exist or is not running.
+    :raises RuntimeUnavailableError: `timeout` seconds passed (None: no limit) or the runtime
+        does not answer; the command may still run.
+    """
+
+
+@hookspec(firstresult=True)
 def oblako_logs(name: str, tail: int) -> str:
     """Return the last `tail` lines of the container's output (stdout and stderr).
 

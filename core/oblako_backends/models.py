@@ -63,6 +63,24 @@ CAPABILITIES: Mapping[str, str] = MappingProxyType(
         "remove_volumes": "creates named volumes with labels and removes them again (down -v)",
         "service_names": "a project's containers reach each other by service name (ContainerSpec.aliases)",
         "health": "runs ContainerSpec.health inside the container and reports ContainerInfo.health",
+        "exec": "runs a command in a running container (Backend.exec) and passes its exit code through",
+        # Compose's options: each names the ContainerSpec fields it applies (options.FIELD_CAPABILITY).
+        "expose": "expose: ports other containers reach without publishing them",
+        "tmpfs": "tmpfs: memory-backed mounts",
+        "files": "files: secrets and configs put in the container before it starts",
+        "init": "init: an init process as PID 1",
+        "tty": "stdin_open, tty",
+        "stop_signal": "stop_signal: the signal that asks the container to stop",
+        "stop_grace_period": "stop_grace_period: seconds before a stopping container is killed",
+        "restart": "restart: the runtime restarts the container by its policy",
+        "hostname": "hostname, domainname",
+        "dns": "dns, dns_search",
+        "security": "cap_add, cap_drop, privileged, security_opt",
+        "read_only": "read_only: a read-only root filesystem",
+        "resources": "mem_limit, mem_reservation, cpus, pids_limit, shm_size, ulimits",
+        "sysctls": "sysctls: namespaced kernel parameters",
+        "devices": "devices: host devices in the container",
+        "platform": "platform: run the image built for os/arch",
     }
 )
 
@@ -121,6 +139,9 @@ class ContainerInfo:
     # Where the engine's published ports are when they are not on this machine: the host of a
     # tcp:// or ssh:// engine, or the host a CI job container reaches its mounted engine at.
     engine_host: str = ""
+    # How its main process ended, once it has (state stopped); None while it runs or when the
+    # backend cannot tell. 0 is what `depends_on: service_completed_successfully` waits for.
+    exit_code: int | None = None
 
     @property
     def owned(self) -> bool:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from . import options
 from .config import HOSTNAME_RE
 from .errors import SECRET_MASK, InvalidSpecError
 from .labels import (  # re-exported: oblako_backends.spec.MANAGED_BY_LABEL and kin keep working
@@ -175,6 +176,35 @@ class ContainerSpec:
     network: str | None = None  # a network made by `Backend.create_network` to join instead of the default
     aliases: tuple[str, ...] = ()  # names the project's other containers reach this one by
     health: HealthCommand | None = None  # run inside the container where the backend can (capability "health")
+    # What Compose adds (options.py validates each; FIELD_CAPABILITY names what a backend needs
+    # to apply it). Unset, they leave the runtime's defaults and the fingerprint unchanged.
+    expose: tuple[str, ...] = ()  # "PORT/PROTOCOL" reached by other containers, not published
+    tmpfs: Mapping[str, str] = field(default_factory=lambda: _frozen({}))  # target -> mount options
+    files: tuple[options.FileSpec, ...] = ()  # secrets and configs, put in place before the start
+    init: bool | None = None  # run an init as PID 1 that reaps zombies and forwards signals
+    stdin_open: bool = False
+    tty: bool = False
+    stop_signal: str | None = None
+    stop_grace_period: float | None = None  # seconds from stop_signal to SIGKILL
+    restart: str | None = None  # no, always, unless-stopped, on-failure[:N]
+    hostname: str | None = None
+    domainname: str | None = None
+    dns: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    cap_add: tuple[str, ...] = ()
+    cap_drop: tuple[str, ...] = ()
+    privileged: bool = False
+    security_opt: tuple[str, ...] = ()
+    read_only: bool = False  # the root filesystem; mounts and tmpfs stay writable
+    shm_size: int | None = None  # bytes of /dev/shm
+    mem_limit: int | None = None  # bytes
+    mem_reservation: int | None = None  # bytes the runtime should keep free for it
+    cpus: float | None = None
+    pids_limit: int | None = None
+    ulimits: Mapping[str, tuple[int, int]] = field(default_factory=lambda: MappingProxyType({}))  # (soft, hard)
+    sysctls: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+    devices: tuple[str, ...] = ()  # HOST[:CONTAINER[:PERMISSIONS]]
+    platform: str | None = None  # os/arch[/variant] of the image to run
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -192,6 +222,30 @@ class ContainerSpec:
         set_(self, "network", None if self.network is None else validate_network_name(self.network))
         set_(self, "aliases", _aliases(self.aliases))
         set_(self, "health", _health(self.health))
+        set_(self, "expose", options.expose(self.expose))
+        set_(self, "tmpfs", options.tmpfs(self.tmpfs))
+        set_(self, "files", options.files(self.files))
+        set_(self, "init", options.optional_flag("init", self.init))
+        for name in ("stdin_open", "tty", "privileged", "read_only"):
+            set_(self, name, options.flag(name, getattr(self, name)))
+        set_(self, "stop_signal", options.stop_signal(self.stop_signal))
+        set_(self, "stop_grace_period", options.seconds("stop_grace_period", self.stop_grace_period))
+        set_(self, "restart", options.restart(self.restart))
+        set_(self, "hostname", options.host_name("hostname", self.hostname))
+        set_(self, "domainname", options.host_name("domainname", self.domainname))
+        set_(self, "dns", options.dns(self.dns))
+        set_(self, "dns_search", options.dns_search(self.dns_search))
+        set_(self, "cap_add", options.linux_capabilities("cap_add", self.cap_add))
+        set_(self, "cap_drop", options.linux_capabilities("cap_drop", self.cap_drop))
+        set_(self, "security_opt", options.security_opt(self.security_opt))
+        for name in ("shm_size", "mem_limit", "mem_reservation"):
+            set_(self, name, options.whole(name, getattr(self, name), 1))
+        set_(self, "cpus", options.cpus(self.cpus))
+        set_(self, "pids_limit", options.whole("pids_limit", self.pids_limit, -1))
+        set_(self, "ulimits", options.ulimits(self.ulimits))
+        set_(self, "sysctls", options.sysctls(self.sysctls))
+        set_(self, "devices", options.devices(self.devices))
+        set_(self, "platform", options.platform(self.platform))
 
     def __hash__(self) -> int:
         return hash(self.fingerprint())
@@ -219,11 +273,35 @@ class ContainerSpec:
             **({"network": self.network} if self.network is not None else {}),
             **({"aliases": list(self.aliases)} if self.aliases else {}),
             **({"health": self.health.as_dict()} if self.health is not None else {}),
+            **self.options_set(),
         }
+
+    def options_set(self) -> dict[str, Any]:
+        """The Compose options given (options.FIELD_CAPABILITY's fields not at their default),
+        in keyword shapes; files as `FileSpec`s."""
+        out: dict[str, Any] = {}
+        for name in options.FIELD_CAPABILITY:
+            value = getattr(self, name)
+            if value is None or value is False or (not isinstance(value, bool) and not value and value != 0):
+                continue
+            if isinstance(value, Mapping):
+                value = {k: list(v) if isinstance(v, tuple) else v for k, v in value.items()}
+            out[name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def needs(self) -> dict[str, tuple[str, ...]]:
+        """The capabilities this spec's options need, each with the fields that need it."""
+        out: dict[str, tuple[str, ...]] = {}
+        for name in self.options_set():
+            capability = options.FIELD_CAPABILITY[name]
+            out[capability] = (*out.get(capability, ()), name)
+        return out
 
     def fingerprint(self) -> str:
         """A short stable hash of everything but ownership labels: a changed spec changes it."""
         data = self.to_kwargs()
+        if "files" in data:
+            data["files"] = [f.as_dict() for f in self.files]
         data["labels"] = {k: v for k, v in data["labels"].items() if not k.startswith(RESERVED_LABEL_PREFIX)}
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
@@ -567,6 +645,17 @@ def _command(command: object, field_name: str = "command") -> tuple[str, ...] | 
     if not parts:
         raise InvalidSpecError(field_name, command, f"an empty {field_name}; pass None to run the image's default")
     return tuple(_no_nul(field_name, a) for a in parts)
+
+
+def exec_arguments(
+    command: object, environment: object, working_dir: object, user: object
+) -> tuple[tuple[str, ...], dict[str, str], str | None, str | None]:
+    """What `Backend.exec` passes on, validated as the spec's own command, environment,
+    working_dir and user are."""
+    argv = _command(command)
+    if argv is None:
+        raise InvalidSpecError("command", command, "a command to run is required")
+    return argv, _environment(environment), _absolute_path("working_dir", working_dir), _user(user)
 
 
 def _absolute_path(field_name: str, path: object) -> str | None:
