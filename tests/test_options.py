@@ -4,7 +4,6 @@ come out in the one normal form backends read, and unset ones change nothing."""
 from __future__ import annotations
 
 import pytest
-
 from oblako_backends import InvalidSpecError
 from oblako_backends.options import FIELD_CAPABILITY, FileSpec
 from oblako_backends.spec import ContainerSpec
