@@ -243,16 +243,22 @@ def test_every_interpolation_form_and_passed_through_keys(tmp_path: Path, monkey
     assert [(v.source, v.read_only) for v in spec.volumes] == [("fixed-name", False)]
 
 
-def test_restart_is_accepted_with_a_warning_that_it_is_not_applied(
+def test_restart_policies_are_read_and_an_unknown_one_is_warned_not_applied(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for i, policy in enumerate(("unless-stopped", "on-failure:3", "sometimes")):  # Compose's config reads each
         (tmp_path / str(i)).mkdir()
         path = compose(tmp_path / str(i), f"services:\n  web:\n    image: x:1\n    restart: {policy}\n")
         assert cli(["config", "-f", str(path)]) == 0
-        assert capsys.readouterr().err.splitlines() == [
-            f"oblako-backends: warning: {path}:4: services.web.restart: not applied; a service that exits stays stopped"
-        ]
+        warned = capsys.readouterr().err.splitlines()
+        if policy == "sometimes":
+            assert warned == [
+                f"oblako-backends: warning: {path}:4: services.web.restart: not a restart policy Docker knows; "
+                "not applied"
+            ]
+        else:
+            assert warned == []
+            assert load(path).services[0].spec.restart == policy
 
 
 def test_a_backend_without_health_or_names_refuses_them_in_run_and_up_says_what_it_does_instead(
@@ -278,6 +284,36 @@ def test_a_backend_without_health_or_names_refuses_them_in_run_and_up_says_what_
     ]
     info = memory.inspect("plain-web-1")
     assert info is not None and info.state == "running" and info.health is None
+    assert down(stack, memory) == {}
+
+
+def test_up_drops_each_option_the_backend_cannot_apply_with_one_line_per_field_and_service(tmp_path: Path) -> None:
+    from oblako_backends import OblakoBackendError, get_backend
+    from oblako_backends.project.run import down, up
+
+    memory = get_backend("memory")  # declares none of the Compose options' capabilities
+    with pytest.raises(OblakoBackendError):
+        memory.run(name="refused", image="x:1", hostname="h")
+    path = compose(
+        tmp_path,
+        "services:\n  web:\n    image: x:1\n    hostname: h\n    domainname: d.example\n    tty: true\n"
+        "  db:\n    image: x:1\n    cap_drop: [ALL]\n",
+    )
+    stack = load(path, "dropped")
+    with pytest.warns(UserWarning) as said:
+        up(stack, memory)
+    dropped = sorted(str(w.message) for w in said if "cannot apply it" in str(w.message))
+    assert dropped == sorted(
+        f"{service}: {field}: memory cannot apply it (capability {capability!r}); the service runs without it"
+        for service, field, capability in (
+            ("web", "hostname", "hostname"),
+            ("web", "domainname", "hostname"),
+            ("web", "tty", "tty"),
+            ("db", "cap_drop", "security"),
+        )
+    )
+    info = memory.inspect("dropped-web-1")
+    assert info is not None and info.state == "running"
     assert down(stack, memory) == {}
 
 

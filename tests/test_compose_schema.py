@@ -132,8 +132,8 @@ def test_the_line_is_the_key_s_even_through_a_merge_key_and_in_a_later_file(tmp_
 
 def test_a_service_key_s_refusal_and_warning_name_its_line(tmp_path: Path) -> None:
     path = tmp_path / "compose.yaml"
-    path.write_text("services:\n  web:\n    image: busybox\n    cap_add: [NET_ADMIN]\n    ports: ['myhost:80:80']\n")
-    with pytest.warns(UserWarning, match=f"^{path}:4: services.web.cap_add: not applied yet"):
+    path.write_text("services:\n  web:\n    image: busybox\n    cgroup: host\n    ports: ['myhost:80:80']\n")
+    with pytest.warns(UserWarning, match=f"^{path}:4: services.web.cgroup: not applied yet"):
         said = refusal(path)
     assert said.startswith(f"{path}:5: services.web.ports: a host address is an IP address")
 

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import config, scalars
+from .. import config, options, scalars
 from ..errors import SECRET_MASK, ConfigurationError, InvalidSpecError
 from ..reading import Lines, Override, load_yaml_lines, read_text
 from ..spec import HealthCommand, HostBinding, parse_port, validate_dockerfile, validate_project
@@ -53,7 +53,28 @@ OVERRIDE_FILES = (  # the first present is merged onto the default file, as Comp
     "docker-compose.override.yaml",
 )
 DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+# Keys read into ContainerSpec's option fields as given (options.py validates them).
+OPTIONS_AS_GIVEN = (
+    "cap_add",
+    "cap_drop",
+    "domainname",
+    "expose",
+    "hostname",
+    "init",
+    "platform",
+    "privileged",
+    "read_only",
+    "security_opt",
+    "stdin_open",
+    "stop_signal",
+    "tty",
+)
 SUPPORTED = (
+    *OPTIONS_AS_GIVEN,
+    "dns",
+    "dns_search",
+    "stop_grace_period",
+    "restart",
     "build",
     "command",
     "container_name",
@@ -76,7 +97,7 @@ SUPPORTED = (
     "working_dir",
 )
 # Keys that describe deployment or resources, not what runs: a local run does without them.
-NO_LOCAL_EFFECT = ("deploy", "logging", "mem_limit", "cpus", "cpu_shares", "stop_grace_period", "hostname", "init")
+NO_LOCAL_EFFECT = ("deploy", "logging", "mem_limit", "cpus", "cpu_shares")
 # A service key of the Compose Specification (schema.service_keys) that this layer does not apply
 # yet is said once per service when the file is read, before anything starts, and the service
 # runs without it: a file Compose accepts is never refused for it.
@@ -439,9 +460,6 @@ def _service(
     if "image" not in body and build is None:
         raise ConfigurationError(f"{where('image')}: required (or `build`, to build the image)")
     image = str(body.get("image") or f"localhost/{project}-{name}:latest")
-    # Any text, as Compose reads it (`on-failure:3` too); none is applied yet.
-    if body.get("restart") not in (None, "no"):
-        warnings.warn(f"{where('restart')}: not applied; a service that exits stays stopped", stacklevel=3)
     _networks(body.get("networks"), where("networks"))
     environment, unset = _environment(path, body, where, lookup)
     health = _healthcheck(body.get("healthcheck"), where("healthcheck"))
@@ -459,6 +477,7 @@ def _service(
         "extra_hosts": _mapping(body.get("extra_hosts"), where("extra_hosts"), ":"),
         "labels": _mapping(body.get("labels"), where("labels"), "="),
         "health": health,
+        **_options(body, where),
     }
     depends, completed = _depends_on(body.get("depends_on"), where("depends_on"))
     depends += tuple(n for n in _implied_dependencies(body) if n not in depends)
@@ -479,6 +498,23 @@ def _service(
         "compose": body,
     }  # compose: the service as given, for `config` (what the model lacks)
     return service_def(path, name, image, project, fields, container_name, replicas=replicas, **how)
+
+
+def _options(body: dict[str, Any], where: Any) -> dict[str, Any]:
+    """The container options given, in ContainerSpec's units: durations in seconds, a single
+    DNS entry as a list (as Compose reads it)."""
+    out: dict[str, Any] = {key: body[key] for key in OPTIONS_AS_GIVEN if body.get(key) is not None}
+    for key in ("dns", "dns_search"):
+        if body.get(key) is not None:
+            out[key] = [body[key]] if isinstance(body[key], str) else body[key]
+    restart = body.get("restart")
+    if restart is not None and options.RESTART_RE.fullmatch(str(restart)):
+        out["restart"] = str(restart)
+    elif restart is not None:  # Compose's config reads any text; the engine would refuse it
+        warnings.warn(f"{where('restart')}: not a restart policy Docker knows; not applied", stacklevel=4)
+    if body.get("stop_grace_period") is not None:
+        out["stop_grace_period"] = duration(body["stop_grace_period"], where("stop_grace_period"))
+    return out
 
 
 def _replicas(body: dict[str, Any], where: Any) -> int:

@@ -16,6 +16,7 @@ import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from .. import config
 from ..backend import Backend
@@ -72,7 +73,35 @@ def adapt(project: Project, capabilities: frozenset[str], runtime: str) -> tuple
                     f"{d.name}: {runtime} cannot run health checks inside the container; waiting for {instead} instead"
                 )
                 services[i] = dataclasses.replace(d, spec=dataclasses.replace(d.spec, health=None))
+    for i, d in enumerate(services):
+        services[i], dropped = _without_unsupported(d, capabilities, runtime)
+        said += dropped
     return dataclasses.replace(project, services=tuple(services)), said
+
+
+def _without_unsupported(
+    definition: ServiceDef, capabilities: frozenset[str], runtime: str
+) -> tuple[ServiceDef, list[str]]:
+    """The service without the options this backend cannot apply, and one line per field
+    dropped: the facade would refuse the whole container for one of them."""
+    defaults = {f.name: f for f in dataclasses.fields(ContainerSpec)}
+    dropped: dict[str, Any] = {}
+    said: list[str] = []
+    for capability, names in definition.spec.needs().items():
+        if capability in capabilities:
+            continue
+        for name in names:
+            default = defaults[name]
+            dropped[name] = (
+                default.default_factory() if default.default_factory is not dataclasses.MISSING else default.default
+            )
+            said.append(
+                f"{definition.name}: {name}: {runtime} cannot apply it (capability {capability!r}); "
+                "the service runs without it"
+            )
+    if not dropped:
+        return definition, said
+    return dataclasses.replace(definition, spec=dataclasses.replace(definition.spec, **dropped)), said
 
 
 def service(definition: ServiceDef, backend: Backend, spec: ContainerSpec | None = None) -> Service:
