@@ -509,7 +509,8 @@ def _options(body: dict[str, Any], where: Any) -> dict[str, Any]:
             out[key] = [body[key]] if isinstance(body[key], str) else body[key]
     restart = body.get("restart")
     if restart is not None and options.RESTART_RE.fullmatch(str(restart)):
-        out["restart"] = str(restart)
+        if str(restart) != "no":  # "no" is every runtime's default: nothing to apply
+            out["restart"] = str(restart)
     elif restart is not None:  # Compose's config reads any text; the engine would refuse it
         warnings.warn(f"{where('restart')}: not a restart policy Docker knows; not applied", stacklevel=4)
     if body.get("stop_grace_period") is not None:
