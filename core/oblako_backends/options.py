@@ -69,11 +69,14 @@ SECURITY_OPT_RE = re.compile(r"[a-z][a-z-]*(?:[=:][^\s\x00]+)?")
 class FileSpec:
     """A file the backend puts in the container before it starts: a Compose secret (at
     /run/secrets/NAME unless told) or config. `content` is a secret: never shown, and only
-    its hash is part of the spec's fingerprint."""
+    its hash is part of the spec's fingerprint. `source` is the host file it was read from, if
+    any: a runtime that mounts host files may mount it read-only instead, as Compose does for a
+    file-sourced secret (so a read-only root still gets it)."""
 
     target: str
     content: bytes
     mode: int = 0o444
+    source: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.target, str) or not self.target.startswith("/") or "\x00" in self.target:
@@ -82,13 +85,23 @@ class FileSpec:
             raise InvalidSpecError("files.content", "<not bytes>", "a file's content is bytes")
         if isinstance(self.mode, bool) or not isinstance(self.mode, int) or not 0 <= self.mode <= 0o7777:
             raise InvalidSpecError("files.mode", self.mode, "a file mode from 0 to 0o7777")
+        if self.source is not None and (
+            not isinstance(self.source, str) or not self.source.startswith("/") or "\x00" in self.source
+        ):
+            raise InvalidSpecError("files.source", self.source, "an absolute host path, or None")
 
     def __repr__(self) -> str:
-        return f"FileSpec(target={self.target!r}, content={SECRET_MASK}, mode={oct(self.mode)})"
+        source = "" if self.source is None else f", source={self.source!r}"
+        return f"FileSpec(target={self.target!r}, content={SECRET_MASK}, mode={oct(self.mode)}{source})"
 
     def as_dict(self) -> dict[str, object]:
         """For the fingerprint and traces: the content only as its hash."""
-        return {"target": self.target, "sha256": hashlib.sha256(self.content).hexdigest(), "mode": self.mode}
+        out: dict[str, object] = {
+            "target": self.target,
+            "sha256": hashlib.sha256(self.content).hexdigest(),
+            "mode": self.mode,
+        }
+        return out if self.source is None else {**out, "source": self.source}
 
 
 def words(field_name: str, value: object, pattern: re.Pattern[str], rule: str) -> tuple[str, ...]:

@@ -8,13 +8,20 @@ one function to test with the engine's real answers.
 from __future__ import annotations
 
 import dataclasses
+import io
 import ipaddress
+import math
 import re
+import tarfile
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oblako_backends import Health
 from oblako_backends.models import NetworkCapacity
+
+if TYPE_CHECKING:  # named in signatures only
+    from oblako_backends import ContainerSpec
+    from oblako_backends.options import FileSpec
 
 HEALTH_STATUS = {  # the Engine API's health words (Podman's too)
     "starting": Health.STARTING,
@@ -93,3 +100,85 @@ def reason(exc: BaseException) -> str:
         if marker.lower() in text.lower():
             return marker.lower() if marker != "No such file or directory" else "no such socket"
     return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def restart_policy(restart: str | None) -> dict[str, Any] | None:
+    """Compose's `restart` as the Engine API's RestartPolicy ("on-failure:3" keeps its count)."""
+    if restart is None:
+        return None
+    name, _, count = restart.partition(":")
+    return {"Name": name, "MaximumRetryCount": int(count or 0)}
+
+
+def host_options(spec: ContainerSpec) -> dict[str, Any]:
+    """`create_host_config` keywords for the spec's Compose options; only those given, so a
+    spec without them asks the engine for exactly what it did before."""
+    from docker.types import Ulimit  # docker-py: loaded with the client, never at import
+
+    given: dict[str, Any] = {
+        "tmpfs": dict(spec.tmpfs),
+        "init": spec.init,
+        "restart_policy": restart_policy(spec.restart),
+        "dns": list(spec.dns),
+        "dns_search": list(spec.dns_search),
+        "cap_add": list(spec.cap_add),
+        "cap_drop": list(spec.cap_drop),
+        "privileged": spec.privileged,
+        "security_opt": list(spec.security_opt),
+        "read_only": spec.read_only,
+        "shm_size": spec.shm_size,
+        "mem_limit": spec.mem_limit,
+        "mem_reservation": spec.mem_reservation,
+        "nano_cpus": None if spec.cpus is None else round(spec.cpus * NANOSECONDS),
+        "pids_limit": spec.pids_limit,
+        "ulimits": [Ulimit(name=k, soft=soft, hard=hard) for k, (soft, hard) in spec.ulimits.items()],
+        "sysctls": dict(spec.sysctls),
+        "devices": list(spec.devices),
+    }
+    return {k: v for k, v in given.items() if v not in (None, False, [], {})}
+
+
+def container_options(spec: ContainerSpec) -> dict[str, Any]:
+    """`create_container` keywords for the spec's Compose options, only those given."""
+    given: dict[str, Any] = {
+        "hostname": spec.hostname,
+        "domainname": spec.domainname,
+        "stdin_open": spec.stdin_open,
+        "tty": spec.tty,
+        "stop_signal": spec.stop_signal,
+        "stop_timeout": None if spec.stop_grace_period is None else math.ceil(spec.stop_grace_period),
+        "platform": spec.platform,
+    }
+    return {k: v for k, v in given.items() if v not in (None, False)}
+
+
+def exposed_ports(spec: ContainerSpec) -> list[tuple[int, str]]:
+    """The ports the image's container exposes: those published, then `expose`'s (one each)."""
+    ports = [(p.container_port, p.protocol) for p in spec.ports]
+    for entry in spec.expose:
+        number, _, protocol = entry.partition("/")
+        port = (int(number), protocol or "tcp")
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
+def files_archive(files: tuple[FileSpec, ...]) -> bytes:
+    """A tar of `files` at their targets (parents as directories), owned by root, each with its
+    mode: what the engine unpacks at / before the container starts."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        made: set[str] = set()
+        for file in files:
+            parts = file.target.strip("/").split("/")
+            for depth in range(1, len(parts)):
+                parent = "/".join(parts[:depth])
+                if parent not in made:
+                    made.add(parent)
+                    directory = tarfile.TarInfo(parent)
+                    directory.type, directory.mode = tarfile.DIRTYPE, 0o755
+                    tar.addfile(directory)
+            entry = tarfile.TarInfo("/".join(parts))
+            entry.size, entry.mode = len(file.content), file.mode
+            tar.addfile(entry, io.BytesIO(file.content))
+    return buffer.getvalue()

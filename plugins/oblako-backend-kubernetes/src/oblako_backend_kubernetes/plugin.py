@@ -7,6 +7,7 @@ The application keeps talking to 127.0.0.1:<port> as with Docker. kubectl does t
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import socket
@@ -40,6 +41,7 @@ from oblako_backends.models import seconds_since
 from . import forward, manifests
 from .kubectl import INSTALL_HINT, Kubectl, error as kubectl_error, not_found
 
+CLAIM_RELEASE_SECONDS = 60.0  # a deleted pod's default grace (30 s), and as much again on a busy node
 IMAGE_REASONS = ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName")
 CRASH_REASONS = ("CrashLoopBackOff", "CreateContainerError", "CreateContainerConfigError", "RunContainerError")
 LOAD_HINT = (
@@ -354,8 +356,20 @@ class KubernetesPlugin:
 
     @hookimpl
     def oblako_remove_volume(self, name: str) -> None:
-        # Waits: a claim stays (Terminating) until the last pod using it is gone.
-        self.kubectl.run("delete", f"pvc/{manifests.claim_name(name)}", "--ignore-not-found", "--wait=true")
+        # A claim stays (Terminating) until the last pod using it is gone, and the pods of a
+        # workload just deleted end in their own time (their grace period, on a busy node
+        # longer): wait for that longer than for an answer, and say which it was.
+        claim = f"pvc/{manifests.claim_name(name)}"
+        self.kubectl.run("delete", claim, "--ignore-not-found", "--wait=false")
+        wait = self.kubectl.timeout + CLAIM_RELEASE_SECONDS
+        done = self.kubectl.run("wait", "--for=delete", claim, f"--timeout={math.ceil(wait)}s", timeout=wait, check=False)
+        if done.returncode != 0 and not not_found(done.stderr):
+            if self.oblako_volume_labels(name) is None:
+                return  # gone between the wait's end and this look
+            raise OblakoBackendError(
+                f"volume {name!r} is still being removed after {wait:.0f} s (claim {claim} is Terminating "
+                "while a pod still uses it); it goes when that pod does: check `kubectl get pods`"
+            )
 
     @hookimpl
     def oblako_list(self) -> list[ContainerInfo]:
