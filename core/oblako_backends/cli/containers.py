@@ -1,4 +1,4 @@
-"""Commands on one container by name: run, adopt, ps, status, logs, stop, rm."""
+"""Commands on one container by name (or a project's service): run, adopt, ps, status, logs, stop, rm, exec, port."""
 
 from __future__ import annotations
 
@@ -24,13 +24,10 @@ def _split_pair(option: str, value: str, sep: str) -> tuple[str, str]:
     return key, rest
 
 
-def spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    """ContainerSpec keyword fields from docker-style command-line options."""
-    from ..spec import parse_port, parse_volume
-
-    ports = dict(parse_port(item) for item in args.publish)
+def _environment(items: list[str]) -> dict[str, str]:
+    """`-e KEY=VALUE` options; a bare KEY takes this shell's value, as Docker's CLI does."""
     environment: dict[str, str] = {}
-    for item in args.env:
+    for item in items:
         if "=" not in item:
             if item not in os.environ:
                 raise InvalidSpecError("-e", item, "expected KEY=VALUE (or KEY set in this shell)")
@@ -38,6 +35,15 @@ def spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
         else:
             key, value = _split_pair("-e", item, "=")
             environment[key] = value
+    return environment
+
+
+def spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """ContainerSpec keyword fields from docker-style command-line options."""
+    from ..spec import parse_port, parse_volume
+
+    ports = dict(parse_port(item) for item in args.publish)
+    environment = _environment(args.env)
     volumes = dict(parse_volume(item) for item in args.volume)
     labels = dict(_split_pair("-l", item, "=") for item in args.label)
     command = list(args.cmd)
@@ -203,4 +209,60 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 def cmd_rm(args: argparse.Namespace) -> int:
     plugins.get_backend(args.backend).remove(args.name)
+    return 0
+
+
+def _container(backend: Backend, args: argparse.Namespace) -> str:
+    """The container `args.name` means: itself, or with --project that service's replica."""
+    if args.project is None:
+        return str(args.name)
+    from ..project.run import containers as containers_of
+
+    found = containers_of(args.project, backend)
+    if args.name not in found:
+        known = ", ".join(sorted(found)) or "none"
+        raise OblakoBackendError(
+            f"no service {args.name!r} running in project {args.project!r} (its services: {known})"
+        )
+    replicas = sorted(found[args.name], key=lambda n: (len(n), n))  # <service>-2 before <service>-10
+    if args.index > len(replicas):
+        raise OblakoBackendError(f"service {args.name!r} has {len(replicas)} container(s); no --index {args.index}")
+    return str(replicas[args.index - 1])
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    """`docker compose exec -T`: the command's output as written, then its exit code as ours."""
+    if not args.cmd:
+        raise ConfigurationError("exec needs a command after NAME (e.g. `exec db -- sh -c 'ls /'`)")
+    backend = plugins.get_backend(args.backend)
+    out = sys.stdout.buffer
+
+    def write(chunk: bytes) -> None:
+        out.write(chunk)
+        out.flush()
+
+    return backend.exec(
+        _container(backend, args),
+        list(args.cmd),
+        environment=_environment(args.env),
+        working_dir=args.workdir,
+        user=args.user,
+        output=write,
+        timeout=args.timeout,
+    )
+
+
+def cmd_port(args: argparse.Namespace) -> int:
+    """`docker compose port`: ADDRESS:PORT for each place the container port is published."""
+    backend = plugins.get_backend(args.backend)
+    name = _container(backend, args)
+    info = backend.inspect(name)
+    if info is None:
+        raise OblakoBackendError(f"no such container: {name} (on {backend.name}; `oblako-backends ps -a` lists them)")
+    found = [p for p in info.ports if p.container_port == args.private_port and p.protocol == args.protocol]
+    if not found:
+        raise OblakoBackendError(f"{name}: port {args.private_port}/{args.protocol} is not published")
+    for port in found:
+        host = info.engine_host or port.host_ip or "0.0.0.0"  # noqa: S104 (what the engine reports)
+        print(f"[{host}]:{port.host_port}" if ":" in host else f"{host}:{port.host_port}")
     return 0

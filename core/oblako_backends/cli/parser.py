@@ -12,7 +12,7 @@ from typing import Any
 from .. import config
 from ..errors import ConfigurationError, InvalidSpecError, OblakoBackendError, UnknownBackendError
 from .completion import completion_script
-from .containers import cmd_adopt, cmd_logs, cmd_ps, cmd_rm, cmd_run, cmd_status, cmd_stop
+from .containers import cmd_adopt, cmd_exec, cmd_logs, cmd_port, cmd_ps, cmd_rm, cmd_run, cmd_status, cmd_stop
 from .diagnose import cmd_doctor, cmd_list
 from .display import warn_on_one_line
 from .projects import cmd_config, cmd_down, cmd_up
@@ -49,7 +49,7 @@ def _positive(text: str) -> int:
 COMMANDS: tuple[str, ...] = ("completion", "list", "doctor", "run", "adopt", "up", "down", "config")
 
 
-COMMANDS += ("ps", "status", "logs", "stop", "rm")
+COMMANDS += ("ps", "status", "logs", "stop", "rm", "exec", "port")
 
 
 class _Skipped:
@@ -218,6 +218,28 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("rm", parents=[choose], help="remove a container at once")
     p.add_argument("name")
     p.set_defaults(func=cmd_rm)
+
+    p = sub.add_parser(
+        "exec", parents=[choose], help="run a command in a running container (or a project's service); its exit code"
+    )
+    p.add_argument("-p", "--project", metavar="NAME", help="NAME is a service of this project")
+    p.add_argument("--index", type=_positive, default=1, help="with --project: which replica (default 1)")
+    p.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("-w", "--workdir", metavar="DIR")
+    p.add_argument("-u", "--user", metavar="USER")
+    p.add_argument("-T", dest="no_tty", action="store_true", help="no terminal (always so: accepted for Compose)")
+    p.add_argument("--timeout", type=_seconds, help="give up after this many seconds (default: none)")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD", help="command and arguments (all after NAME)")
+    p.set_defaults(func=cmd_exec)
+
+    p = sub.add_parser("port", parents=[choose], help="where a container's port is published on this machine")
+    p.add_argument("-p", "--project", metavar="NAME", help="NAME is a service of this project")
+    p.add_argument("--index", type=_positive, default=1, help="with --project: which replica (default 1)")
+    p.add_argument("--protocol", choices=["tcp", "udp", "sctp"], default="tcp")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("private_port", type=_positive, metavar="PRIVATE_PORT")
+    p.set_defaults(func=cmd_port)
     return parser
 
 
@@ -244,8 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         words, after = words[:cut], words[cut + 1 :]
     args = build_parser(_command_in(words)).parse_args(words)
     if after:
-        if args.command not in ("run", "adopt"):
-            build_parser().error("only `run` and `adopt` take a command after --")
+        if args.command not in ("run", "adopt", "exec"):
+            build_parser().error("only `run`, `adopt` and `exec` take a command after --")
         args.cmd = [*args.cmd, *after]
     args.backend = getattr(args, "backend", None)
     args.quiet = getattr(args, "quiet", False)

@@ -841,7 +841,7 @@ def _implied_dependencies(body: dict[str, Any]) -> list[str]:
 def _depends_on(value: Any, where: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(dependencies, those to wait for until they exit 0) from a list, or a map of conditions:
     service_started and service_healthy both wait until the dependency is ready (its health
-    check passes); service_completed_successfully is read, and refused by `up` (model.startable)."""
+    check passes); service_completed_successfully waits until the dependency has exited 0."""
     if value is None:
         return (), ()
     if isinstance(value, list):

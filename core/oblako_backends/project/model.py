@@ -177,12 +177,6 @@ def startable(project: Project) -> None:
     file, and `config` prints it) that no run can do. Each refusal names the file and service."""
     owners: dict[tuple[int, str], str] = {}
     for d in project.services:
-        if d.completed:
-            raise ConfigurationError(
-                f"{where(project.path, d.name, 'depends_on')}: {d.completed[0]}: condition "
-                "'service_completed_successfully': `up` cannot wait for a service to exit yet; nothing was "
-                "started. Run that service on its own first, then use service_started"
-            )
         if d.build is not None and not (d.build / d.dockerfile).is_file():
             raise ConfigurationError(
                 f"{where(project.path, d.name, 'build')}: {d.build} has no {d.dockerfile} to build"

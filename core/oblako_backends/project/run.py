@@ -21,7 +21,7 @@ from typing import Any
 from .. import config
 from ..backend import Backend
 from ..errors import NotOwnedError, OblakoBackendError, ServiceNotReadyError
-from ..models import ContainerInfo, NetworkCapacity
+from ..models import RUNNING, ContainerInfo, NetworkCapacity
 from ..service import HealthCheck, Service, default_check
 from ..spec import ContainerSpec
 from .model import Project, ServiceDef, startable
@@ -115,6 +115,8 @@ def service(definition: ServiceDef, backend: Backend, spec: ContainerSpec | None
         container_name=spec.name,
         project=definition.project,
         health_check=definition.health_check,
+        # `down` gives it its stop_grace_period, as Compose does (else Docker's default, 10 s).
+        stop_timeout=DEFAULT_STOP_SECONDS if spec.stop_grace_period is None else spec.stop_grace_period,
     )
     made.spec = spec
     return made
@@ -123,6 +125,9 @@ def service(definition: ServiceDef, backend: Backend, spec: ContainerSpec | None
 def replicas(definition: ServiceDef, backend: Backend) -> list[Service]:
     """A Service for each of the definition's replicas (none for `scale: 0`)."""
     return [service(definition, backend, spec) for spec in definition.replicas_specs()]
+
+
+DEFAULT_STOP_SECONDS = 10.0
 
 
 class Interrupted(ProjectError):
@@ -183,6 +188,7 @@ def up(
 
         return checked
 
+    awaited = {name for d in project.services for name in d.completed}
     images: dict[str, threading.Lock] = {d.name: threading.Lock() for d in project.services}
     ready_images: set[str] = set()
 
@@ -208,6 +214,11 @@ def up(
             touched.append(svc)
             svc.start()
             outcome.started = True
+            if definition.name in awaited:  # a one-off others wait for with service_completed_successfully
+                say(label, "started; waiting until it completes")
+                _completed(svc, definition.ready_timeout, cancel)
+                say(label, "completed")
+                return
             say(label, "started; waiting until ready")
             svc.wait_ready(
                 timeout=definition.ready_timeout,
@@ -253,6 +264,33 @@ def up(
             raise ProjectError(f"{names} failed to start{_still_there(left)}", bad)
         raise ProjectError(f"{names} failed to start; everything was stopped again", bad)
     return list(outcomes.values())
+
+
+def _completed(svc: Service, timeout: float, cancel: threading.Event) -> None:
+    """Wait until `svc`'s container has exited 0 (Compose's service_completed_successfully);
+    any other end, or none within `timeout`, is a failure that names it."""
+    end = time.monotonic() + timeout
+    while True:
+        if cancel.is_set():
+            raise _Cancelled
+        info = svc.info()
+        if info is None:
+            raise OblakoBackendError(f"{svc.container_name} was removed before it completed")
+        if info.state != RUNNING and not info.starting:
+            if info.exit_code == 0:
+                return
+            if info.exit_code is None:
+                raise OblakoBackendError(
+                    f"the {svc.backend.name} backend cannot tell how {svc.container_name} ended; "
+                    "service_completed_successfully needs its exit code: use service_started on this backend"
+                )
+            raise OblakoBackendError(
+                f"{svc.container_name} exited with code {info.exit_code}; what depends on it with "
+                "service_completed_successfully was not started"
+            )
+        if time.monotonic() > end:
+            raise OblakoBackendError(f"{svc.container_name} did not complete within {timeout:g} s")
+        time.sleep(0.2)
 
 
 def _workers(wave: list[Unit], start: Callable[[Unit], None], limit: int) -> list[threading.Thread]:

@@ -30,12 +30,14 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ..backend import Backend
-from ..errors import InvalidSpecError, NotOwnedError, PortInUseError
-from ..models import ABSENT, CAPABILITIES, RUNNING, Health
+from ..errors import InvalidSpecError, NotOwnedError, OblakoBackendError, PortInUseError
+from ..models import ABSENT, CAPABILITIES, RUNNING, ContainerInfo, Health, State
+from ..options import FileSpec
 from ..service import Service, http_check
 from ..spec import HealthCommand
 
@@ -46,6 +48,7 @@ SERVE = "mkdir -p /tmp/www && echo contract-ok > /tmp/www/index.html && httpd -f
 DEADLINE = 60.0
 THREADS, PROCESSES = 8, 4
 RACER = f"sh -c 'echo racer-started; {FOREVER}'"
+_RUNNING = ContainerInfo(name="running", state=State.RUNNING)  # what "not ended yet" looks like
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout: float = DEADLINE) -> None:
@@ -567,7 +570,230 @@ class ServiceNamesContract:
                 assert oblako_backend.remove_network(network, project="contract") is False  # gone
 
 
+def run_in(backend: Backend, name: str, *argv: str, **given: Any) -> tuple[int, str]:
+    """`Backend.exec` with its output collected: (exit code, text)."""
+    chunks: list[bytes] = []
+    code = backend.exec(name, list(argv), output=chunks.append, timeout=DEADLINE, **given)
+    return code, b"".join(chunks).decode()
+
+
+def started(backend: Backend, name: str, image: str, command: str = FOREVER, **spec: Any) -> None:
+    """Run `name` with `spec`'s options and wait until it runs (a cluster schedules it first)."""
+    backend.run(name=name, image=image, command=["sh", "-c", command], **spec)
+    wait_for(lambda: backend.status(name) == RUNNING, f"{name} to run")
+
+
+@pytest.mark.usefixtures("oblako_contract_test")  # capability selection and a deadline
+class ExecContract:
+    """Capability ``exec``: `Backend.exec` runs an argv in a running container, as `docker
+    compose exec -T` does, and passes its exit code through."""
+
+    @pytest.mark.oblako_capability("exec")
+    def test_exec_runs_with_the_given_environment_and_directory_and_passes_the_exit_code_through(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("exec")
+        started(oblako_backend, name, oblako_test_image)
+        script = 'echo "$GREETING from $(pwd)"; echo to-stderr >&2; exit 7'
+        code, out = run_in(oblako_backend, name, "sh", "-c", script, environment={"GREETING": "hi"}, working_dir="/tmp")
+        assert code == 7
+        assert sorted(out.splitlines()) == ["hi from /tmp", "to-stderr"]
+        assert run_in(oblako_backend, name, "true") == (0, "")
+        oblako_backend.remove(name)
+        with pytest.raises(OblakoBackendError):
+            run_in(oblako_backend, name, "true")  # gone: said, not a hang or a code
+
+
+@pytest.mark.usefixtures("oblako_contract_test")  # capability selection and a deadline
+class OptionsContract:
+    """Compose's container options: each test runs where the backend declares the option's
+    capability (options.FIELD_CAPABILITY) and checks its effect from inside the container."""
+
+    @pytest.mark.oblako_capability("exec")
+    @pytest.mark.oblako_capability("tmpfs")
+    def test_a_tmpfs_mount_is_memory_backed(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("tmpfs")
+        started(oblako_backend, name, oblako_test_image, tmpfs={"/scratch": ""})
+        code, mounts = run_in(oblako_backend, name, "cat", "/proc/mounts")
+        assert code == 0
+        assert any(line.split()[1:3] == ["/scratch", "tmpfs"] for line in mounts.splitlines()), mounts
+        oblako_backend.remove(name)
+
+    @pytest.mark.oblako_capability("exec")
+    @pytest.mark.oblako_capability("files")
+    def test_files_are_in_place_with_their_content_and_mode_before_the_start(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("files")
+        files = [FileSpec("/run/secrets/token", b"s3cret-value\n", 0o440), FileSpec("/etc/app/app.conf", b"a=1\n")]
+        started(oblako_backend, name, oblako_test_image, "cat /run/secrets/token; " + FOREVER, files=files)
+        wait_for(lambda: "s3cret-value" in oblako_backend.logs(name), "the command to read the secret at its start")
+        assert run_in(oblako_backend, name, "cat", "/etc/app/app.conf") == (0, "a=1\n")
+        assert run_in(oblako_backend, name, "stat", "-L", "-c", "%a", "/run/secrets/token") == (0, "440\n")
+        oblako_backend.remove(name)
+
+    @pytest.mark.oblako_capability("exec")
+    @pytest.mark.oblako_capability("read_only")
+    @pytest.mark.oblako_capability("tmpfs")
+    def test_a_read_only_root_refuses_writes_but_its_tmpfs_takes_them(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("ro")
+        started(oblako_backend, name, oblako_test_image, read_only=True, tmpfs={"/tmp": ""})
+        code, _ = run_in(oblako_backend, name, "touch", "/written")
+        assert code != 0
+        assert run_in(oblako_backend, name, "touch", "/tmp/written") == (0, "")
+        oblako_backend.remove(name)
+
+    @pytest.mark.oblako_capability("exec")
+    @pytest.mark.oblako_capability("hostname")
+    def test_the_container_answers_to_its_hostname(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("host")
+        started(oblako_backend, name, oblako_test_image, hostname="database")
+        assert run_in(oblako_backend, name, "hostname") == (0, "database\n")
+        oblako_backend.remove(name)
+
+    @pytest.mark.oblako_capability("exec")
+    @pytest.mark.oblako_capability("dns")
+    def test_dns_servers_and_search_domains_are_in_resolv_conf(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("dns")
+        started(oblako_backend, name, oblako_test_image, dns=["192.0.2.53"], dns_search=["corp.example"])
+        code, resolv = run_in(oblako_backend, name, "cat", "/etc/resolv.conf")
+        assert code == 0
+        words = [line.split() for line in resolv.splitlines()]
+        assert ["nameserver", "192.0.2.53"] in words, resolv
+        assert any(w[:1] == ["search"] and "corp.example" in w for w in words), resolv
+        oblako_backend.remove(name)
+
+    @pytest.mark.oblako_capability("exec")
+    @pytest.mark.oblako_capability("security")
+    def test_a_dropped_capability_is_gone_from_the_process(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name, plain = oblako_name("capdrop"), oblako_name("caps")
+        started(oblako_backend, name, oblako_test_image, cap_drop=["CHOWN"])
+        started(oblako_backend, plain, oblako_test_image)
+        chown = 1 << 0  # CAP_CHOWN's bit in CapEff
+        assert effective_capabilities(oblako_backend, plain) & chown  # a container has it by default...
+        assert not effective_capabilities(oblako_backend, name) & chown  # ...and this one not
+        oblako_backend.remove(name)
+        oblako_backend.remove(plain)
+
+    @pytest.mark.oblako_capability("exec")
+    @pytest.mark.oblako_capability("init")
+    def test_with_init_the_command_is_not_pid_1(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name, plain = oblako_name("init"), oblako_name("noinit")
+        started(oblako_backend, name, oblako_test_image, init=True)
+        started(oblako_backend, plain, oblako_test_image)
+        assert run_in(oblako_backend, plain, "cat", "/proc/1/comm") == (0, "sh\n")
+        code, first = run_in(oblako_backend, name, "cat", "/proc/1/comm")
+        assert code == 0 and first.strip() not in ("", "sh")  # an init reaps and forwards signals
+        oblako_backend.remove(name)
+        oblako_backend.remove(plain)
+
+    @pytest.mark.oblako_capability("tty")
+    def test_with_tty_the_command_has_a_terminal(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("tty")
+        check = "if [ -t 1 ]; then echo has-a-tty; else echo no-tty; fi; "
+        started(oblako_backend, name, oblako_test_image, check + FOREVER, tty=True, stdin_open=True)
+        wait_for(lambda: "tty" in oblako_backend.logs(name), "the command's line")
+        assert "has-a-tty" in oblako_backend.logs(name)
+        oblako_backend.remove(name)
+
+    @pytest.mark.oblako_capability("exec")
+    @pytest.mark.oblako_capability("resources")
+    def test_memory_and_process_limits_reach_the_container(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("limits")
+        started(
+            oblako_backend,
+            name,
+            oblako_test_image,
+            mem_limit=64 * 1024**2,
+            pids_limit=64,
+            ulimits={"nofile": (512, 1024)},
+        )
+        assert run_in(oblako_backend, name, "sh", "-c", "ulimit -n") == (0, "512\n")
+        code, limits = run_in(oblako_backend, name, "cat", "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/pids.max")
+        assert (code, limits.split()) == (0, [str(64 * 1024**2), "64"])
+        oblako_backend.remove(name)
+
+    @pytest.mark.oblako_capability("exec")
+    @pytest.mark.oblako_capability("sysctls")
+    def test_a_namespaced_sysctl_is_set(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("sysctl")
+        started(oblako_backend, name, oblako_test_image, sysctls={"net.ipv4.ip_unprivileged_port_start": "80"})
+        assert run_in(oblako_backend, name, "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start") == (0, "80\n")
+        oblako_backend.remove(name)
+
+    @pytest.mark.oblako_capability("exec")
+    @pytest.mark.oblako_capability("devices")
+    def test_a_host_device_appears_where_asked(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("device")
+        started(oblako_backend, name, oblako_test_image, devices=["/dev/null:/dev/extra-null:rw"])
+        assert run_in(oblako_backend, name, "sh", "-c", "test -c /dev/extra-null && echo a-device") == (0, "a-device\n")
+        oblako_backend.remove(name)
+
+    @pytest.mark.oblako_capability("named_volumes")
+    @pytest.mark.oblako_capability("remove_volumes")
+    @pytest.mark.oblako_capability("stop_signal")
+    def test_stop_sends_the_stop_signal(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        volume, name, reader = oblako_name("sig"), oblako_name("signalled"), oblako_name("sigread")
+        oblako_backend.create_volume(volume, project="contract")
+        trap = 'trap "echo usr1 > /data/got; exit 0" USR1; trap "echo term > /data/got; exit 0" TERM; '
+        started(oblako_backend, name, oblako_test_image, trap + "echo armed; sleep 600 & wait", stop_signal="SIGUSR1",
+                volumes={volume: "/data"})  # fmt: skip
+        wait_for(lambda: "armed" in oblako_backend.logs(name), "the traps to be set")
+        oblako_backend.stop(name, timeout=30)
+        started(oblako_backend, reader, oblako_test_image, "cat /data/got; " + FOREVER, volumes={volume: "/data"})
+        wait_for(lambda: oblako_backend.logs(reader) != "", "the reader's line")
+        assert oblako_backend.logs(reader) == "usr1\n"
+        oblako_backend.remove(reader)
+        oblako_backend.remove_volume(volume, project="contract")
+
+    @pytest.mark.oblako_capability("restart")
+    def test_on_failure_restarts_as_many_times_as_asked(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("restart")
+        oblako_backend.run(name=name, image=oblako_test_image, command=["sh", "-c", "echo run; exit 3"],
+                           restart="on-failure:2")  # fmt: skip
+        wait_for(lambda: (oblako_backend.inspect(name) or _RUNNING).exit_code == 3, "the last run to end")
+        wait_for(lambda: oblako_backend.logs(name).split() == ["run"] * 3, "three runs: the first and two restarts")
+        oblako_backend.remove(name)
+
+
+def effective_capabilities(backend: Backend, name: str) -> int:
+    code, status = run_in(backend, name, "cat", "/proc/self/status")
+    assert code == 0
+    return next(int(line.split()[1], 16) for line in status.splitlines() if line.startswith("CapEff:"))
+
+
 class TestBackendContract(
-    ContainerContract, ServiceContract, RaceContract, CompatContract, OptionalContract, ServiceNamesContract
+    ContainerContract,
+    ServiceContract,
+    RaceContract,
+    CompatContract,
+    OptionalContract,
+    ServiceNamesContract,
+    ExecContract,
+    OptionsContract,
 ):
     """What `pytest --pyargs oblako_backends.testing.contract` runs."""

@@ -22,6 +22,8 @@ class TestExampleBackend(
     contract.RaceContract,
     contract.CompatContract,
     contract.OptionalContract,
+    contract.ExecContract,
+    contract.OptionsContract,
 ):
     @pytest.fixture
     def oblako_make_unowned(self, oblako_test_image: str) -> Iterator[Callable[[str], None]]:

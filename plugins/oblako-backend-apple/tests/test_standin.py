@@ -35,6 +35,8 @@ class TestAppleContract(
     contract.RaceContract,
     contract.CompatContract,
     contract.OptionalContract,
+    contract.ExecContract,
+    contract.OptionsContract,
     # Not ServiceNamesContract: Apple's CLI resolves names only in a DNS domain the user makes
     # (README); test_a_compose_project_runs_through_the_cli checks that `up` says so.
 ):

@@ -14,6 +14,8 @@ class TestDockerApiBackends(
     contract.RaceContract,
     contract.CompatContract,
     contract.OptionalContract,
+    contract.ExecContract,
+    contract.OptionsContract,
     contract.ServiceNamesContract,
 ):
     @pytest.fixture

@@ -62,6 +62,8 @@ class TestKubernetesContract(
     contract.RaceContract,
     contract.CompatContract,
     contract.OptionalContract,
+    contract.ExecContract,
+    contract.OptionsContract,
 ):
     @pytest.fixture
     def oblako_backend(self, k8s: Backend) -> Backend:

@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +47,11 @@ from .convert import (
     NANOSECONDS,
     Engine,
     capacity,
+    container_options,
     engine_from_version,
+    exposed_ports,
+    files_archive,
+    host_options,
     listed_health,
     reason,
     usable_addresses,
@@ -422,11 +426,15 @@ class DockerPlugin:
         }
         # A list, not docker-py's mapping: one source may be mounted at several targets.
         binds = [f"{v.source}:{v.target}:{'ro' if v.read_only else 'rw'}" for v in spec.volumes]
+        # A secret or config read from a host file is mounted from it, as Compose does (a read-only
+        # root gets it too); the others are copied in before the start (`_put_files`).
+        binds += [f"{f.source}:{f.target}:ro" for f in spec.files if f.source is not None]
         host_config = self.api.create_host_config(
             port_bindings=port_bindings,
             binds=binds,
             extra_hosts=self.extra_hosts(spec) or None,
             network_mode=self.network_id(spec.network) if spec.network else None,
+            **host_options(spec),
         )
         networking = None
         if spec.network:
@@ -438,7 +446,7 @@ class DockerPlugin:
             "command": list(spec.command) if spec.command else None,
             "entrypoint": list(spec.entrypoint) if spec.entrypoint else None,
             "environment": dict(spec.environment),
-            "ports": [(p.container_port, p.protocol) for p in spec.ports],
+            "ports": exposed_ports(spec),
             "labels": dict(spec.labels),
             "working_dir": spec.working_dir,
             "user": spec.user,
@@ -446,6 +454,7 @@ class DockerPlugin:
             "networking_config": networking,
             "healthcheck": self.healthcheck(spec.health),
             "detach": True,
+            **container_options(spec),
         }
 
     @hookimpl
@@ -468,6 +477,7 @@ class DockerPlugin:
             with self._requests(what):
                 created = self.api.create_container(**args)
         try:
+            self._put_files(created["Id"], spec)
             with self._requests(f"start container {spec.name!r}"):
                 self.api.start(created["Id"])
         except _Missing:  # a concurrent start took it for a leftover and removed it
@@ -475,6 +485,15 @@ class DockerPlugin:
         except BaseException:
             self._discard(created["Id"])  # a container that never started is not left behind
             raise
+
+    def _put_files(self, container_id: str, spec: ContainerSpec) -> None:
+        """Copy the spec's secrets and configs that came from no host file into the created
+        container, before it starts (the engine refuses a read-only root, as Compose's does)."""
+        copied = tuple(f for f in spec.files if f.source is None)
+        if not copied:
+            return
+        with self._requests(f"copy secrets and configs into {spec.name!r}"):
+            self.api.put_archive(container_id, "/", files_archive(copied))
 
     def _discard(self, container_id: str) -> None:
         try:
@@ -517,9 +536,64 @@ class DockerPlugin:
         info = self._info(
             data.get("Name", name), running, config.get("Image"), config.get("Labels"), ports, self.health(data)
         )
+        if not running and state.get("Status") in ("exited", "stopped") and isinstance(state.get("ExitCode"), int):
+            info = dataclasses.replace(info, exit_code=int(state["ExitCode"]))
         if state.get("Status") == "created" and seconds_since(str(data.get("Created", ""))) < self._timeout:
             info = dataclasses.replace(info, starting=True)  # created by a start that is still within its deadline
         return info
+
+    @hookimpl
+    def oblako_exec(
+        self,
+        name: str,
+        command: tuple[str, ...],
+        environment: Mapping[str, str],
+        working_dir: str | None,
+        user: str | None,
+        output: Callable[[bytes], None],
+        timeout: float | None,
+    ) -> int:
+        container = self._exact_id(name)
+        if container is None:
+            raise OblakoBackendError(f"no container {name!r} on {self.runtime}; start it first")
+        what = f"run a command in {name!r}"
+        with self._requests(what):
+            made = self.api.exec_create(
+                container,
+                list(command),
+                environment=dict(environment) or None,  # in the request body, never in an argv
+                workdir=working_dir,
+                user=user or "",
+            )
+            stream = self.api.exec_start(made["Id"], socket=True)
+        self._relay(stream, output, timeout, what)
+        with self._requests(what):
+            for _ in range(50):  # the code is set a moment after the stream ends
+                done = self.api.exec_inspect(made["Id"])
+                if not done.get("Running") and done.get("ExitCode") is not None:
+                    return int(done["ExitCode"])
+                time.sleep(0.02)
+        raise OblakoBackendError(f"can't {what}: {self.runtime} never said how the command ended")
+
+    def _relay(self, stream: Any, output: Callable[[bytes], None], timeout: float | None, what: str) -> None:
+        """Pass an exec's multiplexed output on until it ends; `timeout` bounds the whole run."""
+        from docker.utils.socket import frames_iter
+
+        raw = getattr(stream, "_sock", stream)
+        end = None if timeout is None else time.monotonic() + timeout
+        try:
+            raw.settimeout(timeout)
+            for _, chunk in frames_iter(stream, tty=False):
+                if chunk:
+                    output(chunk)
+                if end is not None:
+                    raw.settimeout(max(0.01, end - time.monotonic()))
+        except TimeoutError:
+            why = f"{what}: no end within {timeout:g} s (it may still run)"
+            raise RuntimeUnavailableError(self.runtime, [(self._where(), why)], self.start_hint) from None
+        finally:
+            with suppress(OSError):
+                stream.close()
 
     def healthcheck(self, health: HealthCommand | None) -> dict[str, Any] | None:
         """The Engine API's Healthcheck for `health` (durations in nanoseconds)."""

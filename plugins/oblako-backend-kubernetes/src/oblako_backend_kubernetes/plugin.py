@@ -362,7 +362,8 @@ class KubernetesPlugin:
         claim = f"pvc/{manifests.claim_name(name)}"
         self.kubectl.run("delete", claim, "--ignore-not-found", "--wait=false")
         wait = self.kubectl.timeout + CLAIM_RELEASE_SECONDS
-        done = self.kubectl.run("wait", "--for=delete", claim, f"--timeout={math.ceil(wait)}s", timeout=wait, check=False)
+        until = f"--timeout={math.ceil(wait)}s"
+        done = self.kubectl.run("wait", "--for=delete", claim, until, timeout=wait, check=False)
         if done.returncode != 0 and not not_found(done.stderr):
             if self.oblako_volume_labels(name) is None:
                 return  # gone between the wait's end and this look
