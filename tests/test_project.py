@@ -4,13 +4,15 @@ being changed, and the 0.2 names still working, each with a DeprecationWarning."
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 import warnings
 from pathlib import Path
 
 import pytest
-from oblako_backends import get_backend
+from oblako_backends import ConfigurationError, get_backend
 from oblako_backends.project import Project, load
-from oblako_backends.project.run import adapt, down, up
+from oblako_backends.project.run import ProjectError, adapt, down, up
 
 COMPOSE = "services:\n  web:\n    image: x:1\n    healthcheck: {test: 'true', interval: 1s}\n  db:\n    image: x:1\n"
 
@@ -90,3 +92,64 @@ def test_a_backend_that_cannot_tell_its_volumes_apart_removes_none(path: Path, m
     with pytest.raises(OblakoBackendError, match="the memory backend cannot remove volumes; remove them with its own"):
         remove_volumes(load(path, "vols"), memory)
     assert containers("vols", memory) == {}
+
+
+ONE_OFF = (
+    "services:\n  db:\n    image: x:1\n  migrate:\n    image: x:1\n    depends_on: [db]\n"
+    "  web:\n    image: x:1\n    depends_on: {migrate: {condition: service_completed_successfully}}\n"
+    "  other:\n    image: x:1\n"
+)
+
+
+def _exits_when_started(backend: object, container: str, code: int) -> threading.Thread:
+    """A thread that ends `container` with `code` once it runs, as a one-off's process would."""
+
+    def finish() -> None:
+        deadline = time.monotonic() + 30
+        while backend.inspect(container) is None and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            time.sleep(0.01)
+        backend.plugin.exit(container, code)  # type: ignore[attr-defined]
+
+    thread = threading.Thread(target=finish, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_up_starts_a_service_waiting_for_a_one_off_only_after_it_exits_0(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(ONE_OFF)
+    project, backend = load(tmp_path / "compose.yaml", "shop"), get_backend("memory")
+    _exits_when_started(backend, "shop-migrate-1", 0)
+    outcomes = {o.name: o for o in up(project, backend)}
+    assert not any(o.error for o in outcomes.values())
+    migrate, web = backend.inspect("shop-migrate-1"), backend.inspect("shop-web-1")
+    assert migrate is not None and migrate.exit_code == 0 and web is not None and web.state == "running"
+
+
+def test_a_one_off_that_fails_stops_the_project_and_starts_nothing_that_waits_for_it(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(ONE_OFF)
+    project, backend = load(tmp_path / "compose.yaml", "shop"), get_backend("memory")
+    _exits_when_started(backend, "shop-migrate-1", 3)
+    with pytest.raises(ProjectError) as failed:
+        up(project, backend)
+    assert "shop-migrate-1 exited with code 3" in str(failed.value.outcomes[0].error)
+    assert backend.inspect("shop-web-1") is None  # never started
+    assert [i.name for i in backend.list()] == []  # and what had started was stopped again
+
+
+def test_up_with_service_names_starts_them_and_what_they_depend_on_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        ONE_OFF.replace("condition: service_completed_successfully", "condition: service_started")
+    )
+    project = load(tmp_path / "compose.yaml", "shop")
+    assert [d.name for d in project.only(["web"]).services] == ["db", "migrate", "web"]
+    assert [d.name for d in project.only(["db"]).services] == ["db"]
+    with pytest.raises(ConfigurationError, match="no service 'nope' in project 'shop' \\(its services: "):
+        project.only(["nope"])
+    from oblako_backends.cli import main as cli
+
+    assert cli(["up", "--backend", "memory", "-f", str(tmp_path / "compose.yaml"), "-p", "shop", "migrate"]) == 0
+    assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]] == ["db", "migrate"]
+    assert cli(["up", "--backend", "memory", "-f", str(tmp_path / "compose.yaml"), "-p", "shop", "nope"]) == 2
+    assert "no service 'nope'" in capsys.readouterr().err

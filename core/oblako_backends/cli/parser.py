@@ -179,6 +179,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "-j", "--jobs", type=_positive, help="at most this many services start at once (default: $OBLAKO_JOBS, else 8)"
     )
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "services", nargs="*", metavar="SERVICE", help="only these services and what they depend on (default: all)"
+    )
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("down", parents=[choose, project], help="stop and remove the services of a project")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -36,12 +37,25 @@ def services_files(args: argparse.Namespace) -> list[str]:
     return [str(f) for f in found]
 
 
+def _services_given(args: argparse.Namespace) -> list[str]:
+    """`up SERVICE...`, as Compose takes it. The first word is the services FILE when it names a
+    file (`up demo.toml`), else a service of the -f file (or the one found here)."""
+    words = [*([args.file] if args.file else []), *args.services]
+    if args.file and os.path.isfile(args.file):
+        return list(args.services)
+    args.file = None
+    return words
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from ..project import load
     from ..project.run import Interrupted, ProjectError, up
 
     backend = plugins.get_backend(args.backend)
+    chosen = _services_given(args)
     project = load(services_files(args), args.project, args.profile, args.env_file)  # checked before anything starts
+    if chosen:
+        project = project.only(chosen)
     if not runtime_answers(backend):
         return 1
     show = ProgressDisplay(quiet=args.quiet)

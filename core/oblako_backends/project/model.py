@@ -7,7 +7,7 @@ every file format shares are here, so a project is valid however it was written.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,24 @@ class Project:
     name: str
     # A Compose file's top-level keys but `services` (interpolated, merged), for `config`.
     compose: Mapping[str, Any] | None = field(default=None, compare=False, repr=False, kw_only=True)
+
+    def only(self, names: Sequence[str]) -> Project:
+        """The project with just the services `names` and what they depend on, as `up SERVICE...`
+        starts them. An unknown name is refused, naming the services there are."""
+        known = {d.name: d for d in self.services}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ConfigurationError(
+                f"{self.path}: no service {unknown[0]!r} in project {self.name!r} (its services: {', '.join(known)})"
+            )
+        wanted: set[str] = set()
+        pending = list(names)
+        while pending:
+            name = pending.pop()
+            if name not in wanted:
+                wanted.add(name)
+                pending.extend(known[name].depends_on)
+        return dataclasses.replace(self, services=tuple(d for d in self.services if d.name in wanted))
 
     def waves(self) -> list[list[ServiceDef]]:
         """Groups that can start together: each depends only on earlier groups (a cycle ends it)."""

@@ -27,6 +27,7 @@ class _Container:
     ports: tuple[PublishedPort, ...]
     state: State = RUNNING
     lines: list[str] = field(default_factory=list)
+    exit_code: int | None = None
 
 
 class MemoryPlugin:
@@ -50,10 +51,11 @@ class MemoryPlugin:
             self._containers[name].lines.append(line)
             self._changed.notify_all()
 
-    def exit(self, name: str) -> None:
-        """Stop the container as if its process ended on its own."""
+    def exit(self, name: str, code: int | None = None) -> None:
+        """Stop the container as if its process ended on its own (with `code`, when given)."""
         with self._changed:
             self._containers[name].state = STOPPED
+            self._containers[name].exit_code = code
             self._changed.notify_all()
 
     def add_foreign(self, name: str, image: str = "foreign/image:1", labels: dict[str, str] | None = None) -> None:
@@ -110,7 +112,7 @@ class MemoryPlugin:
         c = self._containers.get(name)
         if c is None:
             return None
-        return ContainerInfo(name, c.state, c.spec.image, c.spec.labels, c.ports, "memory")
+        return ContainerInfo(name, c.state, c.spec.image, c.spec.labels, c.ports, "memory", exit_code=c.exit_code)
 
     @hookimpl
     def oblako_logs(self, name: str, tail: int) -> str:
