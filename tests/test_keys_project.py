@@ -23,6 +23,7 @@ from oblako_backends.backend import Backend
 from oblako_backends.models import RUNNING
 from oblako_backends.project import load
 from oblako_backends.project.run import down, remove_volumes, up
+from oblako_backends.testing.contract import CGROUP_LIMITS
 
 EXAMPLE = runtimes.ROOT / "examples" / "keys"
 STANDIN = runtimes.ROOT / "plugins" / "oblako-backend-apple" / "tests" / "standin" / "container"
@@ -110,7 +111,7 @@ def test_each_key_of_the_keys_project_takes_effect_or_is_named_before_anything_s
             effective = next(int(line.split()[1], 16) for line in status.splitlines() if line.startswith("CapEff:"))
             assert not effective & NET_RAW
         if applied("db", "mem_limit", "resources"):
-            limits = run_in(backend, db, "cat", "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/pids.max")[1]
+            limits = run_in(backend, db, "sh", "-c", CGROUP_LIMITS)[1]
             assert limits.split() == [str(64 * 1024**2), "64"]
 
         # The app started only after the migration exited 0, which read the secret.

@@ -48,6 +48,11 @@ SERVE = "mkdir -p /tmp/www && echo contract-ok > /tmp/www/index.html && httpd -f
 DEADLINE = 60.0
 THREADS, PROCESSES = 8, 4
 RACER = f"sh -c 'echo racer-started; {FOREVER}'"
+# The container's memory and process limits, from cgroup v2 (most machines) or v1 (older ones).
+CGROUP_LIMITS = (
+    "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; "
+    "cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max"
+)
 _RUNNING = ContainerInfo(name="running", state=State.RUNNING)  # what "not ended yet" looks like
 
 
@@ -725,7 +730,7 @@ class OptionsContract:
             ulimits={"nofile": (512, 1024)},
         )
         assert run_in(oblako_backend, name, "sh", "-c", "ulimit -n") == (0, "512\n")
-        code, limits = run_in(oblako_backend, name, "cat", "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/pids.max")
+        code, limits = run_in(oblako_backend, name, "sh", "-c", CGROUP_LIMITS)
         assert (code, limits.split()) == (0, [str(64 * 1024**2), "64"])
         oblako_backend.remove(name)
 
