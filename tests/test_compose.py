@@ -185,11 +185,12 @@ def test_service_networks_other_than_default_join_the_default_one_with_a_warning
 
 
 def test_keys_without_local_effect_warn_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = compose(tmp_path, "services:\n  web:\n    image: x:1\n    deploy: {replicas: 2, resources: {}}\n")
+    deploy = "{replicas: 2, resources: {limits: {memory: 1g}, reservations: {cpus: '0.5'}}}"
+    path = compose(tmp_path, f"services:\n  web:\n    image: x:1\n    deploy: {deploy}\n")
     assert cli(["config", "-f", str(path)]) == 0
     err = capsys.readouterr().err.splitlines()
-    assert err == [  # replicas are applied: not said
-        f"oblako-backends: warning: {path}:4: services.web.deploy.resources: ignored "
+    assert err == [  # replicas and the memory limit are applied: not said
+        f"oblako-backends: warning: {path}:4: services.web.deploy.resources.reservations.cpus: ignored "
         "(it changes nothing for a local run)"
     ]
 

@@ -5,6 +5,8 @@ and the hostile files this layer refuses, Compose refuses too."""
 from __future__ import annotations
 
 import json
+import os
+import posixpath
 import subprocess
 import sys
 from pathlib import Path
@@ -384,22 +386,63 @@ def test_each_container_option_read_holds_what_compose_s_normal_form_says(tmp_pa
     keys = [k for k in SAMPLES if k in READ]
     body = "".join(f"    {key}: {SAMPLES[key]}\n" for key in keys)
     path = tmp_path / "compose.yaml"
-    path.write_text(f"services:\n  web:\n    image: busybox\n    restart: on-failure:3\n{body}")
+    path.write_text(f"{TOP}services:\n  web:\n    image: busybox\n    restart: on-failure:3\n{body}")
+    for name in ("c.txt", "s.txt"):
+        (tmp_path / name).write_text("x=1\n")
     theirs = compose_config(path)
     assert theirs.returncode == 0, theirs.stderr
-    normal = json.loads(theirs.stdout)["services"]["web"]
-    spec = read([path]).services[0].spec
+    document = json.loads(theirs.stdout)
+    normal = document["services"]["web"]
+    with pytest.warns(UserWarning, match="models: not applied"):
+        spec = read([path]).services[0].spec
     for key in keys:
-        want: Any = normal[key]
-        if key == "stop_grace_period":
-            want = {"5s": 5.0}[want]
-        elif key in ("dns", "dns_search", "cap_add", "cap_drop", "security_opt"):
-            want = tuple(want)
-        elif key == "expose":
-            want = tuple(f"{p}/tcp" for p in want)
+        if key in ("secrets", "configs"):
+            continue  # files: below
         got = getattr(spec, key)
-        assert got == want, key
+        assert got == in_spec_units(key, normal[key]), key
     assert spec.restart == normal["restart"] == "on-failure:3"
+    assert spec.files == files_compose_puts(document, "web", tmp_path)
+
+
+def in_spec_units(key: str, value: Any) -> Any:
+    """A service key's value as Compose's `config` prints it, in ContainerSpec's units."""
+    if key == "stop_grace_period":
+        return {"5s": 5.0, "1m30s": 90.0}[value]
+    if key in ("dns", "dns_search", "cap_add", "cap_drop", "security_opt"):
+        return tuple(value)
+    if key == "expose":
+        return tuple(f"{p}/tcp" for p in value)
+    if key in ("mem_limit", "mem_reservation", "shm_size"):
+        return int(value)
+    if key == "tmpfs":  # PATH[:OPTIONS], a trailing / dropped
+        return {t.rstrip("/"): o for t, _, o in (item.partition(":") for item in value)}
+    if key == "ulimits":
+        return {k: (v["soft"], v["hard"]) if isinstance(v, dict) else (v, v) for k, v in sorted(value.items())}
+    if key == "devices":
+        return tuple(f"{d['source']}:{d['target']}:{d.get('permissions', 'rwm')}" for d in value)
+    return value
+
+
+def files_compose_puts(document: dict[str, Any], service: str, directory: Path) -> tuple[Any, ...]:
+    """The files Compose puts in a service's container, from its `config`: each secret at its
+    target (under /run/secrets/ when relative), each config at /NAME or its target, with the
+    content of the definition's file, environment variable or inline content."""
+    from oblako_backends.options import FileSpec
+
+    out = []
+    for kind, base in (("secrets", "/run/secrets"), ("configs", "/")):
+        for grant in document["services"][service].get(kind, []):
+            definition = document[kind][grant["source"]]
+            if "file" in definition:
+                content, source = Path(definition["file"]).read_bytes(), definition["file"]
+            elif "environment" in definition:
+                content, source = os.environ[definition["environment"]].encode(), None
+            else:
+                content, source = definition["content"].replace("$$", "$").encode(), None
+            target = posixpath.join(base, grant.get("target", grant["source"]))
+            mode = int(grant.get("mode", "0444"), 8)
+            out.append(FileSpec(target, content, mode, source))
+    return tuple(sorted(set(out), key=lambda f: f.target))
 
 
 def test_a_key_that_is_not_compose_s_is_refused_by_both(tmp_path: Path) -> None:
@@ -803,3 +846,119 @@ def test_a_missing_env_file_is_refused_by_both(tmp_path: Path) -> None:
     ours = our_config(tmp_path / "compose.yaml", options=options)
     assert theirs.returncode != 0 and "couldn't find env file" in theirs.stderr
     assert ours.returncode == 2 and "--env-file: couldn't find env file" in ours.stderr and "missing.env" in ours.stderr
+
+
+EVERY_KEY = """\
+services:
+  web:
+    image: busybox
+    tmpfs: ["/run", "/tmp:size=64m,mode=1777"]
+    volumes:
+      - {type: tmpfs, target: /cache, tmpfs: {size: 1g}}
+      - data:/data
+    secrets: [token, {source: token, target: renamed, mode: 0400}, {source: from_env, target: /etc/abs}]
+    configs: [app, {source: app, target: /etc/app.conf, mode: "0440"}, {source: inline, target: rel.conf}]
+    mem_limit: 64m
+    mem_reservation: 1.5g
+    shm_size: "1000000"
+    cpus: "1.5"
+    pids_limit: 100
+    ulimits: {nofile: {soft: 1024, hard: 4096}, nproc: 65535}
+    sysctls: ["net.core.somaxconn=1024"]
+    devices: ["/dev/fuse", "/dev/sda:/dev/xvda:r", {source: /dev/kvm, target: /dev/kvm, permissions: rw}]
+  limited:
+    image: busybox
+    tmpfs: /run:size=1k
+    mem_limit: 128m
+    deploy:
+      resources:
+        limits: {memory: 128m, cpus: "0.25", pids: 50}
+        reservations: {memory: 32m}
+    sysctls: {net.ipv4.ip_forward: 1}
+volumes:
+  data:
+secrets:
+  token: {file: ./token.txt}
+  from_env: {environment: TOKEN_VAR}
+configs:
+  app: {file: conf/app.conf}
+  inline: {content: "port=80"}
+"""
+# Each field, and where Compose's normal form holds it when the service key is not given.
+FROM_DEPLOY = {"mem_limit": "limits.memory", "cpus": "limits.cpus", "pids_limit": "limits.pids"}
+FROM_DEPLOY |= {"mem_reservation": "reservations.memory"}
+KEYS_READ = ("tmpfs", "mem_limit", "mem_reservation", "shm_size", "cpus", "pids_limit", "ulimits", "sysctls", "devices")
+
+
+def test_tmpfs_secrets_configs_and_resources_are_read_as_compose_s_normal_form_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each field holds what Compose's `config` gives (deploy.resources where the service key is
+    not given); each secret and config is the file Compose would put where it puts it; and our
+    `config` prints these keys as Compose prints them."""
+    from oblako_backends.project.compose import read
+
+    monkeypatch.setenv("TOKEN_VAR", "from-the-shell")
+    (tmp_path / "token.txt").write_text("t0ken\n")
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "app.conf").write_text("a=1\n")
+    path = tmp_path / "compose.yaml"
+    path.write_text(EVERY_KEY)
+    theirs, ours = compose_config(path), our_config(path)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.returncode == 0, ours.stderr
+    document = json.loads(theirs.stdout)
+    specs = {d.name: d.spec for d in read([path]).services}
+    printed = json.loads(ours.stdout)
+    for name, spec in specs.items():
+        normal = dict(document["services"][name])
+        tmpfs = [f"{m['target']}:size={m['tmpfs']['size']}" for m in normal.get("volumes", []) if m["type"] == "tmpfs"]
+        normal["tmpfs"] = normal.get("tmpfs", []) + tmpfs
+        for key, part in FROM_DEPLOY.items():
+            kind, limit = part.split(".")
+            normal.setdefault(key, normal.get("deploy", {}).get("resources", {}).get(kind, {}).get(limit))
+        for key in KEYS_READ:
+            if normal.get(key) is None:
+                assert getattr(spec, key) in (None, {}, ()), (name, key)
+            else:
+                assert getattr(spec, key) == in_spec_units(key, normal[key]), (name, key)
+        assert spec.files == files_compose_puts(document, name, tmp_path), name
+        for key in (*KEYS_READ, "volumes", "secrets", "configs", "deploy"):
+            assert printed["services"][name].get(key) == document["services"][name].get(key), (name, key)
+    for kind in ("secrets", "configs"):
+        assert printed[kind] == document[kind]
+
+
+REFUSED_KEYS = {
+    "an undefined secret": "    secrets: [nope]\n",
+    "an undefined config": "    configs: [nope]\n",
+    "distinct memory limits": "    mem_limit: 64m\n    deploy: {resources: {limits: {memory: 128m}}}\n",
+    "distinct CPU limits": "    cpus: 0.5\n    deploy: {resources: {limits: {cpus: '0.25'}}}\n",
+    "distinct process limits": "    pids_limit: 10\n    deploy: {resources: {limits: {pids: 50}}}\n",
+    "distinct reservations": "    mem_reservation: 1m\n    deploy: {resources: {reservations: {memory: 2m}}}\n",
+    "a size that is not one": "    shm_size: 12x\n",
+}
+
+
+@pytest.mark.parametrize("case", REFUSED_KEYS)
+def test_what_compose_refuses_of_secrets_and_resources_is_refused_here_too(tmp_path: Path, case: str) -> None:
+    path = tmp_path / "compose.yaml"
+    path.write_text(WEB + REFUSED_KEYS[case])
+    theirs, ours = compose_config(path), our_config(path)
+    assert theirs.returncode != 0 and theirs.stderr.strip(), theirs.stdout
+    assert ours.returncode == 2 and f"{path}:" in ours.stderr and "services.web." in ours.stderr, ours.stderr
+    assert "Traceback" not in ours.stderr
+
+
+SIZES = ["64m", "1.5g", "1 m", "1KiB", "1Mb", "1t", "1e3", "1000", "512k", "2GB", "1.25 MiB"]
+
+
+def test_sizes_are_read_as_compose_reads_them(tmp_path: Path) -> None:
+    from oblako_backends.project.compose import byte_count
+
+    for i, size in enumerate(SIZES):
+        path = tmp_path / f"{i}.yaml"
+        path.write_text(f"services:\n  web:\n    image: busybox\n    shm_size: '{size}'\n")
+        theirs = compose_config(path)
+        assert theirs.returncode == 0, theirs.stderr
+        assert byte_count(size) == int(json.loads(theirs.stdout)["services"]["web"]["shm_size"]), size

@@ -28,8 +28,8 @@ from typing import Any
 
 from .. import config, options, scalars
 from ..errors import SECRET_MASK, ConfigurationError, InvalidSpecError
-from ..reading import Lines, Override, load_yaml_lines, read_text
-from ..spec import HealthCommand, HostBinding, parse_port, validate_dockerfile, validate_project
+from ..reading import MAX_BYTES, Lines, Override, load_yaml_lines, read_text
+from ..spec import ContainerSpec, HealthCommand, HostBinding, parse_port, validate_dockerfile, validate_project
 from . import interpolate, schema
 from .merge import merge, settled
 from .model import (
@@ -69,10 +69,14 @@ OPTIONS_AS_GIVEN = (
     "stop_signal",
     "tty",
 )
+# Keys read into ContainerSpec's option fields in its units (_options, _resources, _files).
+OPTIONS_READ = (
+    *("dns", "dns_search", "tmpfs", "secrets", "configs", "mem_limit", "mem_reservation", "shm_size", "cpus"),
+    *("pids_limit", "ulimits", "sysctls", "devices"),
+)
 SUPPORTED = (
     *OPTIONS_AS_GIVEN,
-    "dns",
-    "dns_search",
+    *OPTIONS_READ,
     "stop_grace_period",
     "restart",
     "build",
@@ -97,12 +101,20 @@ SUPPORTED = (
     "working_dir",
 )
 # Keys that describe deployment or resources, not what runs: a local run does without them.
-NO_LOCAL_EFFECT = ("deploy", "logging", "mem_limit", "cpus", "cpu_shares")
+NO_LOCAL_EFFECT = ("deploy", "logging", "cpu_shares")
+# deploy.resources parts read, and the service key each one sets (Compose refuses both with
+# distinct values); its other parts are swarm's (reservations.cpus) or GPUs (reservations.devices).
+DEPLOY_RESOURCES = {
+    "limits.memory": "mem_limit",
+    "limits.cpus": "cpus",
+    "limits.pids": "pids_limit",
+    "reservations.memory": "mem_reservation",
+}
 # A service key of the Compose Specification (schema.service_keys) that this layer does not apply
 # yet is said once per service when the file is read, before anything starts, and the service
 # runs without it: a file Compose accepts is never refused for it.
 NOT_READ_YET: frozenset[str] = frozenset()  # keys refused until they are read
-TOP_LEVEL_NOT_APPLIED = ("configs", "secrets", "models")
+TOP_LEVEL_NOT_APPLIED = ("models",)
 TOP_LEVEL = ("name", "services", "volumes", "version", "networks", "include")
 VOLUME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]+")  # what Docker accepts for a local volume
 
@@ -177,8 +189,10 @@ def read(
             break
     chosen = project_name(path, name)
     volumes = _volume_names(path, data.get("volumes"), chosen)
+    defined = {key: data[key] if isinstance(data.get(key), dict) else {} for key in ("secrets", "configs")}
     defs = [
-        _service(path, service, body, chosen, volumes, lookup, located) for service, body in data["services"].items()
+        _service(path, service, body, chosen, volumes, lookup, located, defined)
+        for service, body in data["services"].items()
     ]
     top = {k: v for k, v in data.items() if k not in ("services", "name", "version", "include")}
     return dataclasses.replace(assemble(path, defs, chosen), compose=top)  # `config` prints what the model lacks
@@ -211,8 +225,16 @@ def _document(
                 name: _absolute(directory, body) if isinstance(body, dict) else body
                 for name, body in data["services"].items()
             }
+    for key in ("secrets", "configs") if directory is not None else ():  # their `file`, as the services' paths
+        if isinstance(data.get(key), dict):
+            data[key] = {
+                name: {**body, "file": str(directory / os.path.expanduser(body["file"]))}
+                if isinstance(body, dict) and isinstance(body.get("file"), str)
+                else body
+                for name, body in data[key].items()
+            }
     for other, part in imported:
-        for key in ("services", "volumes", "networks"):
+        for key in ("services", "volumes", "networks", "secrets", "configs"):
             mine, theirs = data.get(key), part.get(key)
             if not isinstance(theirs, dict):
                 continue
@@ -429,7 +451,10 @@ def _service(
     volumes: dict[str, str],
     lookup: interpolate.Lookup,
     located: Located,
+    defined: dict[str, Any],
 ) -> ServiceDef:
+    """One service; `defined`: the top-level secrets and configs (by kind, then name)."""
+
     def where(key: str) -> str:
         return _located(path, name, key, located)
 
@@ -438,12 +463,8 @@ def _service(
     for key in body:
         if key in SUPPORTED or _extension(key):
             continue
-        if key == "deploy" and isinstance(body[key], dict):  # its replicas are read (_replicas)
-            for part in body[key]:
-                if part != "replicas":
-                    warnings.warn(
-                        f"{where(f'deploy.{part}')}: ignored (it changes nothing for a local run)", stacklevel=3
-                    )
+        if key == "deploy" and isinstance(body[key], dict):  # its replicas and resources are read
+            _say_deploy(body[key], where)
             continue
         if key in NO_LOCAL_EFFECT:
             warnings.warn(f"{where(key)}: ignored (it changes nothing for a local run)", stacklevel=3)
@@ -469,6 +490,7 @@ def _service(
         "volumes": [  # pairs: one source may be mounted at several targets
             _volume(path, item, where("volumes"), volumes, f"{project}_{name}")
             for item in _list(body.get("volumes"), where("volumes"))
+            if not _is_tmpfs(item)  # read into `tmpfs` (_tmpfs)
         ],
         "command": body.get("command"),
         "entrypoint": body.get("entrypoint"),
@@ -478,6 +500,7 @@ def _service(
         "labels": _mapping(body.get("labels"), where("labels"), "="),
         "health": health,
         **_options(body, where),
+        "files": _files(path, body, defined, lookup, where),
     }
     depends, completed = _depends_on(body.get("depends_on"), where("depends_on"))
     depends += tuple(n for n in _implied_dependencies(body) if n not in depends)
@@ -515,7 +538,317 @@ def _options(body: dict[str, Any], where: Any) -> dict[str, Any]:
         warnings.warn(f"{where('restart')}: not a restart policy Docker knows; not applied", stacklevel=4)
     if body.get("stop_grace_period") is not None:
         out["stop_grace_period"] = duration(body["stop_grace_period"], where("stop_grace_period"))
+    tmpfs = _tmpfs(body, where)
+    if tmpfs:
+        out["tmpfs"] = tmpfs
+    resources, keys = _resources(body, where)
+    out |= resources
+    for field, value in out.items():  # each checked as ContainerSpec checks it, so a message has its line
+        try:
+            ContainerSpec(name="checked", image="checked", **{field: value})
+        except InvalidSpecError as exc:
+            raise ConfigurationError(f"{where(keys.get(field, field))}: {exc}") from None
     return out
+
+
+def _say_deploy(deploy: dict[str, Any], where: Any) -> None:
+    """What `deploy` holds beyond replicas and the resources read (DEPLOY_RESOURCES), said per part."""
+    for part in deploy:
+        if part not in ("replicas", "resources"):
+            warnings.warn(f"{where(f'deploy.{part}')}: ignored (it changes nothing for a local run)", stacklevel=4)
+    resources = deploy.get("resources")
+    for kind, given in resources.items() if isinstance(resources, dict) else ():
+        for name in given if isinstance(given, dict) else ():
+            key = f"deploy.resources.{kind}.{name}"
+            if f"{kind}.{name}" in DEPLOY_RESOURCES:
+                continue
+            if name == "devices":  # GPUs and the like: a local run could use them, this layer does not yet
+                warnings.warn(
+                    f"{where(key)}: not applied yet by this layer; the service runs without them", stacklevel=4
+                )
+            else:
+                warnings.warn(f"{where(key)}: ignored (it changes nothing for a local run)", stacklevel=4)
+
+
+def _resources(body: dict[str, Any], where: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """Memory, CPU and process limits, ulimits, sysctls and devices in ContainerSpec's units
+    (bytes, CPUs, (soft, hard)); `deploy.resources` limits and memory reservation too, refused
+    when the service's own key says otherwise, as Compose refuses them. Returns the fields, and
+    the key each deploy-given field came from (for messages)."""
+    out: dict[str, Any] = {}
+    keys: dict[str, str] = {}
+    read = {"mem_limit": _size, "mem_reservation": _size, "shm_size": _size, "cpus": _cpus, "pids_limit": _pids}
+    for key, reader in read.items():
+        value = reader(body.get(key), where(key))
+        if value is not None:
+            out[key] = value
+    deploy = body.get("deploy")
+    resources = deploy.get("resources") if isinstance(deploy, dict) else None
+    resources = resources if isinstance(resources, dict) else {}
+    for part, key in DEPLOY_RESOURCES.items():
+        kind, name = part.split(".")
+        given = resources.get(kind)
+        value = read[key](given.get(name) if isinstance(given, dict) else None, where(f"deploy.resources.{part}"))
+        if value is None:
+            continue
+        if out.get(key, value) != value:
+            raise ConfigurationError(
+                f"{where(f'deploy.resources.{part}')}: can't set distinct values on '{key}' and "
+                f"'deploy.resources.{part}'; give one of them"
+            )
+        out[key] = value
+        if key not in body:  # given both ways (equal), the service's key is where a message points
+            keys[key] = f"deploy.resources.{part}"
+    if body.get("ulimits") is not None:
+        out["ulimits"] = _ulimits(body["ulimits"], where("ulimits"))
+    if body.get("sysctls") is not None:
+        out["sysctls"] = _mapping(body["sysctls"], where("sysctls"), "=")
+    devices = _devices(body.get("devices"), where("devices"))
+    if devices:
+        out["devices"] = devices
+    return out, keys
+
+
+_BYTE_UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
+_GO_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def byte_count(value: Any) -> int:
+    """A size as Compose reads one (go-units' RAMInBytes): a number of bytes, or text like "64m",
+    "1.5g" or "512 KiB" (k, m, g, t, p: powers of 1024, optionally followed by b or ib). Raises
+    ValueError saying what is wrong."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError("not a size")
+    if isinstance(value, int):
+        return value
+    text = str(value)
+    end = max(text.rfind(c) for c in "0123456789. ")
+    if end < 0:
+        raise ValueError("no number")
+    number, suffix = text[: end + (text[end] != " ")], text[end + 1 :].lower()
+    if not _GO_FLOAT.fullmatch(number) or float(number) < 0:
+        raise ValueError(f"{number!r} is not a number of 0 or more")
+    unit = 1 if suffix in ("", "b") else _BYTE_UNITS.get(suffix[:1], 0)
+    if not unit or suffix[1:] not in ("", "b", "ib") or (suffix[:1] == "b" and len(suffix) > 1):
+        raise ValueError(f"unknown unit {suffix!r}")
+    return int(float(number) * unit)
+
+
+def _size(value: Any, where: str) -> int | None:
+    """Bytes; 0 (and -1, Docker's "no limit") are the runtime's default: None."""
+    if value is None:
+        return None
+    try:
+        count = byte_count(value)
+    except ValueError as exc:
+        raise ConfigurationError(f'{where}: {value!r} is not a size like "64m", "1g" or 1048576 ({exc})') from None
+    if count < -1:
+        raise ConfigurationError(f"{where}: {value!r} is not a size of 0 or more")
+    return count if count > 0 else None
+
+
+def _cpus(value: Any, where: str) -> float | None:
+    """A number of CPUs (a number, or its text); 0 is no limit: None."""
+    if value is None:
+        return None
+    text = str(value)
+    if isinstance(value, bool) or not _GO_FLOAT.fullmatch(text) or float(text) < 0:
+        raise ConfigurationError(f"{where}: {value!r} is not a number of CPUs like 0.5 or 2")
+    return float(text) or None
+
+
+def _integer(value: Any, where: str, what: str) -> int:
+    """A whole number, or the text of one (an interpolated value)."""
+    text = str(value)
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not re.fullmatch(r"-?[0-9]{1,19}", text):
+        raise ConfigurationError(f"{where}: {value!r} is not {what}")
+    return int(text)
+
+
+def _pids(value: Any, where: str) -> int | None:
+    """A process limit; -1 is none, 0 the runtime's default (None)."""
+    if value is None:
+        return None
+    return _integer(value, where, "a number of processes (-1 for no limit)") or None
+
+
+def _ulimits(value: Any, where: str) -> dict[str, tuple[int, int]]:
+    """name: N (soft and hard) or {soft, hard}, as (soft, hard)."""
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"{where}: a map of limits, like nofile: 1024 or nofile: {{soft: 1024, hard: 4096}}")
+    out: dict[str, tuple[int, int]] = {}
+    for name, limit in value.items():
+        what = "a limit: a whole number, or soft and hard ones"
+        if isinstance(limit, dict):
+            if "soft" not in limit or "hard" not in limit:
+                raise ConfigurationError(f"{where}.{name}: needs both soft and hard")
+            out[str(name)] = (
+                _integer(limit["soft"], f"{where}.{name}", what),
+                _integer(limit["hard"], f"{where}.{name}", what),
+            )
+        else:
+            number = _integer(limit, f"{where}.{name}", what)
+            out[str(name)] = (number, number)
+    return out
+
+
+def _devices(value: Any, where: str) -> list[str]:
+    """Host devices as HOST:CONTAINER:PERMISSIONS (Compose's normal form: the container's path
+    is the host's, the permissions rwm, unless given). CDI names (vendor.com/class=name) are
+    said and left out."""
+    out: list[str] = []
+    for item in _list(value, where):
+        if isinstance(item, dict):
+            source, target = item.get("source"), item.get("target")
+            permissions = item.get("permissions") or "rwm"
+        else:
+            parts = str(item).split(":")
+            source, target = parts[0], parts[1] if len(parts) > 1 else parts[0]
+            permissions = parts[2] if len(parts) > 2 else "rwm"
+        if not isinstance(source, str) or not source.startswith("/"):
+            warnings.warn(
+                f"{where}: {source!r}: not a device path; CDI devices are not applied by this layer", stacklevel=5
+            )
+            continue
+        out.append(f"{source}:{target}:{permissions}")
+    return out
+
+
+def _is_tmpfs(item: Any) -> bool:
+    return isinstance(item, dict) and item.get("type") == "tmpfs"
+
+
+def _tmpfs(body: dict[str, Any], where: Any) -> dict[str, str]:
+    """`tmpfs` ("PATH" or "PATH:OPTIONS", one or a list) and the `volumes` of type tmpfs, as
+    target -> mount options (the long form's size in bytes and mode in octal)."""
+    given = body.get("tmpfs")
+    out: dict[str, str] = {}
+    for item in [given] if isinstance(given, str) else _list(given, where("tmpfs")):
+        target, _, mount_options = str(item).partition(":")
+        out[target] = mount_options
+    at = where("volumes")
+    for item in _list(body.get("volumes"), at):
+        if not _is_tmpfs(item):
+            continue
+        target, settings = item.get("target"), item.get("tmpfs") or {}
+        if not isinstance(target, str) or not target or not isinstance(settings, dict):
+            raise ConfigurationError(f"{at}: a tmpfs mount needs a target, and takes tmpfs: {{size, mode}}")
+        parts = []
+        size = _size(settings.get("size"), f"{at}: {target}: tmpfs.size")
+        if size:
+            parts.append(f"size={size}")
+        if settings.get("mode") is not None:
+            parts.append(f"mode={_file_mode(settings['mode'], f'{at}: {target}: tmpfs.mode'):o}")
+        if target in out:
+            raise ConfigurationError(f"{at}: {target}: a tmpfs mount there is given twice")
+        out[target] = ",".join(parts)
+    return out
+
+
+SECRETS_DIRECTORY = "/run/secrets"  # where a secret is put unless its target is absolute, as in Compose
+FILE_MODE = 0o444  # Compose's default mode for a secret or config
+
+
+def _files(
+    path: Path, body: dict[str, Any], defined: dict[str, Any], lookup: interpolate.Lookup, where: Any
+) -> list[options.FileSpec]:
+    """The service's secrets and configs as files to put in the container, each read from its
+    top-level definition (`file`, relative to the project's directory; `environment`, a
+    variable as interpolation reads it; a config's inline `content`). An external one is
+    the runtime's to provide: said, and left out. Their contents are never shown."""
+    out: dict[str, options.FileSpec] = {}
+    external: list[str] = []
+    for kind in ("secrets", "configs"):
+        for i, item in enumerate(_list(body.get(kind), where(kind))):
+            at = f"{where(kind)}[{i}]"
+            grant = {"source": item} if isinstance(item, str) else item
+            name = grant.get("source") if isinstance(grant, dict) else None
+            if not isinstance(name, str) or not name:
+                raise ConfigurationError(f"{at}: a name, or a map of source, target, mode, uid and gid")
+            definition = defined[kind].get(name, False)
+            if definition is False:
+                raise ConfigurationError(
+                    f"{at}: {name!r} is not defined; define it under the top-level `{kind}:` "
+                    f"(with file or environment{' or content' if kind == 'configs' else ''})"
+                )
+            definition = definition if isinstance(definition, dict) else {}
+            if definition.get("external") in (True, "true"):
+                external.append(f"{kind}.{name}")
+                continue
+            if grant.get("uid") is not None or grant.get("gid") is not None:
+                warnings.warn(f"{at}: uid and gid: not applied by this layer; the file is root's", stacklevel=4)
+            content, source = _file_content(path, kind, name, definition, lookup, at)
+            try:
+                spec = options.FileSpec(
+                    _file_target(kind, name, grant.get("target"), at),
+                    content,
+                    _file_mode(grant.get("mode", FILE_MODE), f"{at}: mode"),
+                    source,
+                )
+            except InvalidSpecError as exc:
+                raise ConfigurationError(f"{at}: {exc}") from None
+            if out.get(spec.target, spec) != spec:
+                raise ConfigurationError(f"{at}: {spec.target}: another secret or config is put at this path")
+            out[spec.target] = spec
+    if external:
+        warnings.warn(
+            f"{where('secrets' if external[0].startswith('secrets.') else 'configs')}: {', '.join(external)}: "
+            "external: not applied by this layer; the service runs without them",
+            stacklevel=3,
+        )
+    return list(out.values())
+
+
+def _file_target(kind: str, name: str, target: Any, where: str) -> str:
+    """A secret's path: /run/secrets/NAME, or its target (under /run/secrets/ if relative); a
+    config's: /NAME, or its target (under / if relative)."""
+    if target is not None and (not isinstance(target, str) or not target):
+        raise ConfigurationError(f"{where}: target: a path in the container")
+    base = SECRETS_DIRECTORY if kind == "secrets" else "/"
+    return posixpath.normpath(posixpath.join(base, target or name))
+
+
+def _file_mode(value: Any, where: str) -> int:
+    """A file mode as Compose reads one: a number as it is, text as octal ("0440")."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        mode = value
+    elif isinstance(value, str) and re.fullmatch(r"[0-7]{1,5}", value):
+        mode = int(value, 8)
+    else:
+        raise ConfigurationError(f'{where}: {value!r} is not a file mode like 0440 or "0440"')
+    if not 0 <= mode <= 0o7777:
+        raise ConfigurationError(f"{where}: {value!r} is not a file mode from 0 to 0o7777")
+    return mode
+
+
+def _file_content(
+    path: Path, kind: str, name: str, definition: dict[str, Any], lookup: interpolate.Lookup, where: str
+) -> tuple[bytes, str | None]:
+    """A secret's or config's content, and the host file it was read from (if it was)."""
+    if isinstance(definition.get("file"), str):
+        host = os.path.normpath(path.parent.absolute() / os.path.expanduser(definition["file"]))
+        if not os.path.isfile(host):
+            raise ConfigurationError(f"{where}: {kind}.{name}: {host} is not a file")
+        try:
+            with open(host, "rb") as file:
+                data = file.read(MAX_BYTES + 1)
+        except OSError as exc:
+            raise ConfigurationError(f"{where}: {kind}.{name}: can't read {host}: {exc.strerror or exc}") from None
+        if len(data) > MAX_BYTES:
+            raise ConfigurationError(f"{where}: {kind}.{name}: {host} is larger than {MAX_BYTES // 1024**2} MiB")
+        return data, host
+    if isinstance(definition.get("environment"), str):
+        variable = definition["environment"]
+        value = lookup(variable)
+        if value is None:
+            raise ConfigurationError(
+                f"{where}: {kind}.{name}: the variable {variable} it is read from is not set (in the shell or .env)"
+            )
+        return value.encode(), None
+    if kind == "configs" and isinstance(definition.get("content"), str):
+        return definition["content"].encode(), None
+    given = "file, environment or content" if kind == "configs" else "file or environment"
+    raise ConfigurationError(f"{where}: {kind}.{name}: its definition gives no {given} to read it from")
 
 
 def _replicas(body: dict[str, Any], where: Any) -> int:
@@ -928,7 +1261,7 @@ def _written_service(
         entry["ports"] = _written_ports(definition, raw.get("ports"))
     if spec.user:
         entry["user"] = spec.user
-    if spec.volumes:
+    if spec.volumes or any(_is_tmpfs(v) for v in raw.get("volumes") or ()):
         entry["volumes"] = _written_mounts(project, definition, raw.get("volumes"), volume_keys)
     if spec.working_dir:
         entry["working_dir"] = spec.working_dir
@@ -965,6 +1298,14 @@ def _normal(project: Project, key: str, value: Any) -> Any:
         return {k: scalars.text(v) for k, v in value.items()}
     if key in ("secrets", "configs") and isinstance(value, list):
         return [_written_grant(key, item) for item in value]
+    if key == "cpus" and _GO_FLOAT.fullmatch(str(value)):
+        return float(value)
+    if key == "pids_limit" and re.fullmatch(r"-?[0-9]+", str(value)):
+        return int(value)
+    if key == "ulimits" and isinstance(value, dict):
+        return {k: _written_ulimit(v) for k, v in value.items()}
+    if key == "devices" and isinstance(value, list):
+        return [_written_device(item) for item in value]
     if key == "deploy" and isinstance(value, dict):
         return _written_deploy(value)
     if key == "develop" and isinstance(value, dict) and isinstance(value.get("watch"), list):
@@ -989,11 +1330,32 @@ def _host_path(project: Project, path: str) -> str:
 
 
 def _written_grant(key: str, item: Any) -> Any:
-    """A service's secret or config: the long form; a secret's target is /run/secrets/<source>."""
+    """A service's secret or config: the long form; a secret's target is /run/secrets/<source>;
+    a mode in octal text ("0440"), as Compose prints it."""
     grant = {"source": item} if isinstance(item, str) else dict(item)
     if key == "secrets" and "target" not in grant:
-        grant["target"] = f"/run/secrets/{grant['source']}"
+        grant["target"] = f"{SECRETS_DIRECTORY}/{grant['source']}"
+    if "mode" in grant:  # checked when read (_files)
+        grant["mode"] = f"0{_file_mode(grant['mode'], key):o}"
     return grant
+
+
+def _written_ulimit(value: Any) -> Any:
+    """A limit, or soft and hard ones, as numbers (an interpolated one is text)."""
+    if isinstance(value, dict):
+        return {k: _written_ulimit(v) for k, v in value.items()}
+    return int(value) if re.fullmatch(r"-?[0-9]+", str(value)) else value
+
+
+def _written_device(item: Any) -> Any:
+    """A device in the long form: source, target (the source's path unless given), permissions
+    (rwm unless given), as Compose splits the short form."""
+    if not isinstance(item, str):
+        return item
+    parts = item.split(":")
+    return {"source": parts[0], "target": parts[1] if len(parts) > 1 else parts[0]} | {
+        "permissions": parts[2] if len(parts) > 2 else "rwm"
+    }
 
 
 def _written_deploy(value: dict[str, Any]) -> dict[str, Any]:
@@ -1014,15 +1376,12 @@ def _written_deploy(value: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_BYTE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3}
-
-
 def _bytes_text(value: Any) -> Any:
     """A size as Compose prints it: its number of bytes, as text ("1.5g": "1610612736")."""
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-zA-Z]*)", str(value))
-    if match is None or match.group(2).lower() not in _BYTE_UNITS:
+    try:
+        return str(byte_count(value))
+    except ValueError:
         return value
-    return str(int(float(match.group(1)) * _BYTE_UNITS[match.group(2).lower()]))
 
 
 def _written_build(project: Project, definition: ServiceDef, raw: Any) -> dict[str, Any]:
@@ -1140,7 +1499,23 @@ def _written_mounts(
             selinux = "z" if "z" in options else "Z" if "Z" in options else None
             mount["bind"] = {"create_host_path": True} | ({"selinux": selinux} if selinux else {})
         out.append(mount)
+    tmpfs = [(order.index(t), _written_tmpfs(item)) for t, item in given.items() if _is_tmpfs(item)]
+    for index, mount in sorted(tmpfs, key=lambda pair: pair[0]):  # read into `tmpfs`: placed where the file has it
+        before = sum(1 for m in out if m["type"] == "tmpfs" or order.index(m["target"]) < index)
+        out.insert(before, mount)
     return out
+
+
+def _written_tmpfs(item: dict[str, Any]) -> dict[str, Any]:
+    """A tmpfs mount: its size in bytes (as text), its mode a number, as Compose prints them."""
+    mount = dict(item)
+    settings = mount.get("tmpfs")
+    if isinstance(settings, dict):
+        mount["tmpfs"] = {
+            k: _bytes_text(v) if k == "size" else _file_mode(v, "tmpfs.mode") if k == "mode" else v
+            for k, v in settings.items()
+        }
+    return mount
 
 
 def _written_healthcheck(raw: dict[str, Any]) -> dict[str, Any]:
