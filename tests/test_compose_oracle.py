@@ -412,8 +412,8 @@ def in_spec_units(key: str, value: Any) -> Any:
         return tuple(value)
     if key == "expose":
         return tuple(f"{p}/tcp" for p in value)
-    if key in ("mem_limit", "mem_reservation", "shm_size"):
-        return int(value)
+    if key in ("mem_limit", "mem_reservation", "shm_size"):  # -1 is Docker's "no limit": none
+        return int(value) if int(value) > 0 else None
     if key == "tmpfs":  # PATH[:OPTIONS], a trailing / dropped
         return {t.rstrip("/"): o for t, _, o in (item.partition(":") for item in value)}
     if key == "ulimits":
@@ -875,6 +875,14 @@ services:
         limits: {memory: 128m, cpus: "0.25", pids: 50}
         reservations: {memory: 32m}
     sysctls: {net.ipv4.ip_forward: 1}
+  edges:
+    image: busybox
+    volumes: [{type: tmpfs, target: /x, tmpfs: {size: 0, mode: 0o1777}}]
+    sysctls: [kernel.shm_rmid_forced]
+    ulimits: {nofile: -1}
+    pids_limit: -1
+    mem_limit: -1
+    devices: [{source: /dev/fuse, target: /dev/fuse}]
 volumes:
   data:
 secrets:
@@ -912,7 +920,7 @@ def test_tmpfs_secrets_configs_and_resources_are_read_as_compose_s_normal_form_s
     printed = json.loads(ours.stdout)
     for name, spec in specs.items():
         normal = dict(document["services"][name])
-        tmpfs = [f"{m['target']}:size={m['tmpfs']['size']}" for m in normal.get("volumes", []) if m["type"] == "tmpfs"]
+        tmpfs = [tmpfs_short_form(m) for m in normal.get("volumes", []) if m["type"] == "tmpfs"]
         normal["tmpfs"] = normal.get("tmpfs", []) + tmpfs
         for key, part in FROM_DEPLOY.items():
             kind, limit = part.split(".")
@@ -927,6 +935,14 @@ def test_tmpfs_secrets_configs_and_resources_are_read_as_compose_s_normal_form_s
             assert printed["services"][name].get(key) == document["services"][name].get(key), (name, key)
     for kind in ("secrets", "configs"):
         assert printed[kind] == document[kind]
+
+
+def tmpfs_short_form(mount: dict[str, Any]) -> str:
+    """A tmpfs mount of Compose's normal form as PATH:OPTIONS (its size in bytes, its mode in octal)."""
+    settings = mount.get("tmpfs", {})
+    options = [f"size={settings['size']}"] if "size" in settings else []
+    options += [f"mode={settings['mode']:o}"] if "mode" in settings else []
+    return f"{mount['target']}:{','.join(options)}"
 
 
 REFUSED_KEYS = {

@@ -601,8 +601,11 @@ def _resources(body: dict[str, Any], where: Any) -> tuple[dict[str, Any], dict[s
             keys[key] = f"deploy.resources.{part}"
     if body.get("ulimits") is not None:
         out["ulimits"] = _ulimits(body["ulimits"], where("ulimits"))
-    if body.get("sysctls") is not None:
-        out["sysctls"] = _mapping(body["sysctls"], where("sysctls"), "=")
+    sysctls = body.get("sysctls")
+    if isinstance(sysctls, list):  # NAME=VALUE; a NAME alone is set to "", as Compose reads it
+        out["sysctls"] = dict(str(item).partition("=")[::2] for item in sysctls)
+    elif sysctls is not None:
+        out["sysctls"] = _mapping(sysctls, where("sysctls"), "=")
     devices = _devices(body.get("devices"), where("devices"))
     if devices:
         out["devices"] = devices
@@ -1514,6 +1517,7 @@ def _written_tmpfs(item: dict[str, Any]) -> dict[str, Any]:
         mount["tmpfs"] = {
             k: _bytes_text(v) if k == "size" else _file_mode(v, "tmpfs.mode") if k == "mode" else v
             for k, v in settings.items()
+            if k != "size" or _bytes_text(v) != "0"  # no size: Compose prints none
         }
     return mount
 
