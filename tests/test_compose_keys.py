@@ -262,6 +262,8 @@ BAD = {
     "devices: ['/dev/fuse:rw']": r":4: services\.web\.devices: invalid devices '/dev/fuse:rw:rwm'",
     "tmpfs: relative/path": r":4: services\.web\.tmpfs: invalid tmpfs 'relative/path'",
     "tmpfs: ['/x:size=1 g']": r":4: services\.web\.tmpfs: invalid tmpfs\['/x'\]",
+    "volumes: [{type: tmpfs, target: x}]": r":4: services\.web\.volumes: invalid tmpfs 'x'",
+    "volumes: [{type: tmpfs, target: /x, tmpfs: {size: 1q}}]": r":4: services\.web\.volumes: /x: tmpfs\.size: '1q'",
     "deploy: {resources: {limits: {memory: lots}}}": r":4: services\.web\.deploy\.resources\.limits\.memory: 'lots'",
 }
 

@@ -978,3 +978,61 @@ def test_sizes_are_read_as_compose_reads_them(tmp_path: Path) -> None:
         theirs = compose_config(path)
         assert theirs.returncode == 0, theirs.stderr
         assert byte_count(size) == int(json.loads(theirs.stdout)["services"]["web"]["shm_size"]), size
+
+
+MERGED_BASE = """\
+services:
+  web:
+    image: busybox
+    tmpfs: /run
+    dns: 1.1.1.1
+    secrets: [a, {source: b, target: /t}]
+    configs: [c]
+    ulimits: {nofile: 10, nproc: 5}
+    sysctls: [a.b=1]
+    devices: ["/dev/fuse", "/dev/a:/dev/b"]
+    mem_limit: 64m
+    deploy: {resources: {limits: {cpus: "0.5"}}}
+secrets:
+  a: {file: a.txt}
+  b: {file: b.txt}
+configs:
+  c: {file: a.txt}
+"""
+MERGED_OVERRIDE = """\
+services:
+  web:
+    tmpfs: [/run, /tmp]
+    dns: [8.8.8.8, 1.1.1.1]
+    secrets: [{source: a, target: /t}, b]
+    configs: [{source: c, mode: 0400}]
+    ulimits: {nofile: {soft: 1, hard: 2}}
+    sysctls: {c.d: 2, a.b: 3}
+    devices: ["/dev/c:/dev/b"]
+    mem_limit: 128m
+    deploy: {resources: {limits: {memory: 128m}}}
+"""
+
+
+def test_these_keys_of_several_files_merge_as_compose_merges_them(tmp_path: Path) -> None:
+    """tmpfs and dns append what is new; secrets and configs by target (else name), devices by
+    target; sysctls as maps; ulimits by name; resources as any key."""
+    from oblako_backends.project.compose import read
+
+    (tmp_path / "a.txt").write_text("a\n")
+    (tmp_path / "b.txt").write_text("b\n")
+    (tmp_path / "compose.yaml").write_text(MERGED_BASE)
+    (tmp_path / "compose.override.yaml").write_text(MERGED_OVERRIDE)
+    theirs, ours = compose_config(cwd=tmp_path), our_config(cwd=tmp_path)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.returncode == 0, ours.stderr
+    document = json.loads(theirs.stdout)
+    their_web, our_web = document["services"]["web"], json.loads(ours.stdout)["services"]["web"]
+    for key in (*KEYS_READ, "dns", "secrets", "configs", "deploy"):
+        assert our_web.get(key) == their_web.get(key), key
+    spec = read([tmp_path / "compose.yaml", tmp_path / "compose.override.yaml"]).services[0].spec
+    for key in KEYS_READ:
+        if their_web.get(key) is not None:
+            assert getattr(spec, key) == in_spec_units(key, their_web[key]), key
+    assert spec.cpus == 0.5
+    assert spec.files == files_compose_puts(document, "web", tmp_path)

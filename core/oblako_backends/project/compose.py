@@ -538,11 +538,12 @@ def _options(body: dict[str, Any], where: Any) -> dict[str, Any]:
         warnings.warn(f"{where('restart')}: not a restart policy Docker knows; not applied", stacklevel=4)
     if body.get("stop_grace_period") is not None:
         out["stop_grace_period"] = duration(body["stop_grace_period"], where("stop_grace_period"))
+    resources, keys = _resources(body, where)
+    out |= resources
     tmpfs = _tmpfs(body, where)
     if tmpfs:
         out["tmpfs"] = tmpfs
-    resources, keys = _resources(body, where)
-    out |= resources
+        keys |= {} if "tmpfs" in body else {"tmpfs": "volumes"}  # only tmpfs volumes: a message points there
     for field, value in out.items():  # each checked as ContainerSpec checks it, so a message has its line
         try:
             ContainerSpec(name="checked", image="checked", **{field: value})

@@ -1,10 +1,12 @@
 """Several Compose files merged into one, by the Compose Specification's merge rules.
 
 Mappings merge key by key, the later file winning a conflict; sequences append. Except:
-`command`, `entrypoint` and `healthcheck.test` are replaced; `ports` and `volumes` are
-unique resources, replaced by a later one of the same key (a port's address, published
-port, target and protocol; a volume's target); `environment`, `labels`, `extra_hosts` and
-`depends_on`, as lists or maps, merge as maps. A value tagged `!override` replaces the
+`command`, `entrypoint` and `healthcheck.test` are replaced; `ports`, `volumes`, `secrets`,
+`configs` and `devices` are unique resources, replaced by a later one of the same key (a
+port's address, published port, target and protocol; a volume's or device's target; a secret's
+or config's target, else its name); `environment`, `labels`, `extra_hosts`, `sysctls` and
+`depends_on`, as lists or maps, merge as maps; `tmpfs`, `dns` and `dns_search`, one or a
+list, append what is not there yet. A value tagged `!override` replaces the
 earlier one whatever its key; a key tagged `!reset` is removed (`settled` removes the tags left
 once every file is merged). tests/test_compose_oracle.py compares the result with Compose's own.
 """
@@ -16,7 +18,8 @@ from typing import Any
 from ..reading import Override, Reset
 
 REPLACED = frozenset({"command", "entrypoint"})
-AS_MAPS = {"environment": "=", "labels": "=", "extra_hosts": ":"}  # and the separator of their list form
+AS_MAPS = {"environment": "=", "labels": "=", "extra_hosts": ":", "sysctls": "="}  # and their list form's separator
+ONE_OR_MANY = frozenset({"tmpfs", "dns", "dns_search"})
 
 
 def merge(base: Any, override: Any, where: tuple[str, ...] = ()) -> Any:
@@ -45,8 +48,10 @@ def _service_key(key: str, base: Any, override: Any) -> Any:
         return {**_as_map(base, AS_MAPS[key]), **_as_map(override, AS_MAPS[key])}
     if key == "depends_on":
         return {**_dependencies(base), **_dependencies(override)}
-    if key in ("ports", "volumes") and isinstance(base, list) and isinstance(override, list):
-        identity = _port_key if key == "ports" else _volume_key
+    if key in ONE_OR_MANY:
+        return list(dict.fromkeys(_one_or_many(base) + _one_or_many(override)))
+    if key in UNIQUE and isinstance(base, list) and isinstance(override, list):
+        identity = UNIQUE[key]
         kept = {identity(item): item for item in base}
         kept.update({identity(item): item for item in override})
         return list(kept.values())
@@ -66,6 +71,10 @@ def _as_map(value: Any, separator: str) -> dict[Any, Any]:
     return out
 
 
+def _one_or_many(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [] if value is None else [value]
+
+
 def _dependencies(value: Any) -> dict[Any, Any]:
     if isinstance(value, dict):
         return dict(value)
@@ -83,6 +92,22 @@ def _volume_key(item: Any) -> Any:
         return item.get("target")
     parts = str(item).split(":")
     return parts[1] if len(parts) > 1 else parts[0]
+
+
+def _file_key(item: Any) -> Any:
+    """A secret's or config's: its target if given, else its name."""
+    if isinstance(item, dict):
+        return item.get("target") or item.get("source")
+    return str(item)
+
+
+UNIQUE = {
+    "ports": _port_key,
+    "volumes": _volume_key,
+    "devices": _volume_key,
+    "secrets": _file_key,
+    "configs": _file_key,
+}
 
 
 def settled(value: Any) -> Any:
