@@ -42,6 +42,9 @@ PACKAGES = {
     "zsh": "zsh",  # the completion tests run the generated zsh script in a real zsh
     "newuidmap": "uidmap",  # rootless Podman maps its user's subordinate IDs with it
     "slirp4netns": "slirp4netns",  # rootless Podman's network
+    # Podman's init for `init: true`; Debian's podman only recommends it (or tini, which
+    # Podman does not look for), so a machine with docker.io's tini still lacks it.
+    "catatonit": "catatonit",
 }
 # Podman on these machines: crun cannot run (cgroups in hybrid mode) and the process may not
 # raise rlimits, so runc with cgroupfs and lower default ulimits. The project's own file,
@@ -481,7 +484,7 @@ def podman_env(directory: Path, registry: str | None = None) -> dict[str, str]:
 
 def start_podman(directory: Path, registry: str | None = None) -> Daemon:
     """Podman's Docker-compatible API service on a private socket, with storage of its own."""
-    ensure_installed("podman")
+    ensure_installed("podman", "catatonit")
     directory.mkdir(parents=True, exist_ok=True)
     sock = directory / "podman.sock"
     argv = [
@@ -539,7 +542,7 @@ def start_rootless_podman(directory: Path) -> Daemon:
     `directory`/xdg (what systemd-logind would make under /run/user). /dev/net/tun is opened
     to everyone for slirp4netns, as a desktop distribution has it; its mode is put back by
     Daemon.stop, which also ends the user's pause process (forget_rootless)."""
-    ensure_installed("podman", "newuidmap", "slirp4netns")
+    ensure_installed("podman", "catatonit", "newuidmap", "slirp4netns")
     user = rootless_user()
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o711)  # the user reaches its runtime directory inside

@@ -23,7 +23,7 @@ from oblako_backends.backend import Backend
 from oblako_backends.models import RUNNING
 from oblako_backends.project import load
 from oblako_backends.project.run import down, remove_volumes, up
-from oblako_backends.testing.contract import CGROUP_LIMITS
+from oblako_backends.testing.contract import CGROUP_LIMITS, process_limits
 
 EXAMPLE = runtimes.ROOT / "examples" / "keys"
 STANDIN = runtimes.ROOT / "plugins" / "oblako-backend-apple" / "tests" / "standin" / "container"
@@ -126,7 +126,8 @@ def test_each_key_of_the_keys_project_takes_effect_or_is_named_before_anything_s
             assert run_in(backend, app, "cat", "/proc/1/comm")[1].strip() not in ("", "sh")
         assert run_in(backend, app, "id", "-u") == (0, "1234\n")
         if applied("app", "ulimits", "resources"):
-            assert run_in(backend, app, "sh", "-c", "ulimit -n") == (0, "512\n")
+            limits = process_limits(backend, app)
+            assert (limits["Max open files"], limits["Max processes"]) == ((512, 1024), (256, 256))
         applied("app", "stop_signal", "stop_signal")  # its effect: the contract suite's stop test
     finally:
         assert down(project, backend) == {}

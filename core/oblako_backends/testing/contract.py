@@ -22,6 +22,7 @@ fresh process's `get_backend()` finds the same backend and runtime; override it 
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -727,11 +728,12 @@ class OptionsContract:
             oblako_test_image,
             mem_limit=64 * 1024**2,
             pids_limit=64,
-            ulimits={"nofile": (512, 1024)},
+            ulimits={"nofile": (512, 1024), "nproc": (256, 256)},
         )
-        assert run_in(oblako_backend, name, "sh", "-c", "ulimit -n") == (0, "512\n")
-        code, limits = run_in(oblako_backend, name, "sh", "-c", CGROUP_LIMITS)
-        assert (code, limits.split()) == (0, [str(64 * 1024**2), "64"])
+        rlimits = process_limits(oblako_backend, name)
+        assert (rlimits["Max open files"], rlimits["Max processes"]) == ((512, 1024), (256, 256))
+        code, cgroup = run_in(oblako_backend, name, "sh", "-c", CGROUP_LIMITS)
+        assert (code, cgroup.split()) == (0, [str(64 * 1024**2), "64"])
         oblako_backend.remove(name)
 
     @pytest.mark.oblako_capability("exec")
@@ -783,6 +785,19 @@ class OptionsContract:
         wait_for(lambda: (oblako_backend.inspect(name) or _RUNNING).exit_code == 3, "the last run to end")
         wait_for(lambda: oblako_backend.logs(name).split() == ["run"] * 3, "three runs: the first and two restarts")
         oblako_backend.remove(name)
+
+
+def process_limits(backend: Backend, name: str) -> dict[str, tuple[int, int]]:
+    """The container's main process's resource limits, {name: (soft, hard)}, from
+    /proc/1/limits (an exec'd shell may get other ones, as on Podman)."""
+    code, text = run_in(backend, name, "cat", "/proc/1/limits")
+    assert code == 0
+    found: dict[str, tuple[int, int]] = {}
+    for line in text.splitlines()[1:]:
+        words = re.split(r"\s{2,}", line.strip())
+        if len(words) >= 3 and words[1].isdigit() and words[2].isdigit():
+            found[words[0]] = (int(words[1]), int(words[2]))
+    return found
 
 
 def effective_capabilities(backend: Backend, name: str) -> int:

@@ -11,7 +11,7 @@ import pytest
 from oblako_backend_docker.connection import engine_from_ping as _engine_from_ping
 from oblako_backend_docker.convert import Engine
 from oblako_backend_docker.endpoints import DEFAULT_SOCKET, resolve
-from oblako_backend_docker.wording import command_missing, image_missing, port_in_use
+from oblako_backend_docker.wording import command_missing, image_missing, init_missing, port_in_use
 from oblako_backends import ConfigurationError
 
 
@@ -151,6 +151,15 @@ def test_missing_image_wordings(message: str) -> None:
 def test_a_command_missing_from_the_image_is_recognised(message: str, named: str) -> None:
     assert command_missing(message) == named
     assert command_missing("No such container: x") is None
+
+
+def test_an_engine_without_an_init_binary_is_recognised() -> None:
+    said = (  # Podman 4.3 on Debian with tini but no catatonit, as this machine first had it
+        "container create: container-init binary not found on the host: stat /usr/libexec/podman/catatonit: "
+        "no such file or directory"
+    )
+    assert init_missing(said)
+    assert not init_missing("No such container: x")
 
 
 @pytest.mark.parametrize(

@@ -196,7 +196,7 @@ class DockerPlugin:
         except docker.errors.NotFound as exc:
             raise _Missing(str(exc)) from exc
         except docker.errors.APIError as exc:
-            from .wording import command_missing, name_in_use, port_in_use  # loaded only when a call failed
+            from .wording import command_missing, init_missing, name_in_use, port_in_use  # only when a call failed
 
             message = str(exc.explanation or exc)
             taken, port = port_in_use(message)
@@ -214,6 +214,11 @@ class DockerPlugin:
                 raise OblakoBackendError(
                     f"can't {what}: the command's executable{named} is not in the image "
                     "(use its full path, or a command the image provides)"
+                ) from exc
+            if init_missing(message):
+                raise OblakoBackendError(
+                    f"can't {what}: {self.runtime} has no init to run for `init: true` ({message.splitlines()[0]}); "
+                    "install it (Podman: the catatonit package) or leave init out"
                 ) from exc
             if name_in_use(message):
                 raise NameInUseError(f"can't {what}: a container of that name was created first") from exc

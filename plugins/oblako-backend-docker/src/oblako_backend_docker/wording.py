@@ -64,3 +64,9 @@ def command_missing(message: str) -> str | None:
         return None
     match = _EXEC_NAME.search(message)
     return match.group(1) if match else ""
+
+
+def init_missing(message: str) -> bool:
+    """Does the engine lack the init binary `init: true` runs? Podman: 'container-init binary
+    not found on the host: stat /usr/libexec/podman/catatonit: no such file or directory'."""
+    return "init binary not found" in message.lower()
