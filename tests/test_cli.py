@@ -237,3 +237,25 @@ def test_the_quick_path_knows_every_command_and_builds_only_the_one_typed() -> N
     assert _command_in(["--version"]) is None and _command_in(["nonsense"]) is None
     (only,) = [a for a in build_parser("ps")._actions if isinstance(a, argparse._SubParsersAction)]
     assert list(only.choices) == ["ps"]
+
+
+def test_pull_and_build_take_each_service_s_image_its_own_way(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "Dockerfile").write_text("FROM x:1\n")
+    path = tmp_path / "compose.yaml"
+    path.write_text(
+        "services:\n  web:\n    image: x:1\n  db:\n    image: y:2\n"
+        "  tools:\n    build: ./tools\n    image: localhost/tools:1\n"
+    )
+    assert cli(["pull", "--backend", "memory", "-f", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == ["web: x:1", "db: y:2"]  # a built image is not pulled
+    assert cli(["pull", "--backend", "memory", "-f", str(path), "db"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["db: y:2"]
+    assert cli(["build", "--backend", "memory", "-f", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == ["tools: localhost/tools:1"]
+    assert cli(["build", "--backend", "memory", "-f", str(path), "web"]) == 0
+    assert "nothing to build" in capsys.readouterr().err
+    assert cli(["pull", "--backend", "memory", "-f", str(path), "nope"]) == 2
+    assert "no service 'nope'" in capsys.readouterr().err

@@ -15,7 +15,7 @@ from .completion import completion_script
 from .containers import cmd_adopt, cmd_exec, cmd_logs, cmd_port, cmd_ps, cmd_rm, cmd_run, cmd_status, cmd_stop
 from .diagnose import cmd_doctor, cmd_list
 from .display import warn_on_one_line
-from .projects import cmd_config, cmd_down, cmd_up
+from .projects import cmd_build, cmd_config, cmd_down, cmd_pull, cmd_up
 
 
 def cmd_completion(args: argparse.Namespace) -> int:
@@ -46,7 +46,7 @@ def _positive(text: str) -> int:
     return int(text)
 
 
-COMMANDS: tuple[str, ...] = ("completion", "list", "doctor", "run", "adopt", "up", "down", "config")
+COMMANDS: tuple[str, ...] = ("completion", "list", "doctor", "run", "adopt", "up", "pull", "build", "down", "config")
 
 
 COMMANDS += ("ps", "status", "logs", "stop", "rm", "exec", "port")
@@ -183,6 +183,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "services", nargs="*", metavar="SERVICE", help="only these services and what they depend on (default: all)"
     )
     p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("pull", parents=[choose, project], help="pull the images of a project's services (not built)")
+    p.add_argument("services", nargs="*", metavar="SERVICE", help="only these services (default: all)")
+    p.set_defaults(func=cmd_pull)
+
+    p = sub.add_parser("build", parents=[choose, project], help="build the images of a project's services with `build`")
+    p.add_argument("services", nargs="*", metavar="SERVICE", help="only these services (default: all)")
+    p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("down", parents=[choose, project], help="stop and remove the services of a project")
     p.add_argument("-v", "--volumes", action="store_true", help="also remove the named volumes this project created")

@@ -1,4 +1,4 @@
-"""Commands on a project (a services file): up, down, config."""
+"""Commands on a project (a services file): up, down, config, pull, build."""
 
 from __future__ import annotations
 
@@ -7,11 +7,16 @@ import os
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 from .. import plugins
 from ..errors import ConfigurationError
 from .diagnose import runtime_answers
 from .display import ProgressDisplay, print_json, table
+
+if TYPE_CHECKING:
+    from ..backend import Backend
+    from ..project.model import ServiceDef
 
 TOML_FILE = "oblako.toml"  # the services file found in the current directory after the Compose names
 
@@ -152,3 +157,48 @@ def cmd_down(args: argparse.Namespace) -> int:
             print(f"oblako-backends: kept volume {name} ({why})", file=sys.stderr)
         return 1 if volumes.failed else 0
     return 1 if errors else 0
+
+
+def _chosen(args: argparse.Namespace) -> tuple[Backend, list[ServiceDef]]:
+    """The backend, and the project's services `args` names (all when none): exactly those,
+    not what they depend on (Compose's `pull` and `build` take them so)."""
+    from ..project import load
+
+    backend = plugins.get_backend(args.backend)
+    chosen = _services_given(args)
+    project = load(services_files(args), args.project, args.profile, args.env_file)
+    if chosen:
+        project.only(chosen)  # an unknown name is refused, naming the services there are
+    return backend, [d for d in project.services if not chosen or d.name in chosen]
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    """`docker compose pull`: each image a service runs (a built one is built, not pulled)."""
+    backend, services = _chosen(args)
+    if not runtime_answers(backend):
+        return 1
+    show = ProgressDisplay(quiet=args.quiet)
+    for definition in services:
+        if definition.build is None:
+            key = f"[{definition.name}]"
+            backend.ensure_image(definition.spec.image, progress=lambda line: show(line, key))  # noqa: B023 (called now)
+            print(f"{definition.name}: {definition.spec.image}")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    """`docker compose build`: each service with `build`, from its context and Dockerfile."""
+    backend, services = _chosen(args)
+    built = [d for d in services if d.build is not None]
+    if not built:
+        print("oblako-backends: no service here has `build`; nothing to build", file=sys.stderr)
+        return 0
+    if not runtime_answers(backend):
+        return 1
+    show = ProgressDisplay(quiet=args.quiet)
+    for definition in built:
+        key = f"[{definition.name}]"
+        context = str(definition.build)
+        backend.build_image(definition.spec.image, context, lambda line: show(line, key), definition.dockerfile)  # noqa: B023
+        print(f"{definition.name}: {definition.spec.image}")
+    return 0

@@ -338,3 +338,32 @@ def test_one_volume_mounted_at_two_targets_is_one_volume_seen_at_both(
         assert backend.logs(f"{project}-app-1").split() == ["same", "read-only"]
     finally:
         assert cli(["down", "-v", "-f", str(path), "-p", project]) == 0
+
+
+def test_exec_and_port_reach_a_project_s_service_and_a_container_by_name(
+    backend: Backend, tmp_path: Path, unique_name: Callable[[str], str], capfdbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    project = unique_name("cmds").lower()
+    port = runtimes.free_port()
+    path = tmp_path / "compose.yaml"
+    path.write_text(
+        f"services:\n  web:\n    image: {IMAGE}\n    ports: ['{port}:8080']\n"
+        "    command: ['sh', '-c', \"trap 'exit 0' TERM; httpd -f -p 8080 & wait\"]\n"
+    )
+    try:
+        assert cli(["up", "-f", str(path), "-p", project]) == 0
+        capfdbinary.readouterr()
+        script = 'echo "$SECRET_NAME in $(pwd) as $(id -u)"; exit 4'
+        argv = ["exec", "-T", "-p", project, "-e", "SECRET_NAME=hush", "-w", "/tmp", "-u", "1234", "web", "--"]
+        assert cli([*argv, "sh", "-c", script]) == 4  # the command's exit code is ours
+        assert capfdbinary.readouterr().out == b"hush in /tmp as 1234\n"
+        assert cli(["exec", f"{project}-web-1", "cat", "/proc/1/comm"]) == 0  # by name; no `--` needed
+        assert capfdbinary.readouterr().out == b"sh\n"
+        assert cli(["exec", "-p", project, "nope", "true"]) == 1
+        assert b"no service 'nope' running in project" in capfdbinary.readouterr().err
+        assert cli(["port", "-p", project, "web", "8080"]) == 0
+        assert capfdbinary.readouterr().out.decode().strip().endswith(f":{port}")
+        assert cli(["port", f"{project}-web-1", "9999"]) == 1
+        assert b"port 9999/tcp is not published" in capfdbinary.readouterr().err
+    finally:
+        assert cli(["down", "-f", str(path), "-p", project]) == 0
