@@ -202,3 +202,77 @@ def test_a_port_with_an_address_named_is_published_there_only(tmp_path: Path) ->
         "--publish=127.0.0.1:8080:80/tcp",
         "--publish=0.0.0.0:8081:81/tcp",
     ]
+
+
+def test_the_documented_compose_options_become_glued_run_flags(tmp_path: Path) -> None:
+    spec = ContainerSpec(
+        name="web",
+        image="busybox",
+        tmpfs={"/run": "", "/scratch": "size=64m"},
+        dns=["192.0.2.53", "2001:db8::53"],
+        dns_search=["corp.example"],
+        tty=True,
+        stdin_open=True,
+        platform="linux/amd64",
+        stop_signal="USR1",
+        command=["sh"],
+    )
+    argv = container_cli.run_argv(spec, {}, ("127.0.0.1",), tmp_path, None)
+    assert argv == [
+        "run", "--detach", "--name=web",
+        "--tmpfs=/run", "--tmpfs=/scratch",
+        "--dns=192.0.2.53", "--dns=2001:db8::53", "--dns-search=corp.example",
+        "--tty", "--interactive", "--platform=linux/amd64",
+        f"--label={container_cli.STOP_SIGNAL_LABEL}=SIGUSR1",
+        "docker.io/library/busybox", "sh",
+    ]  # fmt: skip
+    # `--tmpfs PATH` carries no mount options: those are named, so the plugin can say they are dropped.
+    assert container_cli.tmpfs_options_dropped(spec) == ["/scratch"]
+
+
+def test_every_declared_compose_capability_changes_what_run_or_stop_is_told(tmp_path: Path) -> None:
+    """No capability is declared that the CLI cannot apply: each field of each declared one
+    (options.FIELD_CAPABILITY) changes `container run`'s argv; stop_grace_period is the
+    `stop --time` that `down` passes, so it needs nothing at run."""
+    from oblako_backend_apple import ApplePlugin
+    from oblako_backends.options import FIELD_CAPABILITY
+
+    values: dict[str, object] = {
+        "tmpfs": ["/run"],
+        "dns": ["192.0.2.53"],
+        "dns_search": ["corp.example"],
+        "tty": True,
+        "stdin_open": True,
+        "platform": "linux/arm64",
+        "stop_signal": "SIGINT",
+    }
+    plain = container_cli.run_argv(ContainerSpec(name="a", image="busybox"), {}, (), tmp_path, None)
+    for field, capability in FIELD_CAPABILITY.items():
+        if capability not in ApplePlugin.capabilities or field == "stop_grace_period":
+            continue
+        spec = ContainerSpec(name="a", image="busybox", **{field: values[field]})  # type: ignore[arg-type]
+        assert container_cli.run_argv(spec, {}, (), tmp_path, None) != plain, field
+    assert not {"resources", "security", "hostname", "read_only", "init"} & ApplePlugin.capabilities
+
+
+def test_exec_argv_keeps_env_values_in_the_file_and_the_command_as_given(tmp_path: Path) -> None:
+    env_file = tmp_path / "env"
+    argv = container_cli.exec_argv("web", ("--env=X=1", "sh", "-c", "exit 7"), env_file, "/tmp", "1000:1000")
+    # After the container's id the CLI passes every token through unread.
+    assert argv == [
+        "exec", f"--env-file={env_file}", "--workdir=/tmp", "--user=1000:1000",
+        "web", "--env=X=1", "sh", "-c", "exit 7",
+    ]  # fmt: skip
+    assert container_cli.exec_argv("web", ("true",), None, None, None) == ["exec", "web", "true"]
+
+
+NOT_FOUND = 'Error: notFound: "get failed: container web not found"'
+NOT_RUNNING = 'Error: invalidState: "container web is not running"'
+
+
+@pytest.mark.parametrize(
+    ("stderr", "said"),
+    [(NOT_FOUND + "\n", NOT_FOUND), ("some output\n" + NOT_RUNNING, NOT_RUNNING), ("to-stderr\n", None), ("", None)],
+)
+def test_the_clis_own_errors_are_told_from_the_commands_output(stderr: str, said: str | None) -> None:
+    assert container_cli.cli_error(stderr) == said

@@ -192,3 +192,28 @@ def test_a_compose_project_runs_through_the_cli(
         assert cli(["down", "-v", "--backend", "apple", "-f", str(path), "-p", "appleproj"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "removed volume appleproj_data"
     assert not (tmp_path / "volumes" / "appleproj_data").exists()
+
+
+def test_exec_env_values_reach_the_command_but_never_the_command_line(
+    apple: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`container exec` documents --env-file too: exec's environment takes the run's way."""
+    secret = "exec-s3cr3t-never-on-a-command-line"
+    argv_log = tmp_path / "argv.log"
+    apple.run(name="execenv", image=runtimes.TEST_IMAGE, command=["sh", "-c", contract.FOREVER])
+    contract.wait_for(lambda: apple.status("execenv") == contract.RUNNING, "the container to run")
+    monkeypatch.setenv("OBLAKO_STANDIN_ARGV_LOG", str(argv_log))
+    code, out = contract.run_in(apple, "execenv", "sh", "-c", 'echo "token=$TOKEN"', environment={"TOKEN": secret})
+    assert (code, out) == (0, f"token={secret}\n")
+    assert secret not in argv_log.read_text() and '"exec", "--env-file=' in argv_log.read_text()
+    apple.remove("execenv")
+
+
+def test_tmpfs_options_the_cli_cannot_carry_are_named_in_a_warning(apple: Backend) -> None:
+    with pytest.warns(UserWarning, match=r"tmpfs by path only .* /scratch \(size"):
+        apple.run(name="tmpfsopts", image=runtimes.TEST_IMAGE, command=["sh", "-c", contract.FOREVER],
+                  tmpfs={"/scratch": "size=64m", "/run": ""})  # fmt: skip
+    contract.wait_for(lambda: apple.status("tmpfsopts") == contract.RUNNING, "the container to run")
+    code, mounts = contract.run_in(apple, "tmpfsopts", "cat", "/proc/mounts")
+    assert code == 0 and {"/scratch", "/run"} <= {line.split()[1] for line in mounts.splitlines() if " tmpfs " in line}
+    apple.remove("tmpfsopts")

@@ -22,6 +22,11 @@ INSTALL_HINT = (
 )
 START_HINT = "start its service: `container system start`"
 DEFAULT_GATEWAY = "192.168.64.1"  # vmnet's default gateway: how containers reach this Mac
+# `container run` takes no stop signal and its snapshot keeps none, so the container carries
+# it in a label that `stop` reads back for `container stop --signal`.
+STOP_SIGNAL_LABEL = "oblako.apple.stop-signal"
+# An Apple CLI error: `Error: <kind>: "<message>"` (ContainerizationError), its last line on stderr.
+_CLI_ERROR = re.compile(r'Error: [A-Za-z]+: ".*"')
 _VERSION = re.compile(r"version\s+(\d+)\.(\d+)(?:\.(\d+))?")
 
 
@@ -80,12 +85,58 @@ def run_argv(
         argv.append(f"--workdir={spec.working_dir}")
     if spec.user:
         argv.append(f"--user={spec.user}")
+    argv += option_flags(spec)
     for key, value in spec.labels.items():
         argv.append(f"--label={key}={value}")
+    if spec.stop_signal:
+        argv.append(f"--label={STOP_SIGNAL_LABEL}={spec.stop_signal}")
     entrypoint = spec.entrypoint or ()
     if entrypoint:  # the CLI takes one executable; the rest of the entrypoint leads the arguments
         argv.append(f"--entrypoint={entrypoint[0]}")
     return [*argv, qualify(spec.image), *entrypoint[1:], *(spec.command or ())]
+
+
+def option_flags(spec: ContainerSpec) -> list[str]:
+    """The Compose options `container run` documents: --tmpfs (a path only: the CLI takes no
+    mount options, see `tmpfs_options_dropped`), --dns, --dns-search, --tty, --interactive and
+    --platform."""
+    argv = [f"--tmpfs={target}" for target in spec.tmpfs]
+    argv += [f"--dns={address}" for address in spec.dns]
+    argv += [f"--dns-search={domain}" for domain in spec.dns_search]
+    if spec.tty:
+        argv.append("--tty")
+    if spec.stdin_open:
+        argv.append("--interactive")
+    if spec.platform:
+        argv.append(f"--platform={spec.platform}")
+    return argv
+
+
+def tmpfs_options_dropped(spec: ContainerSpec) -> list[str]:
+    """The tmpfs targets whose options (size=, mode=, ...) `container run --tmpfs PATH` cannot carry."""
+    return [target for target, options in spec.tmpfs.items() if options]
+
+
+def exec_argv(
+    name: str, command: tuple[str, ...], env_file: Path | None, working_dir: str | None, user: str | None
+) -> list[str]:
+    """`container exec ...` (without the program name): no stdin, no terminal, as `compose
+    exec -T`. Values are glued to their options; everything after the container's id is the
+    command's own (the CLI passes it through unread). The environment rides in `env_file`."""
+    argv = ["exec"]
+    if env_file is not None:
+        argv.append(f"--env-file={env_file}")
+    if working_dir:
+        argv.append(f"--workdir={working_dir}")
+    if user:
+        argv.append(f"--user={user}")
+    return [*argv, name, *command]
+
+
+def cli_error(stderr: str) -> str | None:
+    """The CLI's own error (`Error: notFound: "..."`) when stderr ends with one, else None."""
+    lines = stderr.strip().splitlines()
+    return lines[-1] if lines and _CLI_ERROR.fullmatch(lines[-1].strip()) else None
 
 
 def env_file_text(environment: Mapping[str, str], gateway: str) -> str:

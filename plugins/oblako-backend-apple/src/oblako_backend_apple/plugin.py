@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from oblako_backends import (
     Probe,
     Progress,
     RuntimeUnavailableError,
+    State,
     config as core_config,
     hookimpl,
 )
@@ -56,13 +57,35 @@ def _private_file(text: str) -> Iterator[Path | None]:
 
 
 log = logging.getLogger(__name__)
+# `exec` with no timeout asked: a day stands for "no limit", so no process is left without a deadline.
+EXEC_NO_LIMIT = 24 * 3600.0
 
 
 class ApplePlugin:
     """Containers on Apple's container runtime (macOS 26+), through its CLI."""
 
     runtime = "apple"
-    capabilities = frozenset({"pull", "build", "follow_logs", "named_volumes", "bind_mounts", "user", "remove_volumes"})
+    # Compose's options only where `container run` documents a flag for every field the
+    # capability names (docs/command-reference.md): no --hostname, --cap-add before 0.12 nor
+    # --security-opt, no --pids-limit, no --restart, --sysctl, --device or --expose.
+    capabilities = frozenset(
+        {
+            "pull",
+            "build",
+            "follow_logs",
+            "named_volumes",
+            "bind_mounts",
+            "user",
+            "remove_volumes",
+            "exec",
+            "tmpfs",
+            "dns",
+            "tty",
+            "platform",
+            "stop_signal",
+            "stop_grace_period",
+        }
+    )
 
     def __init__(self, cli_path: str | None = None, volumes_dir: str | None = None, gateway: str | None = None):
         self._explicit = cli_path or os.environ.get("OBLAKO_APPLE_CLI") or None
@@ -95,6 +118,7 @@ class ApplePlugin:
         return found
 
     def _run(self, *args: str, timeout: float | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """One `container` command within `timeout` s (None: OBLAKO_TIMEOUT)."""
         program = self._program()
         return run(
             [program, *args],  # environment values go in an --env-file, never argv
@@ -155,8 +179,15 @@ class ApplePlugin:
         for volume in spec.volumes:
             if volume.is_named:
                 (self.volumes_dir / volume.source).mkdir(parents=True, exist_ok=True)
-        gateway = self.gateway() if any("host.docker.internal" in v for v in spec.environment.values()) else ""
-        env_text = container_cli.env_file_text(spec.environment, gateway)
+        dropped = container_cli.tmpfs_options_dropped(spec)
+        if dropped:
+            warnings.warn(
+                f"Apple's container mounts a tmpfs by path only (`--tmpfs PATH`): the options given for "
+                f"{', '.join(dropped)} (size, mode, ...) are not applied",
+                UserWarning,
+                stacklevel=2,
+            )
+        env_text = container_cli.env_file_text(spec.environment, self._gateway_for(spec.environment))
         with _private_file(env_text) as env_file:
             argv = container_cli.run_argv(spec, host_ports, core_config.bind_addresses(), self.volumes_dir, env_file)
             done = self._run(*argv, check=False)
@@ -178,6 +209,42 @@ class ApplePlugin:
         if "not found" in lowered and ("image" in lowered or "manifest" in lowered) or "pull" in lowered:
             raise ImageNotFoundError(f"image {container_cli.qualify(spec.image)!r} is not available: {error}")
         raise OblakoBackendError(f"container run {spec.name!r} failed: {error}")
+
+    def _gateway_for(self, environment: Mapping[str, str]) -> str:
+        """The gateway when an env value names host.docker.internal (asking costs a listing), else ""."""
+        return self.gateway() if any("host.docker.internal" in v for v in environment.values()) else ""
+
+    @hookimpl
+    def oblako_exec(
+        self,
+        name: str,
+        command: tuple[str, ...],
+        environment: Mapping[str, str],
+        working_dir: str | None,
+        user: str | None,
+        output: Callable[[bytes], None],
+        timeout: float | None,
+    ) -> int:
+        """`container exec`, its exit status passed through. The environment goes in an
+        --env-file, as for `run`. The CLI's output is read whole, so it reaches `output` when
+        the command ends (stdout, then stderr)."""
+        if not self._running(name):
+            raise OblakoBackendError(f"no running container {name!r} on {self.runtime}; start it first")
+        env_text = container_cli.env_file_text(environment, self._gateway_for(environment))
+        with _private_file(env_text) as env_file:
+            argv = container_cli.exec_argv(name, command, env_file, working_dir, user)
+            done = self._run(*argv, timeout=EXEC_NO_LIMIT if timeout is None else timeout, check=False)
+        said = container_cli.cli_error(done.stderr) if done.returncode != 0 else None
+        if said and ("not found" in said or not self._running(name)):  # the CLI's failure, not the command's
+            raise OblakoBackendError(f"can't run a command in {name!r}: {said}")
+        for text in (done.stdout, done.stderr):
+            if text:
+                output(text.encode())
+        return done.returncode
+
+    def _running(self, name: str) -> bool:
+        info = self.oblako_inspect(name)
+        return info is not None and info.state == State.RUNNING
 
     def _snapshots(self) -> list[dict[str, Any]]:
         return container_cli.snapshots(self._run("ls", "--all", "--format", "json").stdout)
@@ -247,7 +314,11 @@ class ApplePlugin:
 
     @hookimpl
     def oblako_stop(self, name: str, timeout: float) -> None:
-        self._run("stop", "--time", str(max(0, int(timeout))), name, timeout=timeout + self.timeout, check=False)
+        """`container stop` with the stop signal the container's label keeps (else SIGTERM)."""
+        info = self.oblako_inspect(name)
+        signal = (info.labels if info else {}).get(container_cli.STOP_SIGNAL_LABEL)
+        argv = ["stop", "--time", str(max(0, int(timeout))), *([f"--signal={signal}"] if signal else []), name]
+        self._run(*argv, timeout=timeout + self.timeout, check=False)
         self.oblako_remove(name)
 
     @hookimpl
