@@ -276,3 +276,26 @@ NOT_RUNNING = 'Error: invalidState: "container web is not running"'
 )
 def test_the_clis_own_errors_are_told_from_the_commands_output(stderr: str, said: str | None) -> None:
     assert container_cli.cli_error(stderr) == said
+
+
+def test_the_1_x_listing_shape_is_read_too() -> None:
+    """From 1.0, `ls --format json` prints ManagedContainer: {id, configuration, status:
+    {state, networks, startedDate}}, and an attachment's gateway is `ipv4Gateway`. Neither
+    shape has an exit code, so none is reported."""
+    listed = json.dumps(
+        [
+            {
+                "id": "web",
+                "configuration": {"id": "web", "image": {"reference": "docker.io/library/nginx:latest"}, "labels": {}},
+                "status": {
+                    "state": "running",
+                    "networks": [{"network": "default", "ipv4Gateway": "192.168.65.1"}],
+                },
+            },
+            {"id": "batch", "configuration": {"id": "batch"}, "status": {"state": "stopped", "networks": []}},
+        ]
+    )
+    web, batch = (container_cli.info(s) for s in container_cli.snapshots(listed))
+    assert (web.name, web.state, batch.name, batch.state) == ("web", RUNNING, "batch", STOPPED)
+    assert batch.exit_code is None
+    assert container_cli.gateway_of(container_cli.snapshots(listed)) == "192.168.65.1"

@@ -160,8 +160,24 @@ def env_file_text(environment: Mapping[str, str], gateway: str) -> str:
     return "".join(lines)
 
 
+def state_of(snapshot: Mapping[str, Any]) -> str:
+    """The runtime status: a string up to 0.12 (ContainerSnapshot.status); from 1.0 `ls` and
+    `inspect` print a ManagedContainer, whose status is {state, networks, startedDate}."""
+    status = snapshot.get("status")
+    return str(status.get("state", "")) if isinstance(status, Mapping) else str(status or "")
+
+
+def networks_of(snapshot: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The network attachments: top-level up to 0.12, inside `status` from 1.0."""
+    status = snapshot.get("status")
+    found = status.get("networks") if isinstance(status, Mapping) else snapshot.get("networks")
+    return [n for n in found or [] if isinstance(n, Mapping)]
+
+
 def info(snapshot: Mapping[str, Any]) -> ContainerInfo:
-    """One entry of `container ls --all --format json` (a ContainerSnapshot) as ContainerInfo."""
+    """One entry of `container ls --all --format json` as ContainerInfo. There is no exit code
+    to read: neither ContainerSnapshot (0.5) nor ManagedContainer (1.x) keeps one, so
+    `exit_code` stays None (the container's end cannot be told from outside)."""
     config = snapshot.get("configuration") or {}
     ports = tuple(
         PublishedPort(
@@ -175,7 +191,7 @@ def info(snapshot: Mapping[str, Any]) -> ContainerInfo:
     )
     return ContainerInfo(
         name=str(config.get("id", "")),
-        state=State.RUNNING if snapshot.get("status") == "running" else State.STOPPED,
+        state=State.RUNNING if state_of(snapshot) == "running" else State.STOPPED,
         image=str((config.get("image") or {}).get("reference", "")),
         labels=dict(config.get("labels") or {}),
         ports=ports,
@@ -189,9 +205,11 @@ def snapshots(text: str) -> list[dict[str, Any]]:
 
 
 def gateway_of(snapshots_: list[dict[str, Any]]) -> str | None:
-    """The gateway a running container's network reports: the address it reaches this Mac at."""
+    """The gateway a running container's network reports: the address it reaches this Mac at
+    (`gateway` up to 0.12, `ipv4Gateway` from 1.0)."""
     for snapshot in snapshots_:
-        for network in snapshot.get("networks") or []:
-            if network.get("gateway"):
-                return str(network["gateway"]).split("/")[0]
+        for network in networks_of(snapshot):
+            gateway = network.get("gateway") or network.get("ipv4Gateway")
+            if gateway:
+                return str(gateway).split("/")[0]
     return None
