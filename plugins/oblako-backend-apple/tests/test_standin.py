@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import runtimes
-from oblako_backends import get_backend
+from oblako_backends import STOPPED, get_backend
 from oblako_backends.backend import Backend
 from oblako_backends.testing import contract
 
@@ -217,3 +217,15 @@ def test_tmpfs_options_the_cli_cannot_carry_are_named_in_a_warning(apple: Backen
     code, mounts = contract.run_in(apple, "tmpfsopts", "cat", "/proc/mounts")
     assert code == 0 and {"/scratch", "/run"} <= {line.split()[1] for line in mounts.splitlines() if " tmpfs " in line}
     apple.remove("tmpfsopts")
+
+
+def test_exec_in_a_container_that_has_ended_says_so(apple: Backend) -> None:
+    """`container exec` refuses a stopped container (invalidState): said as an error, never
+    passed off as the command's exit code."""
+    from oblako_backends import OblakoBackendError
+
+    apple.run(name="ended", image=runtimes.TEST_IMAGE, command=["sh", "-c", "exit 0"])
+    contract.wait_for(lambda: apple.status("ended") == STOPPED, "the container to end")
+    with pytest.raises(OblakoBackendError, match="no running container 'ended'"):
+        contract.run_in(apple, "ended", "true")
+    apple.remove("ended")
