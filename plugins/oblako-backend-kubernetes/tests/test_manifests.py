@@ -580,3 +580,213 @@ def test_oblakos_14_services_all_produce_manifests_on_a_machine_without_docker(t
         "pod, so it was left out; whatever oblako-redshift does with it will not work in the cluster (use a "
         "Docker-API backend for that)"
     ]
+
+
+# -- Compose's options ----------------------------------------------------------------------
+
+
+def pod(spec: ContainerSpec) -> dict:  # type: ignore[type-arg]
+    return objects(spec)["Deployment"]["spec"]["template"]["spec"]  # type: ignore[no-any-return]
+
+
+def test_stop_grace_period_is_the_pods_termination_grace_in_whole_seconds_never_shorter() -> None:
+    assert (
+        pod(ContainerSpec(name="web", image="busybox:1", stop_grace_period=2.5))["terminationGracePeriodSeconds"] == 3
+    )
+    assert "terminationGracePeriodSeconds" not in pod(ContainerSpec(name="web", image="busybox:1"))
+
+
+def test_tmpfs_is_a_memory_backed_empty_dir_with_its_size_as_the_limit() -> None:
+    spec = ContainerSpec(name="web", image="busybox:1", tmpfs={"/run": "size=64m", "/cache": "", "/ro": "ro"})
+    built = pod(spec)
+    assert built["volumes"] == [
+        {"name": "t0", "emptyDir": {"medium": "Memory"}},
+        {"name": "t1", "emptyDir": {"medium": "Memory"}},
+        {"name": "t2", "emptyDir": {"medium": "Memory", "sizeLimit": str(64 * 1024 * 1024)}},
+    ]
+    assert built["containers"][0]["volumeMounts"] == [
+        {"name": "t0", "mountPath": "/cache", "readOnly": False},
+        {"name": "t1", "mountPath": "/ro", "readOnly": True},
+        {"name": "t2", "mountPath": "/run", "readOnly": False},
+    ]
+
+
+def test_tmpfs_options_a_pod_cannot_set_are_named_in_a_warning() -> None:
+    spec = ContainerSpec(name="web", image="busybox:1", tmpfs={"/run": "size=1g,mode=1777,noexec"})
+    built, warned = manifests.build(spec, SETTINGS)
+    assert warned == [
+        "web: tmpfs /run: mode=1777,noexec cannot be set on a Kubernetes emptyDir; it is mounted with the "
+        "cluster's defaults (mode 0777, owner root)"
+    ]
+    (deployment,) = [o for o in built if o["kind"] == "Deployment"]
+    assert deployment["spec"]["template"]["spec"]["volumes"][0]["emptyDir"]["sizeLimit"] == str(1024**3)
+
+
+def test_a_tmpfs_size_the_kernel_would_not_read_is_refused() -> None:
+    with pytest.raises(InvalidSpecError, match="size=64mb"):
+        objects(ContainerSpec(name="web", image="busybox:1", tmpfs={"/run": "size=64mb"}))
+
+
+def test_files_are_one_secret_of_the_workload_each_mounted_alone_with_its_mode() -> None:
+    from oblako_backends.options import FileSpec
+
+    spec = ContainerSpec(
+        name="web",
+        image="busybox:1",
+        files=[FileSpec("/run/secrets/db_password", b"hunter2\n", 0o400), FileSpec("/etc/app.conf", b"a=1\n")],
+    )
+    built = objects(spec)
+    secret = built["Secret"]
+    assert secret["metadata"]["labels"][manifests.WORKLOAD_LABEL] == "web"  # stop deletes it with the workload
+    assert secret["metadata"]["labels"]["oblako.managed-by"] == "oblako-backends"
+    assert decoded(secret) == {"f0": b"a=1\n", "f1": b"hunter2\n"}  # sorted by target
+    spec_pod = built["Deployment"]["spec"]["template"]["spec"]
+    assert spec_pod["volumes"] == [
+        {
+            "name": "files",
+            "secret": {
+                "secretName": secret["metadata"]["name"],
+                "items": [{"key": "f0", "path": "f0", "mode": 0o444}, {"key": "f1", "path": "f1", "mode": 0o400}],
+            },
+        }
+    ]
+    assert spec_pod["containers"][0]["volumeMounts"] == [
+        {"name": "files", "mountPath": "/etc/app.conf", "subPath": "f0", "readOnly": True},
+        {"name": "files", "mountPath": "/run/secrets/db_password", "subPath": "f1", "readOnly": True},
+    ]
+    changed = ContainerSpec(name="web", image="busybox:1", files=[FileSpec("/etc/app.conf", b"a=2\n")])
+    assert objects(changed)["Secret"]["metadata"]["name"] != secret["metadata"]["name"]  # a change rolls the pod
+    assert "hunter2" not in json.dumps(built["Deployment"])
+
+
+def test_a_file_mode_kubernetes_cannot_set_is_refused_without_showing_the_content() -> None:
+    from oblako_backends.options import FileSpec
+
+    spec = ContainerSpec(name="web", image="busybox:1", files=[FileSpec("/usr/bin/tool", b"s3cret", 0o4755)])
+    with pytest.raises(InvalidSpecError, match="up to 0o777") as raised:
+        objects(spec)
+    assert "s3cret" not in str(raised.value)
+
+
+def test_files_too_big_for_a_secret_are_refused() -> None:
+    from oblako_backends.options import FileSpec
+
+    big = ContainerSpec(name="web", image="busybox:1", files=[FileSpec("/big", b"x" * (1024 * 1024 + 1))])
+    with pytest.raises(InvalidSpecError, match="do not fit in a Kubernetes Secret"):
+        objects(big)
+
+
+def test_capabilities_privileged_read_only_and_no_new_privileges_are_the_security_context() -> None:
+    spec = ContainerSpec(
+        name="web",
+        image="busybox:1",
+        user="1000",
+        cap_add=["CAP_NET_ADMIN"],
+        cap_drop=["all"],
+        privileged=True,
+        read_only=True,
+        security_opt=["no-new-privileges:true", "seccomp=unconfined", "label=type:spc_t", "label=level:s0"],
+    )
+    assert container(spec)["securityContext"] == {
+        "runAsUser": 1000,
+        "capabilities": {"add": ["NET_ADMIN"], "drop": ["ALL"]},
+        "privileged": True,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "seccompProfile": {"type": "Unconfined"},
+        "seLinuxOptions": {"type": "spc_t", "level": "s0"},
+    }
+    plain = ContainerSpec(name="web", image="busybox:1")
+    assert "securityContext" not in container(plain)
+
+
+def test_apparmor_is_the_pods_annotation_for_its_container() -> None:
+    spec = ContainerSpec(name="web", image="busybox:1", security_opt=["apparmor=unconfined", "apparmor:docker-x"])
+    template = objects(spec)["Deployment"]["spec"]["template"]
+    assert template["metadata"]["annotations"] == {
+        "container.apparmor.security.beta.kubernetes.io/main": "localhost/docker-x"  # the last one wins, as in Docker
+    }
+    assert "securityContext" not in template["spec"]["containers"][0]
+
+
+@pytest.mark.parametrize("option", ["seccomp=/etc/profile.json", "label=disable", "systempaths=unconfined"])
+def test_a_security_option_without_a_counterpart_is_refused_by_name(option: str) -> None:
+    with pytest.raises(InvalidSpecError, match="leave this one out") as raised:
+        objects(ContainerSpec(name="web", image="busybox:1", security_opt=[option]))
+    assert option in str(raised.value)
+
+
+def test_stdin_open_and_tty_are_the_containers_own() -> None:
+    main = container(ContainerSpec(name="web", image="busybox:1", stdin_open=True, tty=True))
+    assert main["stdin"] is True and main["tty"] is True
+    assert "stdin" not in container(ContainerSpec(name="web", image="busybox:1"))
+
+
+def test_init_shares_the_pods_process_namespace_so_pause_reaps_orphans() -> None:
+    assert pod(ContainerSpec(name="web", image="busybox:1", init=True))["shareProcessNamespace"] is True
+    assert "shareProcessNamespace" not in pod(ContainerSpec(name="web", image="busybox:1", init=False))
+
+
+def test_safe_sysctls_are_the_pods_and_an_unsafe_one_is_refused_by_name() -> None:
+    spec = ContainerSpec(name="web", image="busybox:1", sysctls={"net.ipv4.ip_local_port_range": "20000 30000"})
+    assert pod(spec)["securityContext"] == {
+        "sysctls": [{"name": "net.ipv4.ip_local_port_range", "value": "20000 30000"}]
+    }
+    unsafe = ContainerSpec(
+        name="web", image="busybox:1", sysctls={"net.core.somaxconn": 1024, "kernel.shm_rmid_forced": 1}
+    )
+    with pytest.raises(InvalidSpecError, match="net.core.somaxconn") as raised:
+        objects(unsafe)
+    assert "--allowed-unsafe-sysctls" in str(raised.value) and "'kernel.shm_rmid_forced'" not in str(raised.value)
+
+
+def test_dns_search_alone_adds_to_the_cluster_search_path() -> None:
+    built, warned = manifests.build(ContainerSpec(name="web", image="busybox:1", dns_search=["corp.example"]), SETTINGS)
+    spec_pod = next(o for o in built if o["kind"] == "Deployment")["spec"]["template"]["spec"]
+    assert spec_pod["dnsConfig"] == {"searches": ["corp.example"]} and "dnsPolicy" not in spec_pod
+    assert warned == []
+
+
+def test_dns_servers_are_the_only_ones_the_pod_asks_and_the_user_is_told_what_that_costs() -> None:
+    spec = ContainerSpec(name="web", image="busybox:1", dns=["9.9.9.9", "1.1.1.1"], dns_search=["corp.example"])
+    built, warned = manifests.build(spec, SETTINGS)
+    spec_pod = next(o for o in built if o["kind"] == "Deployment")["spec"]["template"]["spec"]
+    assert spec_pod["dnsPolicy"] == "None"
+    assert spec_pod["dnsConfig"] == {"searches": ["corp.example"], "nameservers": ["9.9.9.9", "1.1.1.1"]}
+    assert warned == [
+        "web: dns: the pod asks only 9.9.9.9, 1.1.1.1 (dnsPolicy None), so the cluster's names, other services' "
+        "included, do not resolve from it"
+    ]
+
+
+def test_platform_picks_nodes_of_that_os_and_arch_and_a_variant_is_refused() -> None:
+    spec = ContainerSpec(name="web", image="busybox:1", platform="linux/arm64")
+    assert pod(spec)["nodeSelector"] == {"kubernetes.io/os": "linux", "kubernetes.io/arch": "arm64"}
+    with pytest.raises(InvalidSpecError, match="variant"):
+        objects(ContainerSpec(name="web", image="busybox:1", platform="linux/arm/v7"))
+
+
+def test_exposed_ports_are_service_ports_so_other_pods_reach_them_by_name() -> None:
+    spec = ContainerSpec(
+        name="web", image="busybox:1", ports={"8080/tcp": None}, expose=["8080", "9090", "53/udp"], aliases=["web2"]
+    )
+    built, _ = manifests.build(spec, SETTINGS)
+    services = {o["metadata"]["name"]: o for o in built if o["kind"] == "Service"}
+    assert services["web"]["spec"]["ports"] == [
+        {"name": "p8080", "port": 8080, "targetPort": 8080},
+        {"name": "p53-udp", "port": 53, "protocol": "UDP", "targetPort": 53},
+        {"name": "p9090", "port": 9090, "targetPort": 9090},
+    ]
+    assert [p["name"] for p in services["web2"]["spec"]["ports"]] == ["p8080", "p53-udp", "p9090"]
+    only_exposed = objects(ContainerSpec(name="db", image="busybox:1", expose=["5432"]))
+    assert only_exposed["Service"]["spec"]["ports"] == [{"name": "p5432", "port": 5432, "targetPort": 5432}]
+    assert "readinessProbe" not in only_exposed["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_the_plugin_declares_exactly_the_option_groups_it_honours() -> None:
+    from oblako_backend_kubernetes.plugin import KubernetesPlugin
+    from oblako_backends.options import FIELD_CAPABILITY
+
+    groups = set(FIELD_CAPABILITY.values())
+    declared = groups & KubernetesPlugin.capabilities
+    assert groups - declared == {"resources", "hostname", "restart", "stop_signal", "devices"}

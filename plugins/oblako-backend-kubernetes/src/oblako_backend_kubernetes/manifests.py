@@ -22,6 +22,8 @@ from typing import Any
 from oblako_backends import ConfigurationError, ContainerSpec, HealthCommand, InvalidSpecError, VolumeSpec
 from oblako_backends.labels import PROJECT_LABEL, SERVICE_LABEL
 
+from . import options
+
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 LABEL_VALUE = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
 QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?")
@@ -141,6 +143,17 @@ def build(spec: ContainerSpec, settings: Settings) -> tuple[list[dict[str, Any]]
             mounts.append(mapped.mount)
             continue
         mounts.append({"name": f"v{i}", "mountPath": volume.target, "readOnly": volume.read_only})
+    memory, memory_mounts, notes = options.tmpfs(spec)
+    volumes += memory
+    mounts += memory_mounts
+    warnings += notes
+    owner = {k: v for k, v in _labels(spec).items() if k in ("oblako.managed-by", "oblako.backend")}
+    secrets = options.files(spec, settings.namespace, name, owner, WORKLOAD_LABEL)
+    if secrets is not None:
+        secret, secret_volume, secret_mounts = secrets
+        objects.append(secret)
+        volumes.append(secret_volume)
+        mounts += secret_mounts
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": spec.image,
@@ -155,9 +168,14 @@ def build(spec: ContainerSpec, settings: Settings) -> tuple[list[dict[str, Any]]
         container["command"] = list(spec.entrypoint)  # Kubernetes' command is the ENTRYPOINT
     if spec.working_dir:
         container["workingDir"] = spec.working_dir
+    if spec.stdin_open:
+        container["stdin"] = True
+    if spec.tty:
+        container["tty"] = True
     uid = run_as_user(spec.user)
-    if uid is not None:
-        container["securityContext"] = {"runAsUser": uid}
+    security = {**({"runAsUser": uid} if uid is not None else {}), **options.security_context(spec)}
+    if security:
+        container["securityContext"] = security
     if spec.health is not None:  # available means: the container's own check passes
         container["readinessProbe"] = readiness_probe(spec.health)
     elif spec.ports:  # available means: the first port accepts connections
@@ -171,6 +189,10 @@ def build(spec: ContainerSpec, settings: Settings) -> tuple[list[dict[str, Any]]
     pod: dict[str, Any] = {"containers": [container], "volumes": volumes}
     if aliases:
         pod["hostAliases"] = aliases
+    pod.update(_pod_options(spec, warnings))
+    template_meta: dict[str, Any] = {"labels": labels}
+    if options.pod_annotations(spec, CONTAINER):
+        template_meta["annotations"] = options.pod_annotations(spec, CONTAINER)
     objects.append(
         {
             "apiVersion": "apps/v1",
@@ -183,23 +205,18 @@ def build(spec: ContainerSpec, settings: Settings) -> tuple[list[dict[str, Any]]
                 "minReadySeconds": 0 if spec.ports or spec.health else 3,
                 "strategy": {"type": "Recreate"},
                 "selector": {"matchLabels": {WORKLOAD_LABEL: name}},
-                "template": {"metadata": {"labels": labels}, "spec": pod},
+                "template": {"metadata": template_meta, "spec": pod},
             },
         }
     )
-    if spec.ports:
+    if spec.ports or spec.expose:  # published ports are forwarded to it; exposed ones reached by its name
+        ports = [{**p, "targetPort": p["port"]} for p in options.service_ports(spec)]
         objects.append(
             {
                 "apiVersion": "v1",
                 "kind": "Service",
                 "metadata": meta,
-                "spec": {
-                    "selector": {WORKLOAD_LABEL: name},
-                    "ports": [
-                        {"name": f"p{p.container_port}", "port": p.container_port, "targetPort": p.container_port}
-                        for p in spec.ports
-                    ],
-                },
+                "spec": {"selector": {WORKLOAD_LABEL: name}, "ports": ports},
             }
         )
     for alias in spec.aliases:
@@ -213,6 +230,26 @@ def build(spec: ContainerSpec, settings: Settings) -> tuple[list[dict[str, Any]]
             continue
         objects.append(_alias_service(alias, spec, meta, name))
     return objects, warnings
+
+
+def _pod_options(spec: ContainerSpec, warnings: list[str]) -> dict[str, Any]:
+    """The pod-level fields of the spec's Compose options (see options.py); warnings appended."""
+    pod: dict[str, Any] = {}
+    grace = options.grace_seconds(spec)
+    if grace is not None:
+        pod["terminationGracePeriodSeconds"] = grace
+    if spec.init:  # the pod's pause process is PID 1: it reaps orphans, and signals reach the app
+        pod["shareProcessNamespace"] = True
+    sysctls = options.sysctls(spec)
+    if sysctls:
+        pod["securityContext"] = {"sysctls": sysctls}
+    dns, notes = options.dns(spec)
+    pod.update(dns)
+    warnings.extend(notes)
+    selector = options.node_selector(spec)
+    if selector:
+        pod["nodeSelector"] = selector
+    return pod
 
 
 def readiness_probe(health: HealthCommand) -> dict[str, Any]:
@@ -239,8 +276,8 @@ def _alias_service(alias: str, spec: ContainerSpec, meta: Mapping[str, Any], wor
         else {WORKLOAD_LABEL: workload}
     )
     service: dict[str, Any] = {"clusterIP": "None", "selector": selector}
-    if spec.ports:
-        service["ports"] = [{"name": f"p{p.container_port}", "port": p.container_port} for p in spec.ports]
+    if spec.ports or spec.expose:
+        service["ports"] = options.service_ports(spec)
     return {
         "apiVersion": "v1",
         "kind": "Service",

@@ -67,8 +67,40 @@ class KubernetesPlugin:
     """Containers as Kubernetes workloads in one namespace of the cluster kubectl points at."""
 
     runtime = "kubernetes"
+    # Compose's options, each declared only where every field of its group has a faithful pod
+    # counterpart (values without one are refused, by name: see options.py). Left undeclared,
+    # so `up` drops them with a warning:
+    # - resources: mem_limit, mem_reservation, cpus and shm_size would map (limits, requests,
+    #   a memory emptyDir at /dev/shm), but pids_limit (a node-wide kubelet setting) and
+    #   ulimits have no per-pod counterpart;
+    # - hostname: hostname would be the pod's hostname, but domainname (the UTS NIS domain)
+    #   is not the pod's subdomain (a DNS name under a headless Service);
+    # - restart: a Deployment restarts always (always, unless-stopped); no and on-failure[:N]
+    #   have no counterpart in one;
+    # - stop_signal: a pod is always stopped with the image's STOPSIGNAL (or SIGTERM) before 1.33;
+    # - devices: a pod reaches host devices only through device plugins or privileged mode.
     capabilities = frozenset(
-        {"pull", "follow_logs", "named_volumes", "user", "extra_hosts", "remove_volumes", "service_names", "health"}
+        {
+            "pull",
+            "follow_logs",
+            "named_volumes",
+            "user",
+            "extra_hosts",
+            "remove_volumes",
+            "service_names",
+            "health",
+            "expose",
+            "tmpfs",
+            "files",
+            "init",
+            "tty",
+            "stop_grace_period",
+            "dns",
+            "security",
+            "read_only",
+            "sysctls",
+            "platform",
+        }
     )
 
     def __init__(
