@@ -90,3 +90,57 @@ def test_run_is_the_one_way_to_start_a_runtime_cli_with_a_deadline_and_the_cores
     assert time.monotonic() - started < 10 and slow.value.tried[0][0] == "ctx" and slow.value.hint == "start it"
     with pytest.raises(RuntimeUnavailableError, match="oblako-no-such-tool is not on PATH"):
         run(["oblako-no-such-tool"], 5, runtime="x", hint="h")
+
+
+def test_stream_hands_output_on_as_written_feeds_stdin_and_returns_the_exit_status() -> None:
+    from oblako_backends.commands import stream
+
+    program = (
+        "import sys, time\n"
+        "sys.stdout.buffer.write(b'first\\n'); sys.stdout.flush(); time.sleep(0.5)\n"
+        "sys.stderr.buffer.write(sys.stdin.buffer.read().upper()); sys.exit(7)\n"
+    )
+    out: list[tuple[float, bytes]] = []
+    err: list[bytes] = []
+    started = time.monotonic()
+    code = stream(
+        [sys.executable, "-c", program],
+        30,
+        runtime="test",
+        hint="",
+        output=lambda chunk: out.append((time.monotonic() - started, chunk)),
+        errors=err.append,
+        input=b"x" * 200_000,  # more than a pipe holds
+    )
+    assert code == 7
+    assert [chunk for _, chunk in out] == [b"first\n"] and out[0][0] < 0.4  # before the program ended
+    assert b"".join(err) == b"X" * 200_000
+
+
+def test_stream_ends_the_process_group_at_its_deadline() -> None:
+    from oblako_backends.commands import stream
+    from oblako_backends.errors import RuntimeUnavailableError
+
+    started = time.monotonic()
+    with pytest.raises(RuntimeUnavailableError, match="did not finish within 0.5 s"):
+        stream([sys.executable, "-c", "import time; time.sleep(60)"], 0.5, runtime="test", hint="", output=print)
+    assert time.monotonic() - started < 10
+
+
+def test_stream_ends_the_process_when_the_caller_is_interrupted() -> None:
+    """Ctrl-C (here: the callback raising KeyboardInterrupt, as the signal would) ends the CLI."""
+    import os
+
+    from oblako_backends.commands import stream
+
+    pids: list[int] = []
+
+    def interrupted(chunk: bytes) -> None:
+        pids.append(int(chunk))
+        raise KeyboardInterrupt
+
+    program = "import os, sys, time; print(os.getpid(), flush=True); time.sleep(60)"
+    with pytest.raises(KeyboardInterrupt):
+        stream([sys.executable, "-c", program], None, runtime="test", hint="", output=interrupted)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pids[0], 0)

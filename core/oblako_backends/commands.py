@@ -4,7 +4,8 @@
 party's tool): a deadline, output captured as text, stdin closed unless given, and errors
 mapped to the core's. `answer` asks a CLI a question while locating a runtime (`podman info`,
 `colima status`), where a missing tool, a failure or an overrun is an answer too ("not this
-way"): it reports why instead of raising. `follow` streams a CLI's log lines.
+way"): it reports why instead of raising. `follow` streams a CLI's log lines; `stream` runs
+one to its end, handing its output on as it comes (`exec`).
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import selectors
 import shutil
 import signal
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -158,6 +161,110 @@ def follow(
     if check is not None:
         threading.Thread(target=watch, daemon=True, name="oblako-follow-watch").start()
     return LogStream(lines(), close)
+
+
+def stream(
+    argv: Sequence[str],
+    timeout: float | None,
+    *,
+    runtime: str,
+    hint: str,
+    output: Callable[[bytes], None],
+    errors: Callable[[bytes], None] | None = None,
+    input: bytes | None = None,
+    where: str = "",
+) -> int:
+    """Run a runtime's CLI `argv` to its end and return its exit status, handing its stdout to
+    `output` and its stderr to `errors` (default: `output`) in chunks as they are written, in
+    this thread. `input` is written to its stdin, which is then closed (None: no stdin).
+
+    It runs in a process group of its own, which ends with it: at `timeout` s (None: never;
+    then `RuntimeUnavailableError`), on Ctrl-C, or when a callback raises.
+    """
+    if not argv or isinstance(argv, str):
+        raise TypeError("argv must be a non-empty list of arguments, not a shell string")
+    program = shutil.which(argv[0])
+    place = where or argv[0]
+    if program is None:
+        raise RuntimeUnavailableError(runtime, [(place, f"{argv[0]} is not on PATH")], hint)
+    log.debug("%s", " ".join(argv))  # values that are secrets never ride in argv (stdin)
+    try:
+        process = subprocess.Popen(
+            [program, *argv[1:]],
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise RuntimeUnavailableError(runtime, [(place, f"{argv[0]} could not run: {exc}")], hint) from exc
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        _pump(process, input, output, errors or output, deadline)
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return process.wait(timeout=left)
+    except subprocess.TimeoutExpired:
+        said = f"`{' '.join(argv[:2])}` did not finish within {timeout:g} s"
+        raise RuntimeUnavailableError(runtime, [(place, said)], hint) from None
+    finally:
+        if process.poll() is None:
+            _end_group(process)
+        for pipe in (process.stdin, process.stdout, process.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+
+
+def _pump(
+    process: subprocess.Popen[bytes],
+    input: bytes | None,
+    output: Callable[[bytes], None],
+    errors: Callable[[bytes], None],
+    deadline: float | None,
+) -> None:
+    """Write `input`, read stdout and stderr until both end; TimeoutExpired at `deadline`."""
+    assert process.stdout is not None and process.stderr is not None
+    readers = {process.stdout.fileno(): output, process.stderr.fileno(): errors}
+    pending = memoryview(input or b"")
+    with selectors.DefaultSelector() as selector:
+        for fd in readers:
+            selector.register(fd, selectors.EVENT_READ)
+        if process.stdin is not None:
+            os.set_blocking(process.stdin.fileno(), False)
+            selector.register(process.stdin.fileno(), selectors.EVENT_WRITE)
+        while selector.get_map():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise subprocess.TimeoutExpired(process.args, 0)
+            for key, _ in selector.select(left):
+                if key.fd in readers:
+                    chunk = os.read(key.fd, 65536)
+                    if chunk:
+                        readers[key.fd](chunk)
+                    else:
+                        selector.unregister(key.fd)
+                    continue
+                assert process.stdin is not None
+                try:
+                    pending = pending[os.write(key.fd, pending[:65536]) :]
+                except BlockingIOError:
+                    continue
+                except BrokenPipeError:
+                    pending = pending[:0]  # it stopped reading: what it did not take is not needed
+                if not pending:
+                    selector.unregister(key.fd)
+                    process.stdin.close()
+
+
+def _end_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 def free_port(address: str = "127.0.0.1") -> int:

@@ -13,7 +13,7 @@ import re
 import socket
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +34,11 @@ from oblako_backends import (
     config as core_config,
     hookimpl,
 )
-from oblako_backends.commands import follow, free_port
+from oblako_backends.commands import follow, free_port, stream
 from oblako_backends.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 from oblako_backends.models import seconds_since
 
-from . import forward, manifests
+from . import execute, forward, manifests
 from .kubectl import INSTALL_HINT, Kubectl, error as kubectl_error, not_found
 
 CLAIM_RELEASE_SECONDS = 60.0  # a deleted pod's default grace (30 s), and as much again on a busy node
@@ -89,6 +89,7 @@ class KubernetesPlugin:
             "remove_volumes",
             "service_names",
             "health",
+            "exec",
             "expose",
             "tmpfs",
             "files",
@@ -362,6 +363,48 @@ class KubernetesPlugin:
             # not running yet, as this backend counts).
             health=Health.HEALTHY if available and "exec" in (containers[0].get("readinessProbe") or {}) else None,
         )
+
+    @hookimpl
+    def oblako_exec(
+        self,
+        name: str,
+        command: tuple[str, ...],
+        environment: Mapping[str, str],
+        working_dir: str | None,
+        user: str | None,
+        output: Callable[[bytes], None],
+        timeout: float | None,
+    ) -> int:
+        """`kubectl exec` in the workload's pod; environment and working_dir through its sh (see
+        execute.py). The command's exit status is kubectl's."""
+        if user is not None:
+            raise OblakoBackendError(
+                f"can't exec as user {user!r} in {name!r}: kubectl exec runs a command as the container's own "
+                "user (set `user` on the service to change that); leave user out on this backend"
+            )
+        deployment = self._deployment(name)
+        if deployment is None:
+            raise OblakoBackendError(f"no workload named {name!r} in namespace {self.settings.namespace}")
+        if (deployment.get("status") or {}).get("availableReplicas", 0) < 1:
+            raise OblakoBackendError(f"{name!r} is not running: its pod is not available, so nothing can run in it")
+        argv, stdin = execute.command(command, environment, working_dir)
+        target = f"deployment/{manifests.k8s_name(name)}"
+        stderr = execute.Stderr(output)
+        interactive = ["-i"] if stdin is not None else []  # the payload on stdin, then its end
+        code = stream(
+            self.kubectl.argv("exec", *interactive, target, "-c", manifests.CONTAINER, "--", *argv, bounded=False),
+            timeout,
+            runtime=self.runtime,
+            hint=INSTALL_HINT,
+            where=self.kubectl.where,
+            output=output,
+            errors=stderr.write,
+            input=stdin,
+        )
+        failed = stderr.finish(code)
+        if failed is not None:
+            raise kubectl_error(self.kubectl.where, ("exec", target), failed)
+        return code
 
     @hookimpl
     def oblako_inspect(self, name: str) -> ContainerInfo | None:
