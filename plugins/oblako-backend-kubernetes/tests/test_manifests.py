@@ -790,3 +790,25 @@ def test_the_plugin_declares_exactly_the_option_groups_it_honours() -> None:
     groups = set(FIELD_CAPABILITY.values())
     declared = groups & KubernetesPlugin.capabilities
     assert groups - declared == {"resources", "hostname", "restart", "stop_signal", "devices"}
+
+
+def pod_status(workload: str, created: str, **statuses: object) -> dict:  # type: ignore[type-arg]
+    return {
+        "metadata": {"labels": {manifests.WORKLOAD_LABEL: workload}, "creationTimestamp": created},
+        "status": {"containerStatuses": [{"name": "main", **statuses}]},
+    }
+
+
+def test_the_exit_code_is_the_newest_pods_last_ending() -> None:
+    ended = {"terminated": {"exitCode": 3, "reason": "Error"}}
+    pods = [
+        pod_status("web", "2026-01-01T00:00:00Z", state=ended),
+        pod_status("web", "2026-01-01T00:01:00Z", state={"waiting": {}}, lastState={"terminated": {"exitCode": 0}}),
+        pod_status("other", "2026-01-01T00:02:00Z", state={"terminated": {"exitCode": 9}}),
+    ]
+    assert manifests.exit_code("web", pods) == 0  # restarting after it completed
+    assert manifests.exit_code("web", pods[:1]) == 3
+    assert manifests.exit_code("web", [pod_status("web", "2026-01-01T00:00:00Z", state={"running": {}})]) is None
+    assert manifests.exit_code("nothing", pods) is None
+    replaced = [*pods[:1], pod_status("web", "2026-01-01T00:03:00Z", state={"running": {}})]
+    assert manifests.exit_code("web", replaced) is None  # a new pod starts: the old one's ending is history

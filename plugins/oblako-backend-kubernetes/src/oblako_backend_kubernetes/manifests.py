@@ -516,3 +516,18 @@ def labels_of(deployment: Mapping[str, Any]) -> dict[str, str]:
         except (ValueError, AttributeError):
             pass
     return {k: v for k, v in (meta.get("labels") or {}).items() if k != WORKLOAD_LABEL}
+
+
+def exit_code(workload: str, pods: list[dict[str, Any]]) -> int | None:
+    """How the main container of `workload`'s newest pod last ended (its exit code), if it has:
+    it is ended now, or it ended before the restart now under way; None while it never has."""
+    mine = [p for p in pods if ((p.get("metadata") or {}).get("labels") or {}).get(WORKLOAD_LABEL) == workload]
+    mine.sort(key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp", "")))
+    for status in ((mine[-1].get("status") or {}).get("containerStatuses") or []) if mine else []:
+        if status.get("name") != CONTAINER:
+            continue
+        for key in ("state", "lastState"):
+            ended = (status.get(key) or {}).get("terminated") or {}
+            if isinstance(ended.get("exitCode"), int):
+                return int(ended["exitCode"])
+    return None

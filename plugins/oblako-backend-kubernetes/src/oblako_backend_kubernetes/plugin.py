@@ -320,6 +320,12 @@ class KubernetesPlugin:
                 return
             pods = self.kubectl.json("get", "pods", f"--selector={manifests.WORKLOAD_LABEL}={name}")
             for pod in pods.get("items", []):
+                refused = pod.get("status") or {}
+                if refused.get("phase") == "Failed" and refused.get("reason"):  # e.g. a node's admission
+                    raise OblakoBackendError(
+                        f"{spec.name!r} cannot run in the cluster: its pod was refused "
+                        f"({refused['reason']}: {refused.get('message', '')})"
+                    )
                 for status in (pod.get("status") or {}).get("containerStatuses") or []:
                     waiting = (status.get("state") or {}).get("waiting") or {}
                     reason = waiting.get("reason", "")
@@ -340,7 +346,12 @@ class KubernetesPlugin:
                 )
             time.sleep(0.5)
 
-    def _info(self, deployment: dict[str, Any]) -> ContainerInfo:
+    def _pods(self, selector: str) -> list[dict[str, Any]]:
+        found = self.kubectl.json("get", "pods", f"--selector={selector}")
+        return list(found.get("items", []))
+
+    def _info(self, deployment: dict[str, Any], pods: list[dict[str, Any]] | None = None) -> ContainerInfo:
+        """What `deployment` is; `pods` (any workload's) tell how a stopped one's container ended."""
         meta = deployment.get("metadata") or {}
         name = (meta.get("annotations") or {}).get(manifests.NAME_ANNOTATION) or meta.get("name", "")
         available = (deployment.get("status") or {}).get("availableReplicas", 0) >= 1
@@ -362,6 +373,7 @@ class KubernetesPlugin:
             # Its own check is the readiness probe: available means it passes (until then it is
             # not running yet, as this backend counts).
             health=Health.HEALTHY if available and "exec" in (containers[0].get("readinessProbe") or {}) else None,
+            exit_code=None if available else manifests.exit_code(meta.get("name", ""), pods or []),
         )
 
     @hookimpl
@@ -409,7 +421,11 @@ class KubernetesPlugin:
     @hookimpl
     def oblako_inspect(self, name: str) -> ContainerInfo | None:
         deployment = self._deployment(name)
-        return None if deployment is None else self._info(deployment)
+        if deployment is None:
+            return None
+        stopped = (deployment.get("status") or {}).get("availableReplicas", 0) < 1
+        workload = (deployment.get("metadata") or {}).get("name", "")
+        return self._info(deployment, self._pods(f"{manifests.WORKLOAD_LABEL}={workload}") if stopped else None)
 
     # -- named volumes: PersistentVolumeClaims ------------------------------------------------
 
@@ -450,7 +466,10 @@ class KubernetesPlugin:
     @hookimpl
     def oblako_list(self) -> list[ContainerInfo]:
         found = self.kubectl.json("get", "deployments", f"--selector={MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")
-        return [self._info(d) for d in found.get("items", [])]
+        deployments = found.get("items", [])
+        stopped = any((d.get("status") or {}).get("availableReplicas", 0) < 1 for d in deployments)
+        pods = self._pods(f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}") if stopped else []  # one query for all
+        return [self._info(d, pods) for d in deployments]
 
     @hookimpl
     def oblako_logs(self, name: str, tail: int) -> str:
