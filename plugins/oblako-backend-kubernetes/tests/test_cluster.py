@@ -507,3 +507,109 @@ def test_twelve_runs_from_separate_backends_converge_on_one_new_namespace_and_on
         for name in names:
             backends[0].remove(name)
         kubectl(backends[0], "delete", f"pvc/{manifests.claim_name(volume)}", "--ignore-not-found", "--wait=false")
+
+
+# The main process says what it was given (caps, no_new_privs, a terminal), keeps its pid where
+# exec finds it, and, once told (/scratch/done, which survives its restarts), exits with 5.
+OPTIONS_MAIN = (
+    "[ -e /scratch/done ] && exit 5; grep -E '^(CapEff|NoNewPrivs):' /proc/self/status; "
+    "[ -t 1 ] && echo stdout-is-a-terminal; echo $$ > /scratch/pid; "
+    "trap 'exit 5' TERM; sleep 600 & wait"
+)
+
+
+def test_compose_options_take_effect_in_the_pod_as_seen_from_inside(k8s: Backend) -> None:
+    """One workload with most of Compose's options; each effect checked from inside it (exec)."""
+    from oblako_backends import STOPPED, ContainerSpec
+    from oblako_backends.options import FileSpec
+
+    name = f"opts-{uuid.uuid4().hex[:6]}"
+    node = json.loads(kubectl(k8s, "get", "nodes", "-o", "json"))["items"][0]["metadata"]["labels"]
+    spec = ContainerSpec(
+        name=name,
+        image=IMAGE,
+        command=["sh", "-c", OPTIONS_MAIN],
+        stop_grace_period=7.5,
+        tmpfs={"/scratch": "size=8m"},
+        files=[FileSpec("/run/secrets/token", b"s3cret-value\n", 0o400), FileSpec("/etc/app.conf", b"a=1\n")],
+        cap_drop=["ALL"],
+        cap_add=["NET_BIND_SERVICE"],
+        security_opt=["no-new-privileges", "apparmor=unconfined"],  # unconfined: also where no AppArmor is
+        read_only=True,
+        dns=["10.254.254.53"],
+        dns_search=["corp.example"],
+        stdin_open=True,
+        tty=True,
+        init=True,
+        sysctls={"net.ipv4.ip_local_port_range": "20000 30000"},
+        expose=["9090"],
+        platform=f"{node['kubernetes.io/os']}/{node['kubernetes.io/arch']}",
+    )
+    with pytest.warns(UserWarning, match="dnsPolicy None"):
+        k8s.run(spec)
+
+    def inside(*command: str) -> tuple[int, str]:
+        out: list[bytes] = []
+        code = k8s.exec(name, command, output=out.append, timeout=60)
+        return code, b"".join(out).decode()
+
+    wait_for(lambda: "NoNewPrivs" in k8s.logs(name), "the main process's first lines")
+    said = k8s.logs(name)
+    assert "CapEff:\t0000000000000400" in said  # cap_drop ALL, cap_add NET_BIND_SERVICE (bit 10)
+    assert "NoNewPrivs:\t1" in said and "stdout-is-a-terminal" in said  # no-new-privileges, tty
+    assert inside("sh", "-c", "grep CapEff /proc/self/status") == (0, "CapEff:\t0000000000000400\n")
+    # read_only: the root refuses a write; the tmpfs takes it
+    assert inside("touch", "/probe")[0] != 0
+    assert inside("touch", "/scratch/probe") == (0, "")
+    assert any(line.split()[1:3] == ["/scratch", "tmpfs"] for line in inside("cat", "/proc/mounts")[1].splitlines())
+    # files: content and mode, read-only
+    assert inside("cat", "/run/secrets/token") == (0, "s3cret-value\n")
+    assert inside("stat", "-L", "-c", "%a", "/run/secrets/token", "/etc/app.conf") == (0, "400\n444\n")
+    assert inside("sh", "-c", "echo x > /etc/app.conf")[0] != 0
+    # dns, sysctls, init
+    resolv = inside("cat", "/etc/resolv.conf")[1].splitlines()
+    assert "nameserver 10.254.254.53" in resolv and "search corp.example" in resolv
+    assert inside("cat", "/proc/sys/net/ipv4/ip_local_port_range")[1].split() == ["20000", "30000"]
+    assert inside("cat", "/proc/1/cmdline")[1].startswith("/pause")  # the pod's init reaps orphans
+    # stop_grace_period, expose, platform: in the objects the cluster holds
+    workload = manifests.k8s_name(name)
+    deployment = json.loads(kubectl(k8s, "get", f"deployment/{workload}", "-o", "json"))
+    assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 8
+    service = json.loads(kubectl(k8s, "get", f"service/{workload}", "-o", "json"))
+    assert [p["port"] for p in service["spec"]["ports"]] == [9090]
+    endpoints = json.loads(kubectl(k8s, "get", "endpoints", workload, "-o", "json"))
+    assert [p["port"] for s in endpoints["subsets"] for p in s["ports"]] == [9090]  # what the name reaches
+    # the main process ends with 5: a stopped workload tells how
+    assert inside("sh", "-c", "touch /scratch/done; kill $(cat /scratch/pid)") == (0, "")
+
+    def stopped_with() -> int | None:
+        info = k8s.inspect(name)
+        return info.exit_code if info is not None and info.state == STOPPED else None
+
+    wait_for(lambda: stopped_with() == 5, "the workload to stop, telling its exit code")
+    k8s.remove(name)
+    left = kubectl(k8s, "get", "secrets", "-l", f"{manifests.WORKLOAD_LABEL}={workload}", "-o", "name")
+    assert left.strip() == ""  # the files' Secret goes with the workload
+
+
+def test_exec_passes_output_exit_code_environment_and_working_dir_and_keeps_its_deadline(k8s: Backend) -> None:
+    from oblako_backends import RuntimeUnavailableError
+
+    name = f"exec-{uuid.uuid4().hex[:6]}"
+    k8s.run(name=name, image=IMAGE, command=["sh", "-c", contract.FOREVER], working_dir="/tmp")
+    out: list[bytes] = []
+    code = k8s.exec(name, ["sh", "-c", "echo out; echo err >&2; exit 3"], output=out.append)
+    assert code == 3 and sorted(b"".join(out).splitlines()) == [b"err", b"out"]  # kubectl's own line left out
+    out.clear()
+    secret = 'it\'s a "secret" $(id)\nline two'
+    command = ["sh", "-c", 'printf "%s|" "$TOKEN" "$(pwd)" "$1"', "sh", "$(touch /tmp/pwned)"]
+    assert k8s.exec(name, command, environment={"TOKEN": secret}, working_dir="/etc", output=out.append) == 0
+    assert b"".join(out).decode() == f"{secret}|/etc|$(touch /tmp/pwned)|"
+    assert k8s.exec(name, ["test", "-e", "/tmp/pwned"]) == 1  # the argv was never read by a shell
+    assert k8s.exec(name, ["pwd"], working_dir="/nonexistent") == 126
+    with pytest.raises(OblakoBackendError, match="container's own user"):
+        k8s.exec(name, ["id"], user="1000")
+    started = time.monotonic()
+    with pytest.raises(RuntimeUnavailableError, match="did not finish within 2 s"):
+        k8s.exec(name, ["sleep", "60"], timeout=2)
+    assert time.monotonic() - started < 15

@@ -53,6 +53,16 @@ def test_command_becomes_args_split_as_a_shell_would() -> None:
     assert "command" not in container(spec)  # the image's ENTRYPOINT stays, as with Docker
 
 
+def test_dollars_reach_the_container_as_given_not_expanded_by_kubernetes() -> None:
+    spec = ContainerSpec(
+        name="web", image="busybox:1", entrypoint=["sh", "-c"], command=["echo $$ $(HOME) $HOME"],
+        environment={"A": "p$(B)$$"},
+    )  # fmt: skip
+    main = container(spec)
+    assert main["args"] == ["echo $$$$ $$(HOME) $$HOME"] and main["command"] == ["sh", "-c"]
+    assert main["env"] == [{"name": "A", "value": "p$$(B)$$$$"}]  # $$ is $ to Kubernetes
+
+
 @pytest.mark.parametrize(("user", "uid"), [("1000", 1000), ("1000:1000", 1000), ("root", 0), ("0", 0)])
 def test_user_becomes_run_as_user(user: str, uid: int) -> None:
     spec = ContainerSpec(name="web", image="busybox:1", user=user)
@@ -639,6 +649,7 @@ def test_files_are_one_secret_of_the_workload_each_mounted_alone_with_its_mode()
     secret = built["Secret"]
     assert secret["metadata"]["labels"][manifests.WORKLOAD_LABEL] == "web"  # stop deletes it with the workload
     assert secret["metadata"]["labels"]["oblako.managed-by"] == "oblako-backends"
+    assert secret["metadata"]["annotations"] == {manifests.NAME_ANNOTATION: "web"}
     assert decoded(secret) == {"f0": b"a=1\n", "f1": b"hunter2\n"}  # sorted by target
     spec_pod = built["Deployment"]["spec"]["template"]["spec"]
     assert spec_pod["volumes"] == [

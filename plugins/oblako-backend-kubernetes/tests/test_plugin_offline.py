@@ -183,3 +183,12 @@ def test_a_name_made_at_once_costs_one_create_and_no_look(fake: Backend, monkeyp
     monkeypatch.setattr(plugin, "_create", lambda objects, what: [])
     plugin._create_names([{"metadata": {"name": "api"}, "spec": {"selector": {"app": "api"}}}])
     assert asked == []
+
+
+def test_files_go_to_the_cluster_as_a_secret_before_the_deployment(fake: Backend, calls: Path) -> None:
+    from oblako_backends.options import FileSpec
+
+    with pytest.raises(OblakoBackendError, match="did not become available"):  # the stand-in never starts pods
+        fake.run(name="web", image="busybox:1", files=[FileSpec("/run/secrets/token", b"s3cret")])
+    assert created(calls) == ["Namespace", "Secret", "Deployment"]
+    assert not any("s3cret" in " ".join(argv) for argv in recorded(calls))

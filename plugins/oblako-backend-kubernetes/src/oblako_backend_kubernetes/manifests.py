@@ -64,6 +64,12 @@ def quantity(value: str, source: str = "OBLAKO_K8S_VOLUME_SIZE") -> str:
     return value
 
 
+def literal(text: str) -> str:
+    """`text` as Kubernetes passes it on unchanged: it expands $(VAR) in a container's command,
+    args and env values, and reads $$ as $, where Docker passes every byte as given."""
+    return text.replace("$", "$$")
+
+
 def run_as_user(user: str | None) -> int | None:
     """Docker's `user` as runAsUser: a uid (the part before ':'), or root. Names cannot map."""
     if user is None:
@@ -151,6 +157,7 @@ def build(spec: ContainerSpec, settings: Settings) -> tuple[list[dict[str, Any]]
     secrets = options.files(spec, settings.namespace, name, owner, WORKLOAD_LABEL)
     if secrets is not None:
         secret, secret_volume, secret_mounts = secrets
+        secret["metadata"]["annotations"] = {NAME_ANNOTATION: spec.name}
         objects.append(secret)
         volumes.append(secret_volume)
         mounts += secret_mounts
@@ -158,14 +165,14 @@ def build(spec: ContainerSpec, settings: Settings) -> tuple[list[dict[str, Any]]
         "name": CONTAINER,
         "image": spec.image,
         "imagePullPolicy": "IfNotPresent",
-        "env": [{"name": k, "value": v} for k, v in spec.environment.items()],
+        "env": [{"name": k, "value": literal(v)} for k, v in spec.environment.items()],
         "ports": [{"containerPort": p.container_port, "protocol": "TCP"} for p in spec.ports],
         "volumeMounts": mounts,
     }
     if spec.command:
-        container["args"] = list(spec.command)  # Docker's command replaces CMD, not ENTRYPOINT
+        container["args"] = [literal(a) for a in spec.command]  # Docker's command replaces CMD, not ENTRYPOINT
     if spec.entrypoint:
-        container["command"] = list(spec.entrypoint)  # Kubernetes' command is the ENTRYPOINT
+        container["command"] = [literal(a) for a in spec.entrypoint]  # Kubernetes' command is the ENTRYPOINT
     if spec.working_dir:
         container["workingDir"] = spec.working_dir
     if spec.stdin_open:
