@@ -613,3 +613,59 @@ def test_exec_passes_output_exit_code_environment_and_working_dir_and_keeps_its_
     with pytest.raises(RuntimeUnavailableError, match="did not finish within 2 s"):
         k8s.exec(name, ["sleep", "60"], timeout=2)
     assert time.monotonic() - started < 15
+
+
+def test_a_sysctl_the_node_refuses_ends_the_start_with_the_nodes_reason(k8s: Backend) -> None:
+    """tcp_keepalive_time is safe from Kubernetes 1.29 on; this cluster's kubelet (1.20) refuses it."""
+    name = f"sysctl-{uuid.uuid4().hex[:6]}"
+    started = time.monotonic()
+    with pytest.raises(OblakoBackendError, match="its pod was refused .SysctlForbidden"):
+        k8s.run(name=name, image=IMAGE, command=["sleep", "600"], sysctls={"net.ipv4.tcp_keepalive_time": "600"})
+    assert time.monotonic() - started < k8s.plugin.kubectl.timeout
+    assert k8s.status(name) == ABSENT
+
+
+COMPOSE_OPTIONS = """
+services:
+  web:
+    image: {image}
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"]
+    cap_drop: [ALL]
+    read_only: true
+    stop_grace_period: 5s
+    expose: ["9000"]
+    hostname: web-host
+    restart: on-failure
+"""
+
+
+def test_compose_options_reach_the_pod_and_those_without_a_counterpart_are_said_and_left_out(
+    k8s: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from oblako_backends.cli import main as cli
+
+    monkeypatch.setenv("OBLAKO_K8S_NAMESPACE", k8s.plugin.settings.namespace)
+    monkeypatch.setenv("OBLAKO_K8S_STATE_DIR", str(k8s.plugin.state_dir))
+    project = f"opts{uuid.uuid4().hex[:6]}"
+    path = tmp_path / "compose.yaml"
+    path.write_text(COMPOSE_OPTIONS.format(image=IMAGE))
+    try:
+        assert cli(["up", "--backend", "kubernetes", "-f", str(path), "-p", project]) == 0
+        err = capsys.readouterr().err
+        assert "web: hostname: kubernetes cannot apply it (capability 'hostname')" in err
+        assert "web: restart: kubernetes cannot apply it (capability 'restart')" in err
+        name = f"{project}-web-1"
+        out: list[bytes] = []
+        assert k8s.exec(name, ["grep", "CapEff", "/proc/self/status"], output=out.append) == 0
+        assert b"".join(out) == b"CapEff:\t0000000000000000\n"
+        assert k8s.exec(name, ["touch", "/probe"]) != 0
+        out.clear()
+        assert k8s.exec(name, ["hostname"], output=out.append) == 0
+        assert b"".join(out).strip() != b"web-host"  # left out, as up said
+        workload = manifests.k8s_name(name)
+        deployment = json.loads(kubectl(k8s, "get", f"deployment/{workload}", "-o", "json"))
+        assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 5
+        service = json.loads(kubectl(k8s, "get", f"service/{workload}", "-o", "json"))
+        assert [p["port"] for p in service["spec"]["ports"]] == [9000]
+    finally:
+        assert cli(["down", "--backend", "kubernetes", "-f", str(path), "-p", project]) == 0
