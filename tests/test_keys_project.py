@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import runtimes
-from oblako_backends import Health, get_backend
+from oblako_backends import ConfigurationError, Health, get_backend
 from oblako_backends.backend import Backend
 from oblako_backends.models import RUNNING
 from oblako_backends.project import load
@@ -77,6 +77,12 @@ def test_each_key_of_the_keys_project_takes_effect_or_is_named_before_anything_s
     project = load(str(tmp_path / "keys" / "compose.yaml"), f"keys{uuid.uuid4().hex[:6]}")
     can = backend.capabilities
     assert "exec" in can, f"{backend.name}: every backend here runs commands in its containers"
+    one_off = "exit_code" in can  # it can tell the migration exited 0 (service_completed_successfully)
+    if not one_off:
+        with pytest.raises(ConfigurationError, match=r"migrate: condition 'service_completed_successfully' needs"):
+            up(project, backend)
+        assert [i.name for i in backend.list() if i.project == project.name] == []  # refused before anything
+        project = project.only(["db"])  # the rest still runs, and its keys are checked
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
         up(project, backend)
@@ -114,21 +120,22 @@ def test_each_key_of_the_keys_project_takes_effect_or_is_named_before_anything_s
             limits = run_in(backend, db, "sh", "-c", CGROUP_LIMITS)[1]
             assert limits.split() == [str(64 * 1024**2), "64"]
 
-        # The app started only after the migration exited 0, which read the secret.
-        assert "migrated" in backend.logs(migrate)
-        done = backend.inspect(migrate)
-        assert done is not None and done.state != RUNNING and done.exit_code == 0
-        assert "app-up" in backend.logs(app)
-        if applied("app", "files", "files"):
-            assert run_in(backend, app, "cat", "/etc/app/app.conf") == (0, "greeting=hello\n")
-            assert run_in(backend, app, "stat", "-c", "%a", "/etc/app/app.conf") == (0, "444\n")
-        if applied("app", "init", "init"):
-            assert run_in(backend, app, "cat", "/proc/1/comm")[1].strip() not in ("", "sh")
-        assert run_in(backend, app, "id", "-u") == (0, "1234\n")
-        if applied("app", "ulimits", "resources"):
-            limits = process_limits(backend, app)
-            assert (limits["Max open files"], limits["Max processes"]) == ((512, 1024), (256, 256))
-        applied("app", "stop_signal", "stop_signal")  # its effect: the contract suite's stop test
+        if one_off:
+            # The app started only after the migration exited 0, which read the secret.
+            assert "migrated" in backend.logs(migrate)
+            done = backend.inspect(migrate)
+            assert done is not None and done.state != RUNNING and done.exit_code == 0
+            assert "app-up" in backend.logs(app)
+            if applied("app", "files", "files"):
+                assert run_in(backend, app, "cat", "/etc/app/app.conf") == (0, "greeting=hello\n")
+                assert run_in(backend, app, "stat", "-c", "%a", "/etc/app/app.conf") == (0, "444\n")
+            if applied("app", "init", "init"):
+                assert run_in(backend, app, "cat", "/proc/1/comm")[1].strip() not in ("", "sh")
+            assert run_in(backend, app, "id", "-u") == (0, "1234\n")
+            if applied("app", "ulimits", "resources"):
+                limits = process_limits(backend, app)
+                assert (limits["Max open files"], limits["Max processes"]) == ((512, 1024), (256, 256))
+            applied("app", "stop_signal", "stop_signal")  # its effect: the contract suite's stop test
     finally:
         assert down(project, backend) == {}
         remove_volumes(project, backend)

@@ -153,3 +153,12 @@ def test_up_with_service_names_starts_them_and_what_they_depend_on_only(
     assert [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]] == ["db", "migrate"]
     assert cli(["up", "--backend", "memory", "-f", str(tmp_path / "compose.yaml"), "-p", "shop", "nope"]) == 2
     assert "no service 'nope'" in capsys.readouterr().err
+
+
+def test_a_backend_that_cannot_tell_an_exit_code_is_refused_a_one_off_before_anything_starts(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(ONE_OFF)
+    project, backend = load(tmp_path / "compose.yaml", "shop"), get_backend("memory")
+    backend.plugin.capabilities = backend.capabilities - {"exit_code"}  # as apple's CLI: it prints none
+    with pytest.raises(ConfigurationError, match="capability 'exit_code'"):
+        up(project, backend)
+    assert backend.list() == []

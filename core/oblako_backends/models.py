@@ -64,6 +64,7 @@ CAPABILITIES: Mapping[str, str] = MappingProxyType(
         "service_names": "a project's containers reach each other by service name (ContainerSpec.aliases)",
         "health": "runs ContainerSpec.health inside the container and reports ContainerInfo.health",
         "exec": "runs a command in a running container (Backend.exec) and passes its exit code through",
+        "exit_code": "reports how a container that ended exited (ContainerInfo.exit_code), as a one-off needs",
         # Compose's options: each names the ContainerSpec fields it applies (options.FIELD_CAPABILITY).
         "expose": "expose: ports other containers reach without publishing them",
         "tmpfs": "tmpfs: memory-backed mounts",

@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import config
 from ..backend import Backend
-from ..errors import NotOwnedError, OblakoBackendError, ServiceNotReadyError
+from ..errors import ConfigurationError, NotOwnedError, OblakoBackendError, ServiceNotReadyError
 from ..models import RUNNING, ContainerInfo, NetworkCapacity
 from ..service import HealthCheck, Service, default_check
 from ..spec import ContainerSpec
@@ -165,6 +165,15 @@ def up(
         log.debug("%s: %s", service, line)
         shown(service, line)
 
+    waits = [(d.name, name) for d in project.services for name in d.completed]
+    if waits and "exit_code" not in backend.capabilities:
+        service, dependency = waits[0]
+        raise ConfigurationError(
+            f"{project.path}: services.{service}: depends_on: {dependency}: condition "
+            f"'service_completed_successfully' needs to know how {dependency} exited, which the {backend.name} "
+            "backend cannot tell (capability 'exit_code'); nothing was started. Use service_started, or "
+            "run that service on its own first"
+        )
     project, changes = adapt(project, backend.capabilities, backend.name)
     for line in changes:
         warnings.warn(line, stacklevel=2)

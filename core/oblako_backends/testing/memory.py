@@ -33,7 +33,7 @@ class _Container:
 class MemoryPlugin:
     """Reference backend. `pullable`: images a pull can find (None: any image)."""
 
-    capabilities = frozenset({"pull", "build", "follow_logs", "remove_volumes"})  # it runs no process
+    capabilities = frozenset({"pull", "build", "follow_logs", "remove_volumes", "exit_code"})  # it runs no process
 
     def __init__(self, pullable: Iterable[str] | None = None):
         self._pullable = None if pullable is None else set(pullable)
