@@ -742,8 +742,10 @@ class OptionsContract:
         self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
     ) -> None:
         name = oblako_name("sysctl")
-        started(oblako_backend, name, oblako_test_image, sysctls={"net.ipv4.ip_unprivileged_port_start": "80"})
-        assert run_in(oblako_backend, name, "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start") == (0, "80\n")
+        # Namespaced, and safe for Kubernetes since its first sysctl support (newer safe ones,
+        # such as net.ipv4.ip_unprivileged_port_start, an older kubelet refuses).
+        started(oblako_backend, name, oblako_test_image, sysctls={"kernel.shm_rmid_forced": "1"})
+        assert run_in(oblako_backend, name, "cat", "/proc/sys/kernel/shm_rmid_forced") == (0, "1\n")
         oblako_backend.remove(name)
 
     @pytest.mark.oblako_capability("exec")
