@@ -162,3 +162,26 @@ def test_a_backend_that_cannot_tell_an_exit_code_is_refused_a_one_off_before_any
     with pytest.raises(ConfigurationError, match="capability 'exit_code'"):
         up(project, backend)
     assert backend.list() == []
+
+
+def test_restart_starts_the_named_services_again_and_leaves_what_they_depend_on_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from oblako_backends.cli import main as cli
+    from oblako_backends.project.run import restart
+
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  db:\n    image: x:1\n  web:\n    image: x:1\n    depends_on: [db]\n"
+    )
+    project, backend = load(tmp_path / "compose.yaml", "shop"), get_backend("memory")
+    up(project, backend)
+    for name in ("shop-db-1", "shop-web-1"):
+        backend.plugin.emit(name, "before the restart")
+    outcomes = restart(project, backend, ["web"])
+    assert [o.container for o in outcomes] == ["shop-web-1"]
+    assert "before the restart" not in backend.logs("shop-web-1")  # a new container
+    assert "before the restart" in backend.logs("shop-db-1")  # untouched
+    with pytest.raises(ConfigurationError, match="no service 'nope'"):
+        restart(project, backend, ["nope"])
+    assert cli(["restart", "--backend", "memory", "-f", str(tmp_path / "compose.yaml"), "-p", "shop", "nope"]) == 2
+    assert "no service 'nope'" in capsys.readouterr().err

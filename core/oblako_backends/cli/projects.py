@@ -1,4 +1,4 @@
-"""Commands on a project (a services file): up, down, config, pull, build."""
+"""Commands on a project (a services file): up, down, config, restart, pull, build."""
 
 from __future__ import annotations
 
@@ -201,4 +201,24 @@ def cmd_build(args: argparse.Namespace) -> int:
         context = str(definition.build)
         backend.build_image(definition.spec.image, context, lambda line: show(line, key), definition.dockerfile)  # noqa: B023
         print(f"{definition.name}: {definition.spec.image}")
+    return 0
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    """`docker compose restart [SERVICE...]`: stopped and started again, each waited for."""
+    from ..project import load
+    from ..project.run import ProjectError, restart
+
+    backend = plugins.get_backend(args.backend)
+    chosen = _services_given(args)
+    project = load(services_files(args), args.project, args.profile, args.env_file)
+    if not runtime_answers(backend):
+        return 1
+    try:
+        outcomes = restart(project, backend, chosen)
+    except ProjectError as exc:
+        print(f"oblako-backends: {exc}", file=sys.stderr)
+        return 1
+    for outcome in outcomes:
+        print(f"{outcome.name}: {outcome.container} restarted")
     return 0

@@ -569,6 +569,36 @@ def down(project: Project, backend: Backend, jobs: int | None = None) -> dict[st
     return errors
 
 
+def restart(project: Project, backend: Backend, names: list[str], jobs: int | None = None) -> list[ServiceOutcome]:
+    """`docker compose restart [SERVICE...]`: stop the named services' containers (all when
+    none is named), dependents first, then start them again and wait until ready, as `up`
+    does. What they depend on is left running; the network and volumes stay."""
+    if names:
+        project.only(names)  # an unknown name is refused, naming the services there are
+    picked = {d.name for d in project.services if not names or d.name in names}
+    subset = dataclasses.replace(
+        project,
+        services=tuple(
+            dataclasses.replace(
+                d,
+                depends_on=tuple(n for n in d.depends_on if n in picked),
+                completed=tuple(n for n in d.completed if n in picked),
+            )
+            for d in project.services
+            if d.name in picked
+        ),
+    )
+    adapted, _ = adapt(subset, backend.capabilities, backend.name)
+    for wave in reversed(adapted.waves()):
+        services = [svc for d in wave for svc in replicas(d, backend)]
+        with ThreadPoolExecutor(max_workers=max(1, min(jobs or config.jobs(), len(services)))) as pool:
+            failed = {svc.container_name: e for svc, e in zip(services, pool.map(_stop, services), strict=True) if e}
+        if failed:
+            name, error = next(iter(failed.items()))
+            raise OblakoBackendError(f"can't restart {name}: {error}")
+    return up(subset, backend, jobs=jobs)
+
+
 def _named(definition: ServiceDef, container: str, backend: Backend) -> Service:
     """A Service for a container of `definition` that is not one of its replicas (see `superseded`)."""
     return service(definition, backend, dataclasses.replace(definition.spec, name=container))

@@ -365,5 +365,10 @@ def test_exec_and_port_reach_a_project_s_service_and_a_container_by_name(
         assert capfdbinary.readouterr().out.decode().strip().endswith(f":{port}")
         assert cli(["port", f"{project}-web-1", "9999"]) == 1
         assert b"port 9999/tcp is not published" in capfdbinary.readouterr().err
+        assert cli(["exec", f"{project}-web-1", "touch", "/tmp/before-restart"]) == 0
+        assert cli(["restart", "-f", str(path), "-p", project, "web"]) == 0
+        assert capfdbinary.readouterr().out == f"web: {project}-web-1 restarted\n".encode()
+        assert runtimes.http_get("127.0.0.1", port)[0] in (200, 404)  # serving again, on its port
+        assert cli(["exec", f"{project}-web-1", "test", "-e", "/tmp/before-restart"]) == 1  # a new container
     finally:
         assert cli(["down", "-f", str(path), "-p", project]) == 0
