@@ -185,3 +185,26 @@ def test_restart_starts_the_named_services_again_and_leaves_what_they_depend_on_
         restart(project, backend, ["nope"])
     assert cli(["restart", "--backend", "memory", "-f", str(tmp_path / "compose.yaml"), "-p", "shop", "nope"]) == 2
     assert "no service 'nope'" in capsys.readouterr().err
+
+
+def test_down_names_orphans_and_removes_them_only_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from oblako_backends import plugins
+    from oblako_backends.cli import main as cli
+
+    backend = get_backend("memory")
+    monkeypatch.setattr(plugins, "get_backend", lambda name=None, **kw: backend)  # one backend for every command
+    path = tmp_path / "compose.yaml"
+    path.write_text(
+        "services:\n  web:\n    image: x:1\n  old:\n    image: x:1\n  tool:\n    image: x:1\n    profiles: [debug]\n"
+    )
+    assert cli(["up", "-f", str(path), "-p", "shop", "--profile", "debug"]) == 0
+    path.write_text("services:\n  web:\n    image: x:1\n  tool:\n    image: x:1\n    profiles: [debug]\n")  # old went
+    capsys.readouterr()
+    assert cli(["down", "-f", str(path), "-p", "shop"]) == 0
+    err = capsys.readouterr().err
+    assert "found orphan containers (shop-old-1)" in err  # not shop-tool-1: its profile is off, not gone
+    assert sorted(i.name for i in backend.list()) == ["shop-old-1", "shop-tool-1"]
+    assert cli(["down", "-f", str(path), "-p", "shop", "--remove-orphans"]) == 0
+    assert sorted(i.name for i in backend.list()) == ["shop-tool-1"]

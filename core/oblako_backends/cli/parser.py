@@ -199,6 +199,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("down", parents=[choose, project], help="stop and remove the services of a project")
     p.add_argument("-v", "--volumes", action="store_true", help="also remove the named volumes this project created")
+    p.add_argument(
+        "--remove-orphans", action="store_true", help="also the project's containers of services no longer in the file"
+    )
     p.set_defaults(func=cmd_down)
 
     p = sub.add_parser("config", parents=[project], help="the project, normalised, as YAML (or --json); no runtime")

@@ -136,13 +136,22 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 def cmd_down(args: argparse.Namespace) -> int:
     from ..project import load
-    from ..project.run import down, remove_volumes
+    from ..project.run import down, orphans, remove_volumes
 
     backend = plugins.get_backend(args.backend)
-    project = load(services_files(args), args.project, args.profile, args.env_file)
+    files = services_files(args)
+    project = load(files, args.project, args.profile, args.env_file)
     if not runtime_answers(backend):
         return 1
-    errors = down(project, backend)
+    every = {d.name for d in load(files, args.project, ["*"], args.env_file).services}  # profiles too
+    left = orphans(project, backend, every)
+    if left and not args.remove_orphans:
+        print(
+            f"oblako-backends: found orphan containers ({', '.join(i.name for i in left)}) for this project: "
+            "their services are no longer in the file; `down --remove-orphans` removes them",
+            file=sys.stderr,
+        )
+    errors = down(project, backend, remove=left if args.remove_orphans else ())
     for service, error in errors.items():
         print(f"oblako-backends: {service}: {error}", file=sys.stderr)
     if args.volumes and not errors:

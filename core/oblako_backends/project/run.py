@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -423,6 +423,12 @@ def superseded(project: Project, backend: Backend) -> list[ContainerInfo]:
     ]
 
 
+def orphans(project: Project, backend: Backend, services: set[str]) -> list[ContainerInfo]:
+    """Containers this layer made for the project whose service is none of `services` (every
+    service the file has, profiles or not): a service removed from the file or renamed."""
+    return [i for i in backend.list() if i.owned and i.project == project.name and i.service not in services]
+
+
 def _remove_superseded(project: Project, backend: Backend) -> None:
     for info in superseded(project, backend):
         log.info("removing %s: %s now runs as %s", info.name, info.service, _replica_names(project, info.service))
@@ -536,12 +542,20 @@ def containers(project: str, backend: Backend) -> dict[str, list[str]]:
     return found
 
 
-def down(project: Project, backend: Backend, jobs: int | None = None) -> dict[str, str]:
+def down(
+    project: Project, backend: Backend, jobs: int | None = None, remove: Sequence[ContainerInfo] = ()
+) -> dict[str, str]:
     """Stop (and remove) every service of the file, dependents first, at most `jobs` at once
     (default: OBLAKO_JOBS), then the project's network if this layer made it; keep named volumes.
-    Returns {service: why} for each one that could not be stopped."""
+    `remove`: the project's orphans (`orphans`) to stop first. Returns {service or container:
+    why} for each one that could not be stopped."""
     errors: dict[str, str] = {}
     limit = jobs or config.jobs()
+    for info in remove:
+        try:
+            backend.stop(info.name, project=project.name)
+        except OblakoBackendError as exc:
+            errors[info.name] = str(exc)
     project, _ = adapt(project, backend.capabilities, backend.name)  # the network `up` made, or none, as `up` decided
     try:
         stale: dict[str, list[str]] = {}
