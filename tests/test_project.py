@@ -208,3 +208,42 @@ def test_down_names_orphans_and_removes_them_only_when_asked(
     assert sorted(i.name for i in backend.list()) == ["shop-old-1", "shop-tool-1"]
     assert cli(["down", "-f", str(path), "-p", "shop", "--remove-orphans"]) == 0
     assert sorted(i.name for i in backend.list()) == ["shop-tool-1"]
+
+
+def test_a_one_off_runs_after_what_it_needs_passes_its_output_and_exit_code_on_and_goes(tmp_path: Path) -> None:
+    from oblako_backends.project.run import one_off
+
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  db:\n    image: x:1\n  tool:\n    image: x:1\n    ports: ['8080:80']\n    depends_on: [db]\n"
+    )
+    project, backend = load(tmp_path / "compose.yaml", "shop"), get_backend("memory")
+
+    def finish() -> None:  # the one-off's process: a line, then exit 3
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            made = [i.name for i in backend.list() if i.name.startswith("shop-tool-run-")]
+            if made:
+                backend.plugin.emit(made[0], "migrated")
+                backend.plugin.exit(made[0], 3)
+                return
+            time.sleep(0.01)
+
+    threading.Thread(target=finish, daemon=True).start()
+    printed: list[str] = []
+    assert one_off(project, backend, "tool", ["migrate", "--now"], printed.append) == 3
+    assert printed == ["started x:1 migrate --now", "migrated"]
+    assert [i.name for i in backend.list()] == ["shop-db-1"]  # what it needed runs; the one-off went
+    with pytest.raises(ConfigurationError, match="no service 'nope'"):
+        one_off(project, backend, "nope")
+
+
+def test_run_with_a_file_refuses_container_options_the_file_decides(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from oblako_backends.cli import main as cli
+
+    (tmp_path / "compose.yaml").write_text("services:\n  tool:\n    image: x:1\n")
+    assert cli(["run", "--backend", "memory", "-f", str(tmp_path / "compose.yaml"), "-e", "A=1", "tool"]) == 2
+    assert "-e cannot be given with -f" in capsys.readouterr().err
+    assert cli(["run", "--backend", "memory", "--rm", "x:1"]) == 2
+    assert "--rm and --project go with -f FILE" in capsys.readouterr().err

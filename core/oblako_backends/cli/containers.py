@@ -61,6 +61,10 @@ def spec_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.file_option:
+        return _one_off(args)
+    if args.rm or args.project:
+        raise ConfigurationError("--rm and --project go with -f FILE (a service's one-off)")
     if args.name is None:
         import secrets
 
@@ -266,3 +270,18 @@ def cmd_port(args: argparse.Namespace) -> int:
         host = info.engine_host or port.host_ip or "0.0.0.0"  # noqa: S104 (what the engine reports)
         print(f"[{host}]:{port.host_port}" if ":" in host else f"{host}:{port.host_port}")
     return 0
+
+
+def _one_off(args: argparse.Namespace) -> int:
+    """`run -f FILE [--rm] SERVICE [CMD...]`: Compose's run. Its output is printed as written,
+    and its exit code is ours. The container options of `run` do not apply to a service."""
+    given = [f"{flag}" for flag, value in (("-p", args.publish), ("-e", args.env), ("-v", args.volume),
+             ("-l", args.label), ("-w", args.workdir), ("-u", args.user), ("--name", args.name)) if value]  # fmt: skip
+    if given:
+        raise ConfigurationError(f"{', '.join(given)} cannot be given with -f: the service's file says those")
+    from ..project import load
+    from ..project.run import one_off
+
+    project = load(list(args.file_option), args.project)
+    backend = plugins.get_backend(args.backend)
+    return one_off(project, backend, args.image, list(args.cmd), lambda line: print(line, flush=True), args.rm)

@@ -134,10 +134,18 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     running.add_argument("-u", "--user", metavar="USER")
 
     p = sub.add_parser(
-        "run", parents=[choose, running], help="start a detached container: run [--name NAME] [OPTIONS] IMAGE [CMD...]"
+        "run",
+        parents=[choose, running],
+        help="start a detached container: run [--name NAME] [OPTIONS] IMAGE [CMD...]; "
+        "or, as Compose's run, a one-off of a service: run -f FILE [--rm] SERVICE [CMD...]",
     )
     p.add_argument("--name", help="the container's name (default: oblako-run-<random>)")
-    p.add_argument("image")
+    p.add_argument(
+        "-f", "--file", dest="file_option", metavar="FILE", action="append", help="IMAGE is a service of this file"
+    )
+    p.add_argument("--project", metavar="NAME", help="with -f: the project name (default: as `up` names it)")
+    p.add_argument("--rm", action="store_true", help="with -f: remove the one-off when it ends")
+    p.add_argument("image", metavar="IMAGE_OR_SERVICE")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD", help="command and arguments (all after IMAGE)")
     p.set_defaults(func=cmd_run)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import secrets
 import threading
 import time
 import warnings
@@ -611,6 +612,57 @@ def restart(project: Project, backend: Backend, names: list[str], jobs: int | No
             name, error = next(iter(failed.items()))
             raise OblakoBackendError(f"can't restart {name}: {error}")
     return up(subset, backend, jobs=jobs)
+
+
+ONE_OFF_LINES = 1_000_000  # what a one-off printed before its output was followed: all of it
+
+
+def one_off(
+    project: Project,
+    backend: Backend,
+    service: str,
+    command: Sequence[str] = (),
+    output: Callable[[str], None] = print,
+    remove: bool = True,
+) -> int:
+    """`docker compose run [--rm] SERVICE [CMD...]`: start what `service` depends on (and wait
+    until ready), then run one container of it with `command` (else its own), without its
+    published ports, its output passed on line by line; return its exit code. `remove`: the
+    container goes when it ends. Needs the capabilities `follow_logs` and `exit_code`."""
+    (definition,) = [d for d in project.only([service]).services if d.name == service]
+    for needed in ("follow_logs", "exit_code"):
+        if needed not in backend.capabilities:
+            raise OblakoBackendError(f"the {backend.name} backend cannot run a one-off (capability {needed!r})")
+    if definition.depends_on:
+        up(project.only(list(definition.depends_on)), backend)
+    alone = dataclasses.replace(project, services=(dataclasses.replace(definition, depends_on=(), completed=()),))
+    adapted, changes = adapt(alone, backend.capabilities, backend.name)
+    for line in changes:
+        warnings.warn(line, stacklevel=2)
+    spec = dataclasses.replace(
+        adapted.services[0].spec,
+        name=f"{project.name}-{service}-run-{secrets.token_hex(3)}",
+        command=tuple(command) if command else adapted.services[0].spec.command,
+        ports=(),  # as Compose's run without --service-ports: no host port clashes with the service's
+        restart=None,
+    )
+    backend.ensure_image(spec.image)
+    backend.run(spec, service=service, project=project.name)
+    try:
+        with backend.follow_logs(spec.name, tail=ONE_OFF_LINES) as lines:
+            for line in lines:
+                output(line)
+        end = time.monotonic() + config.call_timeout()
+        while True:
+            info = backend.inspect(spec.name)
+            if info is not None and info.state != RUNNING and info.exit_code is not None:
+                return info.exit_code
+            if time.monotonic() > end:
+                raise OblakoBackendError(f"{spec.name}: its output ended, but it did not say how it exited")
+            time.sleep(0.05)
+    finally:
+        if remove:
+            backend.remove(spec.name, project=project.name)
 
 
 def _named(definition: ServiceDef, container: str, backend: Backend) -> Service:

@@ -372,3 +372,24 @@ def test_exec_and_port_reach_a_project_s_service_and_a_container_by_name(
         assert cli(["exec", f"{project}-web-1", "test", "-e", "/tmp/before-restart"]) == 1  # a new container
     finally:
         assert cli(["down", "-f", str(path), "-p", project]) == 0
+
+
+def test_run_rm_runs_a_one_off_of_a_service_after_what_it_needs_and_passes_its_exit_code(
+    backend: Backend, tmp_path: Path, unique_name: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = unique_name("oneoff").lower()
+    port = runtimes.free_port()
+    path = tmp_path / "compose.yaml"
+    path.write_text(
+        f"services:\n  db:\n    image: {IMAGE}\n    command: ['sh', '-c', \"trap 'exit 0' TERM; sleep 600 & wait\"]\n"
+        f"  tool:\n    image: {IMAGE}\n    depends_on: [db]\n    ports: ['{port}:8080']\n"
+        "    environment: [GREETING=from-the-file]\n"
+    )
+    try:
+        script = 'echo "$GREETING"; echo second line; exit 5'
+        assert cli(["run", "-f", str(path), "--project", project, "--rm", "tool", "sh", "-c", script]) == 5
+        assert capsys.readouterr().out.splitlines() == ["from-the-file", "second line"]
+        left = [i.name for i in backend.list() if i.project == project]
+        assert left == [f"{project}-db-1"]  # what it needed runs; the one-off is gone
+    finally:
+        assert cli(["down", "-f", str(path), "-p", project]) == 0
