@@ -23,7 +23,7 @@ from oblako_backends.backend import Backend
 from oblako_backends.models import RUNNING
 from oblako_backends.project import load
 from oblako_backends.project.run import down, remove_volumes, up
-from oblako_backends.testing.contract import CGROUP_LIMITS, process_limits
+from oblako_backends.testing.contract import CGROUP_LIMITS, effective_capabilities, process_limits, run_in
 
 EXAMPLE = runtimes.ROOT / "examples" / "keys"
 STANDIN = runtimes.ROOT / "plugins" / "oblako-backend-apple" / "tests" / "standin" / "container"
@@ -60,12 +60,6 @@ def keys_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     for info in backend.list():
         if info.project and info.project.startswith("keys"):
             backend.remove(info.name)
-
-
-def run_in(backend: Backend, container: str, *argv: str) -> tuple[int, str]:
-    chunks: list[bytes] = []
-    code = backend.exec(container, list(argv), output=chunks.append, timeout=60)
-    return code, b"".join(chunks).decode()
 
 
 def test_each_key_of_the_keys_project_takes_effect_or_is_named_before_anything_starts(
@@ -113,9 +107,7 @@ def test_each_key_of_the_keys_project_takes_effect_or_is_named_before_anything_s
         if applied("db", "hostname", "hostname"):
             assert run_in(backend, db, "hostname") == (0, "database\n")
         if applied("db", "cap_drop", "security"):
-            status = run_in(backend, db, "cat", "/proc/self/status")[1]
-            effective = next(int(line.split()[1], 16) for line in status.splitlines() if line.startswith("CapEff:"))
-            assert not effective & NET_RAW
+            assert not effective_capabilities(backend, db) & NET_RAW
         if applied("db", "mem_limit", "resources"):
             limits = run_in(backend, db, "sh", "-c", CGROUP_LIMITS)[1]
             assert limits.split() == [str(64 * 1024**2), "64"]
