@@ -276,3 +276,75 @@ def test_runtime_timestamps_order_by_their_moment_and_an_unreadable_one_never_co
         assert epoch_seconds(unreadable) == math.inf and seconds_since(unreadable) == math.inf
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     assert 0 <= seconds_since(now) < 60
+
+
+class _Listener:
+    """A real TCP listener on loopback: `quiet` keeps each connection open (a server waiting
+    for a request); otherwise it closes each at once, as an engine's port proxy does when
+    nothing listens in the container."""
+
+    def __init__(self, quiet: bool) -> None:
+        import socket
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.held: list[object] = []
+        self.quiet = quiet
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            if self.quiet:
+                self.held.append(conn)
+            else:
+                conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # nothing listens there once this socket is closed
+
+
+def test_readiness_connects_to_a_routed_container_address_where_accepting_is_enough() -> None:
+    from oblako_backends import ContainerInfo, PublishedPort
+    from oblako_backends.service import tcp_check
+
+    server = _Listener(quiet=False)  # accepts, then closes: at a published port, a proxy's answer
+    try:
+        published = ContainerInfo("x", RUNNING, ports=(PublishedPort(80, "tcp", "127.0.0.1", server.port),))
+        assert not tcp_check(80)(None, published)  # type: ignore[arg-type]
+        direct = ContainerInfo("x", RUNNING, address="127.0.0.1")  # routed: only the service itself accepts
+        assert tcp_check(server.port)(None, direct)  # type: ignore[arg-type]
+        assert not tcp_check(_closed_port())(None, direct)  # type: ignore[arg-type]
+    finally:
+        server.close()
+
+
+def test_a_refused_routed_address_leaves_the_verdict_to_the_published_port() -> None:
+    from oblako_backends import ContainerInfo, PublishedPort
+    from oblako_backends.service import tcp_check
+
+    proxy, real = _Listener(quiet=False), _Listener(quiet=True)
+    try:
+        container_port = _closed_port()
+        through_proxy = ContainerInfo(
+            "x", RUNNING, ports=(PublishedPort(container_port, "tcp", "127.0.0.1", proxy.port),), address="127.0.0.1"
+        )
+        assert not tcp_check(container_port)(None, through_proxy)  # type: ignore[arg-type]
+        through_real = ContainerInfo(
+            "x", RUNNING, ports=(PublishedPort(container_port, "tcp", "127.0.0.1", real.port),), address="127.0.0.1"
+        )
+        assert tcp_check(container_port)(None, through_real)  # type: ignore[arg-type]
+    finally:
+        proxy.close()
+        real.close()

@@ -143,6 +143,10 @@ class ContainerInfo:
     # How its main process ended, once it has (state stopped); None while it runs or when the
     # backend cannot tell. 0 is what `depends_on: service_completed_successfully` waits for.
     exit_code: int | None = None
+    # The container's own IPv4 address, set only where this machine routes to it (an engine
+    # on this machine whose bridge is one of its interfaces). Readiness connects there: past
+    # the engine's port proxy, so an accepted connection means the service itself listens.
+    address: str = ""
 
     @property
     def owned(self) -> bool:

@@ -11,6 +11,7 @@ import http.client
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -235,8 +236,22 @@ class Service:
     def info(self) -> ContainerInfo | None:
         return self.backend.inspect(self.container_name)
 
-    def wait_ready(self, timeout: float = 60.0, health_check: HealthCheck | None = None, interval: float = 0.2) -> None:
-        """Poll the health check until it passes; raise with the last logs if it never does.
+    def runs_current(self, info: ContainerInfo | None) -> bool:
+        """Is `info` this service's own container, running the current spec? Then `start`
+        has nothing to do, and needs no image."""
+        return (
+            info is not None
+            and info.owned
+            and info.state == RUNNING
+            and info.project == self.project
+            and info.spec_hash == self.spec.fingerprint()
+        )
+
+    def wait_ready(
+        self, timeout: float = 60.0, health_check: HealthCheck | None = None, interval: float = 0.2
+    ) -> ContainerInfo:
+        """Poll the health check until it passes, and return the container's info from that
+        poll; raise with the last logs if it never does.
 
         The check is, in order: the argument, the one given at construction, else the
         container's own health check (`spec.health`, where the backend runs it), else "the
@@ -254,7 +269,7 @@ class Service:
                     f"service {self.name!r} is {state} instead of becoming ready", self._last_logs()
                 )
             if check(self, info):
-                return
+                return info
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ServiceNotReadyError(
@@ -310,6 +325,16 @@ def _connects(address: tuple[str, int] | None, timeout: float = 1.0, linger: flo
         return False
 
 
+def _serving(info: ContainerInfo, container_port: int) -> bool:
+    """Does the service listen on `container_port`? Where this machine routes to the container
+    (`info.address`), a connection there is accepted only by the service itself: no linger is
+    needed. Any other answer is left to the published port's check, which is always right."""
+    if info.address and not config.host_override():
+        with suppress(OSError), socket.create_connection((info.address, container_port), timeout=0.5):
+            return True
+    return _connects(info.endpoint(container_port))
+
+
 def default_check(service: Service, info: ContainerInfo) -> bool:
     """The container's own health check passes, when it has one the backend runs (unhealthy
     ends the wait); else the first published TCP port accepts a connection and keeps it open;
@@ -323,12 +348,12 @@ def default_check(service: Service, info: ContainerInfo) -> bool:
             )
         return info.health == Health.HEALTHY
     tcp = [p for p in service.spec.ports if p.protocol == "tcp"]
-    return _connects(info.endpoint(tcp[0].container_port)) if tcp else True
+    return _serving(info, tcp[0].container_port) if tcp else True
 
 
 def tcp_check(container_port: int) -> HealthCheck:
     """Ready when the published `container_port` accepts a TCP connection."""
-    return lambda service, info: _connects(info.endpoint(container_port))
+    return lambda service, info: _serving(info, container_port)
 
 
 def http_check(container_port: int, path: str = "/", ok: Callable[[int], bool] | None = None) -> HealthCheck:

@@ -209,20 +209,23 @@ def up(
         try:
             if cancel.is_set():
                 return
-            with images[definition.name]:  # built or pulled once, for all its replicas
-                if definition.name not in ready_images:
-                    if definition.build is not None:
-                        say(label, f"building {svc.spec.image} from {definition.build}")
-                        svc.backend.build_image(
-                            svc.spec.image, str(definition.build), lambda s: say(label, s), definition.dockerfile
-                        )
-                    else:
-                        svc.backend.ensure_image(svc.spec.image, progress=lambda s: say(label, s))
-                    ready_images.add(definition.name)
-            if cancel.is_set():
-                return
-            touched.append(svc)
-            svc.start()
+            if svc.runs_current(svc.info()):  # up already, unchanged: no image to get, nothing to create
+                say(label, "running")
+            else:
+                with images[definition.name]:  # built or pulled once, for all its replicas
+                    if definition.name not in ready_images:
+                        if definition.build is not None:
+                            say(label, f"building {svc.spec.image} from {definition.build}")
+                            svc.backend.build_image(
+                                svc.spec.image, str(definition.build), lambda s: say(label, s), definition.dockerfile
+                            )
+                        else:
+                            svc.backend.ensure_image(svc.spec.image, progress=lambda s: say(label, s))
+                        ready_images.add(definition.name)
+                if cancel.is_set():
+                    return
+                touched.append(svc)
+                svc.start()
             outcome.started = True
             if definition.name in awaited:  # a one-off others wait for with service_completed_successfully
                 say(label, "started; waiting until it completes")
@@ -230,13 +233,12 @@ def up(
                 say(label, "completed")
                 return
             say(label, "started; waiting until ready")
-            svc.wait_ready(
+            info = svc.wait_ready(
                 timeout=definition.ready_timeout,
                 health_check=unless_cancelled(svc.health_check or default_check),
             )
-            info = svc.info()
             for p in svc.spec.ports:
-                found = info.endpoint(p.container_port, p.protocol) if info else None
+                found = info.endpoint(p.container_port, p.protocol)
                 if found:
                     outcome.endpoints.append(f"{found[0]}:{found[1]} -> {p.container_port}/{p.protocol}")
             log.info("%s is ready (%s)", svc.name, svc.container_name)

@@ -96,6 +96,21 @@ def test_an_http_service_serves_on_loopback_through_its_published_port(backend: 
     assert [(p.host_ip, p.host_port) for p in info.ports] == [("127.0.0.1", port)]
 
 
+def test_a_container_on_this_machines_bridge_is_reached_at_its_own_address(
+    backend: Backend, unique_name: Names
+) -> None:
+    svc = Service(unique_name("direct"), IMAGE, backend=backend, ports={"8080/tcp": None})
+    svc.start()
+    svc.wait_ready(timeout=30)
+    info = svc.info()
+    assert info is not None
+    networks = backend.docker_client().api.inspect_container(svc.container_name)["NetworkSettings"]["Networks"]
+    assert info.address and info.address in [
+        n["IPAddress"] for n in networks.values()
+    ]  # readiness connects here, past the proxy
+    assert runtimes.http_get(info.address, 8080) == (200, "hello from oblako-test\n")
+
+
 def test_a_missing_image_that_cannot_be_pulled(backend: Backend, unique_name: Names) -> None:
     with pytest.raises(ImageNotFoundError, match="localhost/oblako-missing:1"):
         backend.run(name=unique_name("missing"), image="localhost/oblako-missing:1")

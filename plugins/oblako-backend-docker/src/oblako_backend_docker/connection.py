@@ -28,6 +28,8 @@ class Connection:
     network_ids: dict[str, str] = field(default_factory=dict)  # network name: ID
     engine_host: str | None = None  # where its published ports are, seen from here (DockerPlugin.engine_host)
     beside: str | None = None  # the host's address on its bridge, from a container beside it
+    libpod_host: dict[str, Any] | None = None  # Podman's /libpod/info `host` part, read once
+    routed: dict[str, bool] = field(default_factory=dict)  # gateway: is it this machine (containers routable)
 
     def close(self) -> None:
         for client in (self.api, self.client):

@@ -543,6 +543,8 @@ class DockerPlugin:
         )
         if not running and state.get("Status") in ("exited", "stopped") and isinstance(state.get("ExitCode"), int):
             info = dataclasses.replace(info, exit_code=int(state["ExitCode"]))
+        if running:
+            info = dataclasses.replace(info, address=self.routed_address(data))
         if state.get("Status") == "created" and seconds_since(str(data.get("Created", ""))) < self._timeout:
             info = dataclasses.replace(info, starting=True)  # created by a start that is still within its deadline
         return info
@@ -599,6 +601,22 @@ class DockerPlugin:
         finally:
             with suppress(OSError):
                 stream.close()
+
+    def routed_address(self, data: Mapping[str, Any]) -> str:
+        """The container's IPv4 address on a network whose gateway is this machine (see
+        `gateway_is_the_host`), so that readiness can connect to it directly; "" elsewhere
+        (an engine in a VM or on another host, rootless Podman, a container beside the engine)."""
+        if not self.url.startswith("unix://"):
+            return ""
+        routed = self.connection.routed
+        for network in ((data.get("NetworkSettings") or {}).get("Networks") or {}).values():
+            address, gateway = str(network.get("IPAddress") or ""), str(network.get("Gateway") or "")
+            if address and gateway:
+                if gateway not in routed:
+                    routed[gateway] = self.gateway_is_the_host(gateway) and _is_local_address(gateway)
+                if routed[gateway]:
+                    return address
+        return ""
 
     def healthcheck(self, health: HealthCommand | None) -> dict[str, Any] | None:
         """The Engine API's Healthcheck for `health` (durations in nanoseconds)."""

@@ -78,12 +78,14 @@ class PodmanPlugin(DockerPlugin):
 
     def _host(self) -> Mapping[str, Any]:
         """Podman's own /libpod/info `host` part (the Docker-compatible /info lacks what is
-        asked here: Podman 4.3 lists only seccomp there)."""
-        with self._requests("ask Podman how it runs"):
-            answer = self.api._get(self.api._url("/libpod/info"), timeout=core_config.probe_timeout())
-            answer.raise_for_status()
-        host: Mapping[str, Any] = answer.json().get("host") or {}
-        return host
+        asked here: Podman 4.3 lists only seccomp there), read once per connection."""
+        connection = self.connection
+        if connection.libpod_host is None:
+            with self._requests("ask Podman how it runs"):
+                answer = self.api._get(self.api._url("/libpod/info"), timeout=core_config.probe_timeout())
+                answer.raise_for_status()
+            connection.libpod_host = dict(answer.json().get("host") or {})
+        return connection.libpod_host
 
     def rootless(self) -> bool:
         """Does this Podman run rootless? Its own API says so (host.security.rootless)."""
