@@ -247,3 +247,36 @@ def test_run_with_a_file_refuses_container_options_the_file_decides(
     assert "-e cannot be given with -f" in capsys.readouterr().err
     assert cli(["run", "--backend", "memory", "--rm", "x:1"]) == 2
     assert "--rm and --project go with -f FILE" in capsys.readouterr().err
+
+
+def test_up_of_a_running_unchanged_project_gets_no_image_and_makes_no_container(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text("services:\n  db:\n    image: x:1\n  web:\n    build: .\n")
+    (tmp_path / "Dockerfile").write_text("FROM x:1\n")
+    memory = get_backend("memory")
+    project = load(tmp_path / "compose.yaml", "again")
+    first: list[tuple[str, str]] = []
+    with pytest.warns(UserWarning, match="service names do not resolve"):
+        up(project, memory, progress=lambda service, line: first.append((service, line)))
+    assert ("db", "pulled x:1") in first and any(s == "web" and line.startswith("building") for s, line in first)
+    again: list[tuple[str, str]] = []
+    with pytest.warns(UserWarning, match="service names do not resolve"):
+        up(project, memory, progress=lambda service, line: again.append((service, line)))
+    assert sorted(again) == [
+        ("db", "ready"),
+        ("db", "running; waiting until ready"),
+        ("web", "ready"),
+        ("web", "running; waiting until ready"),
+    ]
+    changed = load(tmp_path / "compose.yaml", "again")
+    changed = dataclasses.replace(
+        changed,
+        services=tuple(
+            dataclasses.replace(d, spec=dataclasses.replace(d.spec, command=("serve",))) if d.name == "db" else d
+            for d in changed.services
+        ),
+    )
+    third: list[tuple[str, str]] = []
+    with pytest.warns(UserWarning, match="service names do not resolve"):
+        up(changed, memory, progress=lambda service, line: third.append((service, line)))
+    assert ("db", "started; waiting until ready") in third and ("web", "running; waiting until ready") in third
+    assert down(changed, memory) == {}

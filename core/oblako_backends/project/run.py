@@ -209,9 +209,8 @@ def up(
         try:
             if cancel.is_set():
                 return
-            if svc.runs_current(svc.info()):  # up already, unchanged: no image to get, nothing to create
-                say(label, "running")
-            else:
+            current = svc.runs_current(svc.info())  # up already, unchanged: no image to get, nothing to create
+            if not current:
                 with images[definition.name]:  # built or pulled once, for all its replicas
                     if definition.name not in ready_images:
                         if definition.build is not None:
@@ -232,7 +231,7 @@ def up(
                 _completed(svc, definition.ready_timeout, cancel)
                 say(label, "completed")
                 return
-            say(label, "started; waiting until ready")
+            say(label, f"{'running' if current else 'started'}; waiting until ready")
             info = svc.wait_ready(
                 timeout=definition.ready_timeout,
                 health_check=unless_cancelled(svc.health_check or default_check),
