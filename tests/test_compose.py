@@ -433,3 +433,39 @@ def test_a_port_s_wider_host_address_is_read_as_compose_reads_it_and_listens_whe
     assert cli(["config", "--json", "-f", str(path)]) == 0
     printed = json.loads(capsys.readouterr().out)["services"]["web"]["ports"]
     assert [p.get("host_ip") for p in printed] == ["0.0.0.0", "10.1.2.3"]  # as Compose prints them
+
+
+def test_build_keys_a_backend_cannot_apply_are_refused_one_line_each_before_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The memory backend builds (an implementation without the `build` argument, as written
+    before it existed) but declares neither build_options nor build_secrets."""
+    (tmp_path / "Dockerfile").write_text("FROM x:1\n")
+    (tmp_path / "tok.txt").write_text("s3cret\n")
+    path = compose(
+        tmp_path,
+        "services:\n  web:\n    image: x:1\n  app:\n    image: localhost/app:1\n"
+        "    build: {context: ., target: final, args: {A: '1'}, secrets: [tok]}\n"
+        "secrets:\n  tok: {file: tok.txt}\n",
+    )
+    for command in ("up", "build"):
+        assert cli([command, "--backend", "memory", "-f", str(path)]) == 2
+        err = capsys.readouterr().err
+        cannot = "the memory backend cannot apply it"
+        assert f"{path}: services.app.build.target: {cannot} (capability 'build_options')" in err
+        assert "services.app.build.args: the memory backend cannot apply it" in err
+        assert "services.app.build.secrets: the memory backend cannot apply it (capability 'build_secrets')" in err
+        assert "docker buildx build --secret" in err and "nothing was built or started" in err
+        assert "s3cret" not in err
+    from oblako_backends import get_backend
+
+    assert get_backend("memory").list() == []  # web was not started either
+
+
+def test_a_build_without_build_keys_still_reaches_an_implementation_that_takes_no_build_argument(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM x:1\n")
+    path = compose(tmp_path, "services:\n  app:\n    image: localhost/app:1\n    build: {context: ., labels: {}}\n")
+    assert cli(["build", "--backend", "memory", "-f", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == ["app: localhost/app:1"]

@@ -1036,3 +1036,57 @@ def test_these_keys_of_several_files_merge_as_compose_merges_them(tmp_path: Path
             assert getattr(spec, key) == in_spec_units(key, their_web[key]), key
     assert spec.cpus == 0.5
     assert spec.files == files_compose_puts(document, "web", tmp_path)
+
+
+BUILD_KEYS = """
+services:
+  app:
+    build:
+      context: ctx
+      target: final
+      args: [A=1, B, "C=", FROM_ENV]
+      cache_from: [registry.example/app:cache]
+      labels: [tier=web, empty]
+      secrets: [tok, {source: tok, target: other}]
+  mapped:
+    build:
+      context: ctx
+      args: {N: 3, M: null, E: ""}
+      labels: {x: 1}
+secrets:
+  tok: {file: tok.txt}
+"""
+
+
+def test_build_target_args_cache_from_labels_and_secrets_are_read_as_compose_reads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ARG named without a value takes the variable's (from .env here) or is left out, as in
+    Compose; what our model holds (BuildSpec) is what Compose's build would be given."""
+    from oblako_backends.project import load
+
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "Dockerfile").write_text("FROM busybox\n")
+    (tmp_path / "tok.txt").write_text("s3cret\n")
+    (tmp_path / ".env").write_text("FROM_ENV=from-dotenv\n")
+    path = tmp_path / "compose.yaml"
+    path.write_text(BUILD_KEYS)
+    monkeypatch.delenv("B", raising=False)
+    monkeypatch.delenv("M", raising=False)
+    theirs = compose_config(path)
+    assert theirs.returncode == 0, theirs.stderr
+    services = json.loads(theirs.stdout)["services"]
+    monkeypatch.chdir(tmp_path)
+    ours = {d.name: d.build_spec for d in load(str(path)).services}
+    for name, build in ours.items():
+        their = services[name]["build"]
+        assert dict(build.args) == their.get("args", {})
+        assert dict(build.labels) == their.get("labels", {})
+        assert build.target == their.get("target")
+        assert list(build.cache_from) == their.get("cache_from", [])
+        assert sorted(build.secret_ids()) == sorted(s.get("target", s["source"]) for s in their.get("secrets", []))
+    assert dict(ours["app"].args) == {"A": "1", "C": "", "FROM_ENV": "from-dotenv"}
+    assert {i: s.content for i, s in ours["app"].secret_ids().items()} == {"tok": b"s3cret\n", "other": b"s3cret\n"}
+    printed = our_config(path)  # `config` prints the args as resolved, as Compose does
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout)["services"]["app"]["build"]["args"] == services["app"]["build"]["args"]

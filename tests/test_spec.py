@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import string
 
 import pytest
@@ -198,3 +199,33 @@ def test_an_entrypoint_is_split_like_a_command_and_leaves_old_fingerprints_alone
     assert with_entry.fingerprint() != plain.fingerprint()
     with pytest.raises(InvalidSpecError, match="empty entrypoint"):
         ContainerSpec(name="a", image="busybox", entrypoint=[])
+
+
+@pytest.mark.parametrize(
+    ("given", "field"),
+    [
+        ({"target": "-x"}, "build.target"),
+        ({"args": {"1A": "x"}}, "build.args"),
+        ({"args": {"A": 1}}, "build.args['A']"),
+        ({"cache_from": ["type=local,src=/x"]}, "build.cache_from"),
+        ({"cache_from": "img:1"}, "build.cache_from"),
+        ({"labels": {"oblako.managed-by": "me"}}, "labels"),
+    ],
+)
+def test_a_build_spec_refuses_what_no_builder_could_take(given: dict[str, object], field: str) -> None:
+    from oblako_backends.spec import BuildSpec
+
+    with pytest.raises(InvalidSpecError, match=f"invalid {re.escape(field)} "):
+        BuildSpec(**given)  # type: ignore[arg-type]
+
+
+def test_a_build_spec_says_what_each_given_key_needs() -> None:
+    from oblako_backends.options import FileSpec
+    from oblako_backends.spec import BuildSpec
+
+    assert BuildSpec().needs() == {}
+    build = BuildSpec(target="t", cache_from=("a:1", "a:1"), secrets=(FileSpec("/run/secrets/tok", b"x"),))
+    assert build.needs() == {"build_options": ("target", "cache_from"), "build_secrets": ("secrets",)}
+    assert build.cache_from == ("a:1",)
+    with pytest.raises(InvalidSpecError, match="/run/secrets/ID"):
+        BuildSpec(secrets=(FileSpec("/etc/tok", b"x"),))

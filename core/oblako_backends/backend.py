@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from . import config
-from .errors import InvalidSpecError, NotOwnedError, OblakoBackendError
+from .errors import ConfigurationError, InvalidSpecError, NotOwnedError, OblakoBackendError
 from .hookspecs import Progress, declared_capabilities
 from .labels import BACKEND_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PROJECT_LABEL
 from .models import ABSENT, ContainerInfo, LogStream, NetworkCapacity, Probe, State
 
 if TYPE_CHECKING:
     from .plugins import BackendInfo
-    from .spec import ContainerSpec
+    from .spec import BuildSpec, ContainerSpec
 
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,11 @@ def _spec() -> ModuleType:
     return spec
 
 
+# What to do with a build secret where the builder takes none (the Engine API's classic builder).
+BUILD_SECRETS_HINT = (
+    "build the image with BuildKit instead (docker buildx build --secret id=ID,src=FILE -t IMAGE .) "
+    "and name it under image:"
+)
 ANY_PROJECT = "*"  # stop/remove without regard to projects (no project name can be "*")
 
 
@@ -91,10 +96,21 @@ class Backend:
         self._call("oblako_ensure_image", image=_spec().validate_image(image), progress=progress)
 
     def build_image(
-        self, image: str, context_dir: str, progress: Progress | None = None, dockerfile: str = "Dockerfile"
+        self,
+        image: str,
+        context_dir: str,
+        progress: Progress | None = None,
+        dockerfile: str = "Dockerfile",
+        build: BuildSpec | None = None,
     ) -> None:
-        """Build `image` from `context_dir` with its Dockerfile (`dockerfile`: another one inside the context)."""
+        """Build `image` from `context_dir` with its Dockerfile (`dockerfile`: another one inside
+        the context) and `build`'s target, arguments, cache sources, labels and secrets. What
+        the backend cannot apply is refused before anything is built (see `unbuildable`)."""
         dockerfile = _spec().validate_dockerfile(dockerfile)
+        build = build if build is not None else _spec().BuildSpec()
+        refused = self.unbuildable(build)
+        if refused:
+            raise ConfigurationError(f"building {image}: {'; '.join(refused)}; nothing was built")
         if not os.path.isfile(os.path.join(str(context_dir), dockerfile)):
             raise InvalidSpecError("context_dir", context_dir, f"must be a directory with a {dockerfile}")
         self._call(
@@ -103,7 +119,18 @@ class Backend:
             context_dir=os.path.abspath(context_dir),
             progress=progress,
             dockerfile=dockerfile,
+            build=build,
         )
+
+    def unbuildable(self, build: BuildSpec) -> list[str]:
+        """One line per field of `build` this backend's builder cannot apply (empty: it can)."""
+        return [
+            f"build.{name}: the {self.name} backend cannot apply it (capability {capability!r})"
+            + (f"; {BUILD_SECRETS_HINT}" if capability == "build_secrets" else "")
+            for capability, names in build.needs().items()
+            if capability not in self.capabilities
+            for name in names
+        ]
 
     # -- containers -------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ import pluggy
 from .models import ContainerInfo, LogStream, NetworkCapacity, Probe
 
 if TYPE_CHECKING:  # only named in signatures: quick paths need not load the validators
-    from .spec import ContainerSpec
+    from .spec import BuildSpec, ContainerSpec
 
 PROJECT = "oblako"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -77,9 +77,16 @@ def oblako_ensure_image(image: str, progress: Progress | None) -> None:
 
 
 @hookspec
-def oblako_build_image(image: str, context_dir: str, progress: Progress | None, dockerfile: str) -> None:
+def oblako_build_image(
+    image: str, context_dir: str, progress: Progress | None, dockerfile: str, build: BuildSpec
+) -> None:
     """Build `image` from `context_dir` (an existing directory) with the Dockerfile at
     `dockerfile`, a path inside the context relative to it ("Dockerfile" unless told otherwise).
+
+    `build` carries Compose's other build keys. Only what the plugin's capabilities
+    ("build_options", "build_secrets") promise is ever set in it: the core refuses the rest
+    before calling. An implementation written before `build` existed may leave it out of its
+    parameters (pluggy passes an implementation only the arguments it names).
 
     :raises OblakoBackendError: the build failed (message carries the builder's output) or the
         runtime has no builder (message says what to do instead).

@@ -54,6 +54,8 @@ CAPABILITIES: Mapping[str, str] = MappingProxyType(
     {
         "pull": "pulls images from a registry",
         "build": "builds images from a Dockerfile context",
+        "build_options": "build: target, args, cache_from and labels reach the builder (BuildSpec)",
+        "build_secrets": "build: secrets for RUN --mount=type=secret (BuildSpec.secrets)",
         "follow_logs": "streams log lines as they are written",
         "named_volumes": "named volumes keep their data across stop and start",
         "bind_mounts": "mounts absolute host paths",

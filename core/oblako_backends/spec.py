@@ -395,6 +395,72 @@ def validate_dockerfile(path: object) -> str:
     return normal
 
 
+BUILD_ARG_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
+STAGE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+# Which capability (models.CAPABILITIES) each BuildSpec field needs; a builder without it is
+# refused before anything is built: a missing target or argument would build another image.
+BUILD_CAPABILITY: Mapping[str, str] = MappingProxyType(
+    {"target": "build_options", "args": "build_options", "cache_from": "build_options", "labels": "build_options"}
+    | {"secrets": "build_secrets"}
+)
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """What a build takes besides its context and Dockerfile, as Compose's `build` gives it:
+    the stage to stop at, ARG values, images to reuse layers from, labels for the image, and
+    secrets for `RUN --mount=type=secret,id=ID` (each a FileSpec at /run/secrets/ID, its
+    content never shown). The default asks nothing of the builder."""
+
+    target: str | None = None
+    args: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    cache_from: tuple[str, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    secrets: tuple[options.FileSpec, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.target is not None and (not isinstance(self.target, str) or not STAGE_RE.fullmatch(self.target)):
+            raise InvalidSpecError("build.target", self.target, "a stage name of the Dockerfile (FROM ... AS NAME)")
+        args: dict[str, str] = {}
+        for key, value in _string_map("build.args", self.args).items():
+            if not isinstance(key, str) or not BUILD_ARG_RE.fullmatch(key):
+                raise InvalidSpecError("build.args", key, "an ARG name: letters, digits and '_', not first a digit")
+            if not isinstance(value, str):
+                raise InvalidSpecError(f"build.args[{key!r}]", value, "a build argument's value is a string")
+            args[key] = _no_nul(f"build.args[{key!r}]", value)
+        if isinstance(self.cache_from, str) or not isinstance(self.cache_from, Sequence):
+            raise InvalidSpecError("build.cache_from", self.cache_from, "a list of image references")
+        for image in self.cache_from:
+            if not isinstance(image, str) or not IMAGE_RE.fullmatch(image):
+                raise InvalidSpecError(
+                    "build.cache_from", image, "an image reference (e.g. registry.example/app:cache) to reuse layers of"
+                )
+        secrets = options.files(self.secrets)
+        for secret in secrets:
+            if posixpath.dirname(secret.target) != "/run/secrets":
+                raise InvalidSpecError("build.secrets", secret.target, "a build secret is at /run/secrets/ID")
+        object.__setattr__(self, "args", _frozen(dict(sorted(args.items()))))
+        object.__setattr__(self, "cache_from", tuple(dict.fromkeys(self.cache_from)))
+        object.__setattr__(self, "labels", _frozen(_labels(self.labels)))
+        object.__setattr__(self, "secrets", secrets)
+
+    def given(self) -> tuple[str, ...]:
+        """The fields set to something other than their default, in BUILD_CAPABILITY's order."""
+        return tuple(name for name in BUILD_CAPABILITY if getattr(self, name))
+
+    def needs(self) -> dict[str, tuple[str, ...]]:
+        """The capabilities this build needs, each with the fields that need it."""
+        out: dict[str, tuple[str, ...]] = {}
+        for name in self.given():
+            out[BUILD_CAPABILITY[name]] = (*out.get(BUILD_CAPABILITY[name], ()), name)
+        return out
+
+    def secret_ids(self) -> dict[str, options.FileSpec]:
+        """Each secret by the id a Dockerfile names it with."""
+        return {posixpath.basename(s.target): s for s in self.secrets}
+
+
 def validate_image(image: object) -> str:
     if not isinstance(image, str) or not image:
         raise InvalidSpecError("image", image, "an image reference is a non-empty string")

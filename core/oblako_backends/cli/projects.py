@@ -204,11 +204,19 @@ def cmd_build(args: argparse.Namespace) -> int:
         return 0
     if not runtime_answers(backend):
         return 1
+    from ..project.run import refuse_unbuildable
+
+    refuse_unbuildable(services_files(args)[0], built, backend)
     show = ProgressDisplay(quiet=args.quiet)
     for definition in built:
         key = f"[{definition.name}]"
-        context = str(definition.build)
-        backend.build_image(definition.spec.image, context, lambda line: show(line, key), definition.dockerfile)  # noqa: B023
+        backend.build_image(
+            definition.spec.image,
+            str(definition.build),
+            lambda line: show(line, key),  # noqa: B023 (called now)
+            definition.dockerfile,
+            definition.build_spec,
+        )
         print(f"{definition.name}: {definition.spec.image}")
     return 0
 

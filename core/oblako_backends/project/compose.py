@@ -29,7 +29,16 @@ from typing import Any
 from .. import config, options, scalars
 from ..errors import SECRET_MASK, ConfigurationError, InvalidSpecError
 from ..reading import MAX_BYTES, Lines, Override, load_yaml_lines, read_text
-from ..spec import ContainerSpec, HealthCommand, HostBinding, parse_port, validate_dockerfile, validate_project
+from ..spec import (
+    IMAGE_RE,
+    BuildSpec,
+    ContainerSpec,
+    HealthCommand,
+    HostBinding,
+    parse_port,
+    validate_dockerfile,
+    validate_project,
+)
 from . import interpolate, schema
 from .merge import merge, settled
 from .model import (
@@ -478,6 +487,7 @@ def _service(
         hint = f"; did you mean {near[0]!r}?" if near else ""
         raise ConfigurationError(f"{where(key)}: not a key of a Compose service{hint}")
     build, dockerfile = _build(path, body.get("build"), where("build"))
+    build_spec = _build_spec(path, body.get("build"), defined, lookup, where)
     if "image" not in body and build is None:
         raise ConfigurationError(f"{where('image')}: required (or `build`, to build the image)")
     image = str(body.get("image") or f"localhost/{project}-{name}:latest")
@@ -514,7 +524,8 @@ def _service(
     if health is not None:  # long enough for the check to pass after its start period
         ready = max(ready, health.start_period + (health.retries + 1) * (health.interval + health.timeout))
     container_name = str(body["container_name"]) if body.get("container_name") else None  # else <project>-<service>-<n>
-    how: dict[str, Any] = {"build": build, "dockerfile": dockerfile, "depends_on": depends, "ready_timeout": ready}
+    how: dict[str, Any] = {"build": build, "dockerfile": dockerfile, "build_spec": build_spec}
+    how |= {"depends_on": depends, "ready_timeout": ready}
     how |= {
         "unset": unset,
         "completed": completed,
@@ -1160,6 +1171,54 @@ def _build(path: Path, value: Any, where: str) -> tuple[Path | None, str]:
     ).resolve(), dockerfile  # `up` refuses a missing Dockerfile, as Compose's build does
 
 
+BUILD_READ = ("context", "dockerfile", "dockerfile_inline", "target", "args", "cache_from", "labels", "secrets")
+
+
+def _build_spec(path: Path, value: Any, defined: dict[str, Any], lookup: interpolate.Lookup, where: Any) -> BuildSpec:
+    """`build`'s target, args, cache_from, labels and secrets, as Compose reads them: an ARG
+    named without a value takes the variable's (the shell, over `.env`) or is left out; a label
+    without one is empty; a secret is read from its top-level definition, as a service's is.
+    The keys not read are said, one line each; so is a cache source that is not an image."""
+    if not isinstance(value, dict):
+        return BuildSpec()
+    at = where("build")
+    for key in value:
+        if key not in BUILD_READ and not _extension(key):
+            warnings.warn(f"{at}.{key}: not applied yet by this layer; the image is built without it", stacklevel=4)
+    args: dict[str, str] = {}
+    given = value.get("args")
+    pairs = [str(v).partition("=") for v in _list(given, f"{at}.args")] if not isinstance(given, dict) else []
+    for key, raw in given.items() if isinstance(given, dict) else ((k, v if sep else None) for k, sep, v in pairs):
+        found = lookup(str(key)) if raw is None else scalars.text(raw)
+        if found is not None:
+            args[str(key)] = found
+    labels_given = value.get("labels")
+    labels = (
+        {str(k): "" if v is None else scalars.text(v) for k, v in labels_given.items()}
+        if isinstance(labels_given, dict)
+        else dict(str(v).partition("=")[::2] for v in _list(labels_given, f"{at}.labels"))
+    )
+    cache_from = [str(v) for v in _list(value.get("cache_from"), f"{at}.cache_from")]
+    for source in [c for c in cache_from if not IMAGE_RE.fullmatch(c)]:
+        warnings.warn(
+            f"{at}.cache_from: {source!r}: not an image; the builders here reuse layers of images only, "
+            "so the image is built without it",
+            stacklevel=4,
+        )
+    secrets = _files(path, {"secrets": value.get("secrets")}, defined, lookup, lambda key: f"{at}.{key}")
+    target = value.get("target")
+    try:
+        return BuildSpec(
+            target=None if target is None else str(target),
+            args=args,
+            cache_from=tuple(c for c in cache_from if IMAGE_RE.fullmatch(c)),
+            labels=labels,
+            secrets=tuple(secrets),
+        )
+    except InvalidSpecError as exc:
+        raise ConfigurationError(f"{at}: {exc}") from None
+
+
 def _implied_dependencies(body: dict[str, Any]) -> list[str]:
     """The services a service needs without naming them under depends_on, as Compose adds them:
     `links` (`name` or `name:alias`), `volumes_from` (`name` or `name:ro`, not `container:...`),
@@ -1400,11 +1459,8 @@ def _written_build(project: Project, definition: ServiceDef, raw: Any) -> dict[s
     for key, value in given.items():
         if key in ("context", "dockerfile"):
             continue
-        if key == "args" and isinstance(value, list):
-            pairs = [str(v).partition("=") for v in value]
-            value = {k: v for k, sep, v in pairs if sep}
-        elif key == "args" and isinstance(value, dict):
-            value = {k: scalars.text(v) for k, v in value.items() if v is not None}
+        if key == "args":  # as read: an ARG without a value has the variable's, or is left out
+            value = dict(definition.build_spec.args)
         elif key == "labels" and isinstance(value, list):
             value = dict(str(v).partition("=")[::2] for v in value)
         elif key == "secrets" and isinstance(value, list):

@@ -15,7 +15,7 @@ from typing import Any
 from .. import config
 from ..errors import ConfigurationError, InvalidSpecError
 from ..service import HealthCheck
-from ..spec import ALIAS_RE, ContainerSpec, project_from_directory, validate_name, validate_project
+from ..spec import ALIAS_RE, BuildSpec, ContainerSpec, project_from_directory, validate_name, validate_project
 
 DEFAULT_READY_TIMEOUT = 60.0
 
@@ -30,6 +30,7 @@ class ServiceDef:
     health_check: HealthCheck | None = None  # checked from the host; else spec.health, else the first port
     build: Path | None = None  # a context directory to build spec.image from
     dockerfile: str = "Dockerfile"  # inside `build`, relative to it
+    build_spec: BuildSpec = field(default_factory=BuildSpec)  # build's target, args, cache_from, labels, secrets
     depends_on: tuple[str, ...] = ()
     ready_timeout: float = DEFAULT_READY_TIMEOUT
     unset: tuple[str, ...] = ()  # environment keys named without a value and set nowhere: none reach the container

@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .. import config
@@ -175,6 +176,7 @@ def up(
             "backend cannot tell (capability 'exit_code'); nothing was started. Use service_started, or "
             "run that service on its own first"
         )
+    refuse_unbuildable(project.path, project.services, backend)
     project, changes = adapt(project, backend.capabilities, backend.name)
     for line in changes:
         warnings.warn(line, stacklevel=2)
@@ -216,7 +218,11 @@ def up(
                         if definition.build is not None:
                             say(label, f"building {svc.spec.image} from {definition.build}")
                             svc.backend.build_image(
-                                svc.spec.image, str(definition.build), lambda s: say(label, s), definition.dockerfile
+                                svc.spec.image,
+                                str(definition.build),
+                                lambda s: say(label, s),
+                                definition.dockerfile,
+                                definition.build_spec,
                             )
                         else:
                             svc.backend.ensure_image(svc.spec.image, progress=lambda s: say(label, s))
@@ -275,6 +281,19 @@ def up(
             raise ProjectError(f"{names} failed to start{_still_there(left)}", bad)
         raise ProjectError(f"{names} failed to start; everything was stopped again", bad)
     return list(outcomes.values())
+
+
+def refuse_unbuildable(path: Path | str, services: Sequence[ServiceDef], backend: Backend) -> None:
+    """Refuse, before anything is built or started, the build keys this backend's builder
+    cannot apply: one line per key and service. Dropping one would build another image."""
+    refused = [
+        f"{path}: services.{d.name}.{line}"
+        for d in services
+        if d.build is not None
+        for line in backend.unbuildable(d.build_spec)
+    ]
+    if refused:
+        raise ConfigurationError("\n".join([*refused, "nothing was built or started"]))
 
 
 def _completed(svc: Service, timeout: float, cancel: threading.Event) -> None:

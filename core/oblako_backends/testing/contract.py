@@ -40,7 +40,7 @@ from ..errors import InvalidSpecError, NotOwnedError, OblakoBackendError, PortIn
 from ..models import ABSENT, CAPABILITIES, RUNNING, ContainerInfo, Health, State
 from ..options import FileSpec
 from ..service import Service, http_check
-from ..spec import HealthCommand
+from ..spec import BuildSpec, HealthCommand
 
 Names = Callable[[str], str]
 # Runs until stopped, and stops at once on SIGTERM (a bare `sleep` as PID 1 ignores it).
@@ -786,6 +786,28 @@ class OptionsContract:
                            restart="on-failure:2")  # fmt: skip
         wait_for(lambda: (oblako_backend.inspect(name) or _RUNNING).exit_code == 3, "the last run to end")
         wait_for(lambda: oblako_backend.logs(name).split() == ["run"] * 3, "three runs: the first and two restarts")
+        oblako_backend.remove(name)
+
+    @pytest.mark.oblako_capability("build")
+    @pytest.mark.oblako_capability("build_options")
+    @pytest.mark.oblako_capability("exec")
+    def test_a_build_stops_at_its_target_with_its_args_and_labels(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names, tmp_path: Path
+    ) -> None:
+        """Two stages after a base that takes an ARG: the target, not the last stage, is the
+        image, with the argument's value baked in; rebuilt from itself (cache_from) it is the same."""
+        (tmp_path / "Dockerfile").write_text(
+            f'FROM {oblako_test_image} AS base\nARG GREETING=unset\nRUN echo "$GREETING" > /greeting\n'
+            "FROM base AS wanted\nRUN echo wanted > /stage\nFROM base AS last\nRUN echo last > /stage\n"
+        )
+        name = oblako_name("built")
+        image = f"localhost/oblako-contract-{name}:1"
+        build = BuildSpec(target="wanted", args={"GREETING": "hello from an arg"}, labels={"tier": "contract"})
+        oblako_backend.build_image(image, str(tmp_path), build=build)
+        cached = BuildSpec(target="wanted", args={"GREETING": "hello from an arg"}, cache_from=(image,))
+        oblako_backend.build_image(image, str(tmp_path), build=cached)  # a cache source that exists is taken
+        started(oblako_backend, name, image)
+        assert run_in(oblako_backend, name, "cat", "/stage", "/greeting") == (0, "wanted\nhello from an arg\n")
         oblako_backend.remove(name)
 
 

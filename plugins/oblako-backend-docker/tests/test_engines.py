@@ -23,6 +23,7 @@ from oblako_backends import (
     ABSENT,
     RUNNING,
     STOPPED,
+    ConfigurationError,
     ImageNotFoundError,
     OblakoBackendError,
     RuntimeUnavailableError,
@@ -30,6 +31,8 @@ from oblako_backends import (
     get_backend,
 )
 from oblako_backends.backend import Backend
+from oblako_backends.options import FileSpec
+from oblako_backends.spec import BuildSpec
 from oblako_backends.testing.contract import wait_for
 
 IMAGE = runtimes.TEST_IMAGE
@@ -127,6 +130,25 @@ def test_build_then_run_the_built_image(backend: Backend, unique_name: Names, tm
     svc.start()
     svc.wait_ready(timeout=30)
     assert runtimes.http_get(*svc.endpoint(8080) or ("", 0), path="/built.txt") == (200, "built-in\n")  # type: ignore[misc]
+
+
+def test_a_built_image_carries_its_labels_and_build_secrets_are_refused_before_anything_is_built(
+    backend: Backend, unique_name: Names, tmp_path: Path
+) -> None:
+    """The Engine API's /build is the classic builder (no BuildKit session): a secret cannot
+    reach `RUN --mount=type=secret`, so it is refused by name, and the engine has no such image."""
+    (tmp_path / "Dockerfile").write_text(f"FROM {IMAGE}\nRUN --mount=type=secret,id=tok cat /run/secrets/tok\n")
+    tag = f"localhost/{unique_name('secret')}:1"
+    secret = FileSpec("/run/secrets/tok", b"s3cret-value")
+    with pytest.raises(ConfigurationError, match=r"build\.secrets: the \w+ backend cannot apply it") as refused:
+        backend.build_image(tag, str(tmp_path), build=BuildSpec(secrets=(secret,)))
+    assert "docker buildx build --secret" in str(refused.value) and "s3cret-value" not in str(refused.value)
+    client = backend.docker_client()
+    assert not [i for i in client.images.list() if tag in i.tags]
+    (tmp_path / "Dockerfile").write_text(f"FROM {IMAGE}\n")
+    backend.build_image(tag, str(tmp_path), build=BuildSpec(labels={"tier": "web", "team": "build"}))
+    labels = client.images.get(tag).labels
+    assert (labels["tier"], labels["team"]) == ("web", "build")
 
 
 def test_docker_client_reaches_the_same_daemon(backend: Backend, unique_name: Names) -> None:

@@ -59,6 +59,7 @@ from .convert import (
 
 if TYPE_CHECKING:  # named in signatures only: `ps` and `list` never load the validators
     from oblako_backends import ContainerSpec, HealthCommand
+    from oblako_backends.spec import BuildSpec
 
 from .endpoints import Endpoint
 
@@ -73,7 +74,9 @@ class DockerPlugin:
     """Containers on a Docker Engine API endpoint."""
 
     runtime = "docker"
-    capabilities = frozenset(CAPABILITIES)  # known without connecting (Backend.capabilities)
+    # Known without connecting (Backend.capabilities). The Engine API's /build is the classic
+    # builder: it takes no secrets (BuildKit's come through a session the API has no call for).
+    capabilities = frozenset(CAPABILITIES) - {"build_secrets"}
     start_hint = (
         "Start Docker (Docker Desktop, or `sudo systemctl start docker`), or point DOCKER_HOST "
         "or `docker context use` at a running engine."
@@ -263,9 +266,19 @@ class DockerPlugin:
             raise ImageNotFoundError(f"image {image!r} could not be pulled: {exc}") from exc
 
     @hookimpl
-    def oblako_build_image(self, image: str, context_dir: str, progress: Progress | None, dockerfile: str) -> None:
+    def oblako_build_image(
+        self, image: str, context_dir: str, progress: Progress | None, dockerfile: str, build: BuildSpec
+    ) -> None:
+        given = {  # /build's query: target, buildargs, cachefrom and labels (JSON)
+            "target": build.target,
+            "buildargs": dict(build.args) or None,
+            "cache_from": list(build.cache_from) or None,
+            "labels": dict(build.labels) or None,
+        }
         with self._requests(f"build {image}"):
-            for event in self.api.build(path=context_dir, dockerfile=dockerfile, tag=image, rm=True, decode=True):
+            for event in self.api.build(
+                path=context_dir, dockerfile=dockerfile, tag=image, rm=True, decode=True, **given
+            ):
                 if "error" in event:
                     raise OblakoBackendError(f"building {image} from {context_dir} failed: {event['error']}")
                 if progress and event.get("stream", "").strip():
