@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from oblako_backends import ConfigurationError, ContainerSpec, HealthCommand
+from oblako_backends import ConfigurationError, ContainerSpec, HealthCommand, InvalidSpecError
 from oblako_backends.cli import main as cli
 from oblako_backends.project import load
 
@@ -469,3 +469,33 @@ def test_a_build_without_build_keys_still_reaches_an_implementation_that_takes_n
     path = compose(tmp_path, "services:\n  app:\n    image: localhost/app:1\n    build: {context: ., labels: {}}\n")
     assert cli(["build", "--backend", "memory", "-f", str(path)]) == 0
     assert capsys.readouterr().out.splitlines() == ["app: localhost/app:1"]
+
+
+def test_selinux_relabelling_is_refused_by_the_facade_and_dropped_by_up_with_a_line_where_not_applied(
+    tmp_path: Path,
+) -> None:
+    from oblako_backends import OblakoBackendError, get_backend
+    from oblako_backends.project.run import down, up
+
+    memory = get_backend("memory")  # no capability 'selinux'
+    with pytest.raises(OblakoBackendError, match=r"cannot apply volumes \(capabilities selinux\)"):
+        memory.run(name="refused", image="x:1", volumes={str(tmp_path): {"bind": "/d", "mode": "rw", "selinux": "Z"}})
+    (tmp_path / "d").mkdir()
+    path = compose(tmp_path, "services:\n  web:\n    image: x:1\n    volumes: ['./d:/d:z', './d:/e']\n")
+    stack = load(path, "relabel")
+    with pytest.warns(UserWarning) as said:
+        up(stack, memory)
+    assert "web: volumes: /d: :z/:Z (SELinux relabelling): memory cannot apply it (capability 'selinux'); " \
+        "mounted without it" in [str(w.message) for w in said]  # fmt: skip
+    assert down(stack, memory) == {}
+
+
+def test_a_relabelled_mount_keeps_its_option_through_oblakos_keyword_shape() -> None:
+    spec = ContainerSpec(name="w", image="x:1", volumes={"/srv": {"bind": "/d", "mode": "ro", "selinux": "z"}})
+    assert [(v.read_only, v.selinux) for v in spec.volumes] == [(True, "z")]
+    assert ContainerSpec(**spec.to_kwargs()) == spec
+    plain = ContainerSpec(name="w", image="x:1", volumes={"/srv": {"bind": "/d", "mode": "ro"}})
+    assert spec.fingerprint() != plain.fingerprint()  # relabelled or not: another container
+    assert "selinux" not in json.dumps(plain.to_kwargs())  # unchanged for a mount without it
+    with pytest.raises(InvalidSpecError, match="selinux"):
+        ContainerSpec(name="w", image="x:1", volumes={"/srv": {"bind": "/d", "selinux": "shared"}})

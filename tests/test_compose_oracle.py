@@ -1090,3 +1090,42 @@ def test_build_target_args_cache_from_labels_and_secrets_are_read_as_compose_rea
     printed = our_config(path)  # `config` prints the args as resolved, as Compose does
     assert printed.returncode == 0, printed.stderr
     assert json.loads(printed.stdout)["services"]["app"]["build"]["args"] == services["app"]["build"]["args"]
+
+
+SELINUX = """
+services:
+  a:
+    image: busybox
+    volumes:
+      - ./d:/x:z
+      - ./d:/y:ro,Z
+      - ./d:/both:z,Z
+      - data:/v:z
+      - {type: bind, source: ./d, target: /l, bind: {selinux: Z}}
+      - ./d:/plain
+volumes:
+  data: {}
+"""
+
+
+def test_selinux_relabelling_is_read_as_compose_reads_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`:z`/`:Z` (the last of the two when both are given) become `bind.selinux`, for a named
+    volume too, and our model's VolumeSpec.selinux holds the same."""
+    from oblako_backends.project import load
+
+    (tmp_path / "d").mkdir()
+    path = tmp_path / "compose.yaml"
+    path.write_text(SELINUX)
+    theirs, ours = compose_config(path), our_config(path)
+    assert theirs.returncode == 0, theirs.stderr
+    assert ours.returncode == 0, ours.stderr
+
+    def relabels(document: str) -> dict[str, object]:
+        volumes = json.loads(document)["services"]["a"]["volumes"]
+        return {v["target"]: (v.get("bind") or {}).get("selinux") for v in volumes}
+
+    assert relabels(ours.stdout) == relabels(theirs.stdout)
+    assert relabels(theirs.stdout) == {"/x": "z", "/y": "Z", "/both": "Z", "/v": "z", "/l": "Z", "/plain": None}
+    monkeypatch.chdir(tmp_path)
+    (service,) = load(str(path)).services
+    assert {v.target: v.selinux for v in service.spec.volumes} == relabels(theirs.stdout)

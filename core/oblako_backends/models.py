@@ -84,6 +84,7 @@ CAPABILITIES: Mapping[str, str] = MappingProxyType(
         "sysctls": "sysctls: namespaced kernel parameters",
         "devices": "devices: host devices in the container",
         "platform": "platform: run the image built for os/arch",
+        "selinux": "volumes' :z/:Z: the runtime relabels a mount's source for SELinux (VolumeSpec.selinux)",
     }
 )
 

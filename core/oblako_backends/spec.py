@@ -94,6 +94,9 @@ class VolumeSpec:
     source: str
     target: str
     read_only: bool = False
+    # SELinux relabelling, as `:z` (shared with other containers) or `:Z` (this one only) asks:
+    # the runtime labels the source so a confined container may use it. None: left as it is.
+    selinux: str | None = None
 
     @property
     def is_named(self) -> bool:
@@ -295,6 +298,8 @@ class ContainerSpec:
         for name in self.options_set():
             capability = options.FIELD_CAPABILITY[name]
             out[capability] = (*out.get(capability, ()), name)
+        if any(v.selinux for v in self.volumes):  # a mount option, not a field of its own
+            out["selinux"] = ("volumes",)
         return out
 
     def fingerprint(self) -> str:
@@ -594,9 +599,16 @@ def _volumes(volumes: object) -> tuple[VolumeSpec, ...]:
             mount = {"bind": mount}
         if not isinstance(mount, Mapping) or "bind" not in mount:
             raise InvalidSpecError(f"volumes[{source!r}]", mount, 'expected {"bind": "/path", "mode": "rw" or "ro"}')
-        unknown = set(mount) - {"bind", "mode"}
+        unknown = set(mount) - {"bind", "mode", "selinux"}
         if unknown:
-            raise InvalidSpecError(f"volumes[{source!r}]", mount, f"unknown keys {sorted(unknown)}; use bind and mode")
+            raise InvalidSpecError(
+                f"volumes[{source!r}]", mount, f"unknown keys {sorted(unknown)}; use bind, mode and selinux"
+            )
+        selinux = mount.get("selinux")
+        if selinux not in (None, "z", "Z"):
+            raise InvalidSpecError(
+                f"volumes[{source!r}].selinux", selinux, "'z' (shared with other containers), 'Z' (private) or None"
+            )
         target = _mount_target(f"volumes[{source!r}].bind", mount["bind"])
         mode = mount.get("mode", "rw")
         if mode not in ("rw", "ro"):
@@ -604,13 +616,19 @@ def _volumes(volumes: object) -> tuple[VolumeSpec, ...]:
         if target in targets:
             raise InvalidSpecError(f"volumes[{source!r}].bind", target, "two volumes cannot mount at the same path")
         targets.add(target)
-        out.append(VolumeSpec(source, target, mode == "ro"))
+        out.append(VolumeSpec(source, target, mode == "ro", selinux))
     return tuple(sorted(out, key=lambda v: v.target))
 
 
 def _volume_kwargs(volumes: tuple[VolumeSpec, ...]) -> dict[str, dict[str, str]] | list[tuple[str, dict[str, str]]]:
     """oblako's mapping; pairs when a source is mounted twice (a mapping would keep one)."""
-    pairs = [(v.source, {"bind": v.target, "mode": "ro" if v.read_only else "rw"}) for v in volumes]
+    pairs = [
+        (
+            v.source,
+            {"bind": v.target, "mode": "ro" if v.read_only else "rw"} | ({"selinux": v.selinux} if v.selinux else {}),
+        )
+        for v in volumes
+    ]
     return dict(pairs) if len({v.source for v in volumes}) == len(volumes) else pairs
 
 

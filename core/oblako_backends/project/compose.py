@@ -1065,6 +1065,9 @@ def _volume(path: Path, item: Any, where: str, volumes: dict[str, str], owner: s
         if not source or not target:
             raise ConfigurationError(f"{where}: long form needs type volume or bind, source and target")
         read_only = bool(item.get("read_only", False))
+        selinux = item.get("bind", {}).get("selinux") if isinstance(item.get("bind"), dict) else None
+        if selinux not in (None, "z", "Z"):
+            raise ConfigurationError(f"{where}: bind.selinux: z (shared) or Z (private), not {selinux!r}")
     else:
         parts = str(item).split(":")
         if len(parts) == 1:
@@ -1074,6 +1077,8 @@ def _volume(path: Path, item: Any, where: str, volumes: dict[str, str], owner: s
         if options - {"ro"}:
             raise ConfigurationError(f"{where}: {item!r}: options are ro, rw, z and Z")
         read_only = "ro" in options
+        relabels = [o for o in ",".join(parts[2:]).split(",") if o in ("z", "Z")]
+        selinux = relabels[-1] if relabels else None  # the last one given, as Compose takes it
         kind = "bind" if source.startswith((".", "/", "~")) else "volume"
     if kind == "bind":
         source = str((path.parent / os.path.expanduser(source)).resolve())
@@ -1083,7 +1088,7 @@ def _volume(path: Path, item: Any, where: str, volumes: dict[str, str], owner: s
         raise ConfigurationError(f"{where}: volume {source!r} is not declared under the top-level `volumes:`")
     else:
         source = volumes[source]
-    return source, {"bind": target, "mode": "ro" if read_only else "rw"}
+    return source, {"bind": target, "mode": "ro" if read_only else "rw"} | ({"selinux": selinux} if selinux else {})
 
 
 def _anonymous(owner: str, target: Any) -> str:
@@ -1553,11 +1558,11 @@ def _written_mounts(
         if isinstance(item, dict):
             mount |= {k: v for k, v in item.items() if k not in ("type", "source", "target", "read_only")}
         elif volume.is_named:
+            mount |= {"bind": {"selinux": volume.selinux}} if volume.selinux else {}
             mount["volume"] = {}
         else:
-            options = set(",".join(str(item).split(":")[2:]).split(",")) if item is not None else set()
-            selinux = "z" if "z" in options else "Z" if "Z" in options else None
-            mount["bind"] = {"create_host_path": True} | ({"selinux": selinux} if selinux else {})
+            selinux = {"selinux": volume.selinux} if volume.selinux else {}
+            mount["bind"] = selinux | {"create_host_path": True}
         out.append(mount)
     tmpfs = [(order.index(t), _written_tmpfs(item)) for t, item in given.items() if _is_tmpfs(item)]
     for index, mount in sorted(tmpfs, key=lambda pair: pair[0]):  # read into `tmpfs`: placed where the file has it

@@ -75,6 +75,16 @@ def adapt(project: Project, capabilities: frozenset[str], runtime: str) -> tuple
                     f"{d.name}: {runtime} cannot run health checks inside the container; waiting for {instead} instead"
                 )
                 services[i] = dataclasses.replace(d, spec=dataclasses.replace(d.spec, health=None))
+    if "selinux" not in capabilities:
+        for i, d in enumerate(services):
+            relabelled = [v.target for v in d.spec.volumes if v.selinux]
+            if relabelled:
+                said.append(
+                    f"{d.name}: volumes: {', '.join(relabelled)}: :z/:Z (SELinux relabelling): {runtime} cannot "
+                    "apply it (capability 'selinux'); mounted without it"
+                )
+                volumes = tuple(dataclasses.replace(v, selinux=None) for v in d.spec.volumes)
+                services[i] = dataclasses.replace(d, spec=dataclasses.replace(d.spec, volumes=volumes))
     for i, d in enumerate(services):
         services[i], dropped = _without_unsupported(d, capabilities, runtime)
         said += dropped

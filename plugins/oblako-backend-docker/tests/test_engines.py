@@ -151,6 +151,27 @@ def test_a_built_image_carries_its_labels_and_build_secrets_are_refused_before_a
     assert (labels["tier"], labels["team"]) == ("web", "build")
 
 
+def test_a_relabelled_bind_reaches_the_engine_with_its_selinux_option(
+    backend: Backend, unique_name: Names, tmp_path: Path
+) -> None:
+    """`:z`/`:Z` are passed in HostConfig.Binds, as `docker run -v SRC:DST:z` passes them. This
+    machine has no SELinux, so the relabelling itself (a changed file label) cannot be seen
+    here: what is checked is that the engine took the option, and the bind still works."""
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "hello.txt").write_text("hello\n")
+    (tmp_path / "private").mkdir()
+    name = unique_name("relabel")
+    volumes = [
+        (str(tmp_path / "shared"), {"bind": "/shared", "mode": "ro", "selinux": "z"}),
+        (str(tmp_path / "private"), {"bind": "/private", "mode": "rw", "selinux": "Z"}),
+    ]
+    backend.run(name=name, image=IMAGE, volumes=volumes, command=["sh", "-c", "cat /shared/hello.txt; sleep 600"])
+    wait_for(lambda: backend.logs(name) == "hello\n", "the container to read the bind")
+    binds = backend.docker_client().api.inspect_container(name)["HostConfig"]["Binds"]
+    options = {b.split(":")[1]: set(b.split(":")[2].split(",")) for b in binds}
+    assert {"ro", "z"} <= options["/shared"] and {"rw", "Z"} <= options["/private"], binds
+
+
 def test_docker_client_reaches_the_same_daemon(backend: Backend, unique_name: Names) -> None:
     name = unique_name("same")
     backend.run(name=name, image=IMAGE)

@@ -443,7 +443,10 @@ class DockerPlugin:
             for p in spec.ports
         }
         # A list, not docker-py's mapping: one source may be mounted at several targets.
-        binds = [f"{v.source}:{v.target}:{'ro' if v.read_only else 'rw'}" for v in spec.volumes]
+        binds = [  # SELinux's z/Z joins ro/rw, as in `docker run -v SRC:DST:ro,z`
+            f"{v.source}:{v.target}:{'ro' if v.read_only else 'rw'}{',' + v.selinux if v.selinux else ''}"
+            for v in spec.volumes
+        ]
         # A secret or config read from a host file is mounted from it, as Compose does (a read-only
         # root gets it too); the others are copied in before the start (`_put_files`).
         binds += [f"{f.source}:{f.target}:ro" for f in spec.files if f.source is not None]
