@@ -23,7 +23,7 @@ from oblako_backends.backend import Backend
 from oblako_backends.models import RUNNING
 from oblako_backends.project import load
 from oblako_backends.project.run import down, remove_volumes, up
-from oblako_backends.testing.contract import CGROUP_LIMITS, effective_capabilities, process_limits, run_in
+from oblako_backends.testing.contract import MEMORY_LIMIT, PIDS_LIMIT, effective_capabilities, process_limits, run_in
 
 EXAMPLE = runtimes.ROOT / "examples" / "keys"
 STANDIN = runtimes.ROOT / "plugins" / "oblako-backend-apple" / "tests" / "standin" / "container"
@@ -109,8 +109,9 @@ def test_each_key_of_the_keys_project_takes_effect_or_is_named_before_anything_s
         if applied("db", "cap_drop", "security"):
             assert not effective_capabilities(backend, db) & NET_RAW
         if applied("db", "mem_limit", "resources"):
-            limits = run_in(backend, db, "sh", "-c", CGROUP_LIMITS)[1]
-            assert limits.split() == [str(64 * 1024**2), "64"]
+            assert run_in(backend, db, "sh", "-c", MEMORY_LIMIT)[1].split() == [str(64 * 1024**2)]
+        if applied("db", "pids_limit", "process_limits"):
+            assert run_in(backend, db, "sh", "-c", PIDS_LIMIT)[1].split() == ["64"]
 
         if one_off:
             # The app started only after the migration exited 0, which read the secret.
@@ -124,7 +125,7 @@ def test_each_key_of_the_keys_project_takes_effect_or_is_named_before_anything_s
             if applied("app", "init", "init"):
                 assert run_in(backend, app, "cat", "/proc/1/comm")[1].strip() not in ("", "sh")
             assert run_in(backend, app, "id", "-u") == (0, "1234\n")
-            if applied("app", "ulimits", "resources"):
+            if applied("app", "ulimits", "process_limits"):
                 limits = process_limits(backend, app)
                 assert (limits["Max open files"], limits["Max processes"]) == ((512, 1024), (256, 256))
             applied("app", "stop_signal", "stop_signal")  # its effect: the contract suite's stop test

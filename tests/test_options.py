@@ -86,7 +86,7 @@ def test_options_come_out_in_the_form_backends_read() -> None:
         "stop_signal": ("stop_signal",),
         "dns": ("dns",),
         "security": ("cap_add",),
-        "resources": ("ulimits",),
+        "process_limits": ("ulimits",),
         "sysctls": ("sysctls",),
     }
     assert ContainerSpec(**made.to_kwargs()) == made

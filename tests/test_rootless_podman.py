@@ -87,7 +87,8 @@ def test_the_contract_suite_passes_as_the_user(as_user: AsUser) -> None:
     argv = [str(as_user.venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pyargs"]
     argv += ["oblako_backends.testing.contract", "--oblako-backend", "podman", "--oblako-test-image", IMAGE]
     if CGROUPS_V1:  # Podman ignores limits there, so the plugin refuses them: the test below
-        argv += ["-k", "not test_memory_and_process_limits_reach_the_container"]
+        argv += ["-k", "not test_memory_cpu_and_shared_memory_limits_reach_the_container "
+                 "and not test_process_limits_reach_the_container"]  # fmt: skip
     done = as_user.run(argv, timeout=900)
     assert done.returncode == 0, done.stdout[-5000:]
     assert " passed" in done.stdout and " failed" not in done.stdout

@@ -50,9 +50,12 @@ DEADLINE = 60.0
 THREADS, PROCESSES = 8, 4
 RACER = f"sh -c 'echo racer-started; {FOREVER}'"
 # The container's memory and process limits, from cgroup v2 (most machines) or v1 (older ones).
-CGROUP_LIMITS = (
-    "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; "
-    "cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max"
+# The container's own cgroup limits, as cgroups v2 (else v1) shows them inside it.
+MEMORY_LIMIT = "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes"
+PIDS_LIMIT = "cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max"
+CPU_QUOTA = (  # "QUOTA PERIOD" in microseconds
+    "cat /sys/fs/cgroup/cpu.max 2>/dev/null || "
+    "echo $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)"
 )
 _RUNNING = ContainerInfo(name="running", state=State.RUNNING)  # what "not ended yet" looks like
 
@@ -718,7 +721,7 @@ class OptionsContract:
 
     @pytest.mark.oblako_capability("exec")
     @pytest.mark.oblako_capability("resources")
-    def test_memory_and_process_limits_reach_the_container(
+    def test_memory_cpu_and_shared_memory_limits_reach_the_container(
         self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
     ) -> None:
         name = oblako_name("limits")
@@ -727,13 +730,33 @@ class OptionsContract:
             name,
             oblako_test_image,
             mem_limit=64 * 1024**2,
+            mem_reservation=32 * 1024**2,
+            cpus=0.5,
+            shm_size=16 * 1024**2,
+        )
+        assert run_in(oblako_backend, name, "sh", "-c", MEMORY_LIMIT) == (0, f"{64 * 1024**2}\n")
+        code, quota = run_in(oblako_backend, name, "sh", "-c", CPU_QUOTA)
+        assert code == 0 and int(quota.split()[0]) / int(quota.split()[1]) == 0.5, quota
+        code, shm = run_in(oblako_backend, name, "df", "-k", "/dev/shm")
+        assert (code, shm.splitlines()[-1].split()[1]) == (0, str(16 * 1024)), shm
+        oblako_backend.remove(name)
+
+    @pytest.mark.oblako_capability("exec")
+    @pytest.mark.oblako_capability("process_limits")
+    def test_process_limits_reach_the_container(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("plimits")
+        started(
+            oblako_backend,
+            name,
+            oblako_test_image,
             pids_limit=64,
             ulimits={"nofile": (512, 1024), "nproc": (256, 256)},
         )
         rlimits = process_limits(oblako_backend, name)
         assert (rlimits["Max open files"], rlimits["Max processes"]) == ((512, 1024), (256, 256))
-        code, cgroup = run_in(oblako_backend, name, "sh", "-c", CGROUP_LIMITS)
-        assert (code, cgroup.split()) == (0, [str(64 * 1024**2), "64"])
+        assert run_in(oblako_backend, name, "sh", "-c", PIDS_LIMIT) == (0, "64\n")
         oblako_backend.remove(name)
 
     @pytest.mark.oblako_capability("exec")

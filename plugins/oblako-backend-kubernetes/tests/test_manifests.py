@@ -800,7 +800,7 @@ def test_the_plugin_declares_exactly_the_option_groups_it_honours() -> None:
 
     groups = set(FIELD_CAPABILITY.values())
     declared = groups & KubernetesPlugin.capabilities
-    assert groups - declared == {"resources", "hostname", "restart", "stop_signal", "devices"}
+    assert groups - declared == {"process_limits", "hostname", "restart", "stop_signal", "devices"}
 
 
 def pod_status(workload: str, created: str, **statuses: object) -> dict:  # type: ignore[type-arg]
@@ -823,3 +823,36 @@ def test_the_exit_code_is_the_newest_pods_last_ending() -> None:
     assert manifests.exit_code("nothing", pods) is None
     replaced = [*pods[:1], pod_status("web", "2026-01-01T00:03:00Z", state={"running": {}})]
     assert manifests.exit_code("web", replaced) is None  # a new pod starts: the old one's ending is history
+
+
+def test_memory_and_cpu_become_limits_and_the_reservation_the_only_request() -> None:
+    """Docker reserves nothing for a limit; a request equal to it (Kubernetes' default) would
+    make a small node refuse the pod, so the request is the reservation, or 0."""
+    spec = ContainerSpec(name="web", image="busybox:1", mem_limit=64 * 1024**2, mem_reservation=32 * 1024**2,
+                         cpus=1.5)  # fmt: skip
+    assert container(spec)["resources"] == {
+        "limits": {"memory": str(64 * 1024**2), "cpu": "1500m"},
+        "requests": {"memory": str(32 * 1024**2), "cpu": "0"},
+    }
+    limited = ContainerSpec(name="web", image="busybox:1", mem_limit=1024**3, cpus=0.0001)
+    assert container(limited)["resources"] == {
+        "limits": {"memory": str(1024**3), "cpu": "1m"},  # the least Kubernetes takes
+        "requests": {"memory": "0", "cpu": "0"},
+    }
+    reserved = ContainerSpec(name="web", image="busybox:1", mem_reservation=1024**2)
+    assert container(reserved)["resources"] == {"requests": {"memory": str(1024**2)}}
+    assert "resources" not in container(ContainerSpec(name="web", image="busybox:1"))
+
+
+def test_a_reservation_above_the_limit_is_refused_by_name() -> None:
+    spec = ContainerSpec(name="web", image="busybox:1", mem_limit=1024**2, mem_reservation=2 * 1024**2)
+    with pytest.raises(InvalidSpecError, match=r"invalid mem_reservation 2097152: at most mem_limit \(1048576"):
+        container(spec)
+
+
+def test_shm_size_is_a_memory_empty_dir_of_that_size_at_dev_shm() -> None:
+    spec = ContainerSpec(name="web", image="busybox:1", shm_size=16 * 1024**2)
+    assert {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": str(16 * 1024**2)}} in pod(spec)["volumes"]
+    assert {"name": "shm", "mountPath": "/dev/shm"} in container(spec)["volumeMounts"]
+    with pytest.raises(InvalidSpecError, match="tmpfs mounts /dev/shm too"):
+        container(ContainerSpec(name="web", image="busybox:1", shm_size=1024**2, tmpfs={"/dev/shm": ""}))

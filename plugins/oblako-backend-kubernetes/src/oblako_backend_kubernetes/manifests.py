@@ -152,6 +152,9 @@ def build(spec: ContainerSpec, settings: Settings) -> tuple[list[dict[str, Any]]
     memory, memory_mounts, notes = options.tmpfs(spec)
     volumes += memory
     mounts += memory_mounts
+    shm, shm_mounts = options.shared_memory(spec)
+    volumes += shm
+    mounts += shm_mounts
     warnings += notes
     owner = {k: v for k, v in _labels(spec).items() if k in ("oblako.managed-by", "oblako.backend")}
     secrets = options.files(spec, settings.namespace, name, owner, WORKLOAD_LABEL)
@@ -175,6 +178,9 @@ def build(spec: ContainerSpec, settings: Settings) -> tuple[list[dict[str, Any]]
         container["command"] = [literal(a) for a in spec.entrypoint]  # Kubernetes' command is the ENTRYPOINT
     if spec.working_dir:
         container["workingDir"] = spec.working_dir
+    resources = options.resources(spec)
+    if resources:
+        container["resources"] = resources
     if spec.stdin_open:
         container["stdin"] = True
     if spec.tty:

@@ -238,3 +238,37 @@ def service_ports(spec: ContainerSpec) -> list[dict[str, Any]]:
             port["protocol"] = protocol.upper()
         out.append(port)
     return out
+
+
+def resources(spec: ContainerSpec) -> dict[str, Any]:
+    """mem_limit and cpus as the container's limits, mem_reservation as its memory request.
+
+    A limit alone would make Kubernetes request as much (the scheduler then reserves it, and a
+    small node refuses the pod); Docker reserves nothing for a limit, so the request is set to
+    the reservation, or 0. A reservation above the limit is refused, as Docker refuses it."""
+    limits: dict[str, str] = {}
+    requests: dict[str, str] = {}
+    if spec.mem_limit is not None:
+        limits["memory"] = str(spec.mem_limit)
+        requests["memory"] = "0"
+    if spec.mem_reservation is not None:
+        if spec.mem_limit is not None and spec.mem_reservation > spec.mem_limit:
+            raise InvalidSpecError(
+                "mem_reservation", spec.mem_reservation, f"at most mem_limit ({spec.mem_limit} bytes)"
+            )
+        requests["memory"] = str(spec.mem_reservation)
+    if spec.cpus is not None:
+        limits["cpu"] = f"{max(1, round(spec.cpus * 1000))}m"
+        requests["cpu"] = "0"
+    return {key: value for key, value in (("limits", limits), ("requests", requests)) if value}
+
+
+def shared_memory(spec: ContainerSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """shm_size as a memory emptyDir of that size at /dev/shm (a pod's own /dev/shm is the
+    runtime's 64 MiB): its volume and mount, or none."""
+    if spec.shm_size is None:
+        return [], []
+    if "/dev/shm" in spec.tmpfs:
+        raise InvalidSpecError("shm_size", spec.shm_size, "tmpfs mounts /dev/shm too; give its size there instead")
+    volume = {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": str(spec.shm_size)}}
+    return [volume], [{"name": "shm", "mountPath": "/dev/shm"}]

@@ -70,9 +70,8 @@ class KubernetesPlugin:
     # Compose's options, each declared only where every field of its group has a faithful pod
     # counterpart (values without one are refused, by name: see options.py). Left undeclared,
     # so `up` drops them with a warning:
-    # - resources: mem_limit, mem_reservation, cpus and shm_size would map (limits, requests,
-    #   a memory emptyDir at /dev/shm), but pids_limit (a node-wide kubelet setting) and
-    #   ulimits have no per-pod counterpart;
+    # - process_limits: pids_limit (a node-wide kubelet setting) and ulimits have no per-pod
+    #   counterpart (resources, memory and CPU, map to limits and requests: options.py);
     # - hostname: hostname would be the pod's hostname, but domainname (the UTS NIS domain)
     #   is not the pod's subdomain (a DNS name under a headless Service);
     # - restart: a Deployment restarts always (always, unless-stopped); no and on-failure[:N]
@@ -101,6 +100,7 @@ class KubernetesPlugin:
             "read_only",
             "sysctls",
             "platform",
+            "resources",
         }
     )
 
