@@ -156,7 +156,8 @@ def test_a_relabelled_bind_reaches_the_engine_with_its_selinux_option(
 ) -> None:
     """`:z`/`:Z` are passed in HostConfig.Binds, as `docker run -v SRC:DST:z` passes them. This
     machine has no SELinux, so the relabelling itself (a changed file label) cannot be seen
-    here: what is checked is that the engine took the option, and the bind still works."""
+    here. Docker reports the option back; Podman, without SELinux, drops relabel options from
+    the mount before anything can report them, so there only the bind is checked."""
     (tmp_path / "shared").mkdir()
     (tmp_path / "shared" / "hello.txt").write_text("hello\n")
     (tmp_path / "private").mkdir()
@@ -169,7 +170,9 @@ def test_a_relabelled_bind_reaches_the_engine_with_its_selinux_option(
     wait_for(lambda: backend.logs(name) == "hello\n", "the container to read the bind")
     binds = backend.docker_client().api.inspect_container(name)["HostConfig"]["Binds"]
     options = {b.split(":")[1]: set(b.split(":")[2].split(",")) for b in binds}
-    assert {"ro", "z"} <= options["/shared"] and {"rw", "Z"} <= options["/private"], binds
+    assert {"ro"} <= options["/shared"] and {"rw"} <= options["/private"], binds
+    if backend.name != "podman":
+        assert "z" in options["/shared"] and "Z" in options["/private"], binds
 
 
 def test_docker_client_reaches_the_same_daemon(backend: Backend, unique_name: Names) -> None:
