@@ -113,7 +113,7 @@ def test_a_port_held_by_the_names_own_forward_is_left_to_the_cluster(
     plugin = fake.plugin
     record = plugin.state_dir / "some-context" / "fresh" / "web.json"
     record.parent.mkdir(parents=True)
-    forward.ForwardState(argv=["kubectl"], ports=[["127.0.0.1", held_port, 8080]]).save(record)
+    forward.ForwardState("web", ports=[["127.0.0.1", held_port, 8080]]).save(record)
     with pytest.raises(PortInUseError):
         fake.run(name="web", image="busybox:1", ports={"8080/tcp": held_port})
     assert ["get", "deployment", "web", "--output=json"] in [argv[-4:] for argv in recorded(calls)]

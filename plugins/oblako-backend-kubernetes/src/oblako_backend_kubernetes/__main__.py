@@ -1,10 +1,15 @@
-"""`python -m oblako_backend_kubernetes --detach STATE_FILE`: start a port-forward supervisor."""
+"""`python -m oblako_backend_kubernetes --detach DIRECTORY --context=CONTEXT --namespace=NAMESPACE`:
+start the forwarder of one state directory (see forwarder.py)."""
 
-import sys
+import argparse
 from pathlib import Path
 
-from .forward import detach_and_supervise, supervise
+from .forwarder import detach_and_serve, serve
 
-if sys.argv[1] == "--detach":
-    sys.exit(detach_and_supervise(Path(sys.argv[2])))
-sys.exit(supervise(Path(sys.argv[1])))
+parser = argparse.ArgumentParser(prog="python -m oblako_backend_kubernetes")
+parser.add_argument("--detach", action="store_true", help="fork into a session of its own and return")
+parser.add_argument("directory", type=Path)
+parser.add_argument("--context", default="")
+parser.add_argument("--namespace", required=True)
+args = parser.parse_args()
+raise SystemExit((detach_and_serve if args.detach else serve)(args.directory, args.context, args.namespace))

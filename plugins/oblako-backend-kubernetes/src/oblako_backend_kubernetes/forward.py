@@ -1,14 +1,14 @@
-"""Supervised port-forwards: one detached supervisor per workload, recorded in a state file.
+"""Port-forwards, as the application sees them: one record per workload, one forwarder per namespace.
 
-    python -m oblako_backend_kubernetes --detach STATE_FILE
-
-The supervisor runs `kubectl port-forward svc/NAME ADDRESS:HOST:CONTAINER ...` and restarts
-it with backoff whenever it exits or reports an error (a deleted or replaced pod ends
-kubectl's forward). It writes its PID, its kubectl's PID, both processes' identities, its
-ports and whether the forward is up into the state file, so any process (the application,
-or `oblako-backends stop` after a restart) can see it and stop it. It outlives the
-application on purpose, like the workload itself; stop and remove end it. It exits by
-itself when its state file disappears or its Service is deleted outside oblako.
+Each workload that publishes ports has a record, `<state dir>/<context>/<namespace>/<name>.json`,
+that says which localhost ports lead to which container ports. One detached process per
+directory, the forwarder (forwarder.py), serves every record there: it listens on the ports
+and forwards each connection to the workload's current pod through the Kubernetes API.
+Adding a record is all it takes to add forwards; removing it ends them. The forwarder says
+what it serves in `_forwarder.json` (its PID, start time and command line, and per record
+whether it is listening, at which pod, or why not), so any process (the application, or
+`oblako-backends stop` after a restart) can see it and stop it. It outlives the application
+on purpose, like the workloads; it ends when the last record is removed.
 
 PIDs are reused and state files survive crashes and reboots, so a recorded PID is signalled
 only while it is still the very process recorded (its start time and command line). The
@@ -20,64 +20,117 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import os
-import re
+import secrets
 import signal
 import stat
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from oblako_backends import ConfigurationError
 
-READY_MARK = "Forwarding from"
-# What kubectl says when the pod behind the forward is gone or replaced: the forward will
-# never work again, so it is restarted. Errors about one connection (a reset, a refused
-# connect while the app restarts) are not in this list: they leave the forward running.
-POD_GONE = ("lost connection to pod", "failed to find sandbox", "not found", "container not running", "unable to")
-# kubectl's word that the Service itself is gone: the workload was deleted, so is the forward.
-SERVICE_GONE = re.compile(r'services? "[^"]+" not found')
+STATUS = "_forwarder.json"  # a workload's name is a DNS label: it never starts with "_"
+LOCK = "_forwarder.lock"  # held by the forwarder while it runs: at most one per directory
+LOG = "_forwarder.log"
+RELAUNCH_AFTER = 3.0  # seconds a launched forwarder has to take its lock before another is launched
+
+
+class Refused(Exception):
+    """The forwarder cannot serve a record (it said why); `held_port` when a host port is taken."""
+
+    def __init__(self, message: str, held_port: int = 0):
+        super().__init__(message)
+        self.held_port = held_port
+
+
+def _save(path: Path, data: dict[str, Any]) -> None:
+    """Write atomically, never through a symlink: a fresh temporary file renamed into place."""
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)  # removes a symlink itself, never its target
+    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(json.dumps(data))
+    tmp.replace(path)  # rename replaces a symlink at `path`, it does not write through it
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(descriptor) as source:
+            found = json.loads(source.read())
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
 
 
 @dataclass
 class ForwardState:
-    """What the state file says."""
+    """A workload's record: which host ports lead to which of its container ports."""
 
-    argv: list[str]  # kubectl port-forward argv, without the ports
+    workload: str  # the Kubernetes name: its pods carry the label oblako.workload=<workload>
     ports: list[list[object]] = field(default_factory=list)  # [address, host_port, container_port]
-    pid: int = 0  # the supervisor
-    identity: str = ""  # the supervisor's start time and command line, see `identity()`
-    child: int = 0  # its kubectl port-forward
-    child_identity: str = ""
-    ready: bool = False
-    restarts: int = 0
+    token: str = ""  # this record's own: the forwarder's answer about it names it
 
     def save(self, path: Path) -> None:
-        """Write atomically, never through a symlink: a fresh temporary file renamed into place."""
-        tmp = path.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)  # removes a symlink itself, never its target
-        descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(descriptor, "w") as out:
-            out.write(json.dumps(asdict(self)))
-        tmp.replace(path)  # rename replaces a symlink at `path`, it does not write through it
+        _save(path, asdict(self))
 
     @classmethod
     def load(cls, path: Path) -> ForwardState | None:
+        found = _load(path)
         try:
-            descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-            with os.fdopen(descriptor) as source:
-                return cls(**json.loads(source.read()))
-        except (OSError, ValueError, TypeError):
+            return None if found is None else cls(**found)
+        except TypeError:
+            return None  # a record of an earlier version, or not a record
+
+
+@dataclass
+class Serving:
+    """What the forwarder says about one record."""
+
+    token: str = ""
+    listening: bool = False  # every port of the record is bound
+    pod: str = ""  # the pod connections go to now ("" while there is none ready)
+    retargets: int = 0  # how often that pod changed (a pod replaced, deleted, rescheduled)
+    error: str = ""  # why the record cannot be served; it never will be
+    held_port: int = 0  # the host port someone else holds, when that is why
+
+    @property
+    def ready(self) -> bool:
+        return self.listening and bool(self.pod)
+
+
+@dataclass
+class ForwarderState:
+    """What `_forwarder.json` says: who the forwarder is and what it serves."""
+
+    pid: int = 0
+    identity: str = ""  # its start time and command line, see `identity()`
+    context: str = ""
+    namespace: str = ""
+    serving: dict[str, Serving] = field(default_factory=dict)  # by record (file stem)
+
+    def save(self, directory: Path) -> None:
+        _save(directory / STATUS, asdict(self))
+
+    @classmethod
+    def load(cls, directory: Path) -> ForwarderState | None:
+        found = _load(directory / STATUS)
+        if found is None:
+            return None
+        try:
+            serving = {str(k): Serving(**v) for k, v in (found.pop("serving", None) or {}).items()}
+            return cls(**found, serving=serving)
+        except TypeError:
             return None
 
-    def supervised(self) -> bool:
-        """Is the recorded supervisor still running (the same process, not a reused PID)?"""
+    def running(self) -> bool:
+        """Is the recorded forwarder still running (the same process, not a reused PID)?"""
         return is_process(self.pid, self.identity)
 
 
@@ -155,46 +208,64 @@ def safe_directory(path: Path, depth: int = 1) -> Path:
     return path
 
 
-def open_log(path: Path) -> BinaryIO:
-    """The supervisor's log for appending, never through a symlink (one there is replaced)."""
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+def open_private(path: Path, flags: int) -> int:
+    """A descriptor of `path` (0600), never opened through a symlink (one there is replaced)."""
+    flags |= os.O_CREAT | os.O_NOFOLLOW
     try:
-        descriptor = os.open(path, flags, 0o600)
+        return os.open(path, flags, 0o600)
     except OSError as exc:
         if exc.errno != errno.ELOOP:
             raise
         path.unlink()
-        descriptor = os.open(path, flags | os.O_EXCL, 0o600)
-    return os.fdopen(descriptor, "ab")
+        return os.open(path, flags | os.O_EXCL, 0o600)
 
 
-def start(state_file: Path, state: ForwardState, timeout: float) -> ForwardState:
-    """Start a supervisor for `state` and wait until its forward is up (or fail with why)."""
-    launch(state_file, state)
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        current = ForwardState.load(state_file)
-        if current is not None and current.ready and current.supervised():
-            return current
-        if current is not None and current.pid and not current.supervised():
-            break
-        time.sleep(0.1)
-    log = state_file.with_suffix(".log")
-    tail = log.read_text(errors="replace")[-1500:] if log.exists() and not log.is_symlink() else ""
-    stop(state_file)
-    raise TimeoutError(f"the port-forward did not come up within {timeout:g} s: {tail.strip() or 'no output'}")
+def open_log(path: Path) -> BinaryIO:
+    """The forwarder's log for appending, never through a symlink."""
+    return os.fdopen(open_private(path, os.O_WRONLY | os.O_APPEND), "ab")
 
 
-def launch(state_file: Path, state: ForwardState) -> None:
-    """Record `state` and start its supervisor, without waiting for the forward."""
-    safe_directory(state_file.parent, depth=3)
-    state.pid, state.identity, state.child, state.child_identity, state.ready = 0, "", 0, "", False
-    state.save(state_file)
-    with open_log(state_file.with_suffix(".log")) as out:
-        # The launcher forks the supervisor into a session of its own and exits, so the
-        # supervisor is nobody's child here: any process can stop it, and none leaves a zombie.
+def records(directory: Path) -> dict[str, ForwardState]:
+    """Every workload's record in `directory`, by file stem."""
+    found = {}
+    for path in sorted(directory.glob("*.json")):
+        if path.name != STATUS and (record := ForwardState.load(path)) is not None:
+            found[path.stem] = record
+    return found
+
+
+def serving(directory: Path) -> bool:
+    """Does a forwarder hold this directory's lock now? (Asking takes the lock for a moment:
+    a forwarder starting just then finds it taken and leaves, and the asker starts one.)"""
+    try:
+        descriptor = open_private(directory / LOCK, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(descriptor)  # closing releases a lock taken here
+    return False
+
+
+def launch(directory: Path, context: str, namespace: str) -> None:
+    """Start a forwarder for `directory`, without waiting for it (one already serving stays
+    the only one: the newcomer finds the lock taken and leaves)."""
+    with open_log(directory / LOG) as out:
+        # The launcher forks the forwarder into a session of its own and exits, so the
+        # forwarder is nobody's child here: any process can stop it, and none leaves a zombie.
         subprocess.run(
-            [sys.executable, "-m", "oblako_backend_kubernetes", "--detach", str(state_file)],
+            [
+                sys.executable,
+                "-m",
+                "oblako_backend_kubernetes",
+                "--detach",
+                str(directory),
+                f"--context={context}",
+                f"--namespace={namespace}",
+            ],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -203,150 +274,78 @@ def launch(state_file: Path, state: ForwardState) -> None:
         )
 
 
-def recover(state_file: Path) -> ForwardState | None:
-    """The record, healed: a supervisor found dead (kill -9, a reboot) has its orphaned kubectl
-    stopped and a new supervisor started in its place. None when there is no record."""
-    state = ForwardState.load(state_file)
-    if state is None or not state.pid or state.supervised():
-        return state
-    _signal(state.child, state.child_identity, signal.SIGTERM)  # kubectl outlives a killed supervisor
-    launch(state_file, state)
-    return ForwardState.load(state_file)
+def ensure(directory: Path, context: str, namespace: str, launched: float = 0.0) -> float:
+    """A forwarder serves `directory`: when none holds its lock (and none was launched here in
+    the last few seconds, `launched` being when), launch one. Returns when one was last launched."""
+    if serving(directory) or time.monotonic() - launched < RELAUNCH_AFTER:
+        return launched
+    launch(directory, context, namespace)
+    return time.monotonic()
+
+
+def start(state_file: Path, record: ForwardState, context: str, namespace: str, timeout: float) -> Serving:
+    """Record `record` and wait until the forwarder listens on its ports at a ready pod. Raises
+    Refused when it cannot serve them, TimeoutError when it did not in time."""
+    directory = safe_directory(state_file.parent, depth=3)
+    record.token = secrets.token_hex(8)
+    record.save(state_file)
+    stem = state_file.stem
+    launched = 0.0
+    end = time.monotonic() + timeout
+    said = ""
+    while time.monotonic() < end:
+        launched = ensure(directory, context, namespace, launched)
+        status = ForwarderState.load(directory)
+        answer = status.serving.get(stem) if status is not None else None
+        if answer is not None and answer.token == record.token:
+            if answer.error:  # said by this record's forwarder, running or not
+                stop(state_file)
+                raise Refused(answer.error, answer.held_port)
+            if answer.ready and status is not None and status.running():
+                return answer
+            said = "listening, but no pod of it is ready" if answer.listening else "not listening yet"
+        time.sleep(0.05)
+    log = directory / LOG
+    tail = log.read_text(errors="replace")[-1500:] if log.exists() and not log.is_symlink() else ""
+    stop(state_file)
+    raise TimeoutError(f"the port-forward did not come up within {timeout:g} s ({said or 'no answer'}): {tail.strip()}")
+
+
+def recover(state_file: Path, context: str, namespace: str) -> ForwardState | None:
+    """The record, with a forwarder serving it: one found dead (kill -9, a reboot) is started
+    again (it serves every record there). None when there is no record."""
+    record = ForwardState.load(state_file)
+    if record is not None:
+        ensure(state_file.parent, context, namespace)
+    return record
 
 
 def stop(state_file: Path, timeout: float = 10) -> None:
-    """End the supervisor and its kubectl, if they are still the processes recorded; forget the record."""
-    state = ForwardState.load(state_file)
+    """Forget the record; wait until the forwarder has let go of its ports. With no record
+    left, end the forwarder, if it is still the process recorded."""
+    directory = state_file.parent
     state_file.unlink(missing_ok=True)
     state_file.with_suffix(".tmp").unlink(missing_ok=True)
-    if state is not None and state.pid:
-        if state.supervised():
-            _signal(state.pid, state.identity, signal.SIGTERM, group=True)
-            end = time.monotonic() + timeout
-            while still_exiting_or_running(state.pid, state.identity) and time.monotonic() < end:
-                time.sleep(0.05)
-            _signal(state.pid, state.identity, signal.SIGKILL, group=True)
-        _signal(state.child, state.child_identity, signal.SIGKILL)  # an orphan, if the supervisor was killed
-    state_file.with_suffix(".log").unlink(missing_ok=True)
+    status = ForwarderState.load(directory)
+    if status is None or not status.running():
+        return
+    if records(directory):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:  # it reads the directory several times a second
+            now = ForwarderState.load(directory)
+            if now is None or now.pid != status.pid or state_file.stem not in now.serving or not now.running():
+                return
+            time.sleep(0.05)
+    _signal(status.pid, status.identity, signal.SIGTERM)
+    end = time.monotonic() + timeout
+    while still_exiting_or_running(status.pid, status.identity) and time.monotonic() < end:
+        time.sleep(0.05)
+    _signal(status.pid, status.identity, signal.SIGKILL)
 
 
-def _signal(pid: int, recorded: str, sig: signal.Signals, group: bool = False) -> None:
-    """Signal `pid` (its process group, for a supervisor) only while it is the process recorded."""
+def _signal(pid: int, recorded: str, sig: signal.Signals) -> None:
+    """Signal `pid` only while it is the process recorded."""
     if not is_process(pid, recorded):
         return
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        if group:
-            os.killpg(pid, sig)  # the supervisor leads its own session: this reaches its kubectl too
-        else:
-            os.kill(pid, sig)
-
-
-WORKLOAD_CHECK_PERIOD = 10.0  # seconds between "does my Service still exist?" questions
-
-
-def _watch_workload(
-    argv: list[str], gone: threading.Event, stopping: threading.Event, terminate: Callable[[], None]
-) -> None:
-    """An idle forward does not notice its workload being deleted (kubectl learns of it only on
-    the next connection), so ask the cluster now and then; when the Service is gone, stop."""
-    at = argv.index("port-forward")
-    base, target = argv[:at], argv[at + 1]
-    while not stopping.wait(WORKLOAD_CHECK_PERIOD):
-        try:
-            done = subprocess.run(
-                [*base, "--request-timeout=10s", "get", target, "--output=name"],
-                capture_output=True,
-                text=True,
-                timeout=20,
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
-        except (OSError, subprocess.SubprocessError):
-            continue  # no answer is not "gone": the forward's own restarts deal with a missing server
-        if done.returncode != 0 and "notfound" in done.stderr.replace(" ", "").lower():
-            gone.set()
-            stopping.set()
-            terminate()
-            return
-
-
-def detach_and_supervise(state_file: Path) -> int:
-    """Fork; the child leads a new session and supervises, the parent returns at once."""
-    if os.fork():
-        return 0
-    os.setsid()
-    return supervise(state_file)
-
-
-def supervise(state_file: Path) -> int:
-    """The supervisor's loop: keep one kubectl port-forward running until told to stop."""
-    state = ForwardState.load(state_file)
-    if state is None:
-        return 1  # stopped before it started
-    stopping = threading.Event()
-
-    def record() -> None:
-        if state_file.exists():  # never bring back a file that stop() removed
-            state.save(state_file)
-
-    state.pid = os.getpid()
-    state.identity = identity(state.pid)
-    record()
-
-    child: list[subprocess.Popen[str]] = []
-
-    def terminate(*_: object) -> None:  # SIGTERM, or the workload is gone
-        stopping.set()
-        for proc in child:
-            with contextlib.suppress(ProcessLookupError):
-                proc.terminate()
-
-    signal.signal(signal.SIGTERM, terminate)
-    gone = threading.Event()
-    threading.Thread(target=_watch_workload, args=(state.argv, gone, stopping, terminate), daemon=True).start()
-    pairs = list(dict.fromkeys(f"{host}:{container}" for _, host, container in state.ports))
-    addresses = list(dict.fromkeys(str(p[0]) for p in state.ports))
-    backoff = 0.2
-    while not stopping.is_set() and state_file.exists():
-        started = time.monotonic()
-        proc = subprocess.Popen(
-            [*state.argv, f"--address={','.join(addresses)}", *pairs],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        child[:] = [proc]
-        state.child, state.child_identity = proc.pid, identity(proc.pid)
-        record()
-        up = 0
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            print(line.rstrip(), flush=True)
-            if line.startswith(READY_MARK):
-                up += 1
-                if up >= len(state.ports) and not state.ready:  # one line per address and port
-                    state.ready = True
-                    record()
-            elif SERVICE_GONE.search(line):
-                gone.set()  # deleted outside oblako: nothing will ever come back to forward to
-                proc.terminate()
-                break
-            elif any(mark in line.lower() for mark in POD_GONE):
-                proc.terminate()
-                break
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
-        if proc.poll() is None:
-            proc.kill()
-        if stopping.is_set() or not state_file.exists():
-            break
-        state.ready = False
-        state.restarts += 1
-        record()
-        backoff = 0.2 if time.monotonic() - started > 10 else min(backoff * 2, 5.0)
-        stopping.wait(backoff)
-    if gone.is_set():  # the workload was deleted outside oblako: so is its record
-        state_file.unlink(missing_ok=True)
-        state_file.with_suffix(".log").unlink(missing_ok=True)
-    return 0
+        os.kill(pid, sig)

@@ -1,7 +1,8 @@
-"""Kubernetes: each container a Deployment (+ Service), reached through supervised port-forwards.
+"""Kubernetes: each container a Deployment (+ Service), reached through port-forwards.
 
 The application keeps talking to 127.0.0.1:<port> as with Docker. kubectl does the talking
-(see kubectl.py for why); every call has a deadline.
+(see kubectl.py for why); every call has a deadline. One forwarder process per namespace
+serves every published port (forward.py, forwarder.py).
 """
 
 from __future__ import annotations
@@ -130,8 +131,12 @@ class KubernetesPlugin:
     # -- places ----------------------------------------------------------------------------
 
     def _forward_file(self, name: str) -> Path:
-        context = re.sub(r"[^A-Za-z0-9_.-]", "_", self.kubectl.context or self._current_context() or "current")
-        return self.state_dir / context / self.settings.namespace / f"{manifests.k8s_name(name)}.json"
+        context = re.sub(r"[^A-Za-z0-9_.-]", "_", self._context() or "current")
+        return self.state_dir.resolve() / context / self.settings.namespace / f"{manifests.k8s_name(name)}.json"
+
+    def _context(self) -> str:
+        """The context forwards are made in: OBLAKO_K8S_CONTEXT, else kubectl's current one."""
+        return self.kubectl.context or self._current_context()
 
     def _current_context(self) -> str:
         """kubectl's current context (asked once per plugin object)."""
@@ -277,15 +282,27 @@ class KubernetesPlugin:
                 self._create_names(names)
             self._wait_available(spec)
             if mappings:
-                target = f"service/{manifests.k8s_name(spec.name)}"
-                state = forward.ForwardState(self.kubectl.argv("port-forward", target, bounded=False), mappings)
-                try:
-                    forward.start(self._forward_file(spec.name), state, self.kubectl.timeout)
-                except TimeoutError as exc:
-                    raise OblakoBackendError(f"can't reach {spec.name!r} from this machine: {exc}") from exc
+                self._forward(spec, mappings)
         except BaseException:
             self._delete(spec.name, grace=0)  # nothing half-started is left behind
             raise
+
+    def _forward(self, spec: ContainerSpec, mappings: list[list[object]]) -> None:
+        """Record the workload's forwards and wait until the namespace's forwarder serves them."""
+        record = forward.ForwardState(manifests.k8s_name(spec.name), mappings)
+        where = self._forward_file(spec.name)
+        try:
+            forward.start(where, record, self._context(), self.settings.namespace, self.kubectl.timeout)
+        except forward.Refused as exc:
+            if exc.held_port:
+                raise PortInUseError(
+                    f"can't run {spec.name!r}: {exc}; find the holder with `ss -ltnp 'sport = :{exc.held_port}'`, "
+                    "stop it, and retry",
+                    exc.held_port,
+                ) from exc
+            raise OblakoBackendError(f"can't reach {spec.name!r} from this machine: {exc}") from exc
+        except TimeoutError as exc:
+            raise OblakoBackendError(f"can't reach {spec.name!r} from this machine: {exc}") from exc
 
     def _create_names(self, services: list[dict[str, Any]]) -> None:
         """The Services that make aliases resolve. `create`, never `apply`: a name another
@@ -357,7 +374,7 @@ class KubernetesPlugin:
         available = (deployment.get("status") or {}).get("availableReplicas", 0) >= 1
         young = seconds_since(str(meta.get("creationTimestamp", ""))) < self.kubectl.timeout
         containers = ((deployment.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or [{}]
-        state = forward.recover(self._forward_file(name))  # a killed supervisor is replaced here
+        state = forward.recover(self._forward_file(name), self._context(), self.settings.namespace)
         ports = tuple(
             PublishedPort(int(str(container)), "tcp", str(address), int(str(host)))
             for address, host, container in (state.ports if state else [])
@@ -551,8 +568,8 @@ class KubernetesPlugin:
             capabilities=self.capabilities,
             details={
                 "namespace": self.settings.namespace,
-                "client": "kubectl",
-                "ports listen on": f"{', '.join(core_config.bind_addresses())} (kubectl port-forward on this machine)",
+                "client": "kubectl; port-forwards: the kubernetes Python client",
+                "ports listen on": f"{', '.join(core_config.bind_addresses())} (one forwarder per namespace here)",
             },
         )
 
