@@ -129,33 +129,53 @@ def test_a_named_volume_survives_a_pod_delete_and_a_redeploy(k8s: Backend) -> No
     wait_for(lambda: svc.logs().count("kept-") == 2, "the redeployed pod to read both writes")
 
 
+def forwarder_of(backend: Backend, name: str) -> forward.ForwarderState:
+    """The forwarder serving `name`'s record (running, and saying so)."""
+    status = forward.ForwarderState.load(backend.plugin._forward_file(name).parent)
+    assert status is not None and status.running()
+    return status
+
+
+def forwarders(directory: Path) -> list[int]:
+    """Every process whose command line names the forward directory `directory`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"oblako_backend_kubernetes" in argv and str(directory).encode() in argv:
+                found.append(int(entry.name))
+    return found
+
+
 def test_the_forward_comes_back_after_the_pod_is_replaced(k8s: Backend) -> None:
     svc = Service("web", IMAGE, backend=k8s, container_name=f"web-{uuid.uuid4().hex[:6]}", ports={"8080/tcp": None})
     svc.start()
     host, port = svc.endpoint(8080) or ("", 0)
     assert host == "127.0.0.1" and fetch_ok(port)
     workload = manifests.k8s_name(svc.container_name)
+    first = forwarder_of(k8s, svc.container_name).serving[workload].pod
     kubectl(k8s, "delete", "pod", "-l", f"{manifests.WORKLOAD_LABEL}={workload}", "--wait=true")
     wait_for(lambda: fetch_ok(port), "the same local port to serve from the new pod")
-    state = forward.ForwardState.load(k8s.plugin._forward_file(svc.container_name))
-    assert state is not None and state.restarts >= 1
+    now = forwarder_of(k8s, svc.container_name).serving[workload]
+    assert now.pod not in ("", first) and now.retargets >= 1
 
 
 def test_stop_leaves_no_forward_process_and_no_objects(k8s: Backend) -> None:
     svc = Service("web", IMAGE, backend=k8s, container_name=f"web-{uuid.uuid4().hex[:6]}", ports={"8080/tcp": None})
     svc.start()
     state_file = k8s.plugin._forward_file(svc.container_name)
-    state = forward.ForwardState.load(state_file)
-    assert state is not None and forward.alive(state.pid)
+    status = forwarder_of(k8s, svc.container_name)
     _, port = svc.endpoint(8080) or ("", 0)
     svc.stop()
-    assert not forward.alive(state.pid) and not state_file.exists()
+    assert not forward.alive(status.pid) and not state_file.exists()
     assert not fetch_ok(port)
     workload = manifests.k8s_name(svc.container_name)
     left = kubectl(k8s, "get", "deployments,services", "-l", f"{manifests.WORKLOAD_LABEL}={workload}", "-o", "name")
     assert left.strip() == ""
-    pids = subprocess.run(["pgrep", "-f", f"service/{workload}"], capture_output=True, text=True, check=False)
-    assert pids.stdout.strip() == ""  # no kubectl port-forward left either
+    assert forwarders(state_file.parent) == []  # no forwarder left either
 
 
 def test_another_process_sees_and_stops_the_forward(k8s: Backend, k8s_cluster: object) -> None:
@@ -172,7 +192,7 @@ def test_another_process_sees_and_stops_the_forward(k8s: Backend, k8s_cluster: o
     listed = subprocess.run(ps, env=env, capture_output=True, text=True, timeout=120, check=True)
     (mine,) = [c for c in json.loads(listed.stdout) if c["name"] == name]
     assert mine["ports"] and mine["ports"][0]["host_ip"] == "127.0.0.1"
-    pid = forward.ForwardState.load(k8s.plugin._forward_file(name)).pid  # type: ignore[union-attr]
+    pid = forwarder_of(k8s, name).pid
     subprocess.run(
         [sys.executable, "-m", "oblako_backends", "stop", name], env=env, capture_output=True, timeout=180, check=True
     )
@@ -196,33 +216,30 @@ def test_a_crash_loop_raises_with_the_last_log_lines(k8s: Backend) -> None:
     assert k8s.status(name) == ABSENT
 
 
-def test_a_killed_supervisor_is_noticed_its_kubectl_stopped_and_the_forward_restarted(k8s: Backend) -> None:
+def test_a_killed_forwarder_is_noticed_and_started_again(k8s: Backend) -> None:
     svc = Service("web", IMAGE, backend=k8s, container_name=f"web-{uuid.uuid4().hex[:6]}", ports={"8080/tcp": None})
     svc.start()
     _, port = svc.endpoint(8080) or ("", 0)
-    state_file = k8s.plugin._forward_file(svc.container_name)
-    killed = forward.ForwardState.load(state_file)
-    assert killed is not None and killed.supervised() and forward.is_process(killed.child, killed.child_identity)
+    killed = forwarder_of(k8s, svc.container_name)
     os.kill(killed.pid, 9)
-    wait_for(lambda: not forward.alive(killed.pid), "the supervisor to die")
-    assert svc.status().state == RUNNING  # the next status notices ...
-    healed = forward.ForwardState.load(state_file)
-    assert healed is not None and healed.pid != killed.pid and healed.supervised()
-    assert not forward.is_process(killed.child, killed.child_identity)  # ... stops the orphaned kubectl ...
-    wait_for(lambda: fetch_ok(port), "the forward to serve again on the same port")  # ... and restarts it
+    wait_for(lambda: not forward.alive(killed.pid), "the forwarder to die")
+    assert not fetch_ok(port)
+    assert svc.status().state == RUNNING  # the next status notices, and starts another
+    wait_for(lambda: fetch_ok(port), "the forward to serve again on the same port")
+    healed = forwarder_of(k8s, svc.container_name)
+    assert healed.pid != killed.pid
     svc.stop()
     assert not forward.alive(healed.pid)
 
 
-def test_a_workload_deleted_outside_oblako_ends_its_supervisor_and_record(k8s: Backend) -> None:
+def test_a_workload_deleted_outside_oblako_loses_its_record_and_its_forwarder(k8s: Backend) -> None:
     svc = Service("web", IMAGE, backend=k8s, container_name=f"web-{uuid.uuid4().hex[:6]}", ports={"8080/tcp": None})
     svc.start()
     state_file = k8s.plugin._forward_file(svc.container_name)
-    state = forward.ForwardState.load(state_file)
-    assert state is not None and state.supervised()
+    status = forwarder_of(k8s, svc.container_name)
     workload = manifests.k8s_name(svc.container_name)
     kubectl(k8s, "delete", f"deployment/{workload}", f"service/{workload}", "--wait=true")
-    wait_for(lambda: not state.supervised() and not state_file.exists(), "the supervisor to end and forget itself")
+    wait_for(lambda: not status.running() and not state_file.exists(), "the record to go, and its forwarder with it")
     assert svc.status().state == ABSENT
 
 
@@ -230,16 +247,17 @@ def test_symlinks_planted_in_the_state_directory_write_nothing_through(k8s: Back
     name = f"web-{uuid.uuid4().hex[:6]}"
     state_file = k8s.plugin._forward_file(name)
     forward.safe_directory(state_file.parent, depth=3)
-    victims = [tmp_path / "victim-tmp", tmp_path / "victim-log"]
+    victims = [tmp_path / "victim-tmp", tmp_path / "victim-log", tmp_path / "victim-status"]
     for victim in victims:
         victim.write_text("precious\n")
     state_file.with_suffix(".tmp").symlink_to(victims[0])
-    state_file.with_suffix(".log").symlink_to(victims[1])
+    (state_file.parent / forward.LOG).symlink_to(victims[1])
+    (state_file.parent / "_forwarder.tmp").symlink_to(victims[2])
     svc = Service("web", IMAGE, backend=k8s, container_name=name, ports={"8080/tcp": None})
     svc.start()
     _, port = svc.endpoint(8080) or ("", 0)
     assert fetch_ok(port)
-    assert [v.read_text() for v in victims] == ["precious\n", "precious\n"]
+    assert [v.read_text() for v in victims] == ["precious\n"] * 3
     svc.stop()
 
 
@@ -463,6 +481,52 @@ def test_a_project_of_twelve_services_starts_together_in_a_namespace_that_does_n
         assert cli(["down", "--backend", "kubernetes", "-f", str(path), "-p", project]) == 0
     assert [c for c in backend.list() if c.project == project] == []
     assert kubectl(backend, "get", "secrets", "-l", "oblako.backend=kubernetes", "-o", "name").strip() == ""
+
+
+HTTP_SERVICE = """  s{i}:
+    image: {image}
+    ports: ["{port}:8080"]
+    command: ["sh", "-c", "mkdir /tmp/www && echo s{i} > /tmp/www/index.html; exec httpd -f -p 8080 -h /tmp/www"]
+"""
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_one_forwarder_process_serves_a_whole_project_and_down_leaves_none(
+    k8s: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three services publishing ports: one host process forwards all three (where kubectl
+    took two per service), a replaced pod's port serves again, and `down` ends the process."""
+    from oblako_backends.cli import main as cli
+
+    monkeypatch.setenv("OBLAKO_K8S_NAMESPACE", k8s.plugin.settings.namespace)
+    monkeypatch.setenv("OBLAKO_K8S_STATE_DIR", str(k8s.plugin.state_dir))
+    project = f"fw{uuid.uuid4().hex[:6]}"
+    ports = [runtimes.free_port() for _ in range(3)]
+    path = tmp_path / "compose.yaml"
+    path.write_text("services:\n" + "".join(HTTP_SERVICE.format(i=i, image=IMAGE, port=p) for i, p in enumerate(ports)))
+    directory = k8s.plugin._forward_file("any").parent
+    try:
+        assert cli(["up", "--backend", "kubernetes", "-f", str(path), "-p", project]) == 0, capsys.readouterr().err
+        for i, port in enumerate(ports):
+            assert runtimes.http_get("127.0.0.1", port) == (200, f"s{i}\n")
+        status = forwarder_of(k8s, f"{project}-s0-1")
+        assert forwarders(directory) == [status.pid]  # one process, serving all three
+        assert sorted(status.serving) == sorted(manifests.k8s_name(f"{project}-s{i}-1") for i in range(3))
+        assert rss_mib(status.pid) <= 100
+        workload = manifests.k8s_name(f"{project}-s1-1")
+        kubectl(k8s, "delete", "pod", "-l", f"{manifests.WORKLOAD_LABEL}={workload}", "--wait=true")
+        wait_for(lambda: fetch_ok(ports[1]), "s1's port to serve from its new pod")
+        assert fetch_ok(ports[0]) and fetch_ok(ports[2]) and forwarders(directory) == [status.pid]
+    finally:
+        assert cli(["down", "--backend", "kubernetes", "-f", str(path), "-p", project]) == 0
+    assert forwarders(directory) == [] and not any(fetch_ok(p) for p in ports)
+    assert [p.name for p in directory.iterdir() if p.name != forward.LOCK] == []
 
 
 def test_twelve_runs_from_separate_backends_converge_on_one_new_namespace_and_one_claim(

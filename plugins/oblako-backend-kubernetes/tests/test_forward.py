@@ -6,6 +6,7 @@ test_cluster.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -53,6 +54,20 @@ def test_a_record_without_an_identity_is_never_signalled(state_dir: Path, strang
     forward.ForwardState("old").save(state_dir / "old.json")
     forward.stop(state_dir / "old.json")
     assert stranger.poll() is None and not (state_dir / "old.json").exists()
+
+
+def test_a_supervisor_of_the_previous_version_is_ended_by_stop_while_still_that_process(
+    state_dir: Path, stranger: subprocess.Popen[bytes]
+) -> None:
+    """0.2 ran one supervisor per workload (leading its session, with its kubectl); an upgrade
+    must not leave it serving a port nothing knows of, nor signal a PID someone else reused."""
+    legacy = {"argv": ["kubectl"], "ports": [], "pid": stranger.pid, "child": 0, "child_identity": ""}
+    (state_dir / "old.json").write_text(json.dumps({**legacy, "identity": f"1 {sys.executable} -m x"}))
+    forward.stop(state_dir / "old.json")
+    assert stranger.poll() is None and not (state_dir / "old.json").exists()  # not that process: left alone
+    (state_dir / "old.json").write_text(json.dumps({**legacy, "identity": forward.identity(stranger.pid)}))
+    forward.stop(state_dir / "old.json")
+    assert stranger.wait(timeout=10) == -15  # that process, and its session: ended
 
 
 def test_the_recorded_identity_names_one_process(stranger: subprocess.Popen[bytes]) -> None:

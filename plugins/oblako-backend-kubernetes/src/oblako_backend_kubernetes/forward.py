@@ -294,8 +294,9 @@ def start(state_file: Path, record: ForwardState, context: str, namespace: str, 
     end = time.monotonic() + timeout
     said = ""
     while time.monotonic() < end:
-        launched = ensure(directory, context, namespace, launched)
         status = ForwarderState.load(directory)
+        if status is None or not status.running():
+            launched = ensure(directory, context, namespace, launched)
         answer = status.serving.get(stem) if status is not None else None
         if answer is not None and answer.token == record.token:
             if answer.error:  # said by this record's forwarder, running or not
@@ -324,6 +325,7 @@ def stop(state_file: Path, timeout: float = 10) -> None:
     """Forget the record; wait until the forwarder has let go of its ports. With no record
     left, end the forwarder, if it is still the process recorded."""
     directory = state_file.parent
+    _end_supervisor(_load(state_file) or {})
     state_file.unlink(missing_ok=True)
     state_file.with_suffix(".tmp").unlink(missing_ok=True)
     status = ForwarderState.load(directory)
@@ -343,9 +345,21 @@ def stop(state_file: Path, timeout: float = 10) -> None:
     _signal(status.pid, status.identity, signal.SIGKILL)
 
 
-def _signal(pid: int, recorded: str, sig: signal.Signals) -> None:
-    """Signal `pid` only while it is the process recorded."""
+def _signal(pid: int, recorded: str, sig: signal.Signals, group: bool = False) -> None:
+    """Signal `pid` (its process group, when it leads one) only while it is the process recorded."""
     if not is_process(pid, recorded):
         return
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, sig)
+        (os.killpg if group else os.kill)(pid, sig)
+
+
+def _end_supervisor(record: dict[str, Any]) -> None:
+    """A record of oblako-backends 0.2's, written before the forwarder: one supervisor per
+    workload, leading its own session with its kubectl. It is ended (if still the process
+    recorded), so that an upgrade leaves no forward running that nothing knows of."""
+    pid, recorded = record.get("pid"), record.get("identity")
+    if isinstance(pid, int) and isinstance(recorded, str) and "argv" in record:
+        _signal(pid, recorded, signal.SIGTERM, group=True)
+        child, child_identity = record.get("child"), record.get("child_identity")
+        if isinstance(child, int) and isinstance(child_identity, str):
+            _signal(child, child_identity, signal.SIGTERM)

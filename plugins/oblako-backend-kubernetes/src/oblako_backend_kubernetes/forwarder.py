@@ -22,7 +22,6 @@ import errno
 import fcntl
 import json
 import os
-import select
 import selectors
 import signal
 import socket
@@ -117,32 +116,37 @@ class Cluster:
         from kubernetes import client
         from kubernetes.stream import portforward
 
-        api = client.CoreV1Api(client.ApiClient(self.configuration))
-        opened = portforward(api.connect_get_namespaced_pod_portforward, pod, self.namespace, ports=str(port))
+        api_client = client.ApiClient(self.configuration)
+        try:
+            api = client.CoreV1Api(api_client)
+            opened = portforward(api.connect_get_namespaced_pod_portforward, pod, self.namespace, ports=str(port))
+        finally:
+            api_client.close()  # type: ignore[no-untyped-call]  # the forward has a WebSocket of its own
         opened.websocket.settimeout(None)  # open now: its traffic waits as long as the two ends do
         return opened
 
 
 def pump(client: socket.socket, remote: Any) -> None:
-    """Copy both ways until either side ends (an end the client makes is passed on)."""
-    ends = [client, remote]
-    while True:
-        readable, _, _ = select.select(ends, [], [])
-        for source in readable:
-            target = remote if source is client else client
-            try:
-                data = source.recv(65536)
-            except OSError:
-                data = b""
-            if not data:
-                if source is client:
-                    with contextlib.suppress(OSError):
-                        remote.shutdown(socket.SHUT_WR)
-                return
-            try:
-                target.sendall(data)
-            except OSError:
-                return
+    """Copy both ways until either side ends (the client's end of sending is passed on)."""
+    with selectors.DefaultSelector() as ends:  # not select(): descriptors may pass 1024
+        ends.register(client, selectors.EVENT_READ, remote)
+        ends.register(remote.fileno(), selectors.EVENT_READ, client)
+        while True:
+            for key, _ in ends.select():
+                source = client if key.fileobj is client else remote
+                try:
+                    data = source.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    if source is client:
+                        with contextlib.suppress(OSError):
+                            remote.shutdown(socket.SHUT_WR)
+                    return
+                try:
+                    key.data.sendall(data)
+                except OSError:
+                    return
 
 
 class Forwarder:
@@ -186,6 +190,7 @@ class Forwarder:
     def _listen(self, stem: str, record: forward.ForwardState) -> None:
         serving = forward.Serving(token=record.token)
         self.status.serving[stem] = serving
+        self.cluster.wanted.set()  # its pod is wanted now, not at the next look
         bound: list[socket.socket] = []
         for address, host_port, container_port in record.ports:
             listener = socket.socket(socket.AF_INET6 if ":" in str(address) else socket.AF_INET)
