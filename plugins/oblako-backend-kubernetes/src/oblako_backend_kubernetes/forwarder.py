@@ -59,13 +59,11 @@ class Cluster:
     """The API server, through the official client; the pods each workload has ready now."""
 
     def __init__(self, context: str, namespace: str):
-        import websocket
         from kubernetes import client, config
 
         self.namespace = namespace
         self.configuration = client.Configuration()
         config.load_kube_config(context=context or None, client_configuration=self.configuration)  # type: ignore[no-untyped-call]
-        websocket.setdefaulttimeout(REQUEST_SECONDS)  # the opening of each forward's WebSocket
         self.api = client.CoreV1Api(client.ApiClient(self.configuration))
         self.pods: dict[str, str] = {}  # workload -> the ready pod its connections go to
         self.changed = threading.Condition()
@@ -122,8 +120,13 @@ class Cluster:
             opened = portforward(api.connect_get_namespaced_pod_portforward, pod, self.namespace, ports=str(port))
         finally:
             api_client.close()  # type: ignore[no-untyped-call]  # the forward has a WebSocket of its own
-        opened.websocket.settimeout(None)  # open now: its traffic waits as long as the two ends do
         return opened
+
+
+def _abandon(client: socket.socket, stem: str, pod: str, port: int) -> None:
+    log(f"{stem}: the API server did not open a forward to {pod}:{port} within {REQUEST_SECONDS:g} s")
+    with contextlib.suppress(OSError):
+        client.shutdown(socket.SHUT_RDWR)
 
 
 def pump(client: socket.socket, remote: Any) -> None:
@@ -244,6 +247,10 @@ class Forwarder:
                 if not pod:
                     log(f"{stem}: no ready pod of {workload} within {READY_WAIT:g} s; connection closed")
                     return
+                # The client's WebSocket opening has no deadline of its own: past ours, the
+                # connection is closed (its thread ends whenever the server answers).
+                deadline = threading.Timer(REQUEST_SECONDS, _abandon, args=(client, stem, pod, port))
+                deadline.start()
                 try:
                     forwarded = self.cluster.open(pod, port)
                     break
@@ -253,6 +260,8 @@ class Forwarder:
                     self.cluster.forget(workload, pod)
                     if self.stopping.wait(0.5) or time.monotonic() > until:
                         return
+                finally:
+                    deadline.cancel()
             try:
                 pump(client, forwarded.socket(port))
             finally:
