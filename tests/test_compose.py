@@ -177,11 +177,22 @@ def test_a_dockerfile_of_its_own_is_read_from_inside_the_context(tmp_path: Path)
     assert (web.build, web.dockerfile) == (tmp_path / "app", "Dev.Dockerfile")
 
 
-def test_service_networks_other_than_default_join_the_default_one_with_a_warning(tmp_path: Path) -> None:
+def test_a_service_joins_each_network_it_names_answering_to_its_name_on_each(tmp_path: Path) -> None:
+    path = compose(
+        tmp_path, "services:\n  web:\n    image: x:1\n    networks: [default, backend]\nnetworks:\n  backend:\n"
+    )
+    (web,) = load(path).services
+    assert [(n.name, n.aliases) for n in web.spec.networks] == [
+        (f"{tmp_path.name}_backend", ("web",)),
+        (f"{tmp_path.name}_default", ("web",)),
+    ]
+    assert (web.spec.network, web.spec.aliases) == (f"{tmp_path.name}_backend", ("web",))
+
+
+def test_a_network_not_declared_is_refused_as_compose_refuses_it(tmp_path: Path) -> None:
     path = compose(tmp_path, "services:\n  web:\n    image: x:1\n    networks: [default, backend]\n")
-    with pytest.warns(UserWarning, match=r"networks: backend: joins the project's default network instead"):
-        (web,) = load(path).services
-    assert (web.spec.network, web.spec.aliases) == (f"{tmp_path.name}_default", ("web",))
+    with pytest.raises(ConfigurationError, match=r"services.web.networks.backend: no network 'backend' under"):
+        load(path)
 
 
 def test_keys_without_local_effect_warn_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -58,6 +58,8 @@ if TYPE_CHECKING:
     from .spec import (
         ContainerSpec as ContainerSpec,
         HealthCommand as HealthCommand,
+        NetworkAttachment as NetworkAttachment,
+        NetworkOptions as NetworkOptions,
         PortSpec as PortSpec,
         VolumeSpec as VolumeSpec,
     )
@@ -88,7 +90,9 @@ _WHERE = {  # the same names, for __getattr__ (tests/test_docs.py checks the two
     ),
     **dict.fromkeys(["BackendInfo", "docker_client", "get_backend", "list_backends"], "plugins"),
     **dict.fromkeys(["Service", "ServiceStatus", "http_check", "log_check", "tcp_check"], "service"),
-    **dict.fromkeys(["ContainerSpec", "HealthCommand", "PortSpec", "VolumeSpec"], "spec"),
+    **dict.fromkeys(
+        ["ContainerSpec", "HealthCommand", "NetworkAttachment", "NetworkOptions", "PortSpec", "VolumeSpec"], "spec"
+    ),
 }
 __all__ = sorted(_WHERE)
 

@@ -23,7 +23,7 @@ from .models import ABSENT, ContainerInfo, LogStream, NetworkCapacity, Probe, St
 
 if TYPE_CHECKING:
     from .plugins import BackendInfo
-    from .spec import BuildSpec, ContainerSpec
+    from .spec import BuildSpec, ContainerSpec, NetworkOptions
 
 
 log = logging.getLogger(__name__)
@@ -252,27 +252,46 @@ class Backend:
             self._call("oblako_remove", name=name)
         return info
 
-    def create_volume(self, name: str, project: str | None = None) -> bool:
-        """Create named volume `name` with ownership labels, unless it exists (then untouched).
-        True when this call created it: only such a volume is ever removed by `remove_volume`."""
-        return self._create_labelled("volume", _spec().validate_volume_name(name), project)
+    def create_volume(self, name: str, project: str | None = None, labels: Mapping[str, str] | None = None) -> bool:
+        """Create named volume `name` with ownership labels (and `labels`, a Compose file's),
+        unless it exists (then untouched). True when this call created it: only such a volume
+        is ever removed by `remove_volume`."""
+        given = _spec().NetworkOptions(labels=labels or {}).labels  # checked as a container's labels are
+        return self._create_labelled("volume", _spec().validate_volume_name(name), project, given)
 
     def remove_volume(self, name: str, project: str | None = None) -> bool:
         """Remove named volume `name` and its data if this layer created it (for `project`, when
         given). False when there is no such volume; NotOwnedError for one that is not ours."""
         return self._remove_labelled("volume", _spec().validate_volume_name(name), project, "its data was left alone")
 
-    def create_network(self, name: str, project: str | None = None, containers: int = 0) -> bool:
+    def create_network(
+        self, name: str, project: str | None = None, containers: int = 0, options: NetworkOptions | None = None
+    ) -> bool:
         """Create network `name` for containers that reach each other by alias, unless it exists;
-        with room for `containers` where the backend can size it. True when this call created
-        it. False, doing nothing, on a backend that needs no network for that (it declares
-        ``service_names`` without the network hooks, as Kubernetes does)."""
+        with room for `containers` where the backend can size it, and `options` (labels, and
+        with capability ``network_options`` a driver, internal, subnets). True when this call
+        created it. False, doing nothing, on a backend that needs no network for that (it
+        declares ``service_names`` without the network hooks, as Kubernetes does)."""
         name = _spec().validate_network_name(name)  # refused on every backend, not only those with networks
         if isinstance(containers, bool) or not isinstance(containers, int) or containers < 0:
             raise InvalidSpecError("containers", containers, "a number of containers is a whole number, 0 or more")
+        options = options or _spec().NetworkOptions()
+        if options.special and "network_options" not in self.capabilities:
+            raise OblakoBackendError(
+                f"the {self.name} backend cannot make a network with a driver, internal or subnets "
+                "(capability 'network_options'); leave them out"
+            )
         if not self._implemented("oblako_create_network"):
             return False
-        return self._create_labelled("network", name, project, containers=containers)
+        more = {"driver": options.driver, "internal": options.internal, "subnets": options.subnets}
+        return self._create_labelled("network", name, project, options.labels, containers=containers, **more)
+
+    def has_network(self, name: str) -> bool | None:
+        """Is there a network `name`? None on a backend without networks (it cannot tell)."""
+        name = _spec().validate_network_name(name)
+        if not self._implemented("oblako_network_labels"):
+            return None
+        return self._call("oblako_network_labels", name=name) is not None
 
     def network_capacity(self, name: str) -> NetworkCapacity | None:
         """How many containers network `name` can hold and which are attached now; None when
@@ -291,8 +310,10 @@ class Backend:
             return False
         return self._remove_labelled("network", name, project, "it was left alone")
 
-    def _create_labelled(self, kind: str, name: str, project: str | None, **more: Any) -> bool:
-        labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, BACKEND_LABEL: self.name}
+    def _create_labelled(
+        self, kind: str, name: str, project: str | None, given: Mapping[str, str] | None = None, **more: Any
+    ) -> bool:
+        labels = {**(given or {}), MANAGED_BY_LABEL: MANAGED_BY_VALUE, BACKEND_LABEL: self.name}
         if project is not None:
             labels[PROJECT_LABEL] = _spec().validate_project(project)
         return bool(self._call(f"oblako_create_{kind}", name=name, labels=labels, **more))

@@ -202,10 +202,21 @@ def oblako_remove_volume(name: str) -> None:
 
 
 @hookspec(firstresult=True)
-def oblako_create_network(name: str, labels: Mapping[str, str], containers: int) -> bool:
+def oblako_create_network(
+    name: str,
+    labels: Mapping[str, str],
+    containers: int,
+    driver: str | None,
+    internal: bool,
+    subnets: tuple[str, ...],
+) -> bool:
     """Create the network `name` carrying `labels`, on which containers whose spec names it
     reach each other by their `aliases`, unless one of that name exists (then left untouched).
     Return True when this call created it.
+
+    `driver` (None: the runtime's bridge), `internal` (no route out) and `subnets` (its IPAM
+    IPv4/IPv6 subnets) are set only for a plugin that declares ``network_options``; one without
+    that capability leaves them out of its signature.
 
     `containers` is how many containers the project will attach (0: not known). A plugin that
     can size the network it creates makes room for them; one that cannot may ignore it (the

@@ -86,6 +86,16 @@ CAPABILITIES: Mapping[str, str] = MappingProxyType(
         "devices": "devices: host devices in the container",
         "platform": "platform: run the image built for os/arch",
         "selinux": "volumes' :z/:Z: the runtime relabels a mount's source for SELinux (VolumeSpec.selinux)",
+        # Networks (ContainerSpec.networks, network_mode) and what `up` makes them with.
+        "networks": "joins several networks (ContainerSpec.networks), each its own: containers reach each other "
+        "only on a network they share, by the aliases given there",
+        "ipv4_address": "a fixed IPv4 address on a network made with a subnet (NetworkAttachment.ipv4_address)",
+        "network_options": "makes networks with a driver, internal (no way out) and IPAM subnets (NetworkOptions)",
+        "network_mode_host": "network_mode: host, the host's own network namespace",
+        "network_mode_none": "network_mode: none, loopback only",
+        "network_mode_bridge": "network_mode: bridge, the runtime's default network, without aliases",
+        "network_mode_container": "network_mode: container:NAME (Compose's service:NAME), another container's "
+        "network namespace",
     }
 )
 

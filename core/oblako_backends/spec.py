@@ -147,6 +147,117 @@ def _health(health: object) -> HealthCommand | None:
     raise InvalidSpecError("health", health, "a HealthCommand, a map of its fields, or None")
 
 
+NETWORK_MODES = ("host", "none", "bridge")  # and "container:NAME"; Compose's "service:NAME" is read into that
+
+
+@dataclass(frozen=True)
+class NetworkAttachment:
+    """One network a container joins: the names the network's other containers reach it by
+    (`aliases`), and the IPv4 address it gets there (None: the runtime picks one; a fixed one
+    needs a network made with a subnet that holds it)."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    ipv4_address: str | None = None
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "name", validate_network_name(self.name))
+        set_(self, "aliases", _aliases(self.aliases))
+        if self.ipv4_address is not None:
+            address = _ip_address(f"networks[{self.name!r}].ipv4_address", self.ipv4_address, "an IPv4 address")
+            if ":" in address:
+                raise InvalidSpecError(f"networks[{self.name!r}].ipv4_address", address, "an IPv4 address")
+            set_(self, "ipv4_address", address)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "aliases": list(self.aliases),
+            **({"ipv4_address": self.ipv4_address} if self.ipv4_address else {}),
+        }
+
+
+NETWORK_DRIVER_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
+
+
+@dataclass(frozen=True)
+class NetworkOptions:
+    """How `up` makes a network (a Compose file's top-level `networks.<key>`): its own `labels`
+    (beside this layer's ownership labels), the `driver` (None: the runtime's bridge), `internal`
+    (no route out), and IPv4/IPv6 `subnets` (its IPAM config; none: the runtime picks). Beyond
+    labels, each needs the capability "network_options"."""
+
+    labels: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+    driver: str | None = None
+    internal: bool = False
+    subnets: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "labels", _frozen(_labels(self.labels)))
+        if self.driver is not None and (
+            not isinstance(self.driver, str) or not NETWORK_DRIVER_RE.fullmatch(self.driver)
+        ):
+            raise InvalidSpecError("driver", self.driver, "a network driver's name, such as bridge")
+        set_(self, "internal", options.flag("internal", self.internal))
+        if isinstance(self.subnets, str) or not isinstance(self.subnets, Sequence):
+            raise InvalidSpecError("subnets", self.subnets, "a list of subnets such as 10.5.0.0/24")
+        subnets = []
+        for subnet in self.subnets:
+            try:
+                subnets.append(str(ipaddress.ip_network(str(subnet), strict=True)))
+            except ValueError:
+                raise InvalidSpecError("subnets", subnet, "a subnet such as 10.5.0.0/24 (no host bits set)") from None
+        set_(self, "subnets", tuple(subnets))
+
+    @property
+    def special(self) -> bool:
+        """Asks for more than labels: a driver, internal or a subnet (capability "network_options")."""
+        return self.driver is not None or self.internal or bool(self.subnets)
+
+    def holds(self, address: str) -> bool:
+        """Is `address` in one of the subnets?"""
+        ip = ipaddress.ip_address(address)
+        return any(ip in ipaddress.ip_network(s) for s in self.subnets)
+
+
+def _networks(networks: object) -> tuple[NetworkAttachment, ...]:
+    """Attachments from NetworkAttachments, names, maps of their fields, or a map of names to
+    {aliases, ipv4_address} (Compose's long form); the first is the one a container is created on."""
+    if networks is None:
+        return ()
+    if isinstance(networks, Mapping):
+        networks = [{"name": k, **(dict(v) if isinstance(v, Mapping) else {})} for k, v in networks.items()]
+    if isinstance(networks, str) or not isinstance(networks, Sequence):
+        raise InvalidSpecError("networks", networks, "a list of network names or NetworkAttachments")
+    out: list[NetworkAttachment] = []
+    for item in networks:
+        if isinstance(item, str):
+            item = NetworkAttachment(item)
+        elif isinstance(item, Mapping):
+            unknown = sorted(set(item) - {"name", "aliases", "ipv4_address"})
+            if unknown or "name" not in item:
+                raise InvalidSpecError("networks", dict(item), "a map of name, aliases and ipv4_address")
+            item = NetworkAttachment(item["name"], tuple(item.get("aliases") or ()), item.get("ipv4_address"))
+        elif not isinstance(item, NetworkAttachment):
+            raise InvalidSpecError("networks", item, "a network name, a NetworkAttachment or a map of its fields")
+        if any(n.name == item.name for n in out):
+            raise InvalidSpecError("networks", item.name, "each network may be joined once")
+        out.append(item)
+    return tuple(out)
+
+
+def _network_mode(mode: object) -> str | None:
+    if mode is None:
+        return None
+    if isinstance(mode, str) and mode.startswith("container:"):
+        return "container:" + validate_name(mode.removeprefix("container:"), "network_mode")
+    if mode not in NETWORK_MODES:
+        raise InvalidSpecError("network_mode", mode, f"one of {', '.join(NETWORK_MODES)} or container:NAME")
+    return str(mode)
+
+
 def _frozen(mapping: dict[str, str]) -> Mapping[str, str]:
     return MappingProxyType(dict(mapping))
 
@@ -208,6 +319,12 @@ class ContainerSpec:
     sysctls: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
     devices: tuple[str, ...] = ()  # HOST[:CONTAINER[:PERMISSIONS]]
     platform: str | None = None  # os/arch[/variant] of the image to run
+    # Every network joined, the first as `network` and its aliases as `aliases` (which callers
+    # may pass instead, for one network); more than one needs the capability "networks".
+    networks: tuple[NetworkAttachment, ...] = ()
+    # Instead of networks: host, none, bridge (the engine's default) or container:NAME (share
+    # that container's network namespace); each needs its capability (`network_mode_needs`).
+    network_mode: str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -222,8 +339,7 @@ class ContainerSpec:
         set_(self, "working_dir", _absolute_path("working_dir", self.working_dir))
         set_(self, "user", _user(self.user))
         set_(self, "labels", _frozen(_labels(self.labels)))
-        set_(self, "network", None if self.network is None else validate_network_name(self.network))
-        set_(self, "aliases", _aliases(self.aliases))
+        self._set_networks()
         set_(self, "health", _health(self.health))
         set_(self, "expose", options.expose(self.expose))
         set_(self, "tmpfs", options.tmpfs(self.tmpfs))
@@ -249,6 +365,52 @@ class ContainerSpec:
         set_(self, "sysctls", options.sysctls(self.sysctls))
         set_(self, "devices", options.devices(self.devices))
         set_(self, "platform", options.platform(self.platform))
+
+    def _set_networks(self) -> None:
+        """`networks`, `network` and `aliases` made to agree: `network`/`aliases` are the first
+        attachment; given alone (as oblako passes them), they make it."""
+        set_ = object.__setattr__
+        network = None if self.network is None else validate_network_name(self.network)
+        aliases = _aliases(self.aliases)
+        networks = _networks(self.networks)
+        if networks:
+            first = networks[0]
+            if network not in (None, first.name) or (aliases and aliases != first.aliases):
+                raise InvalidSpecError(
+                    "network", network, "network and aliases, when given with networks, are its first one's"
+                )
+            network, aliases = first.name, first.aliases
+        elif network is not None:
+            networks = (NetworkAttachment(network, aliases),)
+        mode = _network_mode(self.network_mode)
+        if mode is not None:
+            if networks or aliases:
+                raise InvalidSpecError(
+                    "network_mode", mode, "network_mode and networks (or network, aliases) cannot be combined"
+                )
+            if self.ports:
+                raise InvalidSpecError(
+                    "ports",
+                    [p.key for p in self.ports],
+                    f"network_mode {mode} publishes no ports"
+                    + (" (the container's ports are the host's)" if mode == "host" else "")
+                    + "; leave ports out",
+                )
+        set_(self, "network", network)
+        set_(self, "aliases", aliases)
+        set_(self, "networks", networks)
+        set_(self, "network_mode", mode)
+
+    def network_needs(self) -> dict[str, tuple[str, ...]]:
+        """The capabilities this spec's networking needs beyond one network: capability -> keys."""
+        out: dict[str, tuple[str, ...]] = {}
+        if len(self.networks) > 1:
+            out["networks"] = ("networks",)
+        if any(n.ipv4_address for n in self.networks):
+            out["ipv4_address"] = ("ipv4_address",)
+        if self.network_mode is not None:
+            out[network_mode_capability(self.network_mode)] = ("network_mode",)
+        return out
 
     def __hash__(self) -> int:
         return hash(self.fingerprint())
@@ -277,6 +439,13 @@ class ContainerSpec:
             **({"aliases": list(self.aliases)} if self.aliases else {}),
             **({"health": self.health.as_dict()} if self.health is not None else {}),
             **self.options_set(),
+            # Only what `network`/`aliases` do not say already: one plain network keeps its fingerprint.
+            **(
+                {"networks": [n.as_dict() for n in self.networks]}
+                if self.networks[1:] or any(n.ipv4_address for n in self.networks)
+                else {}
+            ),
+            **({"network_mode": self.network_mode} if self.network_mode is not None else {}),
         }
 
     def options_set(self) -> dict[str, Any]:
@@ -300,7 +469,7 @@ class ContainerSpec:
             out[capability] = (*out.get(capability, ()), name)
         if any(v.selinux for v in self.volumes):  # a mount option, not a field of its own
             out["selinux"] = ("volumes",)
-        return out
+        return {**out, **self.network_needs()}
 
     def fingerprint(self) -> str:
         """A short stable hash of everything but ownership labels: a changed spec changes it."""
@@ -325,6 +494,11 @@ class ContainerSpec:
         if project is not None:
             labels[PROJECT_LABEL] = validate_project(project)
         return _with_labels(self, labels)
+
+
+def network_mode_capability(mode: str) -> str:
+    """The capability a network_mode needs: network_mode_host, _none, _bridge or _container."""
+    return "network_mode_" + mode.partition(":")[0]
 
 
 def _with_labels(spec: ContainerSpec, labels: dict[str, str]) -> ContainerSpec:

@@ -56,7 +56,9 @@ def _backend(stack: Any) -> Any:
 def _load(path: str | Path, backend: Any = None, project: str | None = None) -> _BoundProject:
     _deprecated("load", "oblako_backends.project.load(path, project)")
     found = _read(path, project)
-    return _BoundProject(found.path, found.services, found.name, backend)
+    return _BoundProject(
+        found.path, found.services, found.name, backend, networks=found.networks, volume_labels=found.volume_labels
+    )
 
 
 def _up(stack: Any, *args: Any, **kwargs: Any) -> Any:

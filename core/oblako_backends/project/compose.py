@@ -30,11 +30,14 @@ from .. import config, options, scalars
 from ..errors import SECRET_MASK, ConfigurationError, InvalidSpecError
 from ..reading import MAX_BYTES, Lines, Override, load_yaml_lines, read_text
 from ..spec import (
+    ALIAS_RE,
     IMAGE_RE,
     BuildSpec,
     ContainerSpec,
     HealthCommand,
     HostBinding,
+    NetworkAttachment,
+    NetworkOptions,
     parse_port,
     validate_dockerfile,
     validate_project,
@@ -43,9 +46,11 @@ from . import interpolate, schema
 from .merge import merge, settled
 from .model import (
     DEFAULT_READY_TIMEOUT,
+    NetworkDef,
     Project,
     ServiceDef,
     assemble,
+    default_network,
     project_name,
     replica_name,
     service_def,
@@ -100,7 +105,9 @@ SUPPORTED = (
     "healthcheck",
     "image",
     "labels",
+    "links",
     "networks",
+    "network_mode",
     "ports",
     "profiles",
     "restart",
@@ -179,12 +186,6 @@ def read(
             _list(body.get("profiles") if isinstance(body, dict) else None, _where(path, name, "profiles")), enabled
         )
     }
-    if data.get("networks"):
-        warnings.warn(
-            f"{path}: networks: only the project's default network is made; every service joins it "
-            "and answers to its service name there",
-            stacklevel=2,
-        )
     name = project
     # After -p and OBLAKO_PROJECT: COMPOSE_PROJECT_NAME (the shell's, else .env's), then the
     # file's own `name:` (empty means none), each checked as -p is; else the directory's.
@@ -199,12 +200,26 @@ def read(
     chosen = project_name(path, name)
     volumes = _volume_names(path, data.get("volumes"), chosen)
     defined = {key: data[key] if isinstance(data.get(key), dict) else {} for key in ("secrets", "configs")}
+    defined["networks"] = _network_defs(path, data.get("networks"), chosen)
+    defined["containers"] = {
+        str(n): str(b["container_name"])
+        if isinstance(b, dict) and b.get("container_name")
+        else replica_name(chosen, str(n), 1)
+        for n, b in data["services"].items()
+    }
     defs = [
         _service(path, service, body, chosen, volumes, lookup, located, defined)
         for service, body in data["services"].items()
     ]
+    defs = _linked(defs, lambda service, key: _located(path, service, key, located))
     top = {k: v for k, v in data.items() if k not in ("services", "name", "version", "include")}
-    return dataclasses.replace(assemble(path, defs, chosen), compose=top)  # `config` prints what the model lacks
+    more = {
+        "networks": tuple(defined["networks"].values()),
+        "volume_labels": _volume_labels(path, data.get("volumes"), volumes),
+    }
+    return dataclasses.replace(
+        assemble(path, defs, chosen, **more), compose=top
+    )  # `config` prints what the model lacks
 
 
 def _document(
@@ -491,7 +506,7 @@ def _service(
     if "image" not in body and build is None:
         raise ConfigurationError(f"{where('image')}: required (or `build`, to build the image)")
     image = str(body.get("image") or f"localhost/{project}-{name}:latest")
-    _networks(body.get("networks"), where("networks"))
+    networking = _service_networks(name, body, defined, where)
     environment, unset = _environment(path, body, where, lookup)
     health = _healthcheck(body.get("healthcheck"), where("healthcheck"))
     fields = {
@@ -511,7 +526,11 @@ def _service(
         "health": health,
         **_options(body, where),
         "files": _files(path, body, defined, lookup, where),
+        **networking,
     }
+    if networking.get("network_mode") == "host" and fields["ports"]:
+        warnings.warn(f"{where('ports')}: not published: network_mode host uses the host's ports", stacklevel=3)
+        fields["ports"] = {}
     depends, completed = _depends_on(body.get("depends_on"), where("depends_on"))
     depends += tuple(n for n in _implied_dependencies(body) if n not in depends)
     replicas = _replicas(body, where)
@@ -1139,15 +1158,157 @@ def _healthcheck(value: Any, where: str) -> HealthCommand | None:
         raise ConfigurationError(f"{where}: {exc}") from None
 
 
-def _networks(value: Any, where: str) -> None:
-    """A service's networks: every service joins the project's default one (the only one made)."""
+NETWORK_KEYS_READ = ("name", "external", "labels", "driver", "internal", "ipam")
+
+
+def _network_defs(path: Path, declared: Any, project: str) -> dict[str, NetworkDef]:
+    """The top-level `networks`, by key, as `up` makes them: `<project>_<key>` (or `name`), with
+    their labels, driver, internal and IPAM subnets; `external` ones are used, never made. The
+    key `default` is the project's default network, `<project>_default` unless declared."""
+    out: dict[str, NetworkDef] = {"default": NetworkDef(default_network(project), key="default")}
+    for key, body in (declared or {}).items() if isinstance(declared, dict) else ():
+        at = f"{path}: networks.{key}"
+        body = body if isinstance(body, dict) else {}
+        for part in sorted(str(k) for k in body if k not in NETWORK_KEYS_READ and not _extension(str(k))):
+            warnings.warn(f"{at}.{part}: not applied yet by this layer; the network is made without it", stacklevel=4)
+        external = bool(body.get("external"))
+        name = body.get("name") or (key if external else f"{project}_{key}")
+        ipam: dict[str, Any] = body["ipam"] if isinstance(body.get("ipam"), dict) else {}
+        subnets = []
+        for part in sorted(str(k) for k in ipam if k != "config"):
+            warnings.warn(
+                f"{at}.ipam.{part}: not applied yet by this layer; the network is made without it", stacklevel=4
+            )
+        for entry in ipam.get("config") or []:
+            entry = entry if isinstance(entry, dict) else {}
+            for part in sorted(str(k) for k in entry if k != "subnet"):
+                warnings.warn(
+                    f"{at}.ipam.config.{part}: not applied yet by this layer; the network is made without it",
+                    stacklevel=4,
+                )
+            if entry.get("subnet"):
+                subnets.append(str(entry["subnet"]))
+        try:
+            options = NetworkOptions(
+                labels=_mapping(body.get("labels"), f"{at}.labels", "="),
+                driver=None if body.get("driver") in (None, "") else str(body["driver"]),
+                internal=bool(body.get("internal")),
+                subnets=tuple(subnets),
+            )
+            out[str(key)] = NetworkDef(str(name), options, external, str(key))
+        except InvalidSpecError as exc:
+            raise ConfigurationError(f"{at}: {exc}") from None
+    return out
+
+
+def _volume_labels(path: Path, declared: Any, names: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The `labels` of the top-level volumes, by the volume's name on the runtime."""
+    out: dict[str, dict[str, str]] = {}
+    for key, body in (declared or {}).items() if isinstance(declared, dict) else ():
+        if isinstance(body, dict) and body.get("labels") and not body.get("external"):
+            labels = _mapping(body["labels"], f"{path}: volumes.{key}.labels", "=")
+            try:
+                NetworkOptions(labels=labels)  # checked as any label is
+            except InvalidSpecError as exc:
+                raise ConfigurationError(f"{path}: volumes.{key}: {exc}") from None
+            out[names[str(key)]] = labels
+    return out
+
+
+def _service_networks(name: str, body: dict[str, Any], defined: dict[str, Any], where: Any) -> dict[str, Any]:
+    """A service's `networks` (a list, or a map with aliases and ipv4_address each), as
+    attachments on which the service name is an alias too; or its `network_mode`, with
+    `service:NAME` as that service's (first) container. Neither: assemble joins it to the
+    default network."""
+    mode, value = body.get("network_mode"), body.get("networks")
+    if mode is not None:
+        if value is not None:  # as Compose refuses it
+            raise ConfigurationError(f"{where('network_mode')}: network_mode and networks cannot be combined")
+        mode = str(mode)
+        if mode.startswith("service:"):
+            other = mode.removeprefix("service:")
+            if other not in defined["containers"]:
+                raise ConfigurationError(f"{where('network_mode')}: no service named {other!r}")
+            if other == name:
+                raise ConfigurationError(f"{where('network_mode')}: a service cannot share its own network")
+            mode = "container:" + defined["containers"][other]
+        try:
+            return {"network_mode": ContainerSpec(name="checked", image="checked", network_mode=mode).network_mode}
+        except InvalidSpecError as exc:
+            raise ConfigurationError(f"{where('network_mode')}: {exc}") from None
     if value is None:
-        return
+        return {}
     if not isinstance(value, (list, dict)):
-        raise ConfigurationError(f"{where}: a list of network names, or a map of them")
-    others = sorted(str(n) for n in value if n != "default")
-    if others:
-        warnings.warn(f"{where}: {', '.join(others)}: joins the project's default network instead", stacklevel=4)
+        raise ConfigurationError(f"{where('networks')}: a list of network names, or a map of them")
+    given = value if isinstance(value, dict) else dict.fromkeys(value)
+    networks: dict[str, NetworkDef] = defined["networks"]
+    attachments: list[tuple[int, str, NetworkAttachment]] = []
+    for key, how in given.items():
+        at = where(f"networks.{key}")
+        if str(key) not in networks:
+            raise ConfigurationError(f"{at}: no network {key!r} under the top-level `networks:`")
+        how = how if isinstance(how, dict) else {}
+        for part in sorted(str(k) for k in how if k not in ("aliases", "ipv4_address", "priority")):
+            warnings.warn(f"{at}.{part}: not applied yet by this layer; the service joins without it", stacklevel=4)
+        aliases = [name] if ALIAS_RE.fullmatch(name) else []
+        try:
+            priority = int(how.get("priority") or 0)
+            attachments.append(
+                (
+                    -priority,
+                    str(key),
+                    NetworkAttachment(
+                        networks[str(key)].name,
+                        tuple(dict.fromkeys([*aliases, *(str(a) for a in how.get("aliases") or [])])),
+                        None if how.get("ipv4_address") in (None, "") else str(how["ipv4_address"]),
+                    ),
+                )
+            )
+        except (InvalidSpecError, ValueError, TypeError) as exc:
+            raise ConfigurationError(f"{at}: {exc}") from None
+    # The first is the one the container is created on: as Compose orders them, the highest
+    # `priority` first, then by key.
+    return {"networks": [a for _, _, a in sorted(attachments, key=lambda t: t[:2])]} if attachments else {}
+
+
+def _linked(defs: list[ServiceDef], where: Any) -> list[ServiceDef]:
+    """`links` (`svc` or `svc:alias`): the alias added to the linked service on each network the
+    two share (the dependency is `_implied_dependencies`'). Linking across no shared network is
+    said, and makes no name."""
+    by_name = {d.name: d for d in defs}
+    extra: dict[str, dict[str, list[str]]] = {}
+    for d in defs:
+        links = d.compose.get("links") if isinstance(d.compose, dict) else None
+        for link in links if isinstance(links, list) else []:
+            target, _, alias = str(link).partition(":")
+            alias = alias or target
+            other = by_name.get(target)
+            if other is None:
+                raise ConfigurationError(f"{where(d.name, 'links')}: no service named {target!r}")
+            shared = {n.name for n in d.spec.networks} & {n.name for n in other.spec.networks}
+            if not shared:
+                warnings.warn(
+                    f"{where(d.name, 'links')}: {link}: {d.name} and {target} share no network; no name is made",
+                    stacklevel=4,
+                )
+                continue
+            if not ALIAS_RE.fullmatch(alias):
+                raise ConfigurationError(
+                    f"{where(d.name, 'links')}: {alias!r}: an alias is up to 63 letters, digits, '-' and '_'"
+                )
+            for network in shared:
+                extra.setdefault(target, {}).setdefault(network, []).append(alias)
+    out = []
+    for d in defs:
+        more = extra.get(d.name)
+        if more:
+            networks = tuple(
+                dataclasses.replace(n, aliases=tuple(dict.fromkeys([*n.aliases, *more.get(n.name, [])])))
+                for n in d.spec.networks
+            )
+            d = dataclasses.replace(d, spec=dataclasses.replace(d.spec, network=None, aliases=(), networks=networks))
+        out.append(d)
+    return out
 
 
 def _build(path: Path, value: Any, where: str) -> tuple[Path | None, str]:

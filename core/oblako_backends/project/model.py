@@ -10,12 +10,23 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from .. import config
 from ..errors import ConfigurationError, InvalidSpecError
 from ..service import HealthCheck
-from ..spec import ALIAS_RE, BuildSpec, ContainerSpec, project_from_directory, validate_name, validate_project
+from ..spec import (
+    ALIAS_RE,
+    BuildSpec,
+    ContainerSpec,
+    NetworkAttachment,
+    NetworkOptions,
+    project_from_directory,
+    validate_name,
+    validate_network_name,
+    validate_project,
+)
 
 DEFAULT_READY_TIMEOUT = 60.0
 
@@ -55,12 +66,30 @@ class ServiceDef:
 
 
 @dataclass(frozen=True)
+class NetworkDef:
+    """A network the project's services join: `name` on the runtime, made by `up` with `options`
+    (and removed by `down`), unless `external` (then it must exist, and is only used)."""
+
+    name: str
+    options: NetworkOptions = NetworkOptions()
+    external: bool = False
+    key: str = ""  # the file's key for it (`networks.<key>`), for messages; "" when none
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", validate_network_name(self.name))
+
+
+@dataclass(frozen=True)
 class Project:
     """The services of one file, in an order where dependencies come first."""
 
     path: Path
     services: tuple[ServiceDef, ...]
     name: str
+    # The networks declared for the services (by runtime name); one joined but not declared
+    # here is made with no options. And the labels of named volumes, by runtime name.
+    networks: tuple[NetworkDef, ...] = field(default=(), kw_only=True)
+    volume_labels: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}), kw_only=True)
     # A Compose file's top-level keys but `services` (interpolated, merged), for `config`.
     compose: Mapping[str, Any] | None = field(default=None, compare=False, repr=False, kw_only=True)
 
@@ -97,6 +126,17 @@ class Project:
     def network(self) -> str:
         """The network the project's services share, named as Compose names it."""
         return default_network(self.name)
+
+    def used_networks(self) -> list[NetworkDef]:
+        """The networks the services join, in the order they are first joined, each with how to
+        make it (a network not declared: with no options)."""
+        declared = {n.name: n for n in self.networks}
+        names = dict.fromkeys(n.name for d in self.services for n in d.spec.networks)
+        return [declared.get(name) or NetworkDef(name) for name in names]
+
+    def containers_on(self, network: str) -> int:
+        """How many of the project's containers join `network`."""
+        return sum(d.replicas for d in self.services if any(n.name == network for n in d.spec.networks))
 
     def named_volumes(self) -> list[str]:
         """The named volumes the project's services mount, in a stable order."""
@@ -167,10 +207,11 @@ def project_name(path: Path, explicit: str | None = None) -> str:
     return derived
 
 
-def assemble(path: Path, defs: list[ServiceDef], project: str) -> Project:
+def assemble(path: Path, defs: list[ServiceDef], project: str, **more: Any) -> Project:
     """The checks every file format shares, then the project: dependencies exist and form no
-    cycle, no two services claim one container name; every service joins the project's
-    network, where it answers to its name. What a file may say but no run can do is `startable`'s."""
+    cycle, no two services claim one container name; a service that names no network (nor a
+    network_mode) joins the project's default one, where it answers to its name. What a file
+    may say but no run can do is `startable`'s. `more`: Project's other fields."""
     known = {d.name for d in defs}
     for d in defs:
         unknown = [n for n in d.depends_on if n not in known]
@@ -179,13 +220,20 @@ def assemble(path: Path, defs: list[ServiceDef], project: str) -> Project:
     _one_service_per_container_name(path, defs)
     network = default_network(project)
     joined = [
-        dataclasses.replace(
+        d
+        if d.spec.networks or d.spec.network_mode is not None
+        else dataclasses.replace(
             d,
-            spec=dataclasses.replace(d.spec, network=network, aliases=(d.name,) if ALIAS_RE.fullmatch(d.name) else ()),
+            spec=dataclasses.replace(
+                d.spec,
+                network=None,
+                aliases=(),
+                networks=(NetworkAttachment(network, (d.name,) if ALIAS_RE.fullmatch(d.name) else ()),),
+            ),
         )
         for d in defs
     ]
-    built = Project(path, tuple(joined), project)
+    built = Project(path, tuple(joined), project, **more)
     if sum(len(w) for w in built.waves()) != len(defs):
         raise ConfigurationError(f"{path}: depends_on forms a cycle; a service cannot wait for itself")
     return built
@@ -195,7 +243,10 @@ def startable(project: Project) -> None:
     """What `up` checks before it touches a runtime: things a file may say (Compose reads such a
     file, and `config` prints it) that no run can do. Each refusal names the file and service."""
     owners: dict[tuple[int, str], str] = {}
+    declared = {n.name: n for n in project.networks}
     for d in project.services:
+        for attached in d.spec.networks if d.spec.network_mode is None else ():
+            _startable_address(project, d, attached, declared.get(attached.name))
         if d.build is not None and not (d.build / d.dockerfile).is_file():
             raise ConfigurationError(
                 f"{where(project.path, d.name, 'build')}: {d.build} has no {d.dockerfile} to build"
@@ -215,6 +266,25 @@ def startable(project: Project) -> None:
                     f"claimed by services.{owners[key]}; give one of them another host port"
                 )
             owners[key] = d.name
+
+
+def _startable_address(project: Project, d: ServiceDef, attached: NetworkAttachment, net: NetworkDef | None) -> None:
+    """A fixed address needs a network made with a subnet that holds it, and one container."""
+    if attached.ipv4_address is None:
+        return
+    key = net.key if net and net.key else attached.name
+    at = where(project.path, d.name, f"networks.{key}.ipv4_address")
+    if d.replicas > 1:
+        raise ConfigurationError(
+            f"{at}: {d.replicas} replicas cannot share the address {attached.ipv4_address}; scale to 1"
+        )
+    if net is not None and net.external:
+        return  # its subnet is the runtime's to check
+    if net is None or not net.options.holds(attached.ipv4_address):
+        raise ConfigurationError(
+            f"{at}: {attached.ipv4_address} is in no subnet of network {key!r}; give the network one that "
+            f"holds it (networks.{key}.ipam.config: [{{subnet: ...}}])"
+        )
 
 
 def _one_service_per_container_name(path: Path, defs: list[ServiceDef]) -> None:

@@ -25,8 +25,8 @@ from ..backend import Backend
 from ..errors import ConfigurationError, NotOwnedError, OblakoBackendError, ServiceNotReadyError
 from ..models import RUNNING, ContainerInfo, NetworkCapacity
 from ..service import HealthCheck, Service, default_check
-from ..spec import ContainerSpec
-from .model import Project, ServiceDef, startable
+from ..spec import ALIAS_RE, ContainerSpec, NetworkAttachment, NetworkOptions, network_mode_capability
+from .model import NetworkDef, Project, ServiceDef, startable
 
 log = logging.getLogger(__name__)
 ServiceProgress = Callable[[str, str], None]  # (service, line): what `up` reports as it goes
@@ -65,8 +65,11 @@ def adapt(project: Project, capabilities: frozenset[str], runtime: str) -> tuple
             "ports on the host (host.docker.internal)"
         )
         services = [
-            dataclasses.replace(d, spec=dataclasses.replace(d.spec, network=None, aliases=())) for d in services
+            dataclasses.replace(d, spec=dataclasses.replace(d.spec, network=None, aliases=(), networks=()))
+            for d in services
         ]
+    services, networks, changed = _networking(project, services, capabilities, runtime)
+    said += changed
     if "health" not in capabilities:
         for i, d in enumerate(services):
             if d.spec.health is not None:
@@ -88,7 +91,61 @@ def adapt(project: Project, capabilities: frozenset[str], runtime: str) -> tuple
     for i, d in enumerate(services):
         services[i], dropped = _without_unsupported(d, capabilities, runtime)
         said += dropped
-    return dataclasses.replace(project, services=tuple(services)), said
+    return dataclasses.replace(project, services=tuple(services), networks=networks), said
+
+
+def _networking(
+    project: Project, services: list[ServiceDef], capabilities: frozenset[str], runtime: str
+) -> tuple[list[ServiceDef], tuple[NetworkDef, ...], list[str]]:
+    """The networking this backend cannot give, taken out with one line each: several networks
+    become one (every service then reaches every other), fixed addresses and network modes go,
+    and networks are made without driver, internal and subnets."""
+    said: list[str] = []
+    out = list(services)
+    used = {n.name for d in services for n in d.spec.networks}
+    if "networks" not in capabilities and len(used) > 1:
+        said.append(
+            f"networks: {runtime} has one network for the project: services on different networks reach each other"
+        )
+    for i, d in enumerate(out):
+        spec = d.spec
+        needs = spec.network_needs()
+        if "networks" in needs and "networks" not in capabilities:
+            said.append(
+                f"{d.name}: networks: {runtime} joins it to one network only ({spec.networks[0].name}), "
+                "answering there to the aliases it has on each"
+            )
+            aliases = tuple(dict.fromkeys(a for n in spec.networks for a in n.aliases))
+            first = dataclasses.replace(spec.networks[0], aliases=aliases)
+            spec = dataclasses.replace(spec, network=None, aliases=(), networks=(first,))
+        if "ipv4_address" in needs and "ipv4_address" not in capabilities:
+            said.append(f"{d.name}: ipv4_address: {runtime} cannot fix it; the runtime picks the address")
+            plain = tuple(dataclasses.replace(n, ipv4_address=None) for n in spec.networks)
+            spec = dataclasses.replace(spec, network=None, aliases=(), networks=plain)
+        mode = spec.network_mode
+        if mode is not None and network_mode_capability(mode) not in capabilities:
+            said.append(
+                f"{d.name}: network_mode: {runtime} cannot apply {mode} (capability "
+                f"{network_mode_capability(mode)!r}); the service joins the project's network instead"
+            )
+            joined = NetworkAttachment(project.network, (d.name,) if ALIAS_RE.fullmatch(d.name) else ())
+            spec = dataclasses.replace(
+                spec, network_mode=None, networks=(joined,) if "service_names" in capabilities else ()
+            )
+        out[i] = dataclasses.replace(d, spec=spec)
+    networks = project.networks
+    if "network_options" not in capabilities:
+        used = {n.name for d in out for n in d.spec.networks}
+        for net in (n for n in networks if n.name in used and n.options.special and not n.external):
+            said.append(
+                f"networks.{net.key or net.name}: {runtime} cannot make it with a driver, internal or subnets "
+                "(capability 'network_options'); it is made as the runtime makes networks"
+            )
+        networks = tuple(
+            dataclasses.replace(n, options=NetworkOptions(labels=n.options.labels)) if n.options.special else n
+            for n in networks
+        )
+    return out, networks, said
 
 
 def _without_unsupported(
@@ -192,7 +249,7 @@ def up(
         warnings.warn(line, stacklevel=2)
     units = [(d, svc) for d in project.services for svc in replicas(d, backend)]
     _create_volumes(project, backend)
-    _create_network(project, backend)  # may wait for another process's lock on the network
+    _create_networks(project, backend)  # may wait for another process's lock on the network
     _remove_superseded(project, backend)
     if prepared is not None:
         prepared.set()
@@ -481,36 +538,51 @@ def _create_volumes(project: Project, backend: Backend) -> None:
         return
     for name in project.named_volumes():
         try:
-            backend.create_volume(name, project.name)
+            backend.create_volume(name, project.name, project.volume_labels.get(name))
         except Interrupted:
             raise
         except OblakoBackendError as exc:
             raise ProjectError(f"can't create volume {name!r}: {exc}", []) from exc
 
 
-def _create_network(project: Project, backend: Backend) -> None:
-    """The project's network, where its services join one (see `adapt`)."""
-    if not any(d.spec.network for d in project.services):
-        return
-    name, containers = project.network, sum(d.replicas for d in project.services)
-    try:
-        created = backend.create_network(name, project.name, containers=containers)
-        room = backend.network_capacity(name)
-    except Interrupted:
-        raise  # Ctrl-C while waiting for another `up`'s lock on the network: not a failure of it
-    except OblakoBackendError as exc:
-        raise ProjectError(f"can't create network {name!r}: {exc}", []) from exc
-    if room is not None:
-        _refuse_what_the_network_cannot_hold(project, backend, room, created)
+def _create_networks(project: Project, backend: Backend) -> None:
+    """The networks the project's services join (see `adapt`): each made with its options, or,
+    when external, found (never made)."""
+    for net in project.used_networks():
+        name = net.name
+        try:
+            if net.external:
+                if backend.has_network(name) is False:
+                    raise ProjectError(
+                        f"network {name!r} is external (networks.{net.key or name}.external) but does not exist on "
+                        f"{backend.name}; create it first (`{backend.name} network create {name}`), or let `up` make "
+                        "it (remove external)",
+                        [],
+                    )
+                continue
+            created = backend.create_network(name, project.name, project.containers_on(name), net.options)
+            room = backend.network_capacity(name)
+        except Interrupted:
+            raise  # Ctrl-C while waiting for another `up`'s lock on the network: not a failure of it
+        except ProjectError:
+            raise
+        except OblakoBackendError as exc:
+            raise ProjectError(f"can't create network {name!r}: {exc}", []) from exc
+        if room is not None:
+            _refuse_what_the_network_cannot_hold(project, backend, room, created, name)
 
 
 def _refuse_what_the_network_cannot_hold(
-    project: Project, backend: Backend, room: NetworkCapacity, created: bool
+    project: Project, backend: Backend, room: NetworkCapacity, created: bool, name: str
 ) -> None:
     """Before any service starts: a project with more containers than its network has addresses
     for would start some and fail the rest (each start waiting out its deadline)."""
-    name = project.network
-    ours = {spec.name for d in project.services for spec in d.replicas_specs()}
+    ours = {
+        spec.name
+        for d in project.services
+        if any(n.name == name for n in d.spec.networks)
+        for spec in d.replicas_specs()
+    }
     others = [c for c in room.attached if c not in ours]
     containers = len(ours)
     if containers + len(others) <= room.addresses:
@@ -604,13 +676,15 @@ def down(
             for (name, _svc), error in zip(services, pool.map(_stop, [svc for _, svc in services]), strict=True):
                 if error:
                     errors[name] = error
-    if not errors and any(d.spec.network for d in project.services):
+    for net in project.used_networks() if not errors else ():
+        if net.external:
+            continue  # used, never removed
         try:
-            backend.remove_network(project.network, project.name)
+            backend.remove_network(net.name, project.name)
         except NotOwnedError:
             pass  # there before the project: used, never removed
         except OblakoBackendError as exc:
-            errors["network"] = str(exc)
+            errors[f"network {net.name}"] = str(exc)
     return errors
 
 

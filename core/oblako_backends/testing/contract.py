@@ -22,6 +22,7 @@ fresh process's `get_backend()` finds the same backend and runtime; override it 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import subprocess
@@ -29,7 +30,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -579,6 +580,160 @@ class ServiceNamesContract:
                 assert oblako_backend.remove_network(network, project="contract") is False  # gone
 
 
+@pytest.mark.usefixtures("oblako_contract_test")  # capability selection and a deadline
+class NetworksContract:
+    """The network capabilities: several networks each with its own aliases (``networks``), a
+    fixed address (``ipv4_address``), networks made with options (``network_options``), and
+    each ``network_mode_*``. Each checks from inside the container what a user would notice."""
+
+    @pytest.fixture
+    def made_networks(self, oblako_backend: Backend, oblako_name: Any) -> Iterator[list[str]]:
+        """Networks the test made, removed after it, once its containers are gone."""
+        made: list[str] = []
+        yield made
+        for container in getattr(oblako_name, "made", ()):
+            with contextlib.suppress(OblakoBackendError):
+                oblako_backend.remove(container)
+        for name in made:
+            oblako_backend.remove_network(name, project="contract")
+
+    def _network(self, backend: Backend, made: list[str], name: str, **options: Any) -> str:
+        from ..spec import NetworkOptions
+
+        if backend.create_network(name, project="contract", options=NetworkOptions(**options)):
+            made.append(name)
+        return name
+
+    @pytest.mark.oblako_capability("exec")
+    @pytest.mark.oblako_capability("networks")
+    def test_containers_reach_each_other_on_shared_networks_only_each_by_its_aliases_there(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names, made_networks: list[str]
+    ) -> None:
+        one, two = (self._network(oblako_backend, made_networks, oblako_name(n)) for n in ("one", "two"))
+        both, left, right = oblako_name("both"), oblako_name("left"), oblako_name("right")
+        on_both = [{"name": one, "aliases": ["both-one"]}, {"name": two, "aliases": ["both-two"]}]
+        started(oblako_backend, both, oblako_test_image, SERVE, networks=on_both)
+        started(oblako_backend, left, oblako_test_image, SERVE, networks=[{"name": one, "aliases": ["left"]}])
+        started(oblako_backend, right, oblako_test_image, SERVE, networks=[{"name": two, "aliases": ["right"]}])
+
+        def fetch_in(name: str, host: str) -> tuple[int, str]:
+            return run_in(oblako_backend, name, "wget", "-q", "-T", "3", "-O-", f"http://{host}:8080/")
+
+        def fetched(client: str, host: str) -> Callable[[], bool]:
+            return lambda: fetch_in(client, host) == (0, "contract-ok\n")
+
+        for client, host in ((left, "both-one"), (right, "both-two"), (both, "left"), (both, "right")):
+            wait_for(fetched(client, host), f"{client} to fetch {host}")
+        assert fetch_in(left, "both-two")[0] != 0  # an alias is the network's: not resolved on another
+        assert fetch_in(left, "right")[0] != 0
+        code, address = run_in(oblako_backend, right, "hostname", "-i")
+        assert code == 0 and address.split()
+        assert fetch_in(left, address.split()[0])[0] != 0, "a container reached one on a network it is not on"
+
+    @pytest.mark.oblako_capability("exec")
+    @pytest.mark.oblako_capability("ipv4_address")
+    @pytest.mark.oblako_capability("network_options")
+    def test_a_fixed_address_is_the_one_asked_for(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names, made_networks: list[str]
+    ) -> None:
+        network = self._network(oblako_backend, made_networks, oblako_name("fixed"), subnets=["10.213.47.0/24"])
+        name = oblako_name("fixed")
+        started(oblako_backend, name, oblako_test_image, networks={network: {"ipv4_address": "10.213.47.77"}})
+        code, addresses = run_in(oblako_backend, name, "hostname", "-i")
+        assert code == 0 and "10.213.47.77" in addresses.split()
+
+    @pytest.mark.oblako_capability("exec")
+    @pytest.mark.oblako_capability("network_options")
+    def test_an_internal_network_has_no_way_out(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names, made_networks: list[str]
+    ) -> None:
+        inside = self._network(oblako_backend, made_networks, oblako_name("inside"), internal=True)
+        outside = self._network(oblako_backend, made_networks, oblako_name("outside"))
+        closed, open_ = oblako_name("closed"), oblako_name("open")
+        started(oblako_backend, closed, oblako_test_image, network=inside)
+        started(oblako_backend, open_, oblako_test_image, network=outside)
+        assert default_route(oblako_backend, open_) and not default_route(oblako_backend, closed)
+
+    @pytest.mark.oblako_capability("exec")
+    @pytest.mark.oblako_capability("network_mode_none")
+    def test_network_mode_none_leaves_loopback_only(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("none")
+        started(oblako_backend, name, oblako_test_image, network_mode="none")
+        assert interfaces(oblako_backend, name) == {"lo"}
+
+    @pytest.mark.oblako_capability("exec")
+    @pytest.mark.oblako_capability("network_mode_bridge")
+    def test_network_mode_bridge_joins_the_runtimes_default_network(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("bridge")
+        started(oblako_backend, name, oblako_test_image, network_mode="bridge")
+        assert interfaces(oblako_backend, name) - {"lo"} and default_route(oblako_backend, name)
+
+    @pytest.mark.oblako_capability("exec")
+    @pytest.mark.oblako_capability("network_mode_host")
+    def test_network_mode_host_is_the_hosts_network(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        """A server on this machine's loopback answers the container: it is the host's."""
+        import http.server
+
+        class Answer(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"host-ok\n")
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            name = oblako_name("host")
+            started(oblako_backend, name, oblako_test_image, network_mode="host")
+            url = f"http://127.0.0.1:{server.server_address[1]}/"
+            assert run_in(oblako_backend, name, "wget", "-q", "-T", "5", "-O-", url) == (0, "host-ok\n")
+        finally:
+            server.shutdown()
+            server.server_close()
+
+    @pytest.mark.oblako_capability("exec")
+    @pytest.mark.oblako_capability("network_mode_container")
+    def test_network_mode_container_shares_that_containers_network(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        """Its loopback is the other's: the other's server answers on 127.0.0.1, and both have
+        one address."""
+        server, beside = oblako_name("server"), oblako_name("beside")
+        started(oblako_backend, server, oblako_test_image, SERVE)
+        started(oblako_backend, beside, oblako_test_image, network_mode=f"container:{server}")
+        local = "http://127.0.0.1:8080/"
+        wait_for(
+            lambda: run_in(oblako_backend, beside, "wget", "-q", "-T", "3", "-O-", local) == (0, "contract-ok\n"),
+            "the server beside it to answer on loopback",
+        )
+        assert (
+            run_in(oblako_backend, beside, "hostname", "-i")[1] == run_in(oblako_backend, server, "hostname", "-i")[1]
+        )
+
+
+def interfaces(backend: Backend, name: str) -> set[str]:
+    """The network interfaces in container `name`."""
+    code, out = run_in(backend, name, "ls", "/sys/class/net")
+    assert code == 0, out
+    return set(out.split())
+
+
+def default_route(backend: Backend, name: str) -> bool:
+    """Has container `name` a default route (a way out of its networks)?"""
+    code, out = run_in(backend, name, "cat", "/proc/net/route")
+    assert code == 0, out
+    return any(line.split()[1:2] == ["00000000"] for line in out.splitlines()[1:])
+
+
 def run_in(backend: Backend, name: str, *argv: str, **given: Any) -> tuple[int, str]:
     """`Backend.exec` with its output collected: (exit code, text)."""
     chunks: list[bytes] = []
@@ -864,5 +1019,6 @@ class TestBackendContract(
     ServiceNamesContract,
     ExecContract,
     OptionsContract,
+    NetworksContract,
 ):
     """What `pytest --pyargs oblako_backends.testing.contract` runs."""

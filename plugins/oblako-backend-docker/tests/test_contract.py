@@ -17,6 +17,7 @@ class TestDockerApiBackends(
     contract.ExecContract,
     contract.OptionsContract,
     contract.ServiceNamesContract,
+    contract.NetworksContract,
 ):
     @pytest.fixture
     def oblako_backend(self, backend: Backend) -> Backend:

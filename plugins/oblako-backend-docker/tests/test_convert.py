@@ -122,3 +122,20 @@ def test_the_files_archive_holds_each_file_at_its_target_with_its_mode_and_paren
         assert (token.mode, token.uid, token.gid) == (0o400, 0, 0)
         assert tar.extractfile(token).read() == b"s3cret\n"  # type: ignore[union-attr]
         assert members["etc/app/conf.d/app.conf"].mode == 0o444
+
+
+def test_each_network_is_joined_with_its_aliases_and_fixed_address_only_when_given() -> None:
+    from oblako_backends import NetworkAttachment
+
+    assert convert.endpoint_options(NetworkAttachment("n")) == {}
+    assert convert.endpoint_options(NetworkAttachment("n", ("web", "www"), "10.5.0.7")) == {
+        "aliases": ["web", "www"],
+        "ipv4_address": "10.5.0.7",
+    }
+
+
+def test_a_network_is_made_as_a_bridge_unless_told_with_internal_and_subnets_only_when_given() -> None:
+    assert convert.network_options(None, False, ()) == {"driver": "bridge"}
+    made = convert.network_options("macvlan", True, ("10.5.0.0/24", "fd00:5::/64"))
+    assert (made["driver"], made["internal"], made["enable_ipv6"]) == ("macvlan", True, True)
+    assert [p["Subnet"] for p in made["ipam"]["Config"]] == ["10.5.0.0/24", "fd00:5::/64"]

@@ -856,3 +856,30 @@ def test_shm_size_is_a_memory_empty_dir_of_that_size_at_dev_shm() -> None:
     assert {"name": "shm", "mountPath": "/dev/shm"} in container(spec)["volumeMounts"]
     with pytest.raises(InvalidSpecError, match="tmpfs mounts /dev/shm too"):
         container(ContainerSpec(name="web", image="busybox:1", shm_size=1024**2, tmpfs={"/dev/shm": ""}))
+
+
+def test_network_mode_host_is_the_pods_host_network_where_cluster_names_still_resolve() -> None:
+    pod = objects(ContainerSpec(name="web", image="busybox:1", network_mode="host"))["Deployment"]["spec"]["template"]
+    assert (pod["spec"]["hostNetwork"], pod["spec"]["dnsPolicy"]) == (True, "ClusterFirstWithHostNet")
+    assert (
+        "hostNetwork"
+        not in objects(ContainerSpec(name="web", image="busybox:1"))["Deployment"]["spec"]["template"]["spec"]
+    )
+
+
+def test_each_alias_of_each_network_a_project_joins_becomes_a_service_there(tmp_path: Path) -> None:
+    """A namespace is one network: `up` joins a service to one, answering to every alias it has
+    on each (and says so); each alias is a Service of its own."""
+    from oblako_backend_kubernetes.plugin import KubernetesPlugin
+    from oblako_backends.project import compose
+    from oblako_backends.project.run import adapt
+
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n  api:\n    image: busybox:1\n    expose: ['80']\n    networks:\n"
+        "      front: {aliases: [www]}\n      back: {aliases: [db-api]}\nnetworks:\n  front:\n  back:\n"
+    )
+    project, said = adapt(compose.read([tmp_path / "compose.yaml"]), KubernetesPlugin.capabilities, "kubernetes")
+    assert "api: networks: kubernetes joins it to one network only" in " ".join(said)
+    built, _ = manifests.build(project.services[0].spec.owned_by("kubernetes", "api", project.name), SETTINGS)
+    names = {o["metadata"]["name"] for o in built if o["kind"] == "Service"}
+    assert {"api", "www", "db-api"} <= names

@@ -20,7 +20,7 @@ from oblako_backends import Health
 from oblako_backends.models import NetworkCapacity
 
 if TYPE_CHECKING:  # named in signatures only
-    from oblako_backends import ContainerSpec
+    from oblako_backends import ContainerSpec, NetworkAttachment
     from oblako_backends.options import FileSpec
 
 HEALTH_STATUS = {  # the Engine API's health words (Podman's too)
@@ -150,6 +150,28 @@ def container_options(spec: ContainerSpec) -> dict[str, Any]:
         "platform": spec.platform,
     }
     return {k: v for k, v in given.items() if v not in (None, False)}
+
+
+def endpoint_options(attached: NetworkAttachment) -> dict[str, Any]:
+    """`create_endpoint_config` / `connect_container_to_network` keywords for one network: its
+    aliases, and the fixed IPv4 address (the engine's IPAMConfig) when one is asked for."""
+    given: dict[str, Any] = {"aliases": list(attached.aliases), "ipv4_address": attached.ipv4_address}
+    return {k: v for k, v in given.items() if v}
+
+
+def network_options(driver: str | None, internal: bool, subnets: tuple[str, ...]) -> dict[str, Any]:
+    """`create_network` keywords: the driver (bridge unless named), internal, and an IPAM config
+    of the subnets (IPv6 enabled when one is IPv6), only those given."""
+    from docker.types import IPAMConfig, IPAMPool  # docker-py: loaded with the client, never at import
+
+    made: dict[str, Any] = {"driver": driver or "bridge"}
+    if internal:
+        made["internal"] = True
+    if subnets:
+        made["ipam"] = IPAMConfig(pool_configs=[IPAMPool(subnet=s) for s in subnets])
+        if any(":" in s for s in subnets):
+            made["enable_ipv6"] = True
+    return made
 
 
 def exposed_ports(spec: ContainerSpec) -> list[tuple[int, str]]:

@@ -48,11 +48,13 @@ from .convert import (
     Engine,
     capacity,
     container_options,
+    endpoint_options,
     engine_from_version,
     exposed_ports,
     files_archive,
     host_options,
     listed_health,
+    network_options,
     reason,
     usable_addresses,
 )
@@ -454,13 +456,14 @@ class DockerPlugin:
             port_bindings=port_bindings,
             binds=binds,
             extra_hosts=self.extra_hosts(spec) or None,
-            network_mode=self.network_id(spec.network) if spec.network else None,
+            network_mode=self.network_id(spec.network) if spec.network else spec.network_mode,
             **host_options(spec),
         )
         networking = None
-        if spec.network:
-            endpoint = self.api.create_endpoint_config(aliases=list(spec.aliases) or None)
-            networking = self.api.create_networking_config({self.network_id(spec.network): endpoint})
+        if spec.networks:  # created on the first; joined to the others before it starts (`_connect`)
+            first = spec.networks[0]
+            endpoint = self.api.create_endpoint_config(**endpoint_options(first))
+            networking = self.api.create_networking_config({self.network_id(first.name): endpoint})
         return {
             "image": spec.image,
             "name": spec.name,
@@ -487,8 +490,10 @@ class DockerPlugin:
                 created = self.api.create_container(**args)
         except _Missing as exc:
             known = self.connection.network_ids
-            if spec.network and "network" in str(exc).lower() and spec.network in known:
-                del known[spec.network]  # removed and made again by another process since
+            stale = [n.name for n in spec.networks if n.name in known]
+            if stale and "network" in str(exc).lower():
+                for name in stale:  # removed and made again by another process since
+                    del known[name]
                 return self.oblako_run(spec)
             from .wording import image_missing
 
@@ -498,6 +503,7 @@ class DockerPlugin:
             with self._requests(what):
                 created = self.api.create_container(**args)
         try:
+            self._connect(created["Id"], spec)
             self._put_files(created["Id"], spec)
             with self._requests(f"start container {spec.name!r}"):
                 self.api.start(created["Id"])
@@ -506,6 +512,15 @@ class DockerPlugin:
         except BaseException:
             self._discard(created["Id"])  # a container that never started is not left behind
             raise
+
+    def _connect(self, container_id: str, spec: ContainerSpec) -> None:
+        """Join the created container to its other networks, each with its aliases and address,
+        before it starts (every API version takes one network at create)."""
+        for attached in spec.networks[1:]:
+            with self._requests(f"connect {spec.name!r} to network {attached.name!r}"):
+                self.api.connect_container_to_network(
+                    container_id, self.network_id(attached.name), **endpoint_options(attached)
+                )
 
     def _put_files(self, container_id: str, spec: ContainerSpec) -> None:
         """Copy the spec's secrets and configs that came from no host file into the created
@@ -734,24 +749,41 @@ class DockerPlugin:
     sizes_networks = False
 
     @hookimpl
-    def oblako_create_network(self, name: str, labels: Mapping[str, str], containers: int) -> bool:
+    def oblako_create_network(
+        self,
+        name: str,
+        labels: Mapping[str, str],
+        containers: int,
+        driver: str | None,
+        internal: bool,
+        subnets: tuple[str, ...],
+    ) -> bool:
         from . import host_lock  # only `up` creates networks: `ps` and the rest never load it
 
         with host_lock.held(f"{self.url} network {name}", self._timeout):
-            return self._create_network(name, labels, containers)
+            return self._create_network(name, labels, containers, driver, internal, subnets)
 
-    def _create_network(self, name: str, labels: Mapping[str, str], containers: int = 0) -> bool:
+    def _create_network(
+        self,
+        name: str,
+        labels: Mapping[str, str],
+        containers: int = 0,
+        driver: str | None = None,
+        internal: bool = False,
+        subnets: tuple[str, ...] = (),
+    ) -> bool:
         if self._networks_named(name):
             return False
+        made = network_options(driver, internal, subnets)
         try:
             with self._requests(f"create network {name!r}"):
-                mine = str(self.api.create_network(name, driver="bridge", labels=dict(labels))["Id"])
+                mine = str(self.api.create_network(name, labels=dict(labels), **made)["Id"])
         except OblakoBackendError:
             if self._networks_named(name):  # Podman refuses a second network of one name: a concurrent start won
                 return False
             raise
         if str(self._networks_named(name)[0]["Id"]) == mine:  # Docker makes both: the first created wins
-            if self.sizes_networks and containers:
+            if self.sizes_networks and containers and not subnets and made["driver"] == "bridge":
                 self._make_room(name, labels, containers, mine)
             return True
         with self._requests(f"remove the network {name!r} a concurrent start also made"):

@@ -262,6 +262,9 @@ def _pod_options(spec: ContainerSpec, warnings: list[str]) -> dict[str, Any]:
     selector = options.node_selector(spec)
     if selector:
         pod["nodeSelector"] = selector
+    if spec.network_mode == "host":  # the node's network namespace; cluster names still resolve
+        pod["hostNetwork"] = True
+        pod.setdefault("dnsPolicy", "ClusterFirstWithHostNet")
     return pod
 
 

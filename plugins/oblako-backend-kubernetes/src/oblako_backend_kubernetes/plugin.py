@@ -78,7 +78,12 @@ class KubernetesPlugin:
     # - restart: a Deployment restarts always (always, unless-stopped); no and on-failure[:N]
     #   have no counterpart in one;
     # - stop_signal: a pod is always stopped with the image's STOPSIGNAL (or SIGTERM) before 1.33;
-    # - devices: a pod reaches host devices only through device plugins or privileged mode.
+    # - devices: a pod reaches host devices only through device plugins or privileged mode;
+    # - networks, ipv4_address, network_options: a namespace is one flat network, its pods'
+    #   addresses the cluster's to give; network_mode none, bridge and container:NAME have no
+    #   pod counterpart (a pod is one network namespace, always with the cluster's network).
+    # network_mode host is the pod's hostNetwork: the node's own network (with Compose's
+    # meaning on a local single-node cluster, where the node is this machine).
     capabilities = frozenset(
         {
             "pull",
@@ -102,6 +107,7 @@ class KubernetesPlugin:
             "sysctls",
             "platform",
             "resources",
+            "network_mode_host",
         }
     )
 
