@@ -24,6 +24,7 @@ class TestExampleBackend(
     contract.OptionalContract,
     contract.ExecContract,
     contract.OptionsContract,
+    contract.NetworksContract,
 ):
     @pytest.fixture
     def oblako_make_unowned(self, oblako_test_image: str) -> Iterator[Callable[[str], None]]:

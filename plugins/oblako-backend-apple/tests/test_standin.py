@@ -37,6 +37,7 @@ class TestAppleContract(
     contract.OptionalContract,
     contract.ExecContract,
     contract.OptionsContract,
+    contract.NetworksContract,
     # Not ServiceNamesContract: Apple's CLI resolves names only in a DNS domain the user makes
     # (README); test_a_compose_project_runs_through_the_cli checks that `up` says so.
 ):

@@ -64,6 +64,7 @@ class TestKubernetesContract(
     contract.OptionalContract,
     contract.ExecContract,
     contract.OptionsContract,
+    contract.NetworksContract,  # network_mode host only: a namespace is one network
 ):
     @pytest.fixture
     def oblako_backend(self, k8s: Backend) -> Backend:
