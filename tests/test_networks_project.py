@@ -16,7 +16,7 @@ from oblako_backends import get_backend
 from oblako_backends.backend import Backend
 from oblako_backends.project import load
 from oblako_backends.project.run import down, remove_volumes, up
-from oblako_backends.testing.contract import local_addresses, run_in, wait_for
+from oblako_backends.testing.contract import fetch_argv, local_addresses, run_in, wait_for
 
 pytestmark = pytest.mark.runtime
 ENGINE_VARS = ("DOCKER_HOST", "CONTAINER_HOST", "DOCKER_CONTEXT", "COLIMA_HOME", "COLIMA_PROFILE")
@@ -104,14 +104,14 @@ def test_a_project_s_networks_are_made_joined_and_removed_as_compose_does(
         assert api.inspect_volume(f"{name}_data")["Labels"]["keep"] == "yes"
 
         def fetch(client: str, host: str) -> tuple[int, str]:
-            return run_in(backend, f"{name}-{client}-1", "wget", "-q", "-T", "3", "-O-", f"http://{host}:8080/")
+            return run_in(backend, f"{name}-{client}-1", *fetch_argv(f"http://{host}:8080/"))
 
         for client, host in (("web", "api"), ("web", "www"), ("worker", "db-api"), ("worker", "legacy")):
             wait_for(lambda c=client, h=host: fetch(c, h)[0] == 0, f"{client} to fetch api as {host}")  # type: ignore[misc]
         assert fetch("web", "db-api")[0] != 0  # that alias is back's, and web is on front only
         assert fetch("web", "legacy")[0] != 0  # the link's alias is on the network worker shares
         assert address in local_addresses(backend, f"{name}-api-1")
-        sidecar = run_in(backend, f"{name}-sidecar-1", "wget", "-q", "-T", "3", "-O-", "http://127.0.0.1:8080/")
+        sidecar = run_in(backend, f"{name}-sidecar-1", *fetch_argv("http://127.0.0.1:8080/"))
         assert sidecar[0] == 0  # api's server, on the loopback they share
         assert down(project, backend) == {}
         assert not api.networks(names=[f"{name}_front"]) and not api.networks(names=[f"{name}_back"])
