@@ -644,7 +644,11 @@ class DockerPlugin:
             address, gateway = str(network.get("IPAddress") or ""), str(network.get("Gateway") or "")
             if address and gateway:
                 if gateway not in routed:
-                    routed[gateway] = self.gateway_is_the_host(gateway) and _is_local_address(gateway)
+                    try:
+                        routed[gateway] = self.gateway_is_the_host(gateway) and _is_local_address(gateway)
+                    except OblakoBackendError as exc:  # only a shortcut: the published port serves without it
+                        log.debug("%s: not routing to containers directly: %s", self.runtime, exc)
+                        routed[gateway] = False
                 if routed[gateway]:
                     return address
         return ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+import threading
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ class PodmanPlugin(DockerPlugin):
 
     runtime = "podman"
     sizes_networks = True  # its default subnets (/24) are its own choice: a larger project gets a larger one
+    _host_lock = threading.Lock()  # one /libpod/info request at a time (see _host)
     start_hint = (
         "Start Podman's API service: `systemctl --user start podman.socket`, or "
         "`podman system service --time=0` (as root for the rootful socket); on macOS "
@@ -78,13 +80,16 @@ class PodmanPlugin(DockerPlugin):
 
     def _host(self) -> Mapping[str, Any]:
         """Podman's own /libpod/info `host` part (the Docker-compatible /info lacks what is
-        asked here: Podman 4.3 lists only seccomp there), read once per connection."""
+        asked here: Podman 4.3 lists only seccomp there), read once per connection: Podman
+        gathers it slowly (it asks its OCI runtime and storage), so concurrent callers wait for
+        one answer, under the ordinary call deadline."""
         connection = self.connection
-        if connection.libpod_host is None:
-            with self._requests("ask Podman how it runs"):
-                answer = self.api._get(self.api._url("/libpod/info"), timeout=core_config.probe_timeout())
-                answer.raise_for_status()
-            connection.libpod_host = dict(answer.json().get("host") or {})
+        with self._host_lock:
+            if connection.libpod_host is None:
+                with self._requests("ask Podman how it runs"):
+                    answer = self.api._get(self.api._url("/libpod/info"), timeout=core_config.call_timeout())
+                    answer.raise_for_status()
+                connection.libpod_host = dict(answer.json().get("host") or {})
         return connection.libpod_host
 
     def rootless(self) -> bool:
