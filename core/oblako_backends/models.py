@@ -161,6 +161,10 @@ class ContainerInfo:
     # on this machine whose bridge is one of its interfaces). Readiness connects there: past
     # the engine's port proxy, so an accepted connection means the service itself listens.
     address: str = ""
+    # When it was created (seconds since the epoch; None when the backend cannot tell), and the
+    # command its main process runs, as one line: what `ps` of a project shows, as Compose's.
+    created: float | None = None
+    command: str = ""
 
     @property
     def owned(self) -> bool:

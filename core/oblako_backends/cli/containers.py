@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from .. import plugins
 from ..errors import ConfigurationError, InvalidSpecError, NotOwnedError, OblakoBackendError
 from ..models import RUNNING
-from .display import ProgressDisplay, ports_text, print_json, table
+from .display import (
+    ProgressDisplay,
+    compose_command,
+    compose_status,
+    human_duration,
+    ports_text,
+    print_json,
+    ps_json,
+    table,
+)
 
 if TYPE_CHECKING:
     from ..backend import Backend
@@ -100,10 +111,14 @@ def cmd_adopt(args: argparse.Namespace) -> int:
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
+    if args.services and args.project is None:
+        raise ConfigurationError("ps SERVICE... needs --project NAME (the services of which project?)")
     infos = [
         i
         for i in plugins.get_backend(args.backend).list()
-        if (args.all or i.state == RUNNING) and (args.project is None or i.project == args.project)
+        if (args.all or i.state == RUNNING)
+        and (args.project is None or i.project == args.project)
+        and (not args.services or i.service in args.services)
     ]
     if args.json:
         print_json(
@@ -120,8 +135,23 @@ def cmd_ps(args: argparse.Namespace) -> int:
             ]
         )
         return 0
-    rows = [["NAME", "PROJECT", "STATE", "IMAGE", "PORTS"]]
-    rows += [[i.name, i.project or "-", str(i.state), i.image, ports_text(i)] for i in infos]
+    now = time.time()
+    if args.format == "json":  # as Compose's: one object per line
+        for i in infos:
+            print(json.dumps(ps_json(i, now), sort_keys=True))
+        return 0
+    if args.project is None:
+        rows = [["NAME", "PROJECT", "STATE", "IMAGE", "PORTS"]]
+        rows += [[i.name, i.project or "-", str(i.state), i.image, ports_text(i)] for i in infos]
+        table(rows)
+        return 0
+    rows = [["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]]  # Compose's columns
+    for i in infos:
+        created = "" if i.created is None else f"{human_duration(now - i.created)} ago"
+        ports = "" if not i.ports else ports_text(i)
+        rows.append(
+            [i.name, i.image, compose_command(i, not args.no_trunc), i.service or "", created, compose_status(i), ports]
+        )
     table(rows)
     return 0
 

@@ -27,6 +27,70 @@ def ports_text(info: ContainerInfo) -> str:
     return ", ".join(f"{p.host_ip}:{p.host_port}->{p.container_port}/{p.protocol}" for p in info.ports) or "-"
 
 
+def human_duration(seconds: float) -> str:
+    """A duration as Docker's CLI words one ("About a minute", "3 hours"), for CREATED."""
+    whole = int(seconds)
+    if whole < 1:
+        return "Less than a second"
+    if whole < 60:
+        return "1 second" if whole == 1 else f"{whole} seconds"
+    minutes = whole // 60
+    if minutes < 60:
+        return "About a minute" if minutes == 1 else f"{minutes} minutes"
+    hours = int(seconds / 3600 + 0.5)
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 14:
+        return f"{hours // 24} days"
+    if hours < 24 * 60:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 730:
+        return f"{hours // 24 // 30} months"
+    return f"{int(seconds // 3600) // 24 // 365} years"
+
+
+def compose_status(info: ContainerInfo) -> str:
+    """STATUS as Compose's `ps` has it, without the uptime (not every runtime can tell it)."""
+    if info.state == "running":
+        return "Up" + (f" ({info.health})" if info.health is not None else "")
+    if info.starting:
+        return "Created"
+    return "Exited" + (f" ({info.exit_code})" if info.exit_code is not None else "")
+
+
+def compose_command(info: ContainerInfo, truncate: bool = True) -> str:
+    """COMMAND as Compose's `ps` shows it: quoted, cut to 20 characters unless --no-trunc."""
+    text = info.command if not truncate or len(info.command) <= 20 else info.command[:19] + "\u2026"
+    return f'"{text}"'
+
+
+def ps_json(info: ContainerInfo, now: float) -> dict[str, Any]:
+    """One container as a line of Compose's `ps --format json` (the keys every backend can fill)."""
+    created = info.created
+    return {
+        "Name": info.name,
+        "Image": info.image,
+        "Command": f'"{info.command}"',
+        "Project": info.project or "",
+        "Service": info.service or "",
+        "Created": None if created is None else int(created),
+        "CreatedAt": "" if created is None else time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(created)),
+        "RunningFor": "" if created is None else f"{human_duration(now - created)} ago",
+        "State": "running" if info.state == "running" else "created" if info.starting else "exited",
+        "Status": compose_status(info),
+        "Health": "" if info.health is None else str(info.health),
+        "ExitCode": info.exit_code or 0,
+        "Labels": ",".join(f"{k}={v}" for k, v in sorted(info.labels.items())),
+        "Publishers": [
+            {"URL": p.host_ip, "TargetPort": p.container_port, "PublishedPort": p.host_port, "Protocol": p.protocol}
+            for p in info.ports
+        ],
+        "Backend": info.backend,
+    }
+
+
 class ProgressDisplay:
     """Pull and build progress on stderr, one line per image aggregated over its layers.
 

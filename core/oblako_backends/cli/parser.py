@@ -221,6 +221,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("-p", "--project", metavar="NAME", help="only this project's containers")
     p.add_argument("-a", "--all", action="store_true", help="include stopped ones")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--format",
+        choices=["table", "json"],
+        default="table",
+        help="json: one object per line, as Compose's (with --project, the table has Compose's columns)",
+    )
+    p.add_argument("--no-trunc", action="store_true", help="the whole COMMAND")
+    p.add_argument("services", nargs="*", metavar="SERVICE", help="with --project: only these services")
     p.set_defaults(func=cmd_ps)
 
     p = sub.add_parser("status", parents=[choose], help="running, stopped or absent")

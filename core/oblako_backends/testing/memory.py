@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -28,6 +29,7 @@ class _Container:
     state: State = RUNNING
     lines: list[str] = field(default_factory=list)
     exit_code: int | None = None
+    created: float = field(default_factory=time.time)
 
 
 class MemoryPlugin:
@@ -112,7 +114,18 @@ class MemoryPlugin:
         c = self._containers.get(name)
         if c is None:
             return None
-        return ContainerInfo(name, c.state, c.spec.image, c.spec.labels, c.ports, "memory", exit_code=c.exit_code)
+        argv = " ".join([*(c.spec.entrypoint or ()), *(c.spec.command or ())])
+        return ContainerInfo(
+            name,
+            c.state,
+            c.spec.image,
+            c.spec.labels,
+            c.ports,
+            "memory",
+            exit_code=c.exit_code,
+            created=c.created,
+            command=argv,
+        )
 
     @hookimpl
     def oblako_logs(self, name: str, tail: int) -> str:

@@ -576,6 +576,13 @@ class DockerPlugin:
             info = dataclasses.replace(info, exit_code=int(state["ExitCode"]))
         if running:
             info = dataclasses.replace(info, address=self.routed_address(data))
+        created = epoch_seconds(str(data.get("Created", "")))
+        argv = [str(data.get("Path") or ""), *(str(a) for a in data.get("Args") or ())]
+        info = dataclasses.replace(
+            info,
+            created=None if math.isinf(created) else created,
+            command=" ".join(a for a in argv if a),  # as the engine lists it
+        )
         if state.get("Status") == "created" and seconds_since(str(data.get("Created", ""))) < self._timeout:
             info = dataclasses.replace(info, starting=True)  # created by a start that is still within its deadline
         return info
@@ -682,6 +689,8 @@ class DockerPlugin:
         labels: Mapping[str, str] | None,
         ports: list[PublishedPort],
         health: Health | None = None,
+        created: float | None = None,
+        command: str = "",
     ) -> ContainerInfo:
         """One ContainerInfo from either of the engine's shapes (inspect or list)."""
         return ContainerInfo(
@@ -693,6 +702,8 @@ class DockerPlugin:
             backend=self.runtime,
             health=health if running else None,
             engine_host=self.engine_host if ports else "",
+            created=created,
+            command=command,
         )
 
     # -- named volumes ----------------------------------------------------------------------
@@ -906,6 +917,8 @@ class DockerPlugin:
                     if p.get("PublicPort")
                 ],
                 listed_health(str(c.get("Status") or "")),
+                created=float(c["Created"]) if isinstance(c.get("Created"), (int, float)) else None,
+                command=str(c.get("Command") or ""),
             )
             for c in found
         ]

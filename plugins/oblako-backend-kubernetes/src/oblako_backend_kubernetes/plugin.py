@@ -37,7 +37,7 @@ from oblako_backends import (
 )
 from oblako_backends.commands import follow, free_port, stream
 from oblako_backends.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
-from oblako_backends.models import seconds_since
+from oblako_backends.models import epoch_seconds, seconds_since
 
 from . import execute, forward, manifests
 from .kubectl import INSTALL_HINT, Kubectl, error as kubectl_error, not_found
@@ -379,6 +379,7 @@ class KubernetesPlugin:
         name = (meta.get("annotations") or {}).get(manifests.NAME_ANNOTATION) or meta.get("name", "")
         available = (deployment.get("status") or {}).get("availableReplicas", 0) >= 1
         young = seconds_since(str(meta.get("creationTimestamp", ""))) < self.kubectl.timeout
+        made = epoch_seconds(str(meta.get("creationTimestamp", "")))
         containers = ((deployment.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or [{}]
         state = forward.recover(self._forward_file(name), self._context(), self.settings.namespace)
         ports = tuple(
@@ -397,6 +398,10 @@ class KubernetesPlugin:
             # not running yet, as this backend counts).
             health=Health.HEALTHY if available and "exec" in (containers[0].get("readinessProbe") or {}) else None,
             exit_code=None if available else manifests.exit_code(meta.get("name", ""), pods or []),
+            created=None if math.isinf(made) else made,
+            command=" ".join(
+                str(a) for a in [*(containers[0].get("command") or ()), *(containers[0].get("args") or ())]
+            ),
         )
 
     @hookimpl

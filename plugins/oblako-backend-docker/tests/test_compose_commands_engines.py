@@ -1,0 +1,54 @@
+"""Compose's commands on real engines (docker, podman, colima): ps's columns, top, logs
+--since/--until/-t, up --no-start then start, and depends_on's restart."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import runtimes
+from oblako_backends.backend import Backend
+from oblako_backends.cli import main as cli
+
+IMAGE = runtimes.TEST_IMAGE
+FOREVER = "trap 'exit 0' TERM; sleep 600 & wait"
+
+
+def _project(tmp_path: Path, body: str, **more: object) -> Path:
+    path = tmp_path / "compose.yaml"
+    path.write_text(body.format(image=IMAGE, forever=FOREVER, **more))
+    return path
+
+
+def test_ps_of_a_project_shows_composes_columns_from_the_engine(
+    backend: Backend, tmp_path: Path, unique_name: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = unique_name("ps").lower()
+    port = runtimes.free_port()
+    path = _project(
+        tmp_path,
+        "services:\n  web:\n    image: {image}\n    ports: ['127.0.0.1:{port}:8080']\n"
+        "    command: ['sh', '-c', \"trap 'exit 0' TERM; httpd -f -p 8080 & wait\"]\n",
+        port=port,
+    )
+    try:
+        assert cli(["up", "-f", str(path), "-p", project]) == 0
+        capsys.readouterr()
+        assert cli(["ps", "--project", project]) == 0
+        header, row = capsys.readouterr().out.splitlines()
+        assert header.split() == ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]
+        assert row.startswith(f"{project}-web-1 ") and "\"sh -c trap 'exit 0'\u2026\"" in row
+        assert " web " in row and " ago " in row and " Up " in row
+        assert row.endswith(f"127.0.0.1:{port}->8080/tcp")
+        assert cli(["ps", "--project", project, "--format", "json", "--no-trunc"]) == 0
+        (listed,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert listed["Command"] == "\"sh -c trap 'exit 0' TERM; httpd -f -p 8080 & wait\""
+        assert (listed["Service"], listed["State"], listed["Project"]) == ("web", "running", project)
+        assert listed["Publishers"] == [
+            {"URL": "127.0.0.1", "TargetPort": 8080, "PublishedPort": port, "Protocol": "tcp"}
+        ]
+        assert listed["RunningFor"].endswith("ago") and listed["CreatedAt"].endswith("+0000 UTC")
+    finally:
+        assert cli(["down", "-f", str(path), "-p", project]) == 0

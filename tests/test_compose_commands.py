@@ -1,0 +1,93 @@
+"""Compose's commands on the memory backend: ps's columns, top, logs --since/--until/-t,
+up --no-start and start, and depends_on's restart (the real engines: the plugins' tests)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from oblako_backends import plugins
+from oblako_backends.backend import Backend
+from oblako_backends.cli import main as cli
+from oblako_backends.cli.display import human_duration
+from oblako_backends.plugins import get_backend
+
+
+@pytest.fixture
+def backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
+    """One memory backend that every command of a test talks to."""
+    found = get_backend("memory")
+    monkeypatch.setattr(plugins, "get_backend", lambda name=None, **kw: found)
+    yield found
+
+
+@pytest.fixture
+def compose(tmp_path: Path) -> Path:
+    path = tmp_path / "compose.yaml"
+    path.write_text(
+        "services:\n  db:\n    image: x:1\n    command: ['sh', '-c', 'echo a rather long command line']\n"
+        "  web:\n    image: x:1\n    ports: ['127.0.0.1:18080:80']\n    depends_on: [db]\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (0.4, "Less than a second"),
+        (1, "1 second"),
+        (59, "59 seconds"),
+        (61, "About a minute"),
+        (150, "2 minutes"),
+        (3599, "59 minutes"),
+        (3600, "About an hour"),
+        (3 * 3600, "3 hours"),
+        (3 * 86400, "3 days"),
+        (20 * 86400, "2 weeks"),
+        (90 * 86400, "3 months"),
+        (800 * 86400, "2 years"),
+    ],
+)
+def test_created_reads_as_dockers_cli_words_it(seconds: float, words: str) -> None:
+    assert human_duration(seconds) == words
+
+
+def test_ps_of_a_project_has_composes_columns_and_its_json_lines(
+    backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backend.run(
+        name="shop-db-1",
+        image="x:1",
+        command=["sh", "-c", "echo a rather long command line"],
+        service="db",
+        project="shop",
+    )
+    backend.run(name="shop-web-1", image="x:1", ports={"80/tcp": ("127.0.0.1", 18080)}, service="web", project="shop")
+    backend.run(name="other-web-1", image="x:1", service="web", project="other")
+    assert cli(["ps", "--project", "shop"]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split() == ["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"]
+    assert [r.split()[0] for r in rows] == ["shop-db-1", "shop-web-1"]
+    assert '"sh -c echo a rather\u2026"' in rows[0] and "Less than a second ago" in rows[0] and " Up" in rows[0]
+    assert rows[1].endswith("127.0.0.1:18080->80/tcp")
+    assert cli(["ps", "--project", "shop", "--no-trunc", "db"]) == 0
+    (only,) = capsys.readouterr().out.splitlines()[1:]
+    assert '"sh -c echo a rather long command line"' in only
+
+    assert cli(["ps", "--project", "shop", "--format", "json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(c["Name"], c["Service"], c["State"], c["Status"]) for c in lines] == [
+        ("shop-db-1", "db", "running", "Up"),
+        ("shop-web-1", "web", "running", "Up"),
+    ]
+    assert lines[1]["Publishers"] == [{"URL": "127.0.0.1", "TargetPort": 80, "PublishedPort": 18080, "Protocol": "tcp"}]
+
+    backend.plugin.exit("shop-db-1", 3)
+    assert cli(["ps", "--project", "shop", "db"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == []  # running only, as Compose's
+    assert cli(["ps", "--project", "shop", "-a", "db"]) == 0
+    assert "Exited (3)" in capsys.readouterr().out
+    assert cli(["ps", "db"]) == 2
+    assert "needs --project NAME" in capsys.readouterr().err
