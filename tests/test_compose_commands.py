@@ -91,3 +91,47 @@ def test_ps_of_a_project_has_composes_columns_and_its_json_lines(
     assert "Exited (3)" in capsys.readouterr().out
     assert cli(["ps", "db"]) == 2
     assert "needs --project NAME" in capsys.readouterr().err
+
+
+def test_top_rows_are_composes_one_table_with_cmd_last_and_a_dash_where_a_title_is_missing() -> None:
+    from oblako_backends.cli.containers import replica_number, top_rows
+    from oblako_backends.models import Processes
+
+    docker = Processes(("UID", "PID", "CMD"), (("root", "7", "sleep 600"), ("root", "9", "sh")))
+    podman = Processes(("USER", "PID", "COMMAND"), (("root", "1", "httpd"),))
+    assert top_rows([("db", "1", docker), ("web", "2", podman)]) == [
+        ["SERVICE", "#", "UID", "PID", "USER", "COMMAND", "CMD"],
+        ["db", "1", "root", "7", "-", "-", "sleep 600"],
+        ["db", "1", "root", "9", "-", "-", "sh"],
+        ["web", "2", "-", "1", "root", "httpd", "-"],
+    ]
+    assert top_rows([("db", "1", Processes(("PID",)))]) == []  # nothing runs: nothing printed, as Compose
+    assert [replica_number(n) for n in ("shop-web-2", "shop-web-10", "my-db")] == ["2", "10", "1"]
+
+
+def test_top_lists_a_containers_processes_and_a_projects_in_composes_table(
+    backend: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backend.run(name="shop-db-1", image="x:1", command=["sleep", "600"], service="db", project="shop")
+    backend.run(name="shop-web-1", image="x:1", command=["httpd"], service="web", project="shop")
+    backend.run(name="shop-web-2", image="x:1", command=["httpd"], service="web", project="shop")
+    assert cli(["top", "shop-db-1"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["PID  USER  CMD", "1    root  sleep 600"]
+    assert cli(["top", "--project", "shop"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "SERVICE  #  PID  USER  CMD",
+        "db       1  1    root  sleep 600",
+        "web      1  1    root  httpd",
+        "web      2  1    root  httpd",
+    ]
+    assert cli(["top", "--project", "shop", "web"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3
+    assert cli(["top", "--project", "shop", "nope"]) == 1
+    assert "no service 'nope' running in project 'shop' (its services: db, web)" in capsys.readouterr().err
+    backend.plugin.exit("shop-db-1", 0)
+    assert cli(["top", "shop-db-1"]) == 1
+    assert "not running" in capsys.readouterr().err
+    assert cli(["top", "a", "b"]) == 2
+    backend.plugin.capabilities = backend.capabilities - {"top"}
+    assert cli(["top", "shop-web-1"]) == 1
+    assert "capability 'top'" in capsys.readouterr().err

@@ -19,7 +19,7 @@ from . import config
 from .errors import ConfigurationError, InvalidSpecError, NotOwnedError, OblakoBackendError
 from .hookspecs import Progress, declared_capabilities
 from .labels import BACKEND_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, PROJECT_LABEL
-from .models import ABSENT, ContainerInfo, LogStream, NetworkCapacity, Probe, State
+from .models import ABSENT, RUNNING, ContainerInfo, LogStream, NetworkCapacity, Probe, Processes, State
 
 if TYPE_CHECKING:
     from .plugins import BackendInfo
@@ -208,6 +208,17 @@ class Backend:
             timeout=wait,
         )
         return code
+
+    def top(self, name: str, *, project: str | None = ANY_PROJECT) -> Processes:
+        """The processes running in container `name` (one this layer made), as `docker top`
+        lists them. Needs the capability ``top``."""
+        if "top" not in self.capabilities:
+            raise OblakoBackendError(f"the {self.name} backend cannot list a container's processes (capability 'top')")
+        info = self._owned_or_absent(_spec().validate_name(name), False, project)
+        if info is None or info.state != RUNNING:
+            raise OblakoBackendError(f"{name!r} is not running on {self.name}: it has no processes to list")
+        found: Processes = self._required("oblako_top", name=name)
+        return found
 
     def inspect(self, name: str) -> ContainerInfo | None:
         """Describe the container called `name`, or None if there is none."""

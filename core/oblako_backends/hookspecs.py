@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
 
-from .models import ContainerInfo, LogStream, NetworkCapacity, Probe
+from .models import ContainerInfo, LogStream, NetworkCapacity, Probe, Processes
 
 if TYPE_CHECKING:  # only named in signatures: quick paths need not load the validators
     from .spec import BuildSpec, ContainerSpec
@@ -134,6 +134,14 @@ def oblako_exec(
     :raises OblakoBackendError: the container does not exist or is not running.
     :raises RuntimeUnavailableError: `timeout` seconds passed (None: no limit) or the runtime
         does not answer; the command may still run.
+    """
+
+
+@hookspec(firstresult=True)
+def oblako_top(name: str) -> Processes:
+    """The processes running in the container `name` now. Optional (capability ``top``).
+
+    :raises OblakoBackendError: the container does not exist or is not running.
     """
 
 

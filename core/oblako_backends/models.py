@@ -67,6 +67,7 @@ CAPABILITIES: Mapping[str, str] = MappingProxyType(
         "health": "runs ContainerSpec.health inside the container and reports ContainerInfo.health",
         "exec": "runs a command in a running container (Backend.exec) and passes its exit code through",
         "exit_code": "reports how a container that ended exited (ContainerInfo.exit_code), as a one-off needs",
+        "top": "lists the processes running in a container (Backend.top), as `docker top` does",
         # Compose's options: each names the ContainerSpec fields it applies (options.FIELD_CAPABILITY).
         "expose": "expose: ports other containers reach without publishing them",
         "tmpfs": "tmpfs: memory-backed mounts",
@@ -208,6 +209,15 @@ class ContainerInfo:
             host = host_override() or (self.engine_host or "127.0.0.1" if local else port.host_ip)
             return host, port.host_port
         return None
+
+
+@dataclass(frozen=True)
+class Processes:
+    """The processes running in one container, as `ps` in it would list them: a row per
+    process, a value per title (the runtime's own titles, e.g. UID PID PPID C STIME TTY TIME CMD)."""
+
+    titles: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import plugins
 from ..errors import ConfigurationError, InvalidSpecError, NotOwnedError, OblakoBackendError
-from ..models import RUNNING
+from ..models import RUNNING, Processes
 from .display import (
     ProgressDisplay,
     compose_command,
@@ -234,6 +234,63 @@ def _follow_all(backend: Backend, chosen: dict[str, str], width: int, tail: int)
     if errors:
         raise errors[0]
     return 0
+
+
+def cmd_top(args: argparse.Namespace) -> int:
+    """`docker top NAME`, or with --project/--file `docker compose top [SERVICE...]`: one table
+    of every running container's processes, SERVICE and # (its replica) first, CMD last."""
+    backend = plugins.get_backend(args.backend)
+    if args.project is None and args.file is None:
+        if len(args.names) != 1:
+            raise ConfigurationError("top takes one container NAME, or --project/--file with SERVICE names")
+        found = backend.top(args.names[0])
+        table([list(found.titles), *(list(row) for row in found.rows)])
+        return 0
+    from ..project import load
+
+    project = args.project or load(args.file).name
+    running = sorted((i for i in backend.list() if i.project == project and i.state == RUNNING), key=lambda i: i.name)
+    services = {i.service or i.name for i in running}
+    unknown = [n for n in args.names if n not in services]
+    if unknown:
+        known = ", ".join(sorted(services)) or "none"
+        raise OblakoBackendError(f"no service {unknown[0]!r} running in project {project!r} (its services: {known})")
+    rows = top_rows(
+        [
+            (i.service or i.name, replica_number(i.name), backend.top(i.name, project=project))
+            for i in running
+            if not args.names or (i.service or i.name) in args.names
+        ]
+    )
+    if rows:
+        table(rows)
+    return 0
+
+
+def replica_number(container: str) -> str:
+    """The replica a container is (Compose's `#`): the number its name ends with, else 1."""
+    last = container.rsplit("-", 1)[-1]
+    return last if last.isascii() and last.isdigit() else "1"
+
+
+def top_rows(found: list[tuple[str, str, Processes]]) -> list[list[str]]:
+    """Compose's `top` table from (service, replica, processes) per container: the titles of
+    all of them in the order first seen after SERVICE and #, CMD last, "-" where one has no such
+    column. Empty when no container runs a process."""
+    titles = ["SERVICE", "#"]
+    for _, _, processes in found:
+        titles += [t for t in processes.titles if t not in titles]
+    if "CMD" in titles:
+        titles = [t for t in titles if t != "CMD"] + ["CMD"]
+    rows = [
+        [
+            {"SERVICE": service, "#": replica, **dict(zip(processes.titles, row, strict=False))}.get(t, "-")
+            for t in titles
+        ]
+        for service, replica, processes in found
+        for row in processes.rows
+    ]
+    return [titles, *rows] if rows else []
 
 
 def cmd_stop(args: argparse.Namespace) -> int:

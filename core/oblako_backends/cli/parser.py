@@ -12,7 +12,7 @@ from typing import Any
 from .. import config
 from ..errors import ConfigurationError, InvalidSpecError, OblakoBackendError, UnknownBackendError
 from .completion import completion_script
-from .containers import cmd_adopt, cmd_exec, cmd_logs, cmd_port, cmd_ps, cmd_rm, cmd_run, cmd_status, cmd_stop
+from .containers import cmd_adopt, cmd_exec, cmd_logs, cmd_port, cmd_ps, cmd_rm, cmd_run, cmd_status, cmd_stop, cmd_top
 from .diagnose import cmd_doctor, cmd_list
 from .display import warn_on_one_line
 from .projects import cmd_build, cmd_config, cmd_down, cmd_pull, cmd_restart, cmd_up
@@ -50,7 +50,7 @@ COMMANDS: tuple[str, ...] = ("completion", "list", "doctor", "run", "adopt", "up
 COMMANDS += ("config",)
 
 
-COMMANDS += ("ps", "status", "logs", "stop", "rm", "exec", "port")
+COMMANDS += ("ps", "status", "logs", "stop", "rm", "exec", "port", "top")
 
 
 class _Skipped:
@@ -275,6 +275,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME")
     p.add_argument("private_port", type=_positive, metavar="PRIVATE_PORT")
     p.set_defaults(func=cmd_port)
+
+    p = sub.add_parser("top", parents=[choose], help="the processes running in a container, or in a project's services")
+    p.add_argument(
+        "names", nargs="*", metavar="NAME", help="a container; with --project/--file: services (default: all)"
+    )
+    p.add_argument("-p", "--project", metavar="NAME", help="the project's running containers, in Compose's table")
+    p.add_argument("--file", metavar="FILE", help="the project of this services file")
+    p.set_defaults(func=cmd_top)
     return parser
 
 

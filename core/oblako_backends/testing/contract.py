@@ -538,6 +538,19 @@ class OptionalContract:
         assert info is not None and info.health == Health.HEALTHY
         svc.stop()
 
+    @pytest.mark.oblako_capability("top")
+    def test_top_lists_the_process_the_container_runs(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("top")
+        started(oblako_backend, name, oblako_test_image, "sleep 600")
+        found = oblako_backend.top(name)
+        column = next(i for i, title in enumerate(found.titles) if title in ("CMD", "COMMAND", "ARGS"))
+        assert any("sleep 600" in row[column] for row in found.rows), found
+        oblako_backend.remove(name)
+        with pytest.raises(OblakoBackendError, match="not running"):
+            oblako_backend.top(name)
+
     @pytest.mark.oblako_capability("user")
     def test_the_user_is_honoured(self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names) -> None:
         name = oblako_name("user")

@@ -18,7 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ..errors import ImageNotFoundError, NameInUseError, OblakoBackendError, PortInUseError
 from ..hookspecs import Progress, hookimpl
-from ..models import RUNNING, STOPPED, ContainerInfo, LogStream, Probe, PublishedPort, State
+from ..models import RUNNING, STOPPED, ContainerInfo, LogStream, Probe, Processes, PublishedPort, State
 from ..spec import ContainerSpec
 
 
@@ -35,7 +35,9 @@ class _Container:
 class MemoryPlugin:
     """Reference backend. `pullable`: images a pull can find (None: any image)."""
 
-    capabilities = frozenset({"pull", "build", "follow_logs", "remove_volumes", "exit_code"})  # it runs no process
+    capabilities = frozenset(
+        {"pull", "build", "follow_logs", "remove_volumes", "exit_code", "top"}
+    )  # it runs no process
 
     def __init__(self, pullable: Iterable[str] | None = None):
         self._pullable = None if pullable is None else set(pullable)
@@ -126,6 +128,15 @@ class MemoryPlugin:
             created=c.created,
             command=argv,
         )
+
+    @hookimpl
+    def oblako_top(self, name: str) -> Processes:
+        """Its one "process": the command it was given (or the image's name)."""
+        c = self._containers.get(name)
+        if c is None or c.state != RUNNING:
+            raise OblakoBackendError(f"no running container named {name!r}")
+        argv = " ".join([*(c.spec.entrypoint or ()), *(c.spec.command or ())]) or c.spec.image
+        return Processes(("PID", "USER", "CMD"), (("1", c.spec.user or "root", argv),))
 
     @hookimpl
     def oblako_logs(self, name: str, tail: int) -> str:

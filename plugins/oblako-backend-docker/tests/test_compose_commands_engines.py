@@ -52,3 +52,29 @@ def test_ps_of_a_project_shows_composes_columns_from_the_engine(
         assert listed["RunningFor"].endswith("ago") and listed["CreatedAt"].endswith("+0000 UTC")
     finally:
         assert cli(["down", "-f", str(path), "-p", project]) == 0
+
+
+def test_top_lists_the_processes_of_a_container_and_of_a_projects_services(
+    backend: Backend, tmp_path: Path, unique_name: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = unique_name("top").lower()
+    path = _project(
+        tmp_path,
+        "services:\n  db:\n    image: {image}\n    command: ['sleep', '601']\n    init: true\n"
+        "  web:\n    image: {image}\n    command: ['sleep', '602']\n    init: true\n    scale: 2\n",
+    )
+    try:
+        assert cli(["up", "-f", str(path), "-p", project]) == 0
+        capsys.readouterr()
+        assert cli(["top", f"{project}-db-1"]) == 0  # as `docker top`: the engine's own titles
+        header, *rows = capsys.readouterr().out.splitlines()
+        assert header.split()[-1] in ("CMD", "COMMAND") and any(r.endswith("sleep 601") for r in rows)
+        assert cli(["top", "-p", project]) == 0
+        header, *rows = capsys.readouterr().out.splitlines()
+        assert header.split()[:2] == ["SERVICE", "#"] and header.split()[-1] in ("CMD", "COMMAND")
+        ours = sorted((r.split()[0], r.split()[1], r.split()[-1]) for r in rows if r.split()[-2] == "sleep")
+        assert ours == [("db", "1", "601"), ("web", "1", "602"), ("web", "2", "602")]
+        assert cli(["top", "-p", project, "web"]) == 0
+        assert {r.split()[0] for r in capsys.readouterr().out.splitlines()[1:]} == {"web"}
+    finally:
+        assert cli(["down", "-f", str(path), "-p", project]) == 0

@@ -38,7 +38,7 @@ from oblako_backends import (
     hookimpl,
 )
 from oblako_backends.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
-from oblako_backends.models import CAPABILITIES, NetworkCapacity, epoch_seconds, seconds_since
+from oblako_backends.models import CAPABILITIES, NetworkCapacity, Processes, epoch_seconds, seconds_since
 
 from . import endpoints
 from .connection import Connection, engine_from_ping, ping
@@ -619,6 +619,19 @@ class DockerPlugin:
                     return int(done["ExitCode"])
                 time.sleep(0.02)
         raise OblakoBackendError(f"can't {what}: {self.runtime} never said how the command ended")
+
+    @hookimpl
+    def oblako_top(self, name: str) -> Processes:
+        container = self._exact_id(name)
+        try:
+            if container is None:
+                raise _Missing(name)
+            with self._requests(f"list the processes of {name!r}"):
+                found = self.api.top(container)
+        except _Missing:
+            raise OblakoBackendError(f"no container {name!r} on {self.runtime}") from None
+        titles = tuple(str(t) for t in found.get("Titles") or ())
+        return Processes(titles, tuple(tuple(str(v) for v in row) for row in found.get("Processes") or ()))
 
     def _relay(self, stream: Any, output: Callable[[bytes], None], timeout: float | None, what: str) -> None:
         """Pass an exec's multiplexed output on until it ends; `timeout` bounds the whole run."""
