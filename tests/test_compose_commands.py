@@ -110,7 +110,7 @@ def test_top_rows_are_composes_one_table_with_cmd_last_and_a_dash_where_a_title_
 
 
 def test_top_lists_a_containers_processes_and_a_projects_in_composes_table(
-    backend: Backend, capsys: pytest.CaptureFixture[str]
+    backend: Backend, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     backend.run(name="shop-db-1", image="x:1", command=["sleep", "600"], service="db", project="shop")
     backend.run(name="shop-web-1", image="x:1", command=["httpd"], service="web", project="shop")
@@ -132,6 +132,56 @@ def test_top_lists_a_containers_processes_and_a_projects_in_composes_table(
     assert cli(["top", "shop-db-1"]) == 1
     assert "not running" in capsys.readouterr().err
     assert cli(["top", "a", "b"]) == 2
-    backend.plugin.capabilities = backend.capabilities - {"top"}
+    monkeypatch.setattr(backend.plugin, "capabilities", backend.capabilities - {"top"})
     assert cli(["top", "shop-web-1"]) == 1
     assert "capability 'top'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("42m", 1_000_000 - 42 * 60),
+        ("1h30m", 1_000_000 - 5400),
+        ("1.5s", 1_000_000 - 1.5),
+        ("1700000000", 1_700_000_000),
+        ("1700000000.25", 1_700_000_000.25),
+        ("2013-01-02T13:23:37Z", 1_357_133_017),
+        ("2013-01-02T13:23:37.000000001Z", 1_357_133_017),
+        ("2013-01-02T15:23:37+02:00", 1_357_133_017),
+    ],
+)
+def test_since_and_until_read_the_forms_compose_takes(text: str, seconds: float) -> None:
+    from oblako_backends.spec import log_moment
+
+    assert log_moment("--since", text, 1_000_000) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["yesterday", "10x", "", "1e5", "2013-13-01", "--help"])
+def test_a_moment_logs_cannot_read_is_refused_before_any_runtime(text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["logs", "--backend", "surely-not-installed", f"--since={text}", "x"]) == 2
+    err = capsys.readouterr().err
+    assert f"invalid --since {text!r}" in err and "2013-01-02T13:23:37Z" in err
+
+
+def test_logs_since_until_and_timestamps_on_a_container_and_a_project(
+    backend: Backend, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend.run(name="shop-web-1", image="x:1", service="web", project="shop")
+    backend.plugin.emit("shop-web-1", "two")
+    backend.plugin.emit("shop-web-1", "three")
+    backend.plugin._containers["shop-web-1"].written[:] = [1_700_000_000, 1_700_000_060, 1_700_000_120.5]
+    assert cli(["logs", "--since", "1700000030", "--until", "2023-11-14T22:15:00Z", "shop-web-1"]) == 0
+    assert capsys.readouterr().out == "two\n"
+    assert cli(["logs", "-t", "--since", "1700000100", "-p", "shop"]) == 0
+    assert capsys.readouterr().out == "web | 2023-11-14T22:15:20.500000000Z three\n"
+    assert cli(["logs", "--since", "5m", "shop-web-1"]) == 0  # relative: written long ago
+    assert capsys.readouterr().out == ""
+    with backend.follow_logs("shop-web-1", tail=5, since=1_700_000_030, timestamps=True) as stream:
+        assert next(stream) == "2023-11-14T22:14:20.000000000Z two"
+        assert next(stream) == "2023-11-14T22:15:20.500000000Z three"
+        backend.plugin.emit("shop-web-1", "four")
+        assert next(stream).endswith("Z four")
+    monkeypatch.setattr(backend.plugin, "capabilities", backend.capabilities - {"log_times"})
+    assert cli(["logs", "-t", "shop-web-1"]) == 1
+    assert "capability 'log_times'" in capsys.readouterr().err
+    assert cli(["logs", "shop-web-1"]) == 0  # without them, as before

@@ -230,15 +230,51 @@ class Backend:
         info = self.inspect(name)
         return info.state if info is not None else ABSENT
 
-    def logs(self, name: str, tail: int = 50) -> str:
-        """The last `tail` log lines; an empty string when the container is gone."""
-        text: str = self._required("oblako_logs", name=_spec().validate_name(name), tail=_tail(tail))
+    def logs(
+        self,
+        name: str,
+        tail: int = 50,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        timestamps: bool = False,
+    ) -> str:
+        """The last `tail` log lines (written between `since` and `until`, seconds since the
+        epoch, when given; each after its moment with `timestamps`); "" when the container is gone."""
+        window = self._log_window(since, until, timestamps)
+        text: str = self._required("oblako_logs", name=_spec().validate_name(name), tail=_tail(tail), **window)
         return text
 
-    def follow_logs(self, name: str, tail: int = 0) -> LogStream:
-        """The last `tail` lines, then new ones as written. Close it (or leave a `with`) to stop."""
-        stream: LogStream = self._required("oblako_follow_logs", name=_spec().validate_name(name), tail=_tail(tail))
+    def follow_logs(
+        self,
+        name: str,
+        tail: int = 0,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        timestamps: bool = False,
+    ) -> LogStream:
+        """The last `tail` lines, then new ones as written. Close it (or leave a `with`) to stop.
+        `since`, `until`, `timestamps` as for `logs`."""
+        window = self._log_window(since, until, timestamps)
+        stream: LogStream = self._required(
+            "oblako_follow_logs", name=_spec().validate_name(name), tail=_tail(tail), **window
+        )
         return stream
+
+    def _log_window(self, since: float | None, until: float | None, timestamps: bool) -> dict[str, Any]:
+        """The hooks' since/until/timestamps, refused on a backend that would not honour them."""
+        if (since is not None or until is not None or timestamps) and "log_times" not in self.capabilities:
+            raise OblakoBackendError(
+                f"the {self.name} backend cannot select log lines by time or show when each was written "
+                "(capability 'log_times'); leave out --since, --until and --timestamps"
+            )
+        seconds = _spec().validate_seconds
+        return {
+            "since": None if since is None else seconds("since", since),
+            "until": None if until is None else seconds("until", until),
+            "timestamps": bool(timestamps),
+        }
 
     def stop(
         self, name: str, timeout: float = 10.0, *, adopt: bool = False, project: str | None = ANY_PROJECT

@@ -146,18 +146,23 @@ def oblako_top(name: str) -> Processes:
 
 
 @hookspec(firstresult=True)
-def oblako_logs(name: str, tail: int) -> str:
+def oblako_logs(name: str, tail: int, since: float | None, until: float | None, timestamps: bool) -> str:
     """Return the last `tail` lines of the container's output (stdout and stderr).
 
+    `since`, `until` (seconds since the epoch, None: no bound) keep the lines written in that
+    window; `timestamps` starts each line with the moment it was written (RFC 3339, UTC, with
+    nanoseconds: `2026-01-02T13:23:37.000000001Z line`), as `docker logs -t`. The three are
+    given only to a backend with the capability ``log_times`` (None, None, False otherwise).
     Returns an empty string when the container does not exist.
     """
 
 
 @hookspec(firstresult=True)
-def oblako_follow_logs(name: str, tail: int) -> LogStream:
+def oblako_follow_logs(name: str, tail: int, since: float | None, until: float | None, timestamps: bool) -> LogStream:
     """Return the last `tail` lines, then each new line as it is written, until closed.
 
     One request: no line written between the tail and the follow is lost or repeated.
+    `since`, `until` and `timestamps` as for `oblako_logs`; with `until`, the stream ends there.
 
     :raises OblakoBackendError: the container does not exist.
     """

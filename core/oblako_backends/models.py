@@ -67,6 +67,7 @@ CAPABILITIES: Mapping[str, str] = MappingProxyType(
         "health": "runs ContainerSpec.health inside the container and reports ContainerInfo.health",
         "exec": "runs a command in a running container (Backend.exec) and passes its exit code through",
         "exit_code": "reports how a container that ended exited (ContainerInfo.exit_code), as a one-off needs",
+        "log_times": "logs since and until a moment, and with the moment each line was written (logs -t)",
         "top": "lists the processes running in a container (Backend.top), as `docker top` does",
         # Compose's options: each names the ContainerSpec fields it applies (options.FIELD_CAPABILITY).
         "expose": "expose: ports other containers reach without publishing them",

@@ -965,6 +965,37 @@ def validate_seconds(field_name: str, value: object, *, allow_zero: bool = True)
     return seconds
 
 
+_GO_DURATION = re.compile(r"([-+]?)((?:(?:\d+\.?\d*|\.\d+)(?:ns|us|\u00b5s|ms|s|m|h))+|0)")
+_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|ms|s|m|h)")
+_DURATION_UNIT = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_UNIX_TIME = re.compile(r"\d+(?:\.\d{1,9})?")
+
+
+def log_moment(field_name: str, text: str, now: float) -> float:
+    """A moment given as `logs --since/--until` take one, as seconds since the epoch: an RFC 3339
+    time ("2013-01-02T13:23:37Z"; without a zone, this machine's local time; a date alone is its
+    midnight), a Unix timestamp ("1700000000.5"), or a Go duration before `now` ("42m", "1h30m")."""
+    import datetime
+
+    value = str(text).strip()
+    relative = _GO_DURATION.fullmatch(value)
+    if relative:
+        seconds = sum(float(n) * _DURATION_UNIT[u] for n, u in _DURATION_PART.findall(relative[2]))
+        return now - (-seconds if relative[1] == "-" else seconds)
+    if _UNIX_TIME.fullmatch(value):
+        return float(value)
+    moment = re.sub(r"(\.\d{6})\d+", r"\1", value).replace("z", "Z").replace("Z", "+00:00")  # nanoseconds: to micro
+    try:
+        parsed = datetime.datetime.fromisoformat(moment)
+    except ValueError:
+        raise InvalidSpecError(
+            field_name,
+            text,
+            "expected a time like 2013-01-02T13:23:37Z (RFC 3339), a Unix timestamp, or a duration before now like 42m",
+        ) from None
+    return parsed.timestamp()  # one without a zone is local time, as Docker reads it
+
+
 # -- docker-style shorthand, as typed on a command line or in a services file ---------------
 
 

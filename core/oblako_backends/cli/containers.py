@@ -161,12 +161,25 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _log_window(args: argparse.Namespace) -> dict[str, Any]:
+    """--since, --until and --timestamps as `Backend.logs` takes them (refused here when unreadable)."""
+    from ..spec import log_moment
+
+    now = time.time()
+    return {
+        "since": None if args.since is None else log_moment("--since", args.since, now),
+        "until": None if args.until is None else log_moment("--until", args.until, now),
+        "timestamps": args.timestamps,
+    }
+
+
 def cmd_logs(args: argparse.Namespace) -> int:
+    window = _log_window(args)
     backend = plugins.get_backend(args.backend)
     if args.project is None and args.file is None:
         if len(args.names) != 1:
             raise ConfigurationError("logs takes one container NAME, or --project/--file with SERVICE names")
-        return _container_logs(backend, args.names[0], args)
+        return _container_logs(backend, args.names[0], args, window)
     from ..project import load
     from ..project.run import containers as containers_of
 
@@ -186,30 +199,30 @@ def cmd_logs(args: argparse.Namespace) -> int:
     width = max(len(service) for service in chosen)
     if not args.follow:
         for service, name in chosen.items():
-            for line in backend.logs(name, tail=args.tail).splitlines():
+            for line in backend.logs(name, tail=args.tail, **window).splitlines():
                 print(f"{service:{width}} | {line}")
         return 0
-    return _follow_all(backend, chosen, width, args.tail)
+    return _follow_all(backend, chosen, width, args.tail, window)
 
 
-def _container_logs(backend: Backend, name: str, args: argparse.Namespace) -> int:
+def _container_logs(backend: Backend, name: str, args: argparse.Namespace, window: dict[str, Any]) -> int:
     if backend.inspect(name) is None:
         raise OblakoBackendError(f"no such container: {name} (on {backend.name}; `oblako-backends ps -a` lists them)")
     if not args.follow:
-        sys.stdout.write(backend.logs(name, tail=args.tail))
+        sys.stdout.write(backend.logs(name, tail=args.tail, **window))
         return 0
-    with backend.follow_logs(name, tail=args.tail) as stream:
+    with backend.follow_logs(name, tail=args.tail, **window) as stream:
         for line in stream:
             print(line, flush=True)
     return 0
 
 
-def _follow_all(backend: Backend, chosen: dict[str, str], width: int, tail: int) -> int:
+def _follow_all(backend: Backend, chosen: dict[str, str], width: int, tail: int, window: dict[str, Any]) -> int:
     """Follow every chosen service at once, one `service |` prefixed line at a time, until all
     end (or Ctrl-C); the first error ends the command."""
     lock = threading.Lock()
     errors: list[OblakoBackendError] = []
-    streams = {service: backend.follow_logs(name, tail=tail) for service, name in chosen.items()}
+    streams = {service: backend.follow_logs(name, tail=tail, **window) for service, name in chosen.items()}
 
     def pump(service: str) -> None:
         try:

@@ -243,6 +243,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--file", metavar="FILE", help="the project of this services file")
     p.add_argument("-n", "--tail", type=_non_negative, default=50)
     p.add_argument("-f", "--follow", action="store_true")
+    p.add_argument(
+        "--since", metavar="TIME", help="lines since then: 2013-01-02T13:23:37Z, a Unix time, or relative (42m)"
+    )
+    p.add_argument("--until", metavar="TIME", help="lines before then (the same forms)")
+    p.add_argument("-t", "--timestamps", action="store_true", help="each line after the moment it was written")
     p.set_defaults(func=cmd_logs)
 
     p = sub.add_parser("stop", parents=[choose], help="stop and remove a container")

@@ -38,7 +38,7 @@ import pytest
 
 from ..backend import Backend
 from ..errors import InvalidSpecError, NotOwnedError, OblakoBackendError, PortInUseError
-from ..models import ABSENT, CAPABILITIES, RUNNING, ContainerInfo, Health, State
+from ..models import ABSENT, CAPABILITIES, RUNNING, ContainerInfo, Health, State, epoch_seconds
 from ..options import FileSpec
 from ..service import Service, http_check
 from ..spec import BuildSpec, HealthCommand
@@ -537,6 +537,22 @@ class OptionalContract:
         info = svc.info()
         assert info is not None and info.health == Health.HEALTHY
         svc.stop()
+
+    @pytest.mark.oblako_capability("log_times")
+    def test_logs_show_when_each_line_was_written_and_keep_those_since_or_until_a_moment(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("times")
+        started(oblako_backend, name, oblako_test_image, f"echo one; sleep 2; echo two; {FOREVER}")
+        wait_for(lambda: "two" in oblako_backend.logs(name), "the second line")
+        stamped = oblako_backend.logs(name, timestamps=True).splitlines()
+        assert [line.split(" ", 1)[1] for line in stamped] == ["one", "two"]
+        one, two = (epoch_seconds(line.split(" ", 1)[0]) for line in stamped)  # the runtime's own clock
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", stamped[0].split(" ", 1)[0]), stamped
+        assert 1.5 < two - one < 30
+        assert oblako_backend.logs(name, since=two - 0.5) == "two\n"
+        assert oblako_backend.logs(name, until=one + 0.5) == "one\n"
+        assert oblako_backend.logs(name, since=one - 0.5, until=two + 0.5) == "one\ntwo\n"
 
     @pytest.mark.oblako_capability("top")
     def test_top_lists_the_process_the_container_runs(

@@ -28,16 +28,27 @@ class _Container:
     ports: tuple[PublishedPort, ...]
     state: State = RUNNING
     lines: list[str] = field(default_factory=list)
+    written: list[float] = field(default_factory=list)  # when each line was written (seconds since the epoch)
     exit_code: int | None = None
     created: float = field(default_factory=time.time)
+
+
+def _window(c: _Container, first: int, since: float | None, until: float | None, timestamps: bool) -> list[str]:
+    """Its lines from `first` on that were written between `since` and `until`, each after the
+    moment it was written when `timestamps` (as the Engine API writes it: UTC, nanoseconds)."""
+    kept = []
+    for line, moment in zip(c.lines[first:], c.written[first:], strict=True):
+        if (since is None or moment >= since) and (until is None or moment <= until):
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + f".{int(moment % 1 * 1e9):09d}Z "
+            kept.append(stamp + line if timestamps else line)
+    return kept
 
 
 class MemoryPlugin:
     """Reference backend. `pullable`: images a pull can find (None: any image)."""
 
-    capabilities = frozenset(
-        {"pull", "build", "follow_logs", "remove_volumes", "exit_code", "top"}
-    )  # it runs no process
+    # It runs no process: its "processes" (top) are the command it was given, its log lines what `emit` adds.
+    capabilities = frozenset({"pull", "build", "follow_logs", "remove_volumes", "exit_code", "top", "log_times"})
 
     def __init__(self, pullable: Iterable[str] | None = None):
         self._pullable = None if pullable is None else set(pullable)
@@ -53,6 +64,7 @@ class MemoryPlugin:
         """Append a log line, as if the container printed it."""
         with self._changed:
             self._containers[name].lines.append(line)
+            self._containers[name].written.append(time.time())
             self._changed.notify_all()
 
     def exit(self, name: str, code: int | None = None) -> None:
@@ -108,7 +120,7 @@ class MemoryPlugin:
                 ports.append(PublishedPort(p.container_port, p.protocol, "127.0.0.1", host_port))
             argv = [*(spec.entrypoint or ()), *(spec.command or ())]
             first = f"started {spec.image}" + (f" {' '.join(argv)}" if argv else "")
-            self._containers[spec.name] = _Container(spec, tuple(ports), lines=[first])
+            self._containers[spec.name] = _Container(spec, tuple(ports), lines=[first], written=[time.time()])
             self._changed.notify_all()
 
     @hookimpl
@@ -139,20 +151,27 @@ class MemoryPlugin:
         return Processes(("PID", "USER", "CMD"), (("1", c.spec.user or "root", argv),))
 
     @hookimpl
-    def oblako_logs(self, name: str, tail: int) -> str:
+    def oblako_logs(self, name: str, tail: int, since: float | None, until: float | None, timestamps: bool) -> str:
         c = self._containers.get(name)
         if c is None or tail == 0:
             return ""
-        return "".join(line + "\n" for line in c.lines[-tail:])
+        return "".join(line + "\n" for line in _window(c, 0, since, until, timestamps)[-tail:])
 
     @hookimpl
-    def oblako_follow_logs(self, name: str, tail: int) -> LogStream:
+    def oblako_follow_logs(
+        self, name: str, tail: int, since: float | None, until: float | None, timestamps: bool
+    ) -> LogStream:
         if name not in self._containers:
             raise OblakoBackendError(f"no container named {name!r} to follow")
         closed = threading.Event()
 
         def lines() -> Iterator[str]:
-            sent = max(0, len(self._containers[name].lines) - tail)
+            with self._changed:
+                c: _Container | None = self._containers[name]
+                sent = len(c.lines) if c else 0
+                last = _window(c, 0, since, until, timestamps)[-tail:] if c and tail else []
+            if last:
+                yield "".join(line + "\n" for line in last)
             while True:
                 with self._changed:
                     c = self._containers.get(name)
@@ -161,10 +180,12 @@ class MemoryPlugin:
                         c = self._containers.get(name)
                     if closed.is_set() or c is None:
                         return
-                    new, sent = c.lines[sent:], len(c.lines)
+                    new, first, sent = c.lines[sent:], sent, len(c.lines)
                     if not new and c.state != RUNNING:
                         return
-                yield "".join(line + "\n" for line in new)
+                    shown = _window(c, first, since, until, timestamps)
+                if shown:
+                    yield "".join(line + "\n" for line in shown)
 
         def close() -> None:
             closed.set()

@@ -192,3 +192,15 @@ def test_files_go_to_the_cluster_as_a_secret_before_the_deployment(fake: Backend
         fake.run(name="web", image="busybox:1", files=[FileSpec("/run/secrets/token", b"s3cret")])
     assert created(calls) == ["Namespace", "Secret", "Deployment"]
     assert not any("s3cret" in " ".join(argv) for argv in recorded(calls))
+
+
+def test_logs_since_is_kubectls_since_time_and_until_is_kept_by_each_lines_timestamp() -> None:
+    from oblako_backend_kubernetes.plugin import _kept, _log_window
+
+    assert _log_window(1_357_133_017.25, None, False) == ["--since-time=2013-01-02T13:23:37.250000000Z"]
+    assert _log_window(None, 5.0, False) == ["--timestamps"]  # asked for to keep lines until then
+    assert _log_window(None, None, True) == ["--timestamps"]
+    line = "2013-01-02T13:23:37.250000000Z hello\n"
+    assert _kept(line, None, True) == line
+    assert _kept(line, 1_357_133_017.5, False) == "hello\n"
+    assert _kept(line, 1_357_133_017.0, True) == ""  # written after until

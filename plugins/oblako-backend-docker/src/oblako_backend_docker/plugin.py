@@ -937,28 +937,43 @@ class DockerPlugin:
         ]
 
     @hookimpl
-    def oblako_logs(self, name: str, tail: int) -> str:
+    def oblako_logs(self, name: str, tail: int, since: float | None, until: float | None, timestamps: bool) -> str:
         container = self._exact_id(name) if tail else None
         if container is None:
             return ""
+        window = self.log_window(since, until, timestamps)
         try:
             with self._requests(f"read logs of {name!r}"):
-                raw = self.api.logs(container, stdout=True, stderr=True, tail=tail)
+                raw = self.api.logs(container, stdout=True, stderr=True, tail=tail, **window)
         except _Missing:
             return ""
         return bytes(raw).decode("utf-8", "replace")
 
     @hookimpl
-    def oblako_follow_logs(self, name: str, tail: int) -> LogStream:
+    def oblako_follow_logs(
+        self, name: str, tail: int, since: float | None, until: float | None, timestamps: bool
+    ) -> LogStream:
         container = self._exact_id(name)
+        window = self.log_window(since, until, timestamps)
         try:
             if container is None:
                 raise _Missing(name)
             with self._requests(f"follow logs of {name!r}"):
-                stream = self.api.logs(container, stdout=True, stderr=True, stream=True, follow=True, tail=tail)
+                stream = self.api.logs(
+                    container, stdout=True, stderr=True, stream=True, follow=True, tail=tail, **window
+                )
         except _Missing:
             raise OblakoBackendError(f"no container named {name!r} to follow on {self.runtime}") from None
         return _Follow(self, name, stream).stream()
+
+    def log_window(self, since: float | None, until: float | None, timestamps: bool) -> dict[str, Any]:
+        """The Engine API's since, until (Unix seconds; 0 would mean "no bound") and timestamps."""
+        window: dict[str, Any] = {"timestamps": timestamps}
+        if since is not None:
+            window["since"] = max(since, 1.0)
+        if until is not None:
+            window["until"] = max(until, 1.0)
+        return window
 
     def answers(self, timeout: float) -> str | None:
         """Why the engine does not answer /_ping within `timeout` s, or None when it does."""

@@ -14,7 +14,7 @@ import re
 import socket
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,31 @@ def _env(var: str, default: str | None = None) -> str | None:
     return value or default
 
 
+def _log_window(since: float | None, until: float | None, timestamps: bool) -> list[str]:
+    """kubectl logs' options for since and timestamps; until is kept client-side, by each
+    line's timestamp, so those are asked for whenever it is given."""
+    window = []
+    if since is not None:
+        window.append("--since-time=" + _rfc3339(since))
+    if timestamps or until is not None:
+        window.append("--timestamps")
+    return window
+
+
+def _rfc3339(moment: float) -> str:
+    whole = math.floor(moment)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{round((moment - whole) * 1e9):09d}Z"
+
+
+def _kept(line: str, until: float | None, timestamps: bool) -> str:
+    """A line kubectl printed with --timestamps: "" when written after `until`, without its
+    timestamp unless asked for."""
+    stamp, _, rest = line.partition(" ")
+    if until is not None and epoch_seconds(stamp) > until:
+        return ""
+    return line if timestamps or until is None else rest
+
+
 class KubernetesPlugin:
     """Containers as Kubernetes workloads in one namespace of the cluster kubectl points at."""
 
@@ -88,6 +113,7 @@ class KubernetesPlugin:
         {
             "pull",
             "follow_logs",
+            "log_times",
             "named_volumes",
             "user",
             "extra_hosts",
@@ -360,7 +386,7 @@ class KubernetesPlugin:
                     if reason in CRASH_REASONS or status.get("restartCount", 0) >= 2:
                         raise OblakoBackendError(
                             f"{spec.name!r} keeps failing in the cluster ({reason or 'restarting'}); its last lines:\n"
-                            + self.oblako_logs(spec.name, 20)
+                            + self.oblako_logs(spec.name, 20, None, None, False)
                         )
             if time.monotonic() > end:
                 raise OblakoBackendError(
@@ -500,24 +526,41 @@ class KubernetesPlugin:
         return [self._info(d, pods) for d in deployments]
 
     @hookimpl
-    def oblako_logs(self, name: str, tail: int) -> str:
+    def oblako_logs(self, name: str, tail: int, since: float | None, until: float | None, timestamps: bool) -> str:
         if tail == 0:
             return ""
-        done = self.kubectl.run("logs", f"deployment/{manifests.k8s_name(name)}", f"--tail={tail}", check=False)
-        return done.stdout if done.returncode == 0 else ""
+        target = f"deployment/{manifests.k8s_name(name)}"
+        done = self.kubectl.run("logs", target, f"--tail={tail}", *_log_window(since, until, timestamps), check=False)
+        if done.returncode != 0:
+            return ""
+        return "".join(_kept(line, until, timestamps) for line in done.stdout.splitlines(keepends=True))
 
     @hookimpl
-    def oblako_follow_logs(self, name: str, tail: int) -> LogStream:
+    def oblako_follow_logs(
+        self, name: str, tail: int, since: float | None, until: float | None, timestamps: bool
+    ) -> LogStream:
         if self._deployment(name) is None:
             raise OblakoBackendError(f"no workload named {name!r} to follow in namespace {self.settings.namespace}")
         target = f"deployment/{manifests.k8s_name(name)}"
-        argv = self.kubectl.argv("logs", "--follow", f"--tail={tail}", target, bounded=False)
+        window = _log_window(since, until, timestamps)
+        argv = self.kubectl.argv("logs", "--follow", f"--tail={tail}", *window, target, bounded=False)
         deadline = self.kubectl.timeout / 3  # with the period below: a frozen API server is noticed in time
 
         def answers() -> None:
             self.kubectl.run("version", namespaced=False, timeout=deadline, backstop=0)
 
-        return follow(argv, check=answers, period=min(2.0, self.kubectl.timeout / 4))
+        lines = follow(argv, check=answers, period=min(2.0, self.kubectl.timeout / 4))
+        if until is None:
+            return lines
+
+        def before_until() -> Iterator[str]:
+            """kubectl has no --until: its lines until the first one written after it."""
+            for line in lines:
+                if epoch_seconds(line.split(" ", 1)[0]) > until:
+                    return
+                yield _kept(line + "\n", until, timestamps)
+
+        return LogStream(before_until(), lines.close)
 
     def _delete(self, name: str, grace: int) -> None:
         forward.stop(self._forward_file(name))
