@@ -185,3 +185,62 @@ def test_logs_since_until_and_timestamps_on_a_container_and_a_project(
     assert cli(["logs", "-t", "shop-web-1"]) == 1
     assert "capability 'log_times'" in capsys.readouterr().err
     assert cli(["logs", "shop-web-1"]) == 0  # without them, as before
+
+
+RESTARTS = """
+services:
+  db:
+    image: x:1
+    command: {db_command}
+  web:
+    image: x:1
+    depends_on:
+      db: {{condition: service_started, restart: true}}
+  worker:
+    image: x:1
+    depends_on:
+      db: {{condition: service_started}}
+  linked:
+    image: x:1
+    links: [db]
+  sharing:
+    image: x:1
+    volumes_from: [db]
+"""
+
+
+def test_depends_on_restart_true_restarts_the_dependent_with_its_dependency(backend: Backend, tmp_path: Path) -> None:
+    from oblako_backends.project import load
+    from oblako_backends.project.run import restart, up
+
+    path = tmp_path / "compose.yaml"
+    path.write_text(RESTARTS.format(db_command="[one]"))
+    project = load(path, "shop")
+    assert {d.name: d.restart_with for d in project.services} == {
+        "db": (),
+        "web": ("db",),
+        "worker": (),
+        "linked": ("db",),  # links imply it, as Compose's config prints; volumes_from does not
+        "sharing": (),
+    }
+    up(project, backend)
+
+    def mark() -> None:
+        for info in backend.list():
+            backend.plugin.emit(info.name, "before")
+
+    def renewed() -> set[str]:
+        return {i.service for i in backend.list() if "before" not in backend.logs(i.name)}
+
+    mark()
+    assert [o.name for o in restart(project, backend, ["db"])] == ["db", "web", "linked"]
+    assert renewed() == {"db", "web", "linked"}  # worker and sharing kept running as they were
+    mark()
+    up(project, backend)  # nothing changed: nothing recreated, nothing restarted
+    assert renewed() == set()
+    path.write_text(RESTARTS.format(db_command="[two]"))
+    up(load(path, "shop"), backend)  # db's spec changed: recreated, and what restarts with it
+    assert renewed() == {"db", "web", "linked"}
+    mark()
+    assert [o.name for o in restart(project, backend, ["web"])] == ["web"]  # not the other way round
+    assert renewed() == {"web"}

@@ -532,7 +532,9 @@ def _service(
         warnings.warn(f"{where('ports')}: not published: network_mode host uses the host's ports", stacklevel=3)
         fields["ports"] = {}
     depends, completed = _depends_on(body.get("depends_on"), where("depends_on"))
-    depends += tuple(n for n in _implied_dependencies(body) if n not in depends)
+    implied = tuple(n for n in _implied_dependencies(body) if n not in depends)
+    depends += implied
+    restart_with = _restarted_with(body.get("depends_on")) + tuple(n for n in implied if n not in _volumes_from(body))
     replicas = _replicas(body, where)
     if body.get("container_name") and replicas > 1:
         raise ConfigurationError(
@@ -548,6 +550,7 @@ def _service(
     how |= {
         "unset": unset,
         "completed": completed,
+        "restart_with": restart_with,
         "compose": body,
     }  # compose: the service as given, for `config` (what the model lacks)
     return service_def(path, name, image, project, fields, container_name, replicas=replicas, **how)
@@ -1421,6 +1424,15 @@ def _depends_on(value: Any, where: str) -> tuple[tuple[str, ...], tuple[str, ...
                 )
         return tuple(str(k) for k in value), tuple(completed)
     raise ConfigurationError(f"{where}: expected a list or a mapping")
+
+
+def _restarted_with(value: Any) -> tuple[str, ...]:
+    """The dependencies given with `restart: true` (or text Go's ParseBool reads as true, as an
+    interpolated value is)."""
+    if not isinstance(value, dict):
+        return ()
+    yes = (True, "1", "t", "T", "true", "True", "TRUE")
+    return tuple(str(k) for k, v in value.items() if isinstance(v, dict) and v.get("restart") in yes)
 
 
 def write(project: Project, show_environment: bool = False) -> dict[str, Any]:

@@ -47,6 +47,9 @@ class ServiceDef:
     unset: tuple[str, ...] = ()  # environment keys named without a value and set nowhere: none reach the container
     replicas: int = 1  # `scale` or `deploy.replicas`: containers <project>-<service>-1 .. -<replicas>
     completed: tuple[str, ...] = ()  # dependencies to wait for until they exit 0 (service_completed_successfully)
+    # Dependencies whose restart restarts this service too (depends_on's `restart: true`, and
+    # those links and network_mode imply), as Compose's `restart` and `up` do.
+    restart_with: tuple[str, ...] = ()
     # The service as a Compose file gave it (interpolated, merged): what `config` prints of the
     # keys this model does not hold. Not compared, not shown (it holds environment values).
     compose: Mapping[str, Any] | None = field(default=None, compare=False, repr=False, kw_only=True)

@@ -268,6 +268,7 @@ def up(
         return checked
 
     awaited = {name for d in project.services for name in d.completed}
+    recreated: set[str] = set()  # services whose running container this `up` replaced
     images: dict[str, threading.Lock] = {d.name: threading.Lock() for d in project.services}
     ready_images: set[str] = set()
 
@@ -278,7 +279,9 @@ def up(
         try:
             if cancel.is_set():
                 return
-            current = svc.runs_current(svc.info())  # up already, unchanged: no image to get, nothing to create
+            info = svc.info()
+            again = [n for n in definition.restart_with if n in recreated]  # depends_on's restart: true
+            current = svc.runs_current(info) and not again  # up already, unchanged: no image, nothing to create
             if not current:
                 with images[definition.name]:  # built or pulled once, for all its replicas
                     if definition.name not in ready_images:
@@ -297,7 +300,11 @@ def up(
                 if cancel.is_set():
                     return
                 touched.append(svc)
-                svc.start()
+                if again and info is not None:  # restarted with what it depends on, as Compose's up
+                    say(label, f"restarting: {again[0]} was recreated")
+                    svc.stop()
+                if svc.start() and info is not None and info.state == RUNNING:
+                    recreated.add(definition.name)  # its running container replaced: what restarts with it, too
             outcome.started = True
             if definition.name in awaited:  # a one-off others wait for with service_completed_successfully
                 say(label, "started; waiting until it completes")
@@ -690,11 +697,17 @@ def down(
 
 def restart(project: Project, backend: Backend, names: list[str], jobs: int | None = None) -> list[ServiceOutcome]:
     """`docker compose restart [SERVICE...]`: stop the named services' containers (all when
-    none is named), dependents first, then start them again and wait until ready, as `up`
-    does. What they depend on is left running; the network and volumes stay."""
+    none is named) and those that restart with them (depends_on's `restart: true`), dependents
+    first, then start them again and wait until ready, as `up` does. What they depend on is
+    left running; the network and volumes stay."""
     if names:
         project.only(names)  # an unknown name is refused, naming the services there are
     picked = {d.name for d in project.services if not names or d.name in names}
+    while True:  # and what restarts with them (depends_on's restart: true), as Compose's restart
+        more = {d.name for d in project.services if d.name not in picked and set(d.restart_with) & picked}
+        if not more:
+            break
+        picked |= more
     subset = dataclasses.replace(
         project,
         services=tuple(

@@ -78,3 +78,40 @@ def test_top_lists_the_processes_of_a_container_and_of_a_projects_services(
         assert {r.split()[0] for r in capsys.readouterr().out.splitlines()[1:]} == {"web"}
     finally:
         assert cli(["down", "-f", str(path), "-p", project]) == 0
+
+
+def test_depends_on_restart_true_restarts_the_dependent_when_its_dependency_restarts_or_is_recreated(
+    backend: Backend, tmp_path: Path, unique_name: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = unique_name("restarts").lower()
+    body = (
+        "services:\n  db:\n    image: {image}\n    command: ['sh', '-c', \"echo {version}; {forever}\"]\n"
+        "  web:\n    image: {image}\n    command: ['sh', '-c', \"{forever}\"]\n"
+        "    depends_on:\n      db: {{condition: service_started, restart: true}}\n"
+        "  worker:\n    image: {image}\n    command: ['sh', '-c', \"{forever}\"]\n    depends_on: [db]\n"
+    )
+    path = _project(tmp_path, body, version="v1")
+
+    def mark() -> None:
+        for service in ("db", "web", "worker"):
+            assert cli(["exec", "-p", project, service, "touch", "/tmp/mark"]) == 0
+
+    def renewed() -> set[str]:  # the services whose container is a new one (no mark)
+        return {s for s in ("db", "web", "worker") if cli(["exec", "-p", project, s, "test", "-e", "/tmp/mark"]) == 1}
+
+    try:
+        assert cli(["up", "-f", str(path), "-p", project]) == 0
+        mark()
+        assert cli(["restart", "-f", str(path), "-p", project, "db"]) == 0
+        assert capsys.readouterr().out.splitlines()[-2:] == [
+            f"db: {project}-db-1 restarted",
+            f"web: {project}-web-1 restarted",
+        ]
+        assert renewed() == {"db", "web"}
+        mark()
+        _project(tmp_path, body, version="v2")  # db's command changed: `up` recreates it, and web with it
+        assert cli(["up", "-f", str(path), "-p", project]) == 0
+        assert renewed() == {"db", "web"}
+        assert "restarting: db was recreated" in capsys.readouterr().err
+    finally:
+        assert cli(["down", "-f", str(path), "-p", project]) == 0
