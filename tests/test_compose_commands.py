@@ -244,3 +244,47 @@ def test_depends_on_restart_true_restarts_the_dependent_with_its_dependency(back
     mark()
     assert [o.name for o in restart(project, backend, ["web"])] == ["web"]  # not the other way round
     assert renewed() == {"web"}
+
+
+def test_up_no_start_creates_everything_and_starts_nothing_then_start_and_up_start_those(
+    backend: Backend, compose: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compose.write_text(
+        "services:\n  db:\n    image: x:1\n    volumes: ['data:/data']\n"
+        "  web:\n    image: x:1\n    depends_on: [db]\n  tool:\n    image: x:1\nvolumes:\n  data: {}\n"
+    )
+    assert cli(["up", "--no-start", "-f", str(compose), "-p", "shop"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "SERVICE  CONTAINER    STATE",
+        "db       shop-db-1    created",
+        "web      shop-web-1   created",
+        "tool     shop-tool-1  created",
+    ]
+    made = {i.name: i for i in backend.list()}
+    assert sorted(made) == ["shop-db-1", "shop-tool-1", "shop-web-1"]
+    assert all(i.state != "running" and i.waiting for i in made.values())
+    assert backend.plugin._volumes["shop_data"]  # the volume too, labelled as up makes it
+    assert cli(["ps", "-p", "shop", "-a", "--format", "json"]) == 0
+    assert {json.loads(line)["Status"] for line in capsys.readouterr().out.splitlines()} == {"Created"}
+    assert cli(["up", "--no-start", "-f", str(compose), "-p", "shop"]) == 0  # again: the same ones kept
+    assert {i.name: i.created for i in backend.list()} == {n: i.created for n, i in made.items()}
+
+    assert cli(["start", "-f", str(compose), "-p", "shop", "web"]) == 0  # and what it depends on
+    assert capsys.readouterr().out.splitlines()[-2:] == ["db: shop-db-1 started", "web: shop-web-1 started"]
+    assert {i.name: str(i.state) for i in backend.list()} == {
+        "shop-db-1": "running",
+        "shop-tool-1": "stopped",
+        "shop-web-1": "running",
+    }
+    assert {i.name: i.created for i in backend.list()} == {n: i.created for n, i in made.items()}  # not replaced
+    assert cli(["up", "-f", str(compose), "-p", "shop"]) == 0
+    assert all(i.state == "running" for i in backend.list())
+    assert {i.name: i.created for i in backend.list()} == {n: i.created for n, i in made.items()}
+
+    assert cli(["down", "-f", str(compose), "-p", "shop"]) == 0
+    capsys.readouterr()
+    assert cli(["start", "-f", str(compose), "-p", "shop"]) == 1
+    assert "service 'db' has no container to start (shop-db-1); nothing was started" in capsys.readouterr().err
+    monkeypatch.setattr(backend.plugin, "capabilities", backend.capabilities - {"create"})
+    assert cli(["up", "--no-start", "-f", str(compose), "-p", "shop"]) == 1
+    assert "capability 'create'" in capsys.readouterr().err and backend.list() == []

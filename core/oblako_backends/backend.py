@@ -148,6 +148,42 @@ class Backend:
         The keyword form is the one oblako's ``Service.start`` uses today:
         ``run(name=..., image=..., ports=..., environment=..., volumes=..., ...)``.
         """
+        spec = self._runnable(spec, fields)
+        log.debug("run %s (%s) on %s", spec.name, spec.image, self.name)
+        self._call("oblako_run", spec=spec.owned_by(self.name, service, project))
+
+    def create(
+        self,
+        spec: ContainerSpec | None = None,
+        /,
+        *,
+        service: str | None = None,
+        project: str | None = None,
+        **fields: Any,
+    ) -> None:
+        """Create a container as `run` does, without starting it (Compose's `up --no-start`);
+        `start` (or a Service's start) starts it. Needs the capability ``create``."""
+        if "create" not in self.capabilities:
+            raise OblakoBackendError(
+                f"the {self.name} backend cannot create a container without starting it (capability 'create')"
+            )
+        spec = self._runnable(spec, fields)
+        log.debug("create %s (%s) on %s", spec.name, spec.image, self.name)
+        self._call("oblako_create", spec=spec.owned_by(self.name, service, project, start_later=True))
+
+    def start(self, name: str, *, project: str | None = ANY_PROJECT) -> None:
+        """Start the container `name` that `create` made (or one that ended); one that runs stays
+        as it is. Refuses one this layer did not make, as `stop` does."""
+        if "create" not in self.capabilities:
+            raise OblakoBackendError(f"the {self.name} backend cannot start a created container (capability 'create')")
+        info = self._owned_or_absent(_spec().validate_name(name), False, project)
+        if info is None:
+            raise OblakoBackendError(f"no container {name!r} on {self.name} to start")
+        if info.state != RUNNING:
+            self._call("oblako_start", name=name)
+
+    def _runnable(self, spec: ContainerSpec | None, fields: dict[str, Any]) -> ContainerSpec:
+        """The spec given (or made from keyword fields), refused when this backend cannot honour it."""
         if spec is None:
             spec = _spec().ContainerSpec(**fields)
         elif fields:
@@ -169,8 +205,7 @@ class Backend:
                 f"the {self.name} backend cannot apply {named} (capabilities {', '.join(sorted(missing))}); "
                 "leave them out of the spec, or use a backend that has them (`oblako-backends list`)"
             )
-        log.debug("run %s (%s) on %s", spec.name, spec.image, self.name)
-        self._call("oblako_run", spec=spec.owned_by(self.name, service, project))
+        return spec
 
     def unsupported(self, spec: ContainerSpec) -> dict[str, tuple[str, ...]]:
         """The options `spec` sets that this backend cannot apply: capability -> fields."""

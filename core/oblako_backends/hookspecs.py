@@ -106,6 +106,26 @@ def oblako_run(spec: ContainerSpec) -> None:
     """
 
 
+@hookspec
+def oblako_create(spec: ContainerSpec) -> None:
+    """Create a container from `spec` as `oblako_run` does, but do not start it (Compose's
+    `up --no-start`). Optional (capability ``create``), with `oblako_start`.
+
+    :raises ImageNotFoundError: the image cannot be found or pulled.
+    :raises OblakoBackendError: a container of that name already exists, or the runtime refused.
+    """
+
+
+@hookspec
+def oblako_start(name: str) -> None:
+    """Start the container `name`, created by `oblako_create` (or one that ended). Starting one
+    that runs is not an error. Optional (capability ``create``).
+
+    :raises PortInUseError: a host port it publishes is taken.
+    :raises OblakoBackendError: there is no such container, or the runtime refused.
+    """
+
+
 @hookspec(firstresult=True)
 def oblako_inspect(name: str) -> ContainerInfo | None:
     """Describe the container called `name`, or return None when there is none.

@@ -14,6 +14,7 @@ from .labels import (
     PROJECT_LABEL,
     SERVICE_LABEL,
     SPEC_HASH_LABEL,
+    START_LABEL,
     owner_claims,
 )
 
@@ -67,6 +68,7 @@ CAPABILITIES: Mapping[str, str] = MappingProxyType(
         "health": "runs ContainerSpec.health inside the container and reports ContainerInfo.health",
         "exec": "runs a command in a running container (Backend.exec) and passes its exit code through",
         "exit_code": "reports how a container that ended exited (ContainerInfo.exit_code), as a one-off needs",
+        "create": "creates a container without starting it, and starts it later (up --no-start, start)",
         "log_times": "logs since and until a moment, and with the moment each line was written (logs -t)",
         "top": "lists the processes running in a container (Backend.top), as `docker top` does",
         # Compose's options: each names the ContainerSpec fields it applies (options.FIELD_CAPABILITY).
@@ -187,6 +189,11 @@ class ContainerInfo:
     def project(self) -> str | None:
         """The project (services file) it was started for, if any."""
         return self.labels.get(PROJECT_LABEL)
+
+    @property
+    def waiting(self) -> bool:
+        """Created to be started later (`up --no-start`) and not running: `up` and `start` start it."""
+        return self.labels.get(START_LABEL) == "later" and self.state != State.RUNNING and self.exit_code is None
 
     @property
     def spec_hash(self) -> str | None:

@@ -151,6 +151,9 @@ class Service:
             current = info.spec_hash == self.spec.fingerprint()
             if current and info.state == RUNNING:
                 return False
+            if current and info.waiting:  # created by `up --no-start`: started now, as Compose's up does
+                self.backend.start(self.container_name, project=self.project)
+                return True
             if current and (info.starting or lost_a_race) and time.monotonic() < deadline:
                 time.sleep(0.1)  # another start is between create and start: poll until it runs
                 continue

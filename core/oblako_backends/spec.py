@@ -30,6 +30,7 @@ from .labels import (  # re-exported: oblako_backends.spec.MANAGED_BY_LABEL and 
     RESERVED_LABEL_PREFIX as RESERVED_LABEL_PREFIX,
     SERVICE_LABEL as SERVICE_LABEL,
     SPEC_HASH_LABEL as SPEC_HASH_LABEL,
+    START_LABEL as START_LABEL,
 )
 
 # Docker's own rule for container names; Podman and Apple's CLI accept the same set.
@@ -480,9 +481,14 @@ class ContainerSpec:
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
-    def owned_by(self, backend: str, service: str | None = None, project: str | None = None) -> ContainerSpec:
-        """This spec plus the ownership labels that let stop/remove recognise it later."""
+    def owned_by(
+        self, backend: str, service: str | None = None, project: str | None = None, *, start_later: bool = False
+    ) -> ContainerSpec:
+        """This spec plus the ownership labels that let stop/remove recognise it later (and,
+        with `start_later`, the label of a container created to be started later)."""
         labels = dict(self.labels)
+        if start_later:
+            labels[START_LABEL] = "later"
         labels.update(
             {
                 MANAGED_BY_LABEL: MANAGED_BY_VALUE,

@@ -55,7 +55,7 @@ def compose_status(info: ContainerInfo) -> str:
     """STATUS as Compose's `ps` has it, without the uptime (not every runtime can tell it)."""
     if info.state == "running":
         return "Up" + (f" ({info.health})" if info.health is not None else "")
-    if info.starting:
+    if info.starting or info.waiting:
         return "Created"
     return "Exited" + (f" ({info.exit_code})" if info.exit_code is not None else "")
 
@@ -78,7 +78,7 @@ def ps_json(info: ContainerInfo, now: float) -> dict[str, Any]:
         "Created": None if created is None else int(created),
         "CreatedAt": "" if created is None else time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(created)),
         "RunningFor": "" if created is None else f"{human_duration(now - created)} ago",
-        "State": "running" if info.state == "running" else "created" if info.starting else "exited",
+        "State": "running" if info.state == "running" else "created" if info.starting or info.waiting else "exited",
         "Status": compose_status(info),
         "Health": "" if info.health is None else str(info.health),
         "ExitCode": info.exit_code or 0,

@@ -15,7 +15,7 @@ from .completion import completion_script
 from .containers import cmd_adopt, cmd_exec, cmd_logs, cmd_port, cmd_ps, cmd_rm, cmd_run, cmd_status, cmd_stop, cmd_top
 from .diagnose import cmd_doctor, cmd_list
 from .display import warn_on_one_line
-from .projects import cmd_build, cmd_config, cmd_down, cmd_pull, cmd_restart, cmd_up
+from .projects import cmd_build, cmd_config, cmd_down, cmd_pull, cmd_restart, cmd_start, cmd_up
 
 
 def cmd_completion(args: argparse.Namespace) -> int:
@@ -46,7 +46,8 @@ def _positive(text: str) -> int:
     return int(text)
 
 
-COMMANDS: tuple[str, ...] = ("completion", "list", "doctor", "run", "adopt", "up", "restart", "pull", "build", "down")
+COMMANDS: tuple[str, ...] = ("completion", "list", "doctor", "run", "adopt", "up", "start", "restart", "pull", "build")
+COMMANDS += ("down",)
 COMMANDS += ("config",)
 
 
@@ -189,9 +190,18 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true")
     p.add_argument(
+        "--no-start", action="store_true", help="create the networks, volumes and containers; start none (`start` does)"
+    )
+    p.add_argument(
         "services", nargs="*", metavar="SERVICE", help="only these services and what they depend on (default: all)"
     )
     p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser(
+        "start", parents=[choose, project], help="start the containers `up --no-start` created, wait until ready"
+    )
+    p.add_argument("services", nargs="*", metavar="SERVICE", help="only these services (default: all)")
+    p.set_defaults(func=cmd_start)
 
     p = sub.add_parser("restart", parents=[choose, project], help="stop a project's services and start them again")
     p.add_argument("services", nargs="*", metavar="SERVICE", help="only these services (default: all)")

@@ -68,6 +68,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     def progress(service: str, line: str) -> None:
         show(line, f"[{service}]", f"[{service}] ")
 
+    if args.no_start:
+        from ..project.run import create
+
+        made = create(project, backend, progress)
+        if args.json:
+            print_json([{"service": o.name, "container": o.container, "state": "created"} for o in made])
+        else:
+            table([["SERVICE", "CONTAINER", "STATE"], *([o.name, o.container, "created"] for o in made)])
+        return 0
     cancel, hurry, prepared = threading.Event(), threading.Event(), threading.Event()
 
     def interrupted(signum: int, frame: object) -> None:
@@ -218,6 +227,26 @@ def cmd_build(args: argparse.Namespace) -> int:
             definition.build_spec,
         )
         print(f"{definition.name}: {definition.spec.image}")
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    """`docker compose start [SERVICE...]`: the containers `up --no-start` made, started and waited for."""
+    from ..project import load
+    from ..project.run import ProjectError, start
+
+    backend = plugins.get_backend(args.backend)
+    chosen = _services_given(args)
+    project = load(services_files(args), args.project, args.profile, args.env_file)
+    if not runtime_answers(backend):
+        return 1
+    try:
+        outcomes = start(project, backend, chosen)
+    except ProjectError as exc:
+        print(f"oblako-backends: {exc}", file=sys.stderr)
+        return 1
+    for outcome in outcomes:
+        print(f"{outcome.name}: {outcome.container} started")
     return 0
 
 

@@ -731,6 +731,63 @@ def restart(project: Project, backend: Backend, names: list[str], jobs: int | No
     return up(subset, backend, jobs=jobs)
 
 
+def create(project: Project, backend: Backend, progress: ServiceProgress | None = None) -> list[ServiceOutcome]:
+    """`docker compose up --no-start`: the project's volumes, network and containers, none of
+    them started; `up` or `start` starts them. A container already made from the same spec is
+    kept as it is; one made from an older spec is replaced. Needs the capability ``create``."""
+    if "create" not in backend.capabilities:
+        raise OblakoBackendError(
+            f"the {backend.name} backend cannot create containers without starting them (capability 'create'); "
+            "nothing was created. Use `up` instead"
+        )
+    startable(project)
+    shown: ServiceProgress = progress or (lambda service, line: None)
+    project, changes = adapt(project, backend.capabilities, backend.name)
+    for line in changes:
+        warnings.warn(line, stacklevel=2)
+    _create_volumes(project, backend)
+    _create_network(project, backend)
+    _remove_superseded(project, backend)
+    outcomes = []
+    for definition in project.services:
+
+        def say(line: str, key: str = definition.name) -> None:
+            shown(key, line)
+
+        if definition.build is not None and definition.replicas:
+            say(f"building {definition.spec.image} from {definition.build}")
+            backend.build_image(definition.spec.image, str(definition.build), say, definition.dockerfile)
+        elif definition.replicas:
+            backend.ensure_image(definition.spec.image, progress=say)
+        for spec in definition.replicas_specs():
+            outcome = ServiceOutcome(definition.name, spec.name)
+            info = backend.inspect(spec.name)
+            if info is not None and (info.spec_hash != spec.fingerprint() or not info.owned):
+                backend.remove(spec.name, project=project.name)  # an older spec (refused when not ours)
+                info = None
+            if info is None:
+                backend.create(spec, service=definition.name, project=project.name)
+                say("created")
+            outcomes.append(outcome)
+    return outcomes
+
+
+def start(project: Project, backend: Backend, names: list[str], jobs: int | None = None) -> list[ServiceOutcome]:
+    """`docker compose start [SERVICE...]`: start the containers the named services (all when
+    none is named) and what they depend on already have, as `up --no-start` made them, and
+    wait until ready as `up` does. A service without its container is refused before anything
+    starts."""
+    chosen = project.only(names) if names else project
+    for definition in chosen.services:
+        for spec in definition.replicas_specs():
+            if backend.inspect(spec.name) is None:
+                raise OblakoBackendError(
+                    f"service {definition.name!r} has no container to start ({spec.name}); nothing was started. "
+                    "`up` creates and starts it, `up --no-start` creates it"
+                )
+    return up(chosen, backend, jobs=jobs)
+
+
 ONE_OFF_LINES = 1_000_000  # what a one-off printed before its output was followed: all of it
 
 

@@ -538,6 +538,27 @@ class OptionalContract:
         assert info is not None and info.health == Health.HEALTHY
         svc.stop()
 
+    @pytest.mark.oblako_capability("create")
+    def test_a_created_container_waits_until_started_and_a_service_starts_that_one(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        name = oblako_name("create")
+        spec = {"name": name, "image": oblako_test_image, "command": ["sh", "-c", f"echo created-first; {FOREVER}"]}
+        oblako_backend.create(**spec)
+        made = oblako_backend.inspect(name)
+        assert made is not None and made.state != RUNNING and made.waiting and made.owned
+        service = Service(name, oblako_test_image, backend=oblako_backend, container_name=name, command=spec["command"])
+        assert service.start() is True  # the created one, started: not replaced
+        wait_for(lambda: "created-first" in oblako_backend.logs(name), "its first line")
+        running = oblako_backend.inspect(name)
+        assert running is not None and running.state == RUNNING and not running.waiting
+        assert running.created == made.created
+        oblako_backend.start(name)  # running: left as it is
+        assert oblako_backend.logs(name) == "created-first\n"
+        oblako_backend.remove(name)
+        with pytest.raises(OblakoBackendError, match="no container"):
+            oblako_backend.start(name)
+
     @pytest.mark.oblako_capability("log_times")
     def test_logs_show_when_each_line_was_written_and_keep_those_since_or_until_a_moment(
         self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names

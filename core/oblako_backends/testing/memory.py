@@ -48,7 +48,9 @@ class MemoryPlugin:
     """Reference backend. `pullable`: images a pull can find (None: any image)."""
 
     # It runs no process: its "processes" (top) are the command it was given, its log lines what `emit` adds.
-    capabilities = frozenset({"pull", "build", "follow_logs", "remove_volumes", "exit_code", "top", "log_times"})
+    capabilities = frozenset(
+        {"pull", "build", "follow_logs", "remove_volumes", "exit_code", "top", "log_times", "create"}
+    )
 
     def __init__(self, pullable: Iterable[str] | None = None):
         self._pullable = None if pullable is None else set(pullable)
@@ -102,25 +104,42 @@ class MemoryPlugin:
 
     @hookimpl
     def oblako_run(self, spec: ContainerSpec) -> None:
+        self.oblako_create(spec)
+        try:
+            self.oblako_start(spec.name)
+        except PortInUseError:
+            self.oblako_remove(spec.name)  # nothing is left behind
+            raise
+
+    @hookimpl
+    def oblako_create(self, spec: ContainerSpec) -> None:
         self.oblako_ensure_image(spec.image, None)
         with self._changed:
             if spec.name in self._containers:
                 raise NameInUseError(f"a container named {spec.name!r} already exists")
+            self._containers[spec.name] = _Container(spec, (), state=STOPPED)
+
+    @hookimpl
+    def oblako_start(self, name: str) -> None:
+        with self._changed:
+            c = self._containers.get(name)
+            if c is None:
+                raise OblakoBackendError(f"no container named {name!r} to start")
+            if c.state == RUNNING:
+                return
             taken = {
                 (p.host_port, p.protocol) for c in self._containers.values() if c.state == RUNNING for p in c.ports
             }
             ports = []
-            for p in spec.ports:
+            for p in c.spec.ports:
                 host_port = p.host_port or next(self._free_ports)
                 if (host_port, p.protocol) in taken:
-                    raise PortInUseError(
-                        f"cannot start {spec.name!r}: host port {host_port} is already in use",
-                        host_port,
-                    )
+                    raise PortInUseError(f"cannot start {name!r}: host port {host_port} is already in use", host_port)
                 ports.append(PublishedPort(p.container_port, p.protocol, "127.0.0.1", host_port))
-            argv = [*(spec.entrypoint or ()), *(spec.command or ())]
-            first = f"started {spec.image}" + (f" {' '.join(argv)}" if argv else "")
-            self._containers[spec.name] = _Container(spec, tuple(ports), lines=[first], written=[time.time()])
+            argv = [*(c.spec.entrypoint or ()), *(c.spec.command or ())]
+            c.ports, c.state, c.exit_code = tuple(ports), RUNNING, None
+            c.lines.append(f"started {c.spec.image}" + (f" {' '.join(argv)}" if argv else ""))
+            c.written.append(time.time())
             self._changed.notify_all()
 
     @hookimpl

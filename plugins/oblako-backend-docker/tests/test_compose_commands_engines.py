@@ -115,3 +115,43 @@ def test_depends_on_restart_true_restarts_the_dependent_when_its_dependency_rest
         assert "restarting: db was recreated" in capsys.readouterr().err
     finally:
         assert cli(["down", "-f", str(path), "-p", project]) == 0
+
+
+def test_up_no_start_creates_the_network_volume_and_containers_and_start_starts_those(
+    backend: Backend, tmp_path: Path, unique_name: Callable[[str], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = unique_name("nostart").lower()
+    port = runtimes.free_port()
+    path = _project(
+        tmp_path,
+        "services:\n  db:\n    image: {image}\n    volumes: ['data:/data']\n"
+        "    command: ['sh', '-c', \"echo db-up; {forever}\"]\n"
+        "  web:\n    image: {image}\n    depends_on: [db]\n    ports: ['127.0.0.1:{port}:8080']\n"
+        "    command: ['sh', '-c', \"echo web-up; trap 'exit 0' TERM; httpd -f -p 8080 & wait\"]\n"
+        "volumes:\n  data: {{}}\n",
+        port=port,
+    )
+    client = backend.docker_client()
+    try:
+        assert cli(["up", "--no-start", "-f", str(path), "-p", project]) == 0
+        made = {i.name: i for i in backend.list() if i.project == project}
+        assert sorted(made) == [f"{project}-db-1", f"{project}-web-1"]
+        assert all(i.state != "running" and i.waiting for i in made.values())
+        assert backend.logs(f"{project}-db-1") == ""  # never ran
+        assert f"{project}_data" in [v.name for v in client.volumes.list()]
+        assert f"{project}_default" in [n.name for n in client.networks.list()]
+        with pytest.raises(OSError):
+            runtimes.http_get("127.0.0.1", port, timeout=1)  # nothing listens yet
+        capsys.readouterr()
+        assert cli(["ps", "-p", project, "-a"]) == 0
+        assert [line.split()[-1] for line in capsys.readouterr().out.splitlines()[1:]] == ["Created", "Created"]
+
+        assert cli(["start", "-f", str(path), "-p", project, "db"]) == 0
+        assert backend.logs(f"{project}-db-1") == "db-up\n" and backend.logs(f"{project}-web-1") == ""
+        assert cli(["up", "-f", str(path), "-p", project]) == 0  # starts web: the one created, not a new one
+        assert runtimes.http_get("127.0.0.1", port)[0] in (200, 404)
+        after = {i.name: i.created for i in backend.list() if i.project == project}
+        assert after == {name: info.created for name, info in made.items()}
+        assert backend.logs(f"{project}-web-1") == "web-up\n"
+    finally:
+        assert cli(["down", "-v", "-f", str(path), "-p", project]) == 0

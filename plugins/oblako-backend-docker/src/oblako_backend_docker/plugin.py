@@ -483,6 +483,33 @@ class DockerPlugin:
 
     @hookimpl
     def oblako_run(self, spec: ContainerSpec) -> None:
+        created = self._create(spec)
+        try:
+            with self._requests(f"start container {spec.name!r}"):
+                self.api.start(created)
+        except _Missing:  # a concurrent start took it for a leftover and removed it
+            raise NameInUseError(f"can't start {spec.name!r}: it was replaced by a concurrent start") from None
+        except BaseException:
+            self._discard(created)  # a container that never started is not left behind
+            raise
+
+    @hookimpl
+    def oblako_create(self, spec: ContainerSpec) -> None:
+        self._create(spec)
+
+    @hookimpl
+    def oblako_start(self, name: str) -> None:
+        container = self._exact_id(name)
+        try:
+            if container is None:
+                raise _Missing(name)
+            with self._requests(f"start container {name!r}"):
+                self.api.start(container)
+        except _Missing:
+            raise OblakoBackendError(f"no container {name!r} on {self.runtime} to start") from None
+
+    def _create(self, spec: ContainerSpec) -> str:
+        """Create the container (pulling its image if missing) with its files in place; its ID."""
         args = self._create_args(spec)
         what = f"create container {spec.name!r}"
         try:
@@ -494,7 +521,7 @@ class DockerPlugin:
             if stale and "network" in str(exc).lower():
                 for name in stale:  # removed and made again by another process since
                     del known[name]
-                return self.oblako_run(spec)
+                return self._create(spec)
             from .wording import image_missing
 
             if not image_missing(str(exc)):
@@ -505,13 +532,12 @@ class DockerPlugin:
         try:
             self._connect(created["Id"], spec)
             self._put_files(created["Id"], spec)
-            with self._requests(f"start container {spec.name!r}"):
-                self.api.start(created["Id"])
         except _Missing:  # a concurrent start took it for a leftover and removed it
             raise NameInUseError(f"can't start {spec.name!r}: it was replaced by a concurrent start") from None
         except BaseException:
-            self._discard(created["Id"])  # a container that never started is not left behind
+            self._discard(created["Id"])
             raise
+        return str(created["Id"])
 
     def _connect(self, container_id: str, spec: ContainerSpec) -> None:
         """Join the created container to its other networks, each with its aliases and address,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from oblako_backend_docker import DockerPlugin, Endpoint
 from oblako_backend_docker.convert import Engine
-from oblako_backends import Health, OblakoBackendError, config as core_config, hookimpl
+from oblako_backends import Health, OblakoBackendError, config as core_config
 from oblako_backends.models import seconds_since
 
 from . import endpoints
@@ -96,8 +96,8 @@ class PodmanPlugin(DockerPlugin):
         """Does this Podman run rootless? Its own API says so (host.security.rootless)."""
         return bool((self._host().get("security") or {}).get("rootless"))
 
-    @hookimpl
-    def oblako_run(self, spec: ContainerSpec) -> None:
+    def _create(self, spec: ContainerSpec) -> str:
+        """Refuse limits rootless Podman on cgroups v1 would ignore, before creating (run or create)."""
         limits = sorted(f for f in LIMIT_FIELDS if f in spec.options_set())
         if limits:
             host = self._host()
@@ -107,7 +107,7 @@ class PodmanPlugin(DockerPlugin):
                     f"resource limits ({', '.join(limits)}): Podman says so in its own logs and runs the "
                     "container without them. Leave them out, run Podman rootful, or use a cgroups v2 machine"
                 )
-        super().oblako_run(spec)
+        return super()._create(spec)
 
     def listening(self) -> str:
         said = super().listening()
