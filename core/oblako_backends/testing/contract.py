@@ -543,11 +543,11 @@ class OptionalContract:
         self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
     ) -> None:
         name = oblako_name("create")
-        spec = {"name": name, "image": oblako_test_image, "command": ["sh", "-c", f"echo created-first; {FOREVER}"]}
-        oblako_backend.create(**spec)
+        command = ["sh", "-c", f"echo created-first; {FOREVER}"]
+        oblako_backend.create(name=name, image=oblako_test_image, command=command)
         made = oblako_backend.inspect(name)
         assert made is not None and made.state != RUNNING and made.waiting and made.owned
-        service = Service(name, oblako_test_image, backend=oblako_backend, container_name=name, command=spec["command"])
+        service = Service(name, oblako_test_image, backend=oblako_backend, container_name=name, command=command)
         assert service.start() is True  # the created one, started: not replaced
         wait_for(lambda: "created-first" in oblako_backend.logs(name), "its first line")
         running = oblako_backend.inspect(name)

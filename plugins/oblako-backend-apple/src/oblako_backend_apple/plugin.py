@@ -84,6 +84,7 @@ class ApplePlugin:
             "platform",
             "stop_signal",
             "stop_grace_period",
+            "create",
         }
     )
 
@@ -167,6 +168,26 @@ class ApplePlugin:
 
     @hookimpl
     def oblako_run(self, spec: ContainerSpec) -> None:
+        self._made(spec, "run")
+
+    @hookimpl
+    def oblako_create(self, spec: ContainerSpec) -> None:
+        self._made(spec, "create")
+
+    @hookimpl
+    def oblako_start(self, name: str) -> None:
+        done = self._run("start", name, check=False)
+        if done.returncode == 0:
+            return
+        error = done.stderr.strip()
+        if "not found" in error.lower():
+            raise OblakoBackendError(f"no container {name!r} on {self.runtime} to start")
+        if "in use" in error.lower() or "already allocated" in error.lower():
+            raise PortInUseError(f"can't start {name!r}: a host port it publishes is already in use ({error})", None)
+        raise OblakoBackendError(f"container start {name!r} failed: {error}")
+
+    def _made(self, spec: ContainerSpec, command: str) -> None:
+        """`container run --detach` (command "run") or `container create` (command "create")."""
         unsupported = {host: ip for host, ip in spec.extra_hosts.items()}
         if unsupported:
             warnings.warn(
@@ -190,6 +211,8 @@ class ApplePlugin:
         env_text = container_cli.env_file_text(spec.environment, self._gateway_for(spec.environment))
         with _private_file(env_text) as env_file:
             argv = container_cli.run_argv(spec, host_ports, core_config.bind_addresses(), self.volumes_dir, env_file)
+            if command == "create":  # create takes run's options but --detach (docs/command-reference.md)
+                argv = ["create", *argv[2:]]
             done = self._run(*argv, check=False)
         if done.returncode == 0:
             return
@@ -208,7 +231,7 @@ class ApplePlugin:
             )
         if "not found" in lowered and ("image" in lowered or "manifest" in lowered) or "pull" in lowered:
             raise ImageNotFoundError(f"image {container_cli.qualify(spec.image)!r} is not available: {error}")
-        raise OblakoBackendError(f"container run {spec.name!r} failed: {error}")
+        raise OblakoBackendError(f"container {command} {spec.name!r} failed: {error}")
 
     def _gateway_for(self, environment: Mapping[str, str]) -> str:
         """The gateway when an env value names host.docker.internal (asking costs a listing), else ""."""
