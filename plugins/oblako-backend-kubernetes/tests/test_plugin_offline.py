@@ -204,3 +204,15 @@ def test_logs_since_is_kubectls_since_time_and_until_is_kept_by_each_lines_times
     assert _kept(line, None, True) == line
     assert _kept(line, 1_357_133_017.5, False) == "hello\n"
     assert _kept(line, 1_357_133_017.0, True) == ""  # written after until
+
+
+def test_top_reads_the_containers_ps_without_the_ps_itself() -> None:
+    from oblako_backend_kubernetes.plugin import processes_of
+
+    busybox = (
+        "PID   USER     TIME  COMMAND\n    1 root      0:00 sleep 600\n   12 root      0:00 ps -o pid,user,time,args\n"
+    )
+    found = processes_of(busybox)
+    assert found.titles == ("PID", "USER", "TIME", "COMMAND")
+    assert found.rows == (("1", "root", "0:00", "sleep 600"),)
+    assert processes_of("").rows == ()

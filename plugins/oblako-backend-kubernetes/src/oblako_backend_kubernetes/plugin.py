@@ -37,7 +37,7 @@ from oblako_backends import (
 )
 from oblako_backends.commands import follow, free_port, stream
 from oblako_backends.labels import MANAGED_BY_LABEL, MANAGED_BY_VALUE
-from oblako_backends.models import epoch_seconds, seconds_since
+from oblako_backends.models import Processes, epoch_seconds, seconds_since
 
 from . import execute, forward, manifests
 from .kubectl import INSTALL_HINT, Kubectl, error as kubectl_error, not_found
@@ -62,6 +62,19 @@ def _already_exists(text: str) -> bool:
 def _env(var: str, default: str | None = None) -> str | None:
     value = os.environ.get(var, "").strip()
     return value or default
+
+
+PS_ARGV = ("ps", "-o", "pid,user,time,args")
+
+
+def processes_of(text: str) -> Processes:
+    """`ps -o pid,user,time,args` output as Processes, without the ps that printed it."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return Processes(("PID", "USER", "TIME", "COMMAND"))
+    titles = tuple(lines[0].split())
+    rows = tuple(tuple(line.split(None, len(titles) - 1)) for line in lines[1:])
+    return Processes(titles, tuple(r for r in rows if r[-1] != " ".join(PS_ARGV)))
 
 
 def _log_window(since: float | None, until: float | None, timestamps: bool) -> list[str]:
@@ -114,6 +127,7 @@ class KubernetesPlugin:
             "pull",
             "follow_logs",
             "log_times",
+            "top",
             "named_volumes",
             "user",
             "extra_hosts",
@@ -524,6 +538,20 @@ class KubernetesPlugin:
         stopped = any((d.get("status") or {}).get("availableReplicas", 0) < 1 for d in deployments)
         pods = self._pods(f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}") if stopped else []  # one query for all
         return [self._info(d, pods) for d in deployments]
+
+    @hookimpl
+    def oblako_top(self, name: str) -> Processes:
+        """`ps` in the workload's container (a cluster has no `docker top`): the image needs one."""
+        chunks: list[bytes] = []
+        code = self.oblako_exec(name, PS_ARGV, {}, None, None, chunks.append, self.kubectl.timeout)
+        text = b"".join(chunks).decode("utf-8", "replace")
+        if code != 0:
+            said = text.strip().splitlines()[-1] if text.strip() else f"exit code {code}"
+            raise OblakoBackendError(
+                f"can't list the processes of {name!r}: `{' '.join(PS_ARGV)}` failed in its container ({said}); "
+                "on Kubernetes `top` runs the image's own ps, which this image lacks or does not take -o"
+            )
+        return processes_of(text)
 
     @hookimpl
     def oblako_logs(self, name: str, tail: int, since: float | None, until: float | None, timestamps: bool) -> str:
