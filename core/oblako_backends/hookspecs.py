@@ -170,8 +170,8 @@ def oblako_logs(name: str, tail: int, since: float | None, until: float | None, 
     """Return the last `tail` lines of the container's output (stdout and stderr).
 
     `since`, `until` (seconds since the epoch, None: no bound) keep the lines written in that
-    window; `timestamps` starts each line with the moment it was written (RFC 3339, UTC, with
-    nanoseconds: `2026-01-02T13:23:37.000000001Z line`), as `docker logs -t`. The three are
+    window; `timestamps` starts each line with the moment it was written (RFC 3339 in UTC, as
+    the runtime gives it: Docker's `2026-01-02T13:23:37.000000001Z line`), as `docker logs -t`. The three are
     given only to a backend with the capability ``log_times`` (None, None, False otherwise).
     Returns an empty string when the container does not exist.
     """

@@ -569,7 +569,7 @@ class OptionalContract:
         stamped = oblako_backend.logs(name, timestamps=True).splitlines()
         assert [line.split(" ", 1)[1] for line in stamped] == ["one", "two"]
         one, two = (epoch_seconds(line.split(" ", 1)[0]) for line in stamped)  # the runtime's own clock
-        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", stamped[0].split(" ", 1)[0]), stamped
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z", stamped[0].split(" ", 1)[0]), stamped
         assert 2 < two - one < 30
         # A second either side: a runtime's timestamp may be cut to whole seconds.
         assert oblako_backend.logs(name, since=two - 1) == "two\n"
@@ -583,7 +583,8 @@ class OptionalContract:
         name = oblako_name("top")
         started(oblako_backend, name, oblako_test_image, "sleep 600")
         found = oblako_backend.top(name)
-        column = next(i for i, title in enumerate(found.titles) if title in ("CMD", "COMMAND", "ARGS"))
+        column = next((i for i, title in enumerate(found.titles) if title in ("CMD", "COMMAND", "ARGS")), None)
+        assert column is not None, found
         assert any("sleep 600" in row[column] for row in found.rows), found
         oblako_backend.remove(name)
         with pytest.raises(OblakoBackendError, match="not running"):

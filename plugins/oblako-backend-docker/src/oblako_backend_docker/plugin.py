@@ -656,8 +656,8 @@ class DockerPlugin:
                 found = self.api.top(container)
         except _Missing:
             raise OblakoBackendError(f"no container {name!r} on {self.runtime}") from None
-        titles = tuple(str(t) for t in found.get("Titles") or ())
-        return Processes(titles, tuple(tuple(str(v) for v in row) for row in found.get("Processes") or ()))
+        titles = tuple(str(t).strip() for t in found.get("Titles") or ())
+        return Processes(titles, tuple(tuple(str(v).strip() for v in row) for row in found.get("Processes") or ()))
 
     def _relay(self, stream: Any, output: Callable[[bytes], None], timeout: float | None, what: str) -> None:
         """Pass an exec's multiplexed output on until it ends; `timeout` bounds the whole run."""
