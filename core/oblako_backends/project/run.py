@@ -742,6 +742,7 @@ def create(project: Project, backend: Backend, progress: ServiceProgress | None 
         )
     startable(project)
     shown: ServiceProgress = progress or (lambda service, line: None)
+    refuse_unbuildable(project.path, project.services, backend)
     project, changes = adapt(project, backend.capabilities, backend.name)
     for line in changes:
         warnings.warn(line, stacklevel=2)
@@ -756,7 +757,9 @@ def create(project: Project, backend: Backend, progress: ServiceProgress | None 
 
         if definition.build is not None and definition.replicas:
             say(f"building {definition.spec.image} from {definition.build}")
-            backend.build_image(definition.spec.image, str(definition.build), say, definition.dockerfile)
+            backend.build_image(
+                definition.spec.image, str(definition.build), say, definition.dockerfile, definition.build_spec
+            )
         elif definition.replicas:
             backend.ensure_image(definition.spec.image, progress=say)
         for spec in definition.replicas_specs():
