@@ -57,6 +57,8 @@ def test_ps_of_a_project_shows_composes_columns_from_the_engine(
 def test_top_lists_the_processes_of_a_container_and_of_a_projects_services(
     backend: Backend, tmp_path: Path, unique_name: Callable[[str], str], capsys: pytest.CaptureFixture[str]
 ) -> None:
+    if "top" not in backend.capabilities:
+        pytest.skip(f"{backend.name} does not declare top")
     project = unique_name("top").lower()
     path = _project(
         tmp_path,

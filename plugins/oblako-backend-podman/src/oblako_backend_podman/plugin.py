@@ -35,6 +35,9 @@ class PodmanPlugin(DockerPlugin):
     """Containers on Podman's Docker-compatible API service."""
 
     runtime = "podman"
+    # Not top: in the contract test its compatible API's answer named no command column; left
+    # undeclared (so refused, saying so) until that test passes on Podman.
+    capabilities = DockerPlugin.capabilities - {"top"}
     sizes_networks = True  # its default subnets (/24) are its own choice: a larger project gets a larger one
     _host_lock = threading.Lock()  # one /libpod/info request at a time (see _host)
     start_hint = (
