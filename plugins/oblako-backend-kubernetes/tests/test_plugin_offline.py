@@ -210,9 +210,9 @@ def test_top_reads_the_containers_ps_without_the_ps_itself() -> None:
     from oblako_backend_kubernetes.plugin import processes_of
 
     busybox = (
-        "PID   USER     TIME  COMMAND\n    1 root      0:00 sleep 600\n   12 root      0:00 ps -o pid,user,time,args\n"
+        "PID   PPID  USER     COMMAND\n    1     0 root     sleep 600\n   12     0 root     ps -o pid,ppid,user,args\n"
     )
     found = processes_of(busybox)
-    assert found.titles == ("PID", "USER", "TIME", "COMMAND")
-    assert found.rows == (("1", "root", "0:00", "sleep 600"),)
+    assert found.titles == ("PID", "PPID", "USER", "COMMAND")
+    assert found.rows == (("1", "0", "root", "sleep 600"),)
     assert processes_of("").rows == ()
