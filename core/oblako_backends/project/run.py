@@ -747,7 +747,7 @@ def create(project: Project, backend: Backend, progress: ServiceProgress | None 
     for line in changes:
         warnings.warn(line, stacklevel=2)
     _create_volumes(project, backend)
-    _create_network(project, backend)
+    _create_networks(project, backend)
     _remove_superseded(project, backend)
     outcomes = []
     for definition in project.services:
