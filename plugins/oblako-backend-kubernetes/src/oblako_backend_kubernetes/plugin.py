@@ -127,7 +127,7 @@ class KubernetesPlugin:
             "pull",
             "follow_logs",
             "log_times",
-            # Not top yet: oblako_top runs the image's ps, but has not passed the contract on the cluster.
+            "top",  # through the image's own ps (a cluster has no docker top)
             "named_volumes",
             "user",
             "extra_hosts",
