@@ -280,3 +280,18 @@ def test_up_of_a_running_unchanged_project_gets_no_image_and_makes_no_container(
         up(changed, memory, progress=lambda service, line: third.append((service, line)))
     assert ("db", "started; waiting until ready") in third and ("web", "running; waiting until ready") in third
     assert down(changed, memory) == {}
+
+
+def test_up_takes_composes_detach_and_wait_flags_as_what_it_always_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from oblako_backends.cli import main as cli
+
+    (tmp_path / "compose.yaml").write_text("services:\n  db:\n    image: x:1\n")
+    for flags in (["-d"], ["--detach", "--wait"], ["--wait"]):
+        assert cli(["up", "--backend", "memory", "-f", str(tmp_path / "compose.yaml"), "-p", "flags", *flags]) == 0
+        assert capsys.readouterr().out.splitlines()[1].split()[0] == "db"  # started, ready, and listed
+    with pytest.raises(SystemExit) as refused:
+        cli(["up", "--backend", "memory", "-f", str(tmp_path / "compose.yaml"), "--wiat"])
+    assert refused.value.code == 2
+    assert "unrecognized arguments: --wiat" in capsys.readouterr().err

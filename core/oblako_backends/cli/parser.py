@@ -192,6 +192,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument(
         "--no-start", action="store_true", help="create the networks, volumes and containers; start none (`start` does)"
     )
+    for flags, does in ((("-d", "--detach"), "returns leaving them running"), (("--wait",), "waits until ready")):
+        p.add_argument(*flags, action="store_true", help=f"as Compose takes it; up always {does}")
     p.add_argument(
         "services", nargs="*", metavar="SERVICE", help="only these services and what they depend on (default: all)"
     )
