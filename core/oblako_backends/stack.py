@@ -83,8 +83,8 @@ def _remove_volumes(stack: Any) -> Any:
 
 
 def _document(stack: Any, show_environment: bool = False) -> dict[str, Any]:
-    _deprecated("document", "oblako_backends.project.compose.write(project)")
-    from .project.compose import write
+    _deprecated("document", "oblako_backends.project.normal_form.write(project)")
+    from .project.normal_form import write
 
     return write(stack, show_environment)
 

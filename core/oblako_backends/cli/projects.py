@@ -129,7 +129,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 def cmd_config(args: argparse.Namespace) -> int:
     """The normalised project, as `docker compose config` prints one. No runtime is asked."""
     from ..project import load
-    from ..project.compose import write
+    from ..project.normal_form import write
 
     data = write(
         load(services_files(args), args.project, args.profile, args.env_file), show_environment=args.show_environment
