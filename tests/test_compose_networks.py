@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -82,7 +83,46 @@ def read(tmp_path: Path, text: str) -> Project:
 def test_networks_are_read_as_compose_reads_them(tmp_path: Path) -> None:
     """Each service's networks (Compose's, by the runtime names its top level gives them), each
     with the service name and the aliases given; the networks' names and options; network_mode."""
-    project = read(tmp_path, FILE + "    name: demo_data\n")
+    read_as_compose_reads_it(tmp_path, FILE + "    name: demo_data\n")
+
+
+DEFAULT_DECLARED = """\
+services:
+  a:
+    image: busybox
+  b:
+    image: busybox
+    networks: [default, inside]
+networks:
+  default:
+    external: ${OUTSIDE:-true}
+    name: shared-default
+  inside:
+    internal: "false"
+    attachable: ${ATTACH:-false}
+"""
+
+
+@pytest.mark.parametrize("text", [DEFAULT_DECLARED, DEFAULT_DECLARED.replace("${OUTSIDE:-true}", "'false'")])
+def test_a_declared_default_network_and_booleans_given_as_text_are_read_as_compose_reads_them(
+    tmp_path: Path, text: str
+) -> None:
+    """A service with no `networks:` joins the file's own `networks.default` (external here: used,
+    never made); "false" (interpolated or quoted) is false, as Go's ParseBool reads it."""
+    project = read_as_compose_reads_it(tmp_path, text)
+    assert [n.name for n in project.services[0].spec.networks] == ["shared-default"]
+    ours = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "oblako_backends.cli", "config", "-f", str(tmp_path / "compose.yaml"), "--json"],
+            capture_output=True, text=True, timeout=120, check=True,
+        ).stdout
+    )  # fmt: skip
+    theirs = json.loads(compose_config(tmp_path / "compose.yaml").stdout)
+    assert ours["networks"] == theirs["networks"]
+
+
+def read_as_compose_reads_it(tmp_path: Path, text: str) -> Project:
+    project = read(tmp_path, text)
     theirs = json.loads(compose_config(tmp_path / "compose.yaml").stdout)
     names = {key: body["name"] for key, body in theirs["networks"].items()}
     for d in project.services:
@@ -103,7 +143,8 @@ def test_networks_are_read_as_compose_reads_them(tmp_path: Path) -> None:
         assert dict(declared[key].options.labels) == body.get("labels", {})
         assert declared[key].options.driver == body.get("driver")
         assert declared[key].options.internal == bool(body.get("internal"))
-        assert declared[key].options.subnets == tuple(c["subnet"] for c in body["ipam"].get("config", []))
+        assert declared[key].options.subnets == tuple(c["subnet"] for c in body.get("ipam", {}).get("config", []))
+    return project
 
 
 def test_network_mode_links_and_host_ports_are_applied_as_compose_does(tmp_path: Path) -> None:

@@ -60,6 +60,14 @@ def _go_int(text: str) -> int | None:
     return sign * int(digits, base)
 
 
+def go_bool(value: object) -> bool:
+    """A boolean key as Compose reads it once interpolated: YAML's true, or text Go's
+    strconv.ParseBool reads as true (`1`, `t`, `true`, `TRUE`, ...); "false" stays false."""
+    if isinstance(value, bool):
+        return value
+    return isinstance(value, (str, int)) and str(value) in ("1", "t", "T", "true", "True", "TRUE")
+
+
 def text(value: object) -> str:
     """A scalar as Compose writes it where text is wanted: true/false, integers as they are,
     floats as Go's shortest `%g` (an exponent below 1e-4 and from 1e6: 1e+06), +Inf, NaN."""

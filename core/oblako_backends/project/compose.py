@@ -456,7 +456,7 @@ def _volume_names(path: Path, declared: Any, project: str) -> dict[str, str]:
         body = body or {}
         if not isinstance(body, dict):
             raise ConfigurationError(f"{path}: volumes.{key}: expected a mapping (or nothing)")
-        name = body.get("name") or (key if body.get("external") else f"{project}_{key}")
+        name = body.get("name") or (key if scalars.go_bool(body.get("external")) else f"{project}_{key}")
         if not isinstance(name, str) or not VOLUME_NAME.fullmatch(name):
             # A name that is a path would become a bind mount of that host directory.
             raise ConfigurationError(
@@ -809,7 +809,7 @@ def _files(
                     f"(with file or environment{' or content' if kind == 'configs' else ''})"
                 )
             definition = definition if isinstance(definition, dict) else {}
-            if definition.get("external") in (True, "true"):
+            if scalars.go_bool(definition.get("external")):
                 external.append(f"{kind}.{name}")
                 continue
             if grant.get("uid") is not None or grant.get("gid") is not None:
@@ -1174,7 +1174,7 @@ def _network_defs(path: Path, declared: Any, project: str) -> dict[str, NetworkD
         body = body if isinstance(body, dict) else {}
         for part in sorted(str(k) for k in body if k not in NETWORK_KEYS_READ and not _extension(str(k))):
             warnings.warn(f"{at}.{part}: not applied yet by this layer; the network is made without it", stacklevel=4)
-        external = bool(body.get("external"))
+        external = scalars.go_bool(body.get("external"))
         name = body.get("name") or (key if external else f"{project}_{key}")
         ipam: dict[str, Any] = body["ipam"] if isinstance(body.get("ipam"), dict) else {}
         subnets = []
@@ -1195,7 +1195,7 @@ def _network_defs(path: Path, declared: Any, project: str) -> dict[str, NetworkD
             options = NetworkOptions(
                 labels=_mapping(body.get("labels"), f"{at}.labels", "="),
                 driver=None if body.get("driver") in (None, "") else str(body["driver"]),
-                internal=bool(body.get("internal")),
+                internal=scalars.go_bool(body.get("internal")),
                 subnets=tuple(subnets),
             )
             out[str(key)] = NetworkDef(str(name), options, external, str(key))
@@ -1208,7 +1208,7 @@ def _volume_labels(path: Path, declared: Any, names: dict[str, str]) -> dict[str
     """The `labels` of the top-level volumes, by the volume's name on the runtime."""
     out: dict[str, dict[str, str]] = {}
     for key, body in (declared or {}).items() if isinstance(declared, dict) else ():
-        if isinstance(body, dict) and body.get("labels") and not body.get("external"):
+        if isinstance(body, dict) and body.get("labels") and not scalars.go_bool(body.get("external")):
             labels = _mapping(body["labels"], f"{path}: volumes.{key}.labels", "=")
             try:
                 NetworkOptions(labels=labels)  # checked as any label is
@@ -1239,8 +1239,9 @@ def _service_networks(name: str, body: dict[str, Any], defined: dict[str, Any], 
             return {"network_mode": ContainerSpec(name="checked", image="checked", network_mode=mode).network_mode}
         except InvalidSpecError as exc:
             raise ConfigurationError(f"{where('network_mode')}: {exc}") from None
-    if value is None:
-        return {}
+    if value is None:  # the project's default network: the file's own `networks.default` when it declares one
+        default: NetworkDef = defined["networks"]["default"]
+        return {"networks": [NetworkAttachment(default.name, (name,) if ALIAS_RE.fullmatch(name) else ())]}
     if not isinstance(value, (list, dict)):
         raise ConfigurationError(f"{where('networks')}: a list of network names, or a map of them")
     given = value if isinstance(value, dict) else dict.fromkeys(value)
@@ -1431,8 +1432,7 @@ def _restarted_with(value: Any) -> tuple[str, ...]:
     interpolated value is)."""
     if not isinstance(value, dict):
         return ()
-    yes = (True, "1", "t", "T", "true", "True", "TRUE")
-    return tuple(str(k) for k, v in value.items() if isinstance(v, dict) and v.get("restart") in yes)
+    return tuple(str(k) for k, v in value.items() if isinstance(v, dict) and scalars.go_bool(v.get("restart")))
 
 
 def _volumes_from(body: dict[str, Any]) -> set[str]:

@@ -372,10 +372,19 @@ def _written_networks(project: Project, raw: Any, services: dict[str, Any]) -> d
     return out
 
 
+_FLAGS = ("external", "internal", "attachable", "enable_ipv6")  # a top-level resource's booleans
+
+
 def _written_resource(project: Project, key: str, body: Any, network: bool = False) -> dict[str, Any]:
     """A top-level network, volume, secret or config: its name resolved (`<project>_<key>`,
     unless it has one or is external), its file absolute."""
     given = dict(body) if isinstance(body, dict) else {}
+    for flag in _FLAGS:  # "false" once interpolated is false, which Compose leaves out
+        if flag in given:
+            if scalars.go_bool(given[flag]):
+                given[flag] = True
+            else:
+                del given[flag]
     out: dict[str, Any] = {
         "name": given.pop("name", None) or (key if given.get("external") else f"{project.name}_{key}")
     }
@@ -387,7 +396,7 @@ def _written_resource(project: Project, key: str, body: Any, network: bool = Fal
     if isinstance(options, dict) and "bind" in str(options.get("o", "")).split(",") and "device" in options:
         given["driver_opts"] = {**options, "device": _host_path(project, str(options["device"]))}
     out |= given
-    if network and not given.get("external"):
+    if network:  # external ones too, as Compose prints them
         out.setdefault("ipam", {})
     return out
 
