@@ -148,6 +148,8 @@ def test_top_lists_a_containers_processes_and_a_projects_in_composes_table(
         ("2013-01-02T13:23:37Z", 1_357_133_017),
         ("2013-01-02T13:23:37.000000001Z", 1_357_133_017),
         ("2013-01-02T15:23:37+02:00", 1_357_133_017),
+        ("0", 0),  # Unix time 0, not "now": Docker reads a bare 0 so
+        ("0s", 1_000_000),
     ],
 )
 def test_since_and_until_read_the_forms_compose_takes(text: str, seconds: float) -> None:

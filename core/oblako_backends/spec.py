@@ -984,7 +984,7 @@ def log_moment(field_name: str, text: str, now: float) -> float:
     import datetime
 
     value = str(text).strip()
-    relative = _GO_DURATION.fullmatch(value)
+    relative = _GO_DURATION.fullmatch(value) if value != "0" else None  # "0": Unix time 0, as Docker reads it
     if relative:
         seconds = sum(float(n) * _DURATION_UNIT[u] for n, u in _DURATION_PART.findall(relative[2]))
         return now - (-seconds if relative[1] == "-" else seconds)

@@ -216,3 +216,17 @@ def test_top_reads_the_containers_ps_without_the_ps_itself() -> None:
     assert found.titles == ("PID", "PPID", "USER", "COMMAND")
     assert found.rows == (("1", "0", "root", "sleep 600"),)
     assert processes_of("").rows == ()
+
+
+@pytest.mark.parametrize(
+    ("moment", "text"),
+    [
+        (1_357_133_017.0, "2013-01-02T13:23:37.000000000Z"),
+        (1_357_133_017.25, "2013-01-02T13:23:37.250000000Z"),
+        (1_357_133_017.9999999999, "2013-01-02T13:23:38.000000000Z"),  # rounds up into the next second
+    ],
+)
+def test_a_moment_is_given_to_kubectl_as_rfc3339_with_nine_digits(moment: float, text: str) -> None:
+    from oblako_backend_kubernetes.plugin import _rfc3339
+
+    assert _rfc3339(moment) == text

@@ -90,7 +90,9 @@ def _log_window(since: float | None, until: float | None, timestamps: bool) -> l
 
 def _rfc3339(moment: float) -> str:
     whole = math.floor(moment)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{round((moment - whole) * 1e9):09d}Z"
+    carry, nanoseconds = divmod(round((moment - whole) * 1e9), 10**9)  # a fraction that rounds up to 1 s carries
+    whole += carry
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{nanoseconds:09d}Z"
 
 
 def _kept(line: str, until: float | None, timestamps: bool) -> str:
