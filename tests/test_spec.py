@@ -215,8 +215,18 @@ def test_an_entrypoint_is_split_like_a_command_and_leaves_old_fingerprints_alone
 def test_a_build_spec_refuses_what_no_builder_could_take(given: dict[str, object], field: str) -> None:
     from oblako_backends.spec import BuildSpec
 
-    with pytest.raises(InvalidSpecError, match=f"invalid {re.escape(field)} "):
+    with pytest.raises(InvalidSpecError, match=f"invalid {re.escape(field)}[ :]"):
         BuildSpec(**given)  # type: ignore[arg-type]
+
+
+def test_a_build_arguments_value_is_never_shown() -> None:
+    from oblako_backends.spec import BuildSpec
+
+    assert "s3cret" not in repr(BuildSpec(args={"NPM_TOKEN": "s3cret"}))
+    assert "NPM_TOKEN" in repr(BuildSpec(args={"NPM_TOKEN": "s3cret"}))
+    with pytest.raises(InvalidSpecError) as refused:
+        BuildSpec(args={"NPM_TOKEN": "s3cret\x00"})
+    assert "s3cret" not in str(refused.value) and "NUL" in str(refused.value)
 
 
 def test_a_build_spec_says_what_each_given_key_needs() -> None:

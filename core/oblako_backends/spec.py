@@ -611,9 +611,12 @@ class BuildSpec:
         for key, value in _string_map("build.args", self.args).items():
             if not isinstance(key, str) or not BUILD_ARG_RE.fullmatch(key):
                 raise InvalidSpecError("build.args", key, "an ARG name: letters, digits and '_', not first a digit")
+            at = f"build.args[{key!r}]"  # a value may be a token: never echoed, as environment values
             if not isinstance(value, str):
-                raise InvalidSpecError(f"build.args[{key!r}]", value, "a build argument's value is a string")
-            args[key] = _no_nul(f"build.args[{key!r}]", value)
+                raise InvalidSpecError(at, value, "a build argument's value is a string", secret=True)
+            if "\x00" in value:
+                raise InvalidSpecError(at, value, "must not contain a NUL character", secret=True)
+            args[key] = value
         if isinstance(self.cache_from, str) or not isinstance(self.cache_from, Sequence):
             raise InvalidSpecError("build.cache_from", self.cache_from, "a list of image references")
         for image in self.cache_from:
@@ -629,6 +632,14 @@ class BuildSpec:
         object.__setattr__(self, "cache_from", tuple(dict.fromkeys(self.cache_from)))
         object.__setattr__(self, "labels", _frozen(_labels(self.labels)))
         object.__setattr__(self, "secrets", secrets)
+
+    def __repr__(self) -> str:
+        """Like the dataclass's, with ARG values masked: a build argument often carries a token."""
+        args = {k: SECRET_MASK for k in self.args}
+        return (
+            f"BuildSpec(target={self.target!r}, args={args!r}, cache_from={self.cache_from!r}, "
+            f"labels={dict(self.labels)!r}, secrets={self.secrets!r})"
+        )
 
     def given(self) -> tuple[str, ...]:
         """The fields set to something other than their default, in BUILD_CAPABILITY's order."""
