@@ -287,6 +287,26 @@ def test_up_no_start_creates_everything_and_starts_nothing_then_start_and_up_sta
     capsys.readouterr()
     assert cli(["start", "-f", str(compose), "-p", "shop"]) == 1
     assert "service 'db' has no container to start (shop-db-1); nothing was started" in capsys.readouterr().err
+    assert cli(["up", "--no-start", "-f", str(compose), "-p", "shop"]) == 0
+    compose.write_text(compose.read_text().replace("  tool:\n    image: x:1\n", "  tool:\n    image: x:2\n"))
+    capsys.readouterr()
+    assert cli(["start", "-f", str(compose), "-p", "shop"]) == 1  # changed since: start never recreates
+    assert "its container shop-tool-1 was made from another version of the file" in capsys.readouterr().err
+    assert all(i.state != "running" for i in backend.list())
+    assert cli(["down", "-f", str(compose), "-p", "shop"]) == 0
     monkeypatch.setattr(backend.plugin, "capabilities", backend.capabilities - {"create"})
     assert cli(["up", "--no-start", "-f", str(compose), "-p", "shop"]) == 1
     assert "capability 'create'" in capsys.readouterr().err and backend.list() == []
+
+
+def test_up_no_start_never_takes_another_projects_container_of_the_same_name(
+    backend: Backend, compose: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    compose.write_text("services:\n  db:\n    image: x:1\n    container_name: fixed-db\n")
+    assert cli(["up", "--no-start", "-f", str(compose), "-p", "shop"]) == 0
+    (made,) = backend.list()
+    capsys.readouterr()
+    assert cli(["up", "--no-start", "-f", str(compose), "-p", "other"]) == 1
+    assert "'shop'" in capsys.readouterr().err  # names whose it is
+    assert backend.list() == [made]  # left as it was
+    assert cli(["down", "-f", str(compose), "-p", "shop"]) == 0

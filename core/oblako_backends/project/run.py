@@ -765,8 +765,10 @@ def create(project: Project, backend: Backend, progress: ServiceProgress | None 
         for spec in definition.replicas_specs():
             outcome = ServiceOutcome(definition.name, spec.name)
             info = backend.inspect(spec.name)
-            if info is not None and (info.spec_hash != spec.fingerprint() or not info.owned):
-                backend.remove(spec.name, project=project.name)  # an older spec (refused when not ours)
+            if info is not None and (
+                info.spec_hash != spec.fingerprint() or not info.owned or info.project != project.name
+            ):  # an older spec: removed; not ours, or another project's: refused by remove
+                backend.remove(spec.name, project=project.name)
                 info = None
             if info is None:
                 backend.create(spec, service=definition.name, project=project.name)
@@ -781,12 +783,19 @@ def start(project: Project, backend: Backend, names: list[str], jobs: int | None
     wait until ready as `up` does. A service without its container is refused before anything
     starts."""
     chosen = project.only(names) if names else project
-    for definition in chosen.services:
+    adapted, _ = adapt(chosen, backend.capabilities, backend.name)  # the specs `up --no-start` made them from
+    for definition in adapted.services:
         for spec in definition.replicas_specs():
-            if backend.inspect(spec.name) is None:
+            info = backend.inspect(spec.name)
+            if info is None:
                 raise OblakoBackendError(
                     f"service {definition.name!r} has no container to start ({spec.name}); nothing was started. "
                     "`up` creates and starts it, `up --no-start` creates it"
+                )
+            if info.spec_hash != spec.fingerprint():  # `start` starts what is there; it never recreates
+                raise OblakoBackendError(
+                    f"service {definition.name!r}: its container {spec.name} was made from another version of "
+                    "the file; nothing was started. `up` recreates it"
                 )
     return up(chosen, backend, jobs=jobs)
 
