@@ -257,3 +257,33 @@ def test_a_context_the_kubeconfig_lacks_is_said_at_once(state_dir: Path, nowhere
     with pytest.raises(forward.Refused, match="can't use the kubeconfig for context elsewhere: .*elsewhere"):
         forward.start(state_dir / "web.json", record, "elsewhere", "ns", timeout=60)
     assert time.monotonic() - started < 30 and forwarders(state_dir) == []
+
+
+def test_stop_never_signals_the_forwarder_while_it_serves_other_records(
+    state_dir: Path, stranger: subprocess.Popen[bytes]
+) -> None:
+    """Even when it does not let go of the stopped record in time: the others' forwards stay."""
+    stuck = {"web": forward.Serving("w", True, "pod-1"), "db": forward.Serving("d", True, "pod-2")}
+    forward.ForwarderState(pid=stranger.pid, identity=forward.identity(stranger.pid), serving=stuck).save(state_dir)
+    for stem in stuck:
+        forward.ForwardState(stem, [["127.0.0.1", 1, 2]]).save(state_dir / f"{stem}.json")
+    forward.stop(state_dir / "web.json", timeout=0.3)
+    assert stranger.poll() is None and not (state_dir / "web.json").exists()
+    forward.stop(state_dir / "db.json", timeout=0.3)  # the last one: ended, as it did not end by itself
+    assert stranger.wait(timeout=10) == -15
+
+
+def test_stop_and_recover_trust_no_record_in_a_directory_others_may_write_to(
+    state_dir: Path, stranger: subprocess.Popen[bytes]
+) -> None:
+    forward.ForwarderState(pid=stranger.pid, identity=forward.identity(stranger.pid)).save(state_dir)
+    forward.ForwardState("web", [["127.0.0.1", 1, 2]]).save(state_dir / "web.json")
+    state_dir.chmod(0o777)
+    try:
+        with pytest.raises(ConfigurationError, match="is writable by group or others"):
+            forward.stop(state_dir / "web.json")
+        with pytest.raises(ConfigurationError, match="is writable by group or others"):
+            forward.recover(state_dir / "web.json", "ctx", "ns")
+        assert stranger.poll() is None and (state_dir / "web.json").exists()  # nothing signalled, nothing launched
+    finally:
+        state_dir.chmod(0o700)

@@ -317,27 +317,37 @@ def recover(state_file: Path, context: str, namespace: str) -> ForwardState | No
     again (it serves every record there). None when there is no record."""
     record = ForwardState.load(state_file)
     if record is not None:
-        ensure(state_file.parent, context, namespace)
+        ensure(safe_directory(state_file.parent, depth=3), context, namespace)
     return record
 
 
 def stop(state_file: Path, timeout: float = 10) -> None:
     """Forget the record; wait until the forwarder has let go of its ports. With no record
-    left, end the forwarder, if it is still the process recorded."""
+    left, the forwarder ends by itself; one still there after `timeout` is ended, if it is
+    still the process recorded. While other records remain it is never signalled: it serves
+    them too."""
     directory = state_file.parent
+    if not directory.exists():
+        return
+    safe_directory(directory, depth=3)  # a record is trusted only in a private directory
     _end_supervisor(_load(state_file) or {})
     state_file.unlink(missing_ok=True)
     state_file.with_suffix(".tmp").unlink(missing_ok=True)
     status = ForwarderState.load(directory)
     if status is None or not status.running():
         return
-    if records(directory):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:  # it reads the directory several times a second
+    others = bool(records(directory))
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:  # it reads the directory several times a second
+        if others:
             now = ForwarderState.load(directory)
-            if now is None or now.pid != status.pid or state_file.stem not in now.serving or not now.running():
+            if now is None or now.pid != status.pid or not now.running() or state_file.stem not in now.serving:
                 return
-            time.sleep(0.05)
+        elif not still_exiting_or_running(status.pid, status.identity):
+            return  # it ended by itself, its last record gone
+        time.sleep(0.05)
+    if others:
+        return
     _signal(status.pid, status.identity, signal.SIGTERM)
     end = time.monotonic() + timeout
     while still_exiting_or_running(status.pid, status.identity) and time.monotonic() < end:
