@@ -1022,11 +1022,13 @@ class OptionsContract:
     @pytest.mark.oblako_capability("build")
     @pytest.mark.oblako_capability("build_options")
     @pytest.mark.oblako_capability("exec")
-    def test_a_build_stops_at_its_target_with_its_args_and_labels(
+    def test_a_build_stops_at_its_target_with_its_args_and_takes_labels_and_a_cache_source(
         self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names, tmp_path: Path
     ) -> None:
         """Two stages after a base that takes an ARG: the target, not the last stage, is the
-        image, with the argument's value baked in; rebuilt from itself (cache_from) it is the same."""
+        image, with the argument's value baked in; a build given labels, and one given an
+        existing image as its cache source, succeed and give that image. (The contract has no
+        hook that reads an image's labels: each runtime's own tests check them there.)"""
         (tmp_path / "Dockerfile").write_text(
             f'FROM {oblako_test_image} AS base\nARG GREETING=unset\nRUN echo "$GREETING" > /greeting\n'
             "FROM base AS wanted\nRUN echo wanted > /stage\nFROM base AS last\nRUN echo last > /stage\n"
