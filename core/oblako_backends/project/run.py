@@ -285,17 +285,7 @@ def up(
             if not current:
                 with images[definition.name]:  # built or pulled once, for all its replicas
                     if definition.name not in ready_images:
-                        if definition.build is not None:
-                            say(label, f"building {svc.spec.image} from {definition.build}")
-                            svc.backend.build_image(
-                                svc.spec.image,
-                                str(definition.build),
-                                lambda s: say(label, s),
-                                definition.dockerfile,
-                                definition.build_spec,
-                            )
-                        else:
-                            svc.backend.ensure_image(svc.spec.image, progress=lambda s: say(label, s))
+                        get_image(definition, svc.backend, lambda line: say(label, line))
                         ready_images.add(definition.name)
                 if cancel.is_set():
                     return
@@ -368,6 +358,17 @@ def refuse_unbuildable(path: Path | str, services: Sequence[ServiceDef], backend
     ]
     if refused:
         raise ConfigurationError("\n".join([*refused, "nothing was built or started"]))
+
+
+def get_image(definition: ServiceDef, backend: Backend, say: Callable[[str], None]) -> None:
+    """The service's image, built from its `build` (saying so), else pulled when missing."""
+    if definition.build is not None:
+        say(f"building {definition.spec.image} from {definition.build}")
+        backend.build_image(
+            definition.spec.image, str(definition.build), say, definition.dockerfile, definition.build_spec
+        )
+    else:
+        backend.ensure_image(definition.spec.image, progress=say)
 
 
 def _completed(svc: Service, timeout: float, cancel: threading.Event) -> None:
@@ -755,13 +756,8 @@ def create(project: Project, backend: Backend, progress: ServiceProgress | None 
         def say(line: str, key: str = definition.name) -> None:
             shown(key, line)
 
-        if definition.build is not None and definition.replicas:
-            say(f"building {definition.spec.image} from {definition.build}")
-            backend.build_image(
-                definition.spec.image, str(definition.build), say, definition.dockerfile, definition.build_spec
-            )
-        elif definition.replicas:
-            backend.ensure_image(definition.spec.image, progress=say)
+        if definition.replicas:
+            get_image(definition, backend, say)
         for spec in definition.replicas_specs():
             outcome = ServiceOutcome(definition.name, spec.name)
             info = backend.inspect(spec.name)
