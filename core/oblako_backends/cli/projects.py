@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import plugins
 from ..errors import ConfigurationError
@@ -232,28 +232,22 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_start(args: argparse.Namespace) -> int:
     """`docker compose start [SERVICE...]`: the containers `up --no-start` made, started and waited for."""
-    from ..project import load
-    from ..project.run import ProjectError, start
+    from ..project.run import start
 
-    backend = plugins.get_backend(args.backend)
-    chosen = _services_given(args)
-    project = load(services_files(args), args.project, args.profile, args.env_file)
-    if not runtime_answers(backend):
-        return 1
-    try:
-        outcomes = start(project, backend, chosen)
-    except ProjectError as exc:
-        print(f"oblako-backends: {exc}", file=sys.stderr)
-        return 1
-    for outcome in outcomes:
-        print(f"{outcome.name}: {outcome.container} started")
-    return 0
+    return _start_again(args, start, "started")
 
 
 def cmd_restart(args: argparse.Namespace) -> int:
     """`docker compose restart [SERVICE...]`: stopped and started again, each waited for."""
+    from ..project.run import restart
+
+    return _start_again(args, restart, "restarted")
+
+
+def _start_again(args: argparse.Namespace, action: Any, done: str) -> int:
+    """`start` and `restart`: the project's chosen services handed to `action`, each said `done`."""
     from ..project import load
-    from ..project.run import ProjectError, restart
+    from ..project.run import ProjectError
 
     backend = plugins.get_backend(args.backend)
     chosen = _services_given(args)
@@ -261,10 +255,10 @@ def cmd_restart(args: argparse.Namespace) -> int:
     if not runtime_answers(backend):
         return 1
     try:
-        outcomes = restart(project, backend, chosen)
+        outcomes = action(project, backend, chosen)
     except ProjectError as exc:
         print(f"oblako-backends: {exc}", file=sys.stderr)
         return 1
     for outcome in outcomes:
-        print(f"{outcome.name}: {outcome.container} restarted")
+        print(f"{outcome.name}: {outcome.container} {done}")
     return 0
