@@ -238,10 +238,14 @@ RUNTIME_FIXTURES = {
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that needs a real runtime, so `-m "not runtime"` runs the rest."""
+    """Mark every test that needs a real runtime, so `-m "not runtime"` runs the rest, and
+    those that need the Kubernetes cluster, so scripts/test.sh can run them beside the rest."""
     for item in items:
-        if RUNTIME_FIXTURES & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if RUNTIME_FIXTURES & fixtures:
             item.add_marker(pytest.mark.runtime)
+        if "k8s_cluster" in fixtures:
+            item.add_marker(pytest.mark.cluster)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import http.client
 import json
 import os
@@ -279,6 +280,16 @@ def _pool_rule(action: str, pool: str) -> None:
     subprocess.run([*argv, "-j", "ACCEPT"], check=action == "-I", timeout=30, capture_output=True)
 
 
+@contextlib.contextmanager
+def _choosing_addresses() -> Iterator[None]:
+    """Held while an engine's pool and bridge are picked and taken: the pick reads what is in
+    use, so two processes picking at once (the cluster's test session beside the others) would
+    take the same one."""
+    with open(Path(tempfile.gettempdir()) / "oblako-runtimes-addresses.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def reserve_pool(directory: Path) -> str:
     """A 10.N.0.0/16 address pool for one engine's networks, reserved by its FORWARD rule (the
     rule is the record other engines check), and noted in `directory` for forget_networking.
@@ -354,11 +365,12 @@ def start_dockerd(
         argv += ["--host", f"unix://{extra}"]
     argv += ["--iptables=false", "--ip-masq=false"]
     try:
-        # Project networks (`up`) come from a pool of this engine's own, open for forwarding.
-        argv += ["--default-address-pool", f"base={reserve_pool(directory)},size={network_size}"]
-        if bridge is None:
-            bridge = make_bridge(*free_bridge())
-            (directory / "bridge").write_text(bridge)  # so `stop --dir` (or a failed start) removes it
+        with _choosing_addresses():  # another test session may be picking at the same moment
+            # Project networks (`up`) come from a pool of this engine's own, open for forwarding.
+            argv += ["--default-address-pool", f"base={reserve_pool(directory)},size={network_size}"]
+            if bridge is None:
+                bridge = make_bridge(*free_bridge())
+                (directory / "bridge").write_text(bridge)  # so `stop --dir` (or a failed start) removes it
         argv += ["--bridge", bridge]
         proc = _start("dockerd", argv, directory, lambda: _ping_unix(str(sock)))
     except BaseException:

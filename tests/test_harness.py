@@ -28,8 +28,11 @@ def iptables_rules() -> list[str]:
 
 
 def links() -> set[str]:
+    """The host's network devices but the veth pairs of containers and pods, which the
+    cluster's tests (run beside these by scripts/test.sh) make and remove meanwhile."""
     done = subprocess.run([runtimes.locate("ip") or "ip", "-o", "link"], capture_output=True, text=True, check=True)
-    return {line.split(": ")[1].split("@")[0] for line in done.stdout.splitlines()}
+    names = {line.split(": ")[1].split("@")[0] for line in done.stdout.splitlines()}
+    return {name for name in names if not name.startswith("veth")}
 
 
 @pytest.mark.runtime

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.runtime  # its engines are chosen by parameter, so the 
 ENGINE_VARS = ("DOCKER_HOST", "CONTAINER_HOST", "DOCKER_CONTEXT", "COLIMA_HOME", "COLIMA_PROFILE", "KUBECONFIG")
 
 
-@pytest.fixture(params=["docker", "podman", "colima", "kubernetes", "apple"])
+@pytest.fixture(params=["docker", "podman", "colima", pytest.param("kubernetes", marks=pytest.mark.cluster), "apple"])
 def keys_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Backend]:
     """The backend named by the parameter, on its real runtime, found as a user's would be."""
     for var in ENGINE_VARS:

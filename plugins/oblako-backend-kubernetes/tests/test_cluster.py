@@ -425,7 +425,8 @@ STARTS = 12  # oblako's `up` starts this many services at once (issue 23)
 
 @pytest.fixture
 def fresh_namespace(k8s_cluster: object, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A namespace nobody has made yet (deleted afterwards, with all in it), KUBECONFIG set."""
+    """A namespace nobody has made yet (deleted afterwards, with all in it, without waiting for
+    its pods to end: nothing else uses it), KUBECONFIG set."""
     monkeypatch.setenv("KUBECONFIG", k8s_cluster.kubeconfig)  # type: ignore[attr-defined]
     monkeypatch.delenv("OBLAKO_K8S_CONTEXT", raising=False)
     monkeypatch.setenv("OBLAKO_TIMEOUT", "180")  # twelve pods scheduled at once on one slow node
@@ -437,7 +438,7 @@ def fresh_namespace(k8s_cluster: object, monkeypatch: pytest.MonkeyPatch) -> Ite
         yield name
     finally:
         subprocess.run(
-            [*argv, "delete", "namespace", name, "--ignore-not-found", "--wait=true", "--timeout=120s"],
+            [*argv, "delete", "namespace", name, "--ignore-not-found", "--wait=false"],
             capture_output=True,
             timeout=180,
             check=False,
