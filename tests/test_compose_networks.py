@@ -242,6 +242,29 @@ def test_adapt_says_each_network_key_a_backend_cannot_give_and_takes_it_out(tmp_
     assert same == project and nothing == []
 
 
+def test_a_backend_that_joins_networks_by_address_keeps_one_network_per_service_without_names(
+    tmp_path: Path,
+) -> None:
+    """Apple-like (capability network_by_address, no service_names): each service keeps its
+    first network, with no alias (none would resolve), and `up` says so; its other keys as before."""
+    project = read(tmp_path, FILE)
+    adapted, said = adapt(project, frozenset({"network_by_address"}), "apple")
+    by = {d.name: d for d in adapted.services}
+    assert said[0] == (
+        "service names do not resolve on apple: services on a network reach each other by address, or through "
+        "their published ports on the host (host.docker.internal)"
+    )
+    assert "a: networks: apple joins it to one network only (custom-back)" in said
+    assert [(n.name, n.aliases, n.ipv4_address) for n in by["a"].spec.networks] == [("custom-back", (), None)]
+    assert (by["b"].spec.network, by["b"].spec.aliases) == ("custom-back", ())
+    assert (by["e"].spec.network, by["e"].spec.aliases) == ("demo_default", ())
+    assert by["c"].spec.network_mode is None and by["c"].spec.network == "demo_default" and not by["c"].spec.aliases
+    assert {n.name for n in adapted.used_networks()} == {"custom-back", "demo_default", "shared-outside"}
+    assert all(not d.spec.needs() for d in adapted.services)
+    none, _ = adapt(project, frozenset(), "bare")  # neither: no network at all, as before
+    assert all(not d.spec.networks for d in none.services)
+
+
 def test_the_spec_takes_one_network_as_oblako_passes_it_or_several_and_keeps_its_fingerprint() -> None:
     one = ContainerSpec(name="x", image="busybox", network="n", aliases=["x"])
     assert one.networks == (NetworkAttachment("n", ("x",)),)

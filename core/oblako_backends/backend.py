@@ -188,7 +188,9 @@ class Backend:
             spec = _spec().ContainerSpec(**fields)
         elif fields:
             raise TypeError("pass either a ContainerSpec or keyword fields, not both")
-        if (spec.network or spec.aliases) and "service_names" not in self.capabilities:
+        by_name = "service_names" in self.capabilities
+        joins = by_name or "network_by_address" in self.capabilities
+        if (spec.aliases and not by_name) or (spec.network and not joins):
             raise OblakoBackendError(
                 f"the {self.name} backend cannot give containers names that others resolve "
                 "(network, aliases); reach services through their published ports instead"

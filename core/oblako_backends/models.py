@@ -65,6 +65,8 @@ CAPABILITIES: Mapping[str, str] = MappingProxyType(
         "docker_api": "docker_client() returns a Docker Engine API client",
         "remove_volumes": "creates named volumes with labels and removes them again (down -v)",
         "service_names": "a project's containers reach each other by service name (ContainerSpec.aliases)",
+        "network_by_address": "joins a network made by Backend.create_network (ContainerSpec.network, one), where "
+        "containers reach each other by address only: no name resolves (without service_names)",
         "health": "runs ContainerSpec.health inside the container and reports ContainerInfo.health",
         "exec": "runs a command in a running container (Backend.exec) and passes its exit code through",
         "exit_code": "reports how a container that ended exited (ContainerInfo.exit_code), as a one-off needs",

@@ -59,7 +59,17 @@ def adapt(project: Project, capabilities: frozenset[str], runtime: str) -> tuple
     backend cannot run them in the container. Pure: nothing is touched."""
     said: list[str] = []
     services = list(project.services)
-    if "service_names" not in capabilities:
+    if "service_names" not in capabilities and "network_by_address" in capabilities:
+        said.append(
+            f"service names do not resolve on {runtime}: services on a network reach each other by address, "
+            "or through their published ports on the host (host.docker.internal)"
+        )
+        services = [
+            dataclasses.replace(d, spec=dataclasses.replace(d.spec, network=None, aliases=(), networks=nameless))
+            for d in services
+            for nameless in [tuple(dataclasses.replace(n, aliases=()) for n in d.spec.networks)]
+        ]
+    elif "service_names" not in capabilities:
         said.append(
             f"service names do not resolve on {runtime}: services reach each other through their published "
             "ports on the host (host.docker.internal)"
@@ -111,11 +121,11 @@ def _networking(
         spec = d.spec
         needs = spec.network_needs()
         if "networks" in needs and "networks" not in capabilities:
-            said.append(
-                f"{d.name}: networks: {runtime} joins it to one network only ({spec.networks[0].name}), "
-                "answering there to the aliases it has on each"
-            )
             aliases = tuple(dict.fromkeys(a for n in spec.networks for a in n.aliases))
+            said.append(
+                f"{d.name}: networks: {runtime} joins it to one network only ({spec.networks[0].name})"
+                + (", answering there to the aliases it has on each" if aliases else "")
+            )
             first = dataclasses.replace(spec.networks[0], aliases=aliases)
             spec = dataclasses.replace(spec, network=None, aliases=(), networks=(first,))
         if "ipv4_address" in needs and "ipv4_address" not in capabilities:
@@ -128,10 +138,10 @@ def _networking(
                 f"{d.name}: network_mode: {runtime} cannot apply {mode} (capability "
                 f"{network_mode_capability(mode)!r}); the service joins the project's network instead"
             )
-            joined = NetworkAttachment(project.network, (d.name,) if ALIAS_RE.fullmatch(d.name) else ())
-            spec = dataclasses.replace(
-                spec, network_mode=None, networks=(joined,) if "service_names" in capabilities else ()
-            )
+            named = "service_names" in capabilities
+            joined = NetworkAttachment(project.network, (d.name,) if named and ALIAS_RE.fullmatch(d.name) else ())
+            joins = named or "network_by_address" in capabilities
+            spec = dataclasses.replace(spec, network_mode=None, networks=(joined,) if joins else ())
         out[i] = dataclasses.replace(d, spec=spec)
     networks = project.networks
     if "network_options" not in capabilities:

@@ -23,6 +23,7 @@ fresh process's `get_backend()` finds the same backend and runtime; override it 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import re
 import socket
 import subprocess
@@ -680,6 +681,42 @@ class NetworksContract:
             wait_for(fetched(client, host), f"{client} to fetch {host}")
         assert fetch_in(left, "both-two")[0] != 0  # an alias is the network's: not resolved on another
         assert fetch_in(left, "right")[0] != 0
+
+    @pytest.mark.oblako_capability("exec")
+    @pytest.mark.oblako_capability("network_by_address")
+    def test_containers_on_a_made_network_reach_each_other_by_address_and_it_goes_with_down(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names
+    ) -> None:
+        """Capability ``network_by_address``: both containers are attached to the network made
+        (the runtime's own listing says so), one has an address in its subnet, and the other
+        fetches from that address. Only the project that made it removes it."""
+        network = oblako_name("byaddr").lower()
+        server, client = oblako_name("server"), oblako_name("client")
+        assert oblako_backend.create_network(network, project="contract") is True
+        try:
+            assert oblako_backend.has_network(network) is True
+            started(oblako_backend, server, oblako_test_image, SERVE, network=network)
+            started(oblako_backend, client, oblako_test_image, network=network)
+            room = oblako_backend.network_capacity(network)
+            assert room is not None and {server, client} <= set(room.attached), room
+            subnet = ipaddress.ip_network(room.subnet)
+            address = next(
+                (a for a in local_addresses(oblako_backend, server) if ipaddress.ip_address(a) in subnet), None
+            )
+            assert address is not None, (room, local_addresses(oblako_backend, server))
+            wait_for(
+                lambda: run_in(oblako_backend, client, *fetch_argv(f"http://{address}:8080/")) == (0, "contract-ok\n"),
+                "the client to fetch from the server's address",
+            )
+        finally:
+            for name in (client, server):
+                with contextlib.suppress(OblakoBackendError):
+                    oblako_backend.remove(name)
+            with pytest.raises(NotOwnedError):
+                oblako_backend.remove_network(network, project="another-project")
+            assert oblako_backend.remove_network(network, project="contract") is True
+        assert oblako_backend.has_network(network) is False
+        assert oblako_backend.remove_network(network, project="contract") is False  # gone
 
     @pytest.mark.oblako_capability("exec")
     @pytest.mark.oblako_capability("ipv4_address")

@@ -7,8 +7,11 @@ PublishPort, Attachment) for the JSON of `container ls --format json`.
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import json
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from oblako_backend_apple import container_cli
@@ -118,7 +121,7 @@ def test_run_argv_is_a_list_with_every_flag_in_the_documented_form(tmp_path: Pat
         "--workdir=/srv",
         "--user=999",
         "--label=team=data",
-        "docker.io/library/postgres:16", "postgres", "-c", "fsync=off",
+        "--", "docker.io/library/postgres:16", "postgres", "-c", "fsync=off",
     ]  # fmt: skip
     assert container_cli.env_file_text(spec.environment, "192.168.64.1") == "A=b c; rm -rf /\nPGHOST=192.168.64.1\n"
 
@@ -141,8 +144,8 @@ def test_no_user_value_becomes_an_argv_token_of_its_own(tmp_path: Path) -> None:
     )
     argv = container_cli.run_argv(spec, {"80/tcp": 8080}, ("127.0.0.1",), tmp_path, tmp_path / "env")
     image_at = argv.index("docker.io/library/busybox")
-    options = argv[2:image_at]
-    assert argv[:2] == ["run", "--detach"]
+    options = argv[2 : image_at - 1]
+    assert argv[:2] == ["run", "--detach"] and argv[image_at - 1] == "--"
     assert all(token.startswith(RUN_OPTIONS) for token in options), options
     assert f"--label=team={HOSTILE}" in options and "--label=x=--rm" in options
     assert not any(HOSTILE in token for token in argv if not token.startswith("--label="))  # env: only in the file
@@ -152,7 +155,7 @@ def test_no_user_value_becomes_an_argv_token_of_its_own(tmp_path: Path) -> None:
 def test_an_entrypoint_is_one_option_and_the_rest_leads_the_arguments(tmp_path: Path) -> None:
     spec = ContainerSpec(name="web", image="busybox", entrypoint=["sh", "-c"], command=["echo hi"])
     argv = container_cli.run_argv(spec, {}, ("127.0.0.1",), tmp_path, None)
-    assert argv[-4:] == ["--entrypoint=sh", "docker.io/library/busybox", "-c", "echo hi"]
+    assert argv[-5:] == ["--entrypoint=sh", "--", "docker.io/library/busybox", "-c", "echo hi"]
 
 
 def test_env_values_go_to_the_file_and_lines_it_cannot_carry_are_refused() -> None:
@@ -224,7 +227,7 @@ def test_the_documented_compose_options_become_glued_run_flags(tmp_path: Path) -
         "--dns=192.0.2.53", "--dns=2001:db8::53", "--dns-search=corp.example",
         "--tty", "--interactive", "--platform=linux/amd64",
         f"--label={container_cli.STOP_SIGNAL_LABEL}=SIGUSR1",
-        "docker.io/library/busybox", "sh",
+        "--", "docker.io/library/busybox", "sh",
     ]  # fmt: skip
     # `--tmpfs PATH` carries no mount options: those are named, so the plugin can say they are dropped.
     assert container_cli.tmpfs_options_dropped(spec) == ["/scratch"]
@@ -261,9 +264,9 @@ def test_exec_argv_keeps_env_values_in_the_file_and_the_command_as_given(tmp_pat
     # After the container's id the CLI passes every token through unread.
     assert argv == [
         "exec", f"--env-file={env_file}", "--workdir=/tmp", "--user=1000:1000",
-        "web", "--env=X=1", "sh", "-c", "exit 7",
+        "--", "web", "--env=X=1", "sh", "-c", "exit 7",
     ]  # fmt: skip
-    assert container_cli.exec_argv("web", ("true",), None, None, None) == ["exec", "web", "true"]
+    assert container_cli.exec_argv("web", ("true",), None, None, None) == ["exec", "--", "web", "true"]
 
 
 NOT_FOUND = 'Error: notFound: "get failed: container web not found"'
@@ -299,3 +302,75 @@ def test_the_1_x_listing_shape_is_read_too() -> None:
     assert (web.name, web.state, batch.name, batch.state) == ("web", RUNNING, "batch", STOPPED)
     assert batch.exit_code is None
     assert container_cli.gateway_of(container_cli.snapshots(listed)) == "192.168.65.1"
+
+
+def standin_parser() -> ModuleType:
+    """The stand-in's reading of a command line (`options`: swift-argument-parser's rule,
+    options up to the first argument or `--`), to read back what the plugin builds."""
+    path = Path(__file__).parent / "standin" / "container"
+    loader = importlib.machinery.SourceFileLoader("apple_standin", str(path))
+    spec = importlib.util.spec_from_loader("apple_standin", loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def test_the_network_is_one_glued_option_of_run_and_create_and_create_is_built_by_name(tmp_path: Path) -> None:
+    spec = ContainerSpec(name="web", image="busybox", network="demo_default", labels={"x": "--network=evil"})
+    run = container_cli.run_argv(spec, {}, (), tmp_path, None)
+    create = container_cli.run_argv(spec, {}, (), tmp_path, None, "create")
+    assert run[:3] == ["run", "--detach", "--name=web"] and create[:2] == ["create", "--name=web"]
+    assert run[2:] == create[1:]  # the same options, built by name: create has no --detach
+    parse = standin_parser().options
+    for argv in (run, create):
+        given, rest = parse(argv[0], argv[1:])
+        assert [value for flag, value in given if flag == "--network"] == ["demo_default"]
+        assert ("--label", "x=--network=evil") in given
+        assert rest == ["docker.io/library/busybox"]
+    with pytest.raises(ValueError, match="not 'exec'"):
+        container_cli.run_argv(spec, {}, (), tmp_path, None, "exec")
+
+
+@pytest.mark.parametrize("hostile", ["-n", "--all", "--label=a=b", "--"])
+def test_a_network_or_container_name_starting_with_a_dash_is_never_read_as_an_option(hostile: str) -> None:
+    """A name is refused before any argv is built (ContainerSpec and the network checks); and
+    were one to get through, every argv puts it after `--`, where the CLI reads no option."""
+    from oblako_backends import InvalidSpecError
+
+    with pytest.raises(InvalidSpecError):
+        ContainerSpec(name="web", image="busybox", network=hostile)
+    with pytest.raises(InvalidSpecError):
+        ContainerSpec(name=hostile, image="busybox")
+    assert not container_cli.NETWORK_ID_RE.fullmatch(hostile)
+    parse = standin_parser().options
+    for argv in (container_cli.network_create_argv(hostile, {"oblako.project": "-p"}),):
+        given, rest = parse("network create", argv[2:])
+        assert (given, rest) == ([("--label", "oblako.project=-p")], [hostile])
+    given, rest = parse("network delete", container_cli.network_delete_argv(hostile)[2:])
+    assert (given, rest) == ([], [hostile])
+    given, rest = parse("exec", container_cli.exec_argv(hostile, ("--user=root", "sh"), None, None, None)[1:])
+    assert (given, rest) == ([], [hostile, "--user=root", "sh"])
+
+
+def test_network_ls_json_gives_labels_subnets_and_who_is_attached() -> None:
+    """`container network ls --format json` is an array of PrintableNetwork (id, state, config
+    with labels, status with address and gateway while running), as NetworkList.swift prints it."""
+    listed = container_cli.networks(
+        json.dumps(
+            [
+                {"id": "default", "state": "running", "config": {"id": "default", "mode": "nat"},
+                 "status": {"address": "192.168.64.0/24", "gateway": "192.168.64.1"}},
+                {"id": "demo_default", "state": "created",
+                 "config": {"id": "demo_default", "mode": "nat", "subnet": "192.168.70.0/24",
+                            "labels": {"oblako.managed-by": "oblako-backends"}}},
+            ]
+        )
+    )  # fmt: skip
+    assert set(listed) == {"default", "demo_default"}
+    assert container_cli.network_labels(listed["default"]) == {}
+    assert container_cli.network_labels(listed["demo_default"]) == {"oblako.managed-by": "oblako-backends"}
+    assert container_cli.network_subnet(listed["default"]) == "192.168.64.0/24"
+    assert container_cli.network_subnet(listed["demo_default"]) == "192.168.70.0/24"
+    assert container_cli.attached(container_cli.snapshots(LS_JSON), "default") == ("web",)
+    assert container_cli.attached(container_cli.snapshots(LS_JSON), "demo_default") == ()

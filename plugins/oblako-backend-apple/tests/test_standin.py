@@ -6,6 +6,7 @@ line and JSON and carries each command out on the real Docker Engine the harness
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Callable, Iterator
@@ -186,12 +187,23 @@ def test_a_compose_project_runs_through_the_cli(
         err = capsys.readouterr().err
         # What Apple's CLI cannot do is said once each, and the rest still runs.
         assert "warning: web: apple cannot run health checks inside the container; waiting for its first " in err
-        assert "warning: service names do not resolve on apple: services reach each other through" in err
+        assert "warning: service names do not resolve on apple: services on a network reach each other by " in err
+        # The project's network, made by `container network create` and joined with --network.
+        listed = subprocess.run(
+            [str(STANDIN), "network", "ls", "--format", "json"], capture_output=True, text=True, timeout=60, check=True
+        )
+        made = {n["id"]: n for n in json.loads(listed.stdout)}["appleproj_default"]
+        assert made["config"]["labels"]["oblako.project"] == "appleproj"
+        web = json.loads(subprocess.run([str(STANDIN), "inspect", "appleproj-web-1"], capture_output=True,
+                                        text=True, timeout=60, check=True).stdout)[0]  # fmt: skip
+        assert [n["network"] for n in web["networks"]] == ["appleproj_default"]
         assert cli(["logs", "--backend", "apple", "--project", "appleproj"]) == 0
         assert capsys.readouterr().out.splitlines() == ["web | web-up"]
     finally:
         assert cli(["down", "-v", "--backend", "apple", "-f", str(path), "-p", "appleproj"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "removed volume appleproj_data"
+    listed = subprocess.run([str(STANDIN), "network", "ls", "-q"], capture_output=True, text=True, timeout=60)
+    assert "appleproj_default" not in listed.stdout.split()  # `down` took the network it made
     assert not (tmp_path / "volumes" / "appleproj_data").exists()
 
 

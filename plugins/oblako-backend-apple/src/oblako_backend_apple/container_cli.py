@@ -27,6 +27,8 @@ DEFAULT_GATEWAY = "192.168.64.1"  # vmnet's default gateway: how containers reac
 STOP_SIGNAL_LABEL = "oblako.apple.stop-signal"
 # An Apple CLI error: `Error: <kind>: "<message>"` (ContainerizationError), its last line on stderr.
 _CLI_ERROR = re.compile(r'Error: [A-Za-z]+: ".*"')
+# Apple's rule for a network's id (NetworkConfiguration.validate): lower case, at most 63 characters.
+NETWORK_ID_RE = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,61}[a-z0-9])?")
 _VERSION = re.compile(r"version\s+(\d+)\.(\d+)(?:\.(\d+))?")
 
 
@@ -59,57 +61,109 @@ def with_gateway(value: str, gateway: str) -> str:
     return value.replace("host.docker.internal", gateway)
 
 
+def option(name: str, value: str) -> str:
+    """`--NAME=VALUE`: the value glued to its option's long name in one token, so that no value
+    (a label `x=--rm`, a network `-n`) is ever read as an option of its own."""
+    return f"--{name}={value}"
+
+
 def run_argv(
     spec: ContainerSpec,
     host_ports: Mapping[str, int],
     bind_addresses: tuple[str, ...],
     volumes_dir: Path,
     env_file: Path | None,
+    command: str = "run",
 ) -> list[str]:
-    """`container run --detach ...` for `spec` (without the program name).
+    """`container run --detach ...` for `spec`, or with `command` "create", `container create
+    ...` (run's options but --detach, docs/command-reference.md); without the program name.
 
-    Every value rides in the same token as its option (`--label=KEY=VALUE`), so no value can
-    be read as an option of its own. The environment goes in `env_file` (see `env_file_text`),
-    never on the command line, where any user could read it in the process list.
+    Each option is built by its name (`option`), all before the image; `--` then ends the
+    options, so the image and the container's arguments after it are never read as the
+    CLI's. The environment goes in `env_file` (see `env_file_text`), never on the command
+    line, where any user could read it in the process list.
     """
-    argv = ["run", "--detach", f"--name={spec.name}"]
+    if command not in ("run", "create"):
+        raise ValueError(f"run_argv builds `run` or `create`, not {command!r}")
+    options = ["--detach"] if command == "run" else []
+    options.append(option("name", spec.name))
     for port in spec.ports:
         for address in (port.host_ip,) if port.host_ip else bind_addresses:
-            argv.append(f"--publish={address}:{host_ports[port.key]}:{port.container_port}/{port.protocol}")
+            options.append(option("publish", f"{address}:{host_ports[port.key]}:{port.container_port}/{port.protocol}"))
     if env_file is not None:
-        argv.append(f"--env-file={env_file}")
+        options.append(option("env-file", str(env_file)))
     for volume in spec.volumes:
         source = str(volumes_dir / volume.source) if volume.is_named else volume.source
-        argv.append(f"--volume={source}:{volume.target}{':ro' if volume.read_only else ''}")
+        options.append(option("volume", f"{source}:{volume.target}{':ro' if volume.read_only else ''}"))
+    if spec.network:  # one network (capability network_by_address): the CLI's --network
+        options.append(option("network", spec.network))
     if spec.working_dir:
-        argv.append(f"--workdir={spec.working_dir}")
+        options.append(option("workdir", spec.working_dir))
     if spec.user:
-        argv.append(f"--user={spec.user}")
-    argv += option_flags(spec)
+        options.append(option("user", spec.user))
+    options += option_flags(spec)
     for key, value in spec.labels.items():
-        argv.append(f"--label={key}={value}")
+        options.append(option("label", f"{key}={value}"))
     if spec.stop_signal:
-        argv.append(f"--label={STOP_SIGNAL_LABEL}={spec.stop_signal}")
+        options.append(option("label", f"{STOP_SIGNAL_LABEL}={spec.stop_signal}"))
     entrypoint = spec.entrypoint or ()
     if entrypoint:  # the CLI takes one executable; the rest of the entrypoint leads the arguments
-        argv.append(f"--entrypoint={entrypoint[0]}")
-    return [*argv, qualify(spec.image), *entrypoint[1:], *(spec.command or ())]
+        options.append(option("entrypoint", entrypoint[0]))
+    return [command, *options, "--", qualify(spec.image), *entrypoint[1:], *(spec.command or ())]
 
 
 def option_flags(spec: ContainerSpec) -> list[str]:
     """The Compose options `container run` documents: --tmpfs (a path only: the CLI takes no
     mount options, see `tmpfs_options_dropped`), --dns, --dns-search, --tty, --interactive and
     --platform."""
-    argv = [f"--tmpfs={target}" for target in spec.tmpfs]
-    argv += [f"--dns={address}" for address in spec.dns]
-    argv += [f"--dns-search={domain}" for domain in spec.dns_search]
+    argv = [option("tmpfs", target) for target in spec.tmpfs]
+    argv += [option("dns", address) for address in spec.dns]
+    argv += [option("dns-search", domain) for domain in spec.dns_search]
     if spec.tty:
         argv.append("--tty")
     if spec.stdin_open:
         argv.append("--interactive")
     if spec.platform:
-        argv.append(f"--platform={spec.platform}")
+        argv.append(option("platform", spec.platform))
     return argv
+
+
+def network_create_argv(name: str, labels: Mapping[str, str]) -> list[str]:
+    """`container network create [--label <label> ...] <name>`: each label glued to its
+    option, `--` before the name."""
+    return ["network", "create", *(option("label", f"{k}={v}") for k, v in labels.items()), "--", name]
+
+
+def network_delete_argv(name: str) -> list[str]:
+    """`container network delete <name>`, `--` before the name."""
+    return ["network", "delete", "--", name]
+
+
+def networks(text: str) -> dict[str, Mapping[str, Any]]:
+    """`container network ls --format json` (PrintableNetwork: id, state, config with its
+    labels and subnet, status with address and gateway while running) by network id."""
+    data = json.loads(text or "[]")
+    found = data if isinstance(data, list) else []
+    return {str(n.get("id") or (n.get("config") or {}).get("id")): n for n in found if isinstance(n, Mapping)}
+
+
+def network_labels(network: Mapping[str, Any]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in ((network.get("config") or {}).get("labels") or {}).items()}
+
+
+def attached(snapshots_: list[dict[str, Any]], network: str) -> tuple[str, ...]:
+    """The containers (of `container ls --all --format json`) attached to `network` now."""
+    return tuple(
+        str((s.get("configuration") or {}).get("id", ""))
+        for s in snapshots_
+        if any(n.get("network") == network for n in networks_of(s))
+    )
+
+
+def network_subnet(network: Mapping[str, Any]) -> str | None:
+    """The network's IPv4 subnet: its status's address while it runs, else the subnet it was made with."""
+    found = (network.get("status") or {}).get("address") or (network.get("config") or {}).get("subnet")
+    return str(found) if found else None
 
 
 def tmpfs_options_dropped(spec: ContainerSpec) -> list[str]:
@@ -125,12 +179,12 @@ def exec_argv(
     command's own (the CLI passes it through unread). The environment rides in `env_file`."""
     argv = ["exec"]
     if env_file is not None:
-        argv.append(f"--env-file={env_file}")
+        argv.append(option("env-file", str(env_file)))
     if working_dir:
-        argv.append(f"--workdir={working_dir}")
+        argv.append(option("workdir", working_dir))
     if user:
-        argv.append(f"--user={user}")
-    return [*argv, name, *command]
+        argv.append(option("user", user))
+    return [*argv, "--", name, *command]
 
 
 def cli_error(stderr: str) -> str | None:

@@ -8,6 +8,7 @@ no label filter, so ownership is filtered here; there is no Docker API.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -37,6 +38,7 @@ from oblako_backends import (
     hookimpl,
 )
 from oblako_backends.commands import follow, free_port, run
+from oblako_backends.models import NetworkCapacity
 
 from . import container_cli
 
@@ -85,6 +87,10 @@ class ApplePlugin:
             "stop_signal",
             "stop_grace_period",
             "create",
+            # One network per container, made by `network create` (macOS 26+); names do not
+            # resolve there (docs/networking.md: no bare names on a custom network), so no
+            # service_names and no `networks` (several, each with its aliases).
+            "network_by_address",
         }
     )
 
@@ -141,18 +147,24 @@ class ApplePlugin:
     @hookimpl
     def oblako_ensure_image(self, image: str, progress: Progress | None) -> None:
         reference = container_cli.qualify(image)
-        if self._run("image", "inspect", reference, check=False).returncode == 0:
+        if self._run("image", "inspect", "--", reference, check=False).returncode == 0:
             return
         if progress:
             progress(f"pulling {reference}")
-        pulled = self._run("image", "pull", "--progress", "none", reference, check=False)
+        pulled = self._run("image", "pull", "--progress", "none", "--", reference, check=False)
         if pulled.returncode != 0:
             raise ImageNotFoundError(f"image {reference!r} could not be pulled: {pulled.stderr.strip()}")
 
     @hookimpl
     def oblako_build_image(self, image: str, context_dir: str, progress: Progress | None, dockerfile: str) -> None:
         path = os.path.join(context_dir, dockerfile)
-        built = self._run("build", "--tag", container_cli.qualify(image), f"--file={path}", context_dir)
+        built = self._run(
+            "build",
+            container_cli.option("tag", container_cli.qualify(image)),
+            container_cli.option("file", path),
+            "--",
+            context_dir,
+        )
         for line in (built.stdout + built.stderr).splitlines():
             if progress:
                 progress(line)
@@ -176,7 +188,7 @@ class ApplePlugin:
 
     @hookimpl
     def oblako_start(self, name: str) -> None:
-        done = self._run("start", name, check=False)
+        done = self._run("start", "--", name, check=False)
         if done.returncode == 0:
             return
         error = done.stderr.strip()
@@ -210,9 +222,9 @@ class ApplePlugin:
             )
         env_text = container_cli.env_file_text(spec.environment, self._gateway_for(spec.environment))
         with _private_file(env_text) as env_file:
-            argv = container_cli.run_argv(spec, host_ports, core_config.bind_addresses(), self.volumes_dir, env_file)
-            if command == "create":  # create takes run's options but --detach (docs/command-reference.md)
-                argv = ["create", *argv[2:]]
+            argv = container_cli.run_argv(
+                spec, host_ports, core_config.bind_addresses(), self.volumes_dir, env_file, command
+            )
             done = self._run(*argv, check=False)
         if done.returncode == 0:
             return
@@ -220,7 +232,7 @@ class ApplePlugin:
         lowered = error.lower()
         if "already exists" in lowered:  # another start won the name: its container is not ours to delete
             raise NameInUseError(f"can't run {spec.name!r}: a container of that name was created first")
-        self._run("delete", "--force", spec.name, check=False)  # nothing half-made is left behind
+        self._run("delete", "--force", "--", spec.name, check=False)  # nothing half-made is left behind
         if "in use" in lowered or "already allocated" in lowered:
             taken = [p for p in host_ports.values() if str(p) in error] or list(host_ports.values())
             port = taken[0] if taken else None
@@ -307,6 +319,57 @@ class ApplePlugin:
         shutil.rmtree(self.volumes_dir / name, ignore_errors=True)
         self._labels_file(name).unlink(missing_ok=True)
 
+    # -- networks: `container network create/ls/delete` (macOS 26+), labels kept by the runtime -
+
+    def _networks(self) -> dict[str, Any]:
+        return container_cli.networks(self._run("network", "ls", "--format", "json").stdout)
+
+    @hookimpl
+    def oblako_create_network(self, name: str, labels: Mapping[str, str], containers: int) -> bool:
+        """`network create`; its size is the runtime's (`containers` is checked by `up` against
+        `oblako_network_capacity`)."""
+        if not container_cli.NETWORK_ID_RE.fullmatch(name):
+            raise OblakoBackendError(
+                f"can't create network {name!r}: Apple's container takes a network name of lower-case letters, "
+                "digits, '.', '_' and '-', at most 63, starting and ending with a letter or digit"
+            )
+        if name in self._networks():
+            return False
+        done = self._run(*container_cli.network_create_argv(name, labels), check=False)
+        if done.returncode == 0:
+            return True
+        if "exists" in done.stderr.lower() and name in self._networks():  # another `up` made it first
+            return False
+        raise self._error(("network create",), done.stderr)
+
+    @hookimpl
+    def oblako_network_labels(self, name: str) -> Mapping[str, str] | None:
+        found = self._networks().get(name)
+        return None if found is None else container_cli.network_labels(found)
+
+    @hookimpl
+    def oblako_network_capacity(self, name: str) -> NetworkCapacity | None:
+        """From `network ls` (its subnet) and `ls --all` (who is attached): the subnet's
+        addresses less its own, its broadcast and its gateway."""
+        found = self._networks().get(name)
+        subnet = None if found is None else container_cli.network_subnet(found)
+        if subnet is None:
+            return None
+        network = ipaddress.ip_network(subnet, strict=False)
+        return NetworkCapacity(
+            str(network), max(0, network.num_addresses - 3), container_cli.attached(self._snapshots(), name)
+        )
+
+    @hookimpl
+    def oblako_remove_network(self, name: str) -> None:
+        """`network delete`, only of a network of exactly that name (the CLI's delete also
+        takes a partial name)."""
+        if name not in self._networks():
+            return
+        done = self._run(*container_cli.network_delete_argv(name), check=False)
+        if done.returncode != 0 and name in self._networks():
+            raise self._error(("network delete",), done.stderr)
+
     @hookimpl
     def oblako_list(self) -> list[ContainerInfo]:
         """`list` has no label filter: one listing, filtered here."""
@@ -317,7 +380,7 @@ class ApplePlugin:
     def oblako_logs(self, name: str, tail: int) -> str:
         if tail == 0:
             return ""
-        done = self._run("logs", "-n", str(tail), name, check=False)
+        done = self._run("logs", "-n", str(tail), "--", name, check=False)
         return done.stdout if done.returncode == 0 else ""
 
     @hookimpl
@@ -332,7 +395,7 @@ class ApplePlugin:
                 said = (status.stdout + status.stderr).strip().splitlines() or ["not running"]
                 raise RuntimeUnavailableError(self.runtime, [("container system", said[-1])], container_cli.START_HINT)
 
-        argv = [self._program(), "logs", "--follow", "-n", str(tail), name]
+        argv = [self._program(), "logs", "--follow", "-n", str(tail), "--", name]
         return follow(argv, check=answers, period=min(2.0, self.timeout / 4))
 
     @hookimpl
@@ -340,13 +403,13 @@ class ApplePlugin:
         """`container stop` with the stop signal the container's label keeps (else SIGTERM)."""
         info = self.oblako_inspect(name)
         signal = (info.labels if info else {}).get(container_cli.STOP_SIGNAL_LABEL)
-        argv = ["stop", "--time", str(max(0, int(timeout))), *([f"--signal={signal}"] if signal else []), name]
+        argv = ["stop", "--time", str(max(0, int(timeout))), *([f"--signal={signal}"] if signal else []), "--", name]
         self._run(*argv, timeout=timeout + self.timeout, check=False)
         self.oblako_remove(name)
 
     @hookimpl
     def oblako_remove(self, name: str) -> None:
-        done = self._run("delete", "--force", name, check=False)
+        done = self._run("delete", "--force", "--", name, check=False)
         if done.returncode != 0 and "not found" not in done.stderr.lower():
             raise self._error(("delete",), done.stderr)
 
