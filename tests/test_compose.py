@@ -258,7 +258,7 @@ def test_every_interpolation_form_and_passed_through_keys(tmp_path: Path, monkey
 def test_restart_policies_are_read_and_an_unknown_one_is_warned_not_applied(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for i, policy in enumerate(("unless-stopped", "on-failure:3", "sometimes")):  # Compose's config reads each
+    for i, policy in enumerate(("unless-stopped", "on-failure:3", "no", "sometimes")):  # Compose's config reads each
         (tmp_path / str(i)).mkdir()
         path = compose(tmp_path / str(i), f"services:\n  web:\n    image: x:1\n    restart: {policy}\n")
         assert cli(["config", "-f", str(path)]) == 0
@@ -271,6 +271,33 @@ def test_restart_policies_are_read_and_an_unknown_one_is_warned_not_applied(
         else:
             assert warned == []
             assert load(path).services[0].spec.restart == policy
+
+
+def test_a_service_others_wait_to_complete_runs_once_and_restart_no_needs_no_capability(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Compose's default policy is `no`: made explicit for a one-off others wait for (a runtime
+    whose default restarts, as Kubernetes' Deployment does, must know it ends), left unset
+    for the others; and `no` asks nothing of a backend, so none drops it with a warning."""
+    from oblako_backends.project.run import adapt
+
+    path = compose(
+        tmp_path,
+        "services:\n  migrate:\n    image: x:1\n  keep:\n    image: x:1\n    restart: on-failure\n"
+        "  web:\n    image: x:1\n    depends_on:\n"
+        "      migrate: {condition: service_completed_successfully}\n"
+        "      keep: {condition: service_completed_successfully}\n",
+    )
+    project = load(path)
+    assert {d.name: d.spec.restart for d in project.services} == {"migrate": "no", "keep": "on-failure", "web": None}
+    _, said = adapt(project, frozenset(), "bare")  # a backend with no capability at all
+    assert [line for line in said if "restart" in line] == [
+        "keep: restart: bare cannot apply it (capability 'restart'); the service runs without it"
+    ]
+    capsys.readouterr()
+    assert cli(["config", "--json", "-f", str(path)]) == 0  # it prints the file, not the default made explicit
+    written = json.loads(capsys.readouterr().out)["services"]
+    assert "restart" not in written["migrate"] and written["keep"]["restart"] == "on-failure"
 
 
 def test_a_backend_without_health_or_names_refuses_them_in_run_and_up_says_what_it_does_instead(

@@ -466,6 +466,8 @@ class ContainerSpec:
         """The capabilities this spec's options need, each with the fields that need it."""
         out: dict[str, tuple[str, ...]] = {}
         for name in self.options_set():
+            if name == "restart" and self.restart == "no":
+                continue  # what a runtime without restart policies does anyway: it needs none
             capability = options.FIELD_CAPABILITY[name]
             out[capability] = (*out.get(capability, ()), name)
         if any(v.selinux for v in self.volumes):  # a mount option, not a field of its own

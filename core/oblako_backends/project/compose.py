@@ -212,6 +212,7 @@ def read(
         for service, body in data["services"].items()
     ]
     defs = _linked(defs, lambda service, key: _located(path, service, key, located))
+    defs = _one_offs(defs)
     top = {k: v for k, v in data.items() if k not in ("services", "name", "version", "include")}
     more = {
         "networks": tuple(defined["networks"].values()),
@@ -220,6 +221,19 @@ def read(
     return dataclasses.replace(
         assemble(path, defs, chosen, **more), compose=top
     )  # `config` prints what the model lacks
+
+
+def _one_offs(defs: list[ServiceDef]) -> list[ServiceDef]:
+    """The services others wait for with service_completed_successfully, given Compose's
+    default restart policy, `no`, when they have none: each runs once, on every backend (a
+    runtime whose default restarts, as Kubernetes' Deployment does, then runs a Job)."""
+    awaited = {name for d in defs for name in d.completed}
+    return [
+        dataclasses.replace(d, spec=dataclasses.replace(d.spec, restart="no"))
+        if d.name in awaited and d.spec.restart is None
+        else d
+        for d in defs
+    ]
 
 
 def _document(
@@ -565,8 +579,7 @@ def _options(body: dict[str, Any], where: Any) -> dict[str, Any]:
             out[key] = [body[key]] if isinstance(body[key], str) else body[key]
     restart = body.get("restart")
     if restart is not None and options.RESTART_RE.fullmatch(str(restart)):
-        if str(restart) != "no":  # "no" is every runtime's default: nothing to apply
-            out["restart"] = str(restart)
+        out["restart"] = str(restart)  # "no" too: Docker's default, but not every runtime's (Kubernetes')
     elif restart is not None:  # Compose's config reads any text; the engine would refuse it
         warnings.warn(f"{where('restart')}: not a restart policy Docker knows; not applied", stacklevel=4)
     if body.get("stop_grace_period") is not None:

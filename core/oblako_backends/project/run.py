@@ -836,7 +836,7 @@ def one_off(
         name=f"{project.name}-{service}-run-{secrets.token_hex(3)}",
         command=tuple(command) if command else adapted.services[0].spec.command,
         ports=(),  # as Compose's run without --service-ports: no host port clashes with the service's
-        restart=None,
+        restart="no",  # runs once, as Compose's run does (a runtime whose default restarts is told)
     )
     backend.ensure_image(spec.image)
     backend.run(spec, service=service, project=project.name)
