@@ -719,7 +719,7 @@ def test_compose_options_reach_the_pod_and_those_without_a_counterpart_are_said_
         assert cli(["up", "--backend", "kubernetes", "-f", str(path), "-p", project]) == 0
         err = capsys.readouterr().err
         assert "web: hostname: kubernetes cannot apply it (capability 'hostname')" in err
-        assert "web: restart: kubernetes cannot apply it (capability 'restart')" in err
+        assert "web: restart:" not in err  # on-failure: a Job whose pod restarts when it fails
         name = f"{project}-web-1"
         out: list[bytes] = []
         assert k8s.exec(name, ["grep", "CapEff", "/proc/self/status"], output=out.append) == 0
@@ -729,9 +729,163 @@ def test_compose_options_reach_the_pod_and_those_without_a_counterpart_are_said_
         assert k8s.exec(name, ["hostname"], output=out.append) == 0
         assert b"".join(out).strip() != b"web-host"  # left out, as up said
         workload = manifests.k8s_name(name)
-        deployment = json.loads(kubectl(k8s, "get", f"deployment/{workload}", "-o", "json"))
-        assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 5
+        job = json.loads(kubectl(k8s, "get", f"job/{workload}", "-o", "json"))
+        assert job["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 5
+        assert job["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure"
         service = json.loads(kubectl(k8s, "get", f"service/{workload}", "-o", "json"))
         assert [p["port"] for p in service["spec"]["ports"]] == [9000]
     finally:
         assert cli(["down", "--backend", "kubernetes", "-f", str(path), "-p", project]) == 0
+
+
+def _ended(k8s: Backend, name: str) -> bool:
+    info = k8s.inspect(name)
+    return info is not None and info.state != RUNNING
+
+
+def _pods_of(k8s: Backend, name: str) -> list[dict]:  # type: ignore[type-arg]
+    selector = f"{manifests.WORKLOAD_LABEL}={manifests.k8s_name(name)}"
+    return list(json.loads(kubectl(k8s, "get", "pods", "-l", selector, "-o", "json"))["items"])
+
+
+def test_restart_no_runs_once_and_keeps_its_exit_code_and_output_until_removed(k8s: Backend) -> None:
+    name = f"once-{uuid.uuid4().hex[:6]}"
+    k8s.run(name=name, image=IMAGE, command=["sh", "-c", "echo ran; exit 3"], restart="no")
+    wait_for(lambda: _ended(k8s, name), "the run to end")
+    info = k8s.inspect(name)
+    assert info is not None and info.exit_code == 3 and info.owned
+    assert k8s.logs(name) == "ran\n"
+    job = json.loads(kubectl(k8s, "get", f"job/{manifests.k8s_name(name)}", "-o", "json"))
+    assert job["status"].get("failed") == 1 and not job["status"].get("active")  # and no retry is coming
+    (pod,) = _pods_of(k8s, name)  # never restarted: one pod, its container started once
+    assert [s["restartCount"] for s in pod["status"]["containerStatuses"]] == [0]
+    assert [i.name for i in k8s.list() if i.name == name] == [name]  # ps lists it, ended
+    k8s.remove(name)
+    assert k8s.status(name) == ABSENT and _pods_of(k8s, name) == []  # its pods went with it
+
+
+def test_restart_no_with_a_port_runs_until_it_ends_and_is_reached_and_exec_works_meanwhile(k8s: Backend) -> None:
+    """A Job that serves: `run` returns once its port answers, exec runs in its pod, and stop
+    ends it with its pod."""
+    name = f"serve-{uuid.uuid4().hex[:6]}"
+    k8s.run(name=name, image=IMAGE, command=["sh", "-c", contract.SERVE], ports={"8080/tcp": None}, restart="no")
+    info = k8s.inspect(name)
+    assert info is not None and info.state == RUNNING and info.exit_code is None
+    (port,) = info.ports
+    assert fetch_ok(port.host_port)
+    out: list[bytes] = []
+    assert k8s.exec(name, ["cat", "/tmp/www/index.html"], output=out.append) == 0
+    assert b"".join(out) == b"contract-ok\n"
+    k8s.stop(name, timeout=5)
+    assert k8s.status(name) == ABSENT and _pods_of(k8s, name) == []
+
+
+def test_on_failure_with_a_count_retries_in_new_pods_then_stops_with_the_last_exit_code(k8s: Backend) -> None:
+    name = f"retry-{uuid.uuid4().hex[:6]}"
+    k8s.run(name=name, image=IMAGE, command=["sh", "-c", "echo try; exit 4"], restart="on-failure:2")
+    wait_for(lambda: _ended(k8s, name), "the last retry to end", 180)
+    info = k8s.inspect(name)
+    assert info is not None and info.exit_code == 4
+    assert k8s.logs(name) == "try\n" * 3  # the first run and two retries, oldest first
+    assert k8s.logs(name, tail=1) == "try\n"
+    pods = _pods_of(k8s, name)
+    assert len(pods) == 3 and all(p["status"]["phase"] == "Failed" for p in pods)
+    job = json.loads(kubectl(k8s, "get", f"job/{manifests.k8s_name(name)}", "-o", "json"))
+    assert not job["status"].get("active")  # stopped: no fourth run is coming
+    k8s.remove(name)
+    assert k8s.status(name) == ABSENT and _pods_of(k8s, name) == []
+
+
+def test_on_failure_that_succeeds_is_not_retried(k8s: Backend) -> None:
+    name = f"fine-{uuid.uuid4().hex[:6]}"
+    k8s.run(name=name, image=IMAGE, command=["sh", "-c", "echo done"], restart="on-failure")
+    wait_for(lambda: _ended(k8s, name), "the run to end")
+    info = k8s.inspect(name)
+    assert info is not None and info.exit_code == 0 and k8s.logs(name) == "done\n"
+    (pod,) = _pods_of(k8s, name)
+    assert pod["status"]["phase"] == "Succeeded"
+    k8s.remove(name)
+
+
+COMPOSE_ONE_OFF = """
+services:
+  migrate:
+    image: {image}
+    restart: "no"
+    command: ["sh", "-c", "echo migrated"]
+  seed:
+    image: {image}
+    command: ["sh", "-c", "echo seeded"]
+  app:
+    image: {image}
+    depends_on:
+      migrate: {{condition: service_completed_successfully}}
+      seed: {{condition: service_completed_successfully}}
+    command: ["sh", "-c", "echo app-up; trap 'exit 0' TERM; sleep 600 & wait"]
+"""
+
+
+def test_a_project_waits_for_its_migrations_to_complete_and_down_leaves_no_job_or_pod(
+    k8s: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`migrate` says restart "no"; `seed` says nothing, which is Compose's "no" too: both run
+    once as Jobs, and the app starts after both exited 0."""
+    from oblako_backends.cli import main as cli
+
+    monkeypatch.setenv("OBLAKO_K8S_NAMESPACE", k8s.plugin.settings.namespace)
+    monkeypatch.setenv("OBLAKO_K8S_STATE_DIR", str(k8s.plugin.state_dir))
+    project = f"mig{uuid.uuid4().hex[:6]}"
+    path = tmp_path / "compose.yaml"
+    path.write_text(COMPOSE_ONE_OFF.format(image=IMAGE))
+    try:
+        assert cli(["up", "--backend", "kubernetes", "-f", str(path), "-p", project]) == 0, capsys.readouterr().err
+        for one_off, said in (("migrate", "migrated\n"), ("seed", "seeded\n")):
+            info = k8s.inspect(f"{project}-{one_off}-1")
+            assert info is not None and info.state != RUNNING and info.exit_code == 0
+            assert k8s.logs(f"{project}-{one_off}-1") == said
+        app = k8s.inspect(f"{project}-app-1")
+        assert app is not None and app.state == RUNNING
+        wait_for(lambda: "app-up" in k8s.logs(f"{project}-app-1"), "the app's line")
+        kinds = kubectl(k8s, "get", "deployments,jobs", "-l", f"oblako.project={project}", "-o", "name").split()
+        assert sorted(kinds) == sorted(
+            [f"deployment.apps/{project}-app-1", f"job.batch/{project}-migrate-1", f"job.batch/{project}-seed-1"]
+        )
+    finally:
+        assert cli(["down", "--backend", "kubernetes", "-f", str(path), "-p", project]) == 0
+    left = kubectl(k8s, "get", "deployments,jobs,pods,services", "-l", f"oblako.project={project}", "-o", "name")
+    assert left.strip() == ""
+
+
+def test_a_migration_that_fails_stops_the_project_before_what_waits_for_it(
+    k8s: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from oblako_backends.cli import main as cli
+
+    monkeypatch.setenv("OBLAKO_K8S_NAMESPACE", k8s.plugin.settings.namespace)
+    monkeypatch.setenv("OBLAKO_K8S_STATE_DIR", str(k8s.plugin.state_dir))
+    project = f"bad{uuid.uuid4().hex[:6]}"
+    path = tmp_path / "compose.yaml"
+    path.write_text(COMPOSE_ONE_OFF.format(image=IMAGE).replace("echo migrated", "echo no-table; exit 2"))
+    assert cli(["up", "--backend", "kubernetes", "-f", str(path), "-p", project]) != 0
+    err = capsys.readouterr().err
+    assert f"{project}-migrate-1 exited with code 2" in err and "no-table" in err
+    assert k8s.status(f"{project}-app-1") == ABSENT  # never started
+    left = kubectl(k8s, "get", "deployments,jobs,pods", "-l", f"oblako.project={project}", "-o", "name")
+    assert left.strip() == ""  # up undid what it started
+
+
+def test_compose_run_passes_the_one_offs_output_and_exit_code_on_and_leaves_nothing(
+    k8s: Backend, tmp_path: Path
+) -> None:
+    """`run -f FILE SERVICE CMD` (capabilities follow_logs and exit_code): a Job run once."""
+    from oblako_backends.project import load
+    from oblako_backends.project.run import one_off
+
+    path = tmp_path / "compose.yaml"
+    path.write_text(f"services:\n  tool:\n    image: {IMAGE}\n    restart: always\n")  # run ignores it, as Compose's
+    project = load(str(path), f"run{uuid.uuid4().hex[:6]}")
+    printed: list[str] = []
+    assert one_off(project, k8s, "tool", ["sh", "-c", "echo migrated; exit 3"], printed.append) == 3
+    assert printed == ["migrated"]
+    left = kubectl(k8s, "get", "deployments,jobs,pods", "-l", f"oblako.project={project.name}", "-o", "name")
+    assert left.strip() == ""

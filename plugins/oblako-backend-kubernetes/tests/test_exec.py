@@ -87,10 +87,14 @@ class Recorded:
         return 5
 
 
+def deployment(name: str, status: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "Deployment", "metadata": {"name": k8s_plugin.manifests.k8s_name(name)}, "status": status}
+
+
 @pytest.fixture
 def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     made = get_backend("kubernetes", state_dir=str(tmp_path / "state"), namespace="ns").plugin
-    monkeypatch.setattr(made, "_deployment", lambda name: {"status": {"availableReplicas": 1}})
+    monkeypatch.setattr(made, "_workload", lambda name: deployment(name, {"availableReplicas": 1}))
     return made
 
 
@@ -121,12 +125,12 @@ def test_exec_as_another_user_is_refused(plugin: Any) -> None:
 
 
 def test_exec_in_a_workload_that_is_not_available_is_refused(plugin: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(plugin, "_deployment", lambda name: {"status": {}})
+    monkeypatch.setattr(plugin, "_workload", lambda name: deployment(name, {}))
     with pytest.raises(OblakoBackendError, match="'web' is not running"):
         plugin.oblako_exec(
             name="web", command=("id",), environment={}, working_dir=None, user=None, output=print, timeout=None
         )
-    monkeypatch.setattr(plugin, "_deployment", lambda name: None)
+    monkeypatch.setattr(plugin, "_workload", lambda name: None)
     with pytest.raises(OblakoBackendError, match="no workload named 'web'"):
         plugin.oblako_exec(
             name="web", command=("id",), environment={}, working_dir=None, user=None, output=print, timeout=None

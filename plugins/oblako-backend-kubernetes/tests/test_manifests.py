@@ -800,7 +800,7 @@ def test_the_plugin_declares_exactly_the_option_groups_it_honours() -> None:
 
     groups = set(FIELD_CAPABILITY.values())
     declared = groups & KubernetesPlugin.capabilities
-    assert groups - declared == {"process_limits", "hostname", "restart", "stop_signal", "devices"}
+    assert groups - declared == {"process_limits", "hostname", "stop_signal", "devices"}
 
 
 def pod_status(workload: str, created: str, **statuses: object) -> dict:  # type: ignore[type-arg]
@@ -883,3 +883,57 @@ def test_each_alias_of_each_network_a_project_joins_becomes_a_service_there(tmp_
     built, _ = manifests.build(project.services[0].spec.owned_by("kubernetes", "api", project.name), SETTINGS)
     names = {o["metadata"]["name"] for o in built if o["kind"] == "Service"}
     assert {"api", "www", "db-api"} <= names
+
+
+@pytest.mark.parametrize(
+    ("restart", "policy", "retries"),
+    [
+        ("no", "Never", 0),  # one run, never restarted
+        ("on-failure:2", "Never", 2),  # each retry a pod of its own, kept with its exit code and output
+        ("on-failure:1", "Never", 1),
+        ("on-failure", "OnFailure", manifests.FOREVER),  # retried for ever, in place
+        ("on-failure:0", "OnFailure", manifests.FOREVER),  # Docker reads a count of 0 as no limit
+    ],
+)
+def test_a_restart_policy_that_lets_the_container_end_makes_a_job(restart: str, policy: str, retries: int) -> None:
+    built = objects(ContainerSpec(name="migrate", image="busybox:1", restart=restart, ports={"80/tcp": None}))
+    assert "Deployment" not in built
+    job = built["Job"]
+    assert (job["apiVersion"], job["metadata"]["name"]) == ("batch/v1", "migrate")
+    assert (job["spec"]["template"]["spec"]["restartPolicy"], job["spec"]["backoffLimit"]) == (policy, retries)
+    assert "ttlSecondsAfterFinished" not in job["spec"]  # how it ended stays readable until it is removed
+    assert job["spec"]["template"]["metadata"]["labels"][manifests.WORKLOAD_LABEL] == "migrate"  # logs, exec, status
+    assert "selector" not in job["spec"]  # the Job's own, generated: ours would need manualSelector
+    assert built["Service"]["spec"]["selector"] == {manifests.WORKLOAD_LABEL: "migrate"}  # its port reaches the pod
+
+
+@pytest.mark.parametrize("restart", [None, "always", "unless-stopped"])
+def test_a_restart_policy_that_restarts_always_stays_a_deployment(restart: str | None) -> None:
+    built = objects(ContainerSpec(name="web", image="busybox:1", restart=restart))
+    assert "Job" not in built
+    assert "restartPolicy" not in built["Deployment"]["spec"]["template"]["spec"]  # Always: the only one it takes
+
+
+def job(*conditions: tuple[str, str]) -> dict:  # type: ignore[type-arg]
+    return {"kind": "Job", "status": {"conditions": [{"type": t, "status": s} for t, s in conditions]}}
+
+
+def test_a_job_is_over_once_it_completed_or_failed_for_good() -> None:
+    assert not manifests.ended(job()) and not manifests.ended({"kind": "Job"})
+    assert manifests.ended(job(("Complete", "True")))
+    assert manifests.ended(job(("Failed", "True")))
+    assert manifests.ended(job(("FailureTarget", "True")))  # 1.31+: said before the pods are cleaned up
+    assert not manifests.ended(job(("Suspended", "True"), ("Failed", "False")))
+
+
+def test_a_jobs_container_has_started_once_it_serves_or_ended() -> None:
+    ready = {"type": "Ready", "status": "True"}
+    running = pod_status("one", "2026-01-01T00:00:00Z", state={"running": {}})
+    assert not manifests.started("one", [running])  # running, but its readiness probe has not passed
+    running["status"]["conditions"] = [ready]
+    assert manifests.started("one", [running]) and manifests.serving("one", [running])  # its ports are forwarded
+    retrying = pod_status("one", "2026-01-01T00:00:00Z", state={"waiting": {"reason": "CrashLoopBackOff"}},
+                          lastState={"terminated": {"exitCode": 3}})  # fmt: skip
+    assert manifests.started("one", [retrying]) and not manifests.serving("one", [retrying])  # ran, serves nothing
+    assert not manifests.started("one", [pod_status("one", "2026-01-01T00:00:00Z", state={"waiting": {}})])
+    assert not manifests.started("other", [running, retrying])

@@ -116,7 +116,9 @@ def test_a_port_held_by_the_names_own_forward_is_left_to_the_cluster(
     forward.ForwardState("web", ports=[["127.0.0.1", held_port, 8080]]).save(record)
     with pytest.raises(PortInUseError):
         fake.run(name="web", image="busybox:1", ports={"8080/tcp": held_port})
-    assert ["get", "deployment", "web", "--output=json"] in [argv[-4:] for argv in recorded(calls)]
+    assert ["get", "deployment/web", "job/web", "--ignore-not-found", "--output=json"] in [
+        argv[-5:] for argv in recorded(calls)
+    ]
 
 
 def test_objects_another_start_created_first_are_used(fake: Backend, calls: Path, tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """From a ContainerSpec to Kubernetes objects: pure functions, no cluster.
 
 Each container becomes a Deployment (one replica, `Recreate`, so a volume is never mounted
-by two pods) and, when it publishes ports, a Service for port-forwards to target. Named
+by two pods), or a Job when its restart policy lets it end (`workload`), and, when it
+publishes ports, a Service for port-forwards to target. Named
 volumes become PersistentVolumeClaims that outlive both. Binds of host paths are read here,
 on this machine, and become Secrets or claims (see `host_path`).
 """
@@ -206,22 +207,26 @@ def build(spec: ContainerSpec, settings: Settings) -> tuple[list[dict[str, Any]]
     template_meta: dict[str, Any] = {"labels": labels}
     if options.pod_annotations(spec, CONTAINER):
         template_meta["annotations"] = options.pod_annotations(spec, CONTAINER)
-    objects.append(
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": meta,
-            "spec": {
-                "replicas": 1,
-                # Without a port or check to probe, "available" must mean "stayed up a moment": a
-                # command that exits at once would otherwise count as available before it crashes.
-                "minReadySeconds": 0 if spec.ports or spec.health else 3,
-                "strategy": {"type": "Recreate"},
-                "selector": {"matchLabels": {WORKLOAD_LABEL: name}},
-                "template": {"metadata": template_meta, "spec": pod},
-            },
-        }
-    )
+    template = {"metadata": template_meta, "spec": pod}
+    if workload(spec.restart) == "Job":
+        objects.append(_job(spec.restart, meta, template))
+    else:
+        objects.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": meta,
+                "spec": {
+                    "replicas": 1,
+                    # Without a port or check to probe, "available" must mean "stayed up a moment": a
+                    # command that exits at once would otherwise count as available before it crashes.
+                    "minReadySeconds": 0 if spec.ports or spec.health else 3,
+                    "strategy": {"type": "Recreate"},
+                    "selector": {"matchLabels": {WORKLOAD_LABEL: name}},
+                    "template": template,
+                },
+            }
+        )
     if spec.ports or spec.expose:  # published ports are forwarded to it; exposed ones reached by its name
         ports = [{**p, "targetPort": p["port"]} for p in options.service_ports(spec)]
         objects.append(
@@ -243,6 +248,49 @@ def build(spec: ContainerSpec, settings: Settings) -> tuple[list[dict[str, Any]]
             continue
         objects.append(_alias_service(alias, spec, meta, name))
     return objects, warnings
+
+
+WORKLOAD_KINDS = ("Deployment", "Job")  # what a container can be; never both for one name
+FOREVER = 2**31 - 1  # the largest backoffLimit (an int32): retries that never run out
+
+
+def workload(restart: str | None) -> str:
+    """The kind a container with this restart policy becomes. A Deployment restarts its pod
+    whenever it ends, which is `always` and `unless-stopped` (a cluster has no daemon restart
+    for the difference to show), and what a service without a policy has always been here, as
+    long-running services are. `no` and `on-failure[:N]` let the container end: a Job."""
+    return "Job" if restart is not None and restart.partition(":")[0] in ("no", "on-failure") else "Deployment"
+
+
+def _job(restart: str | None, meta: Mapping[str, Any], template: dict[str, Any]) -> dict[str, Any]:
+    """A Job for `no` or `on-failure[:N]`: Docker's one container, run until it ends as asked.
+
+    - `no`: one pod, never restarted (backoffLimit 0, restartPolicy Never);
+    - `on-failure:N` (N > 0): a failed run is retried N times, each retry a new pod
+      (restartPolicy Never, backoffLimit N). Not OnFailure: when a Job's backoffLimit is
+      reached, its controller deletes a pod that restarts in place, and with it the last
+      run's exit code and logs; with Never each run's pod stays until `down`, so the exit
+      code and every run's output stay readable, as Docker's container keeps them;
+    - `on-failure` (and `on-failure:0`, which Docker reads alike): retried for ever, so in
+      place (restartPolicy OnFailure, backoffLimit at its largest): one pod restarting with
+      Kubernetes' back-off, as Docker's container restarts with its own, and no pile of failed
+      pods growing for as long as it fails.
+
+    ttlSecondsAfterFinished stays unset: a finished Job and its pods stay until they are
+    removed, so how it ended can be read until then. The pods carry WORKLOAD_LABEL, as a
+    Deployment's do, so one selector finds them for logs, exec and status."""
+    retries = int(restart.partition(":")[2] or 0) if restart and restart.startswith("on-failure") else 0
+    forever = restart is not None and restart.startswith("on-failure") and retries == 0
+    pod = {**template["spec"], "restartPolicy": "OnFailure" if forever else "Never"}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta,
+        "spec": {
+            "backoffLimit": FOREVER if forever else retries,
+            "template": {**template, "spec": pod},
+        },
+    }
 
 
 def _pod_options(spec: ContainerSpec, warnings: list[str]) -> dict[str, Any]:
@@ -547,3 +595,45 @@ def exit_code(workload: str, pods: list[dict[str, Any]]) -> int | None:
             if isinstance(ended.get("exitCode"), int):
                 return int(ended["exitCode"])
     return None
+
+
+JOB_ENDED = ("Complete", "Failed", "SuccessCriteriaMet", "FailureTarget")  # the last two: 1.31's first word of it
+
+
+def ended(job: Mapping[str, Any]) -> bool:
+    """Whether a Job is over: it completed, or failed for good (no retry is left)."""
+    conditions = (job.get("status") or {}).get("conditions") or []
+    return any(c.get("type") in JOB_ENDED and c.get("status") == "True" for c in conditions)
+
+
+def ready(workload: str, pods: list[dict[str, Any]]) -> bool:
+    """Whether the newest pod of `workload` is Ready (its readiness probe, if any, passes)."""
+    mine = [p for p in pods if ((p.get("metadata") or {}).get("labels") or {}).get(WORKLOAD_LABEL) == workload]
+    if not mine:
+        return False
+    newest = max(mine, key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp", "")))
+    conditions = (newest.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def started(workload: str, pods: list[dict[str, Any]]) -> bool:
+    """Whether a pod of `workload` has run its main container: it serves (see `serving`), or
+    it ended."""
+    ended_once = any("terminated" in state or "terminated" in last for state, last in _main(workload, pods))
+    return ended_once or serving(workload, pods)
+
+
+def serving(workload: str, pods: list[dict[str, Any]]) -> bool:
+    """Whether `workload`'s main container runs in a ready pod (its readiness probe, if any, passes)."""
+    return any("running" in s and ready(workload, [pod]) for pod in pods for s, _ in _main(workload, [pod]))
+
+
+def _main(workload: str, pods: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(state, lastState) of the main container of each pod of `workload`."""
+    return [
+        (status.get("state") or {}, status.get("lastState") or {})
+        for pod in pods
+        if ((pod.get("metadata") or {}).get("labels") or {}).get(WORKLOAD_LABEL) == workload
+        for status in (pod.get("status") or {}).get("containerStatuses") or []
+        if status.get("name") == CONTAINER
+    ]

@@ -1,4 +1,4 @@
-"""Kubernetes: each container a Deployment (+ Service), reached through port-forwards.
+"""Kubernetes: each container a Deployment or a Job (+ Service), reached through port-forwards.
 
 The application keeps talking to 127.0.0.1:<port> as with Docker. kubectl does the talking
 (see kubectl.py for why); every call has a deadline. One forwarder process per namespace
@@ -104,6 +104,24 @@ def _kept(line: str, until: float | None, timestamps: bool) -> str:
     return line if timestamps or until is None else rest
 
 
+def _running(workload: Mapping[str, Any]) -> bool:
+    """A Deployment runs while available; a Job until it is over (see `KubernetesPlugin._info`)."""
+    if workload.get("kind") == "Job":
+        return not manifests.ended(workload)
+    return int((workload.get("status") or {}).get("availableReplicas", 0)) >= 1
+
+
+def _job_of(pod: Mapping[str, Any]) -> str | None:
+    """The Job that made `pod`, if a Job did."""
+    owners = (pod.get("metadata") or {}).get("ownerReferences") or []
+    return next((str(o.get("name")) for o in owners if o.get("kind") == "Job"), None)
+
+
+def _needs_pods(workload: Mapping[str, Any]) -> bool:
+    """Whether its pods must be asked: how a stopped one ended, whether a Job's pod is ready."""
+    return workload.get("kind") == "Job" or not _running(workload)
+
+
 class KubernetesPlugin:
     """Containers as Kubernetes workloads in one namespace of the cluster kubectl points at."""
 
@@ -115,8 +133,6 @@ class KubernetesPlugin:
     #   counterpart (resources, memory and CPU, map to limits and requests: options.py);
     # - hostname: hostname would be the pod's hostname, but domainname (the UTS NIS domain)
     #   is not the pod's subdomain (a DNS name under a headless Service);
-    # - restart: a Deployment restarts always (always, unless-stopped); no and on-failure[:N]
-    #   have no counterpart in one;
     # - stop_signal: a pod is always stopped with the image's STOPSIGNAL (or SIGTERM) before 1.33;
     # - devices: a pod reaches host devices only through device plugins or privileged mode;
     # - networks, ipv4_address, network_options: a namespace is one flat network, its pods'
@@ -124,6 +140,10 @@ class KubernetesPlugin:
     #   pod counterpart (a pod is one network namespace, always with the cluster's network).
     # network_mode host is the pod's hostNetwork: the node's own network (with Compose's
     # meaning on a local single-node cluster, where the node is this machine).
+    # restart: always and unless-stopped are a Deployment (it restarts whenever the pod ends),
+    # no and on-failure[:N] a Job that runs until it ends as asked (manifests.workload, _job);
+    # a service without a policy stays a Deployment, as long-running services are. A Job's
+    # exit code is its pod's, kept until it is removed: exit_code (what a one-off needs).
     capabilities = frozenset(
         {
             "pull",
@@ -150,6 +170,8 @@ class KubernetesPlugin:
             "platform",
             "resources",
             "network_mode_host",
+            "restart",
+            "exit_code",
         }
     )
 
@@ -248,8 +270,20 @@ class KubernetesPlugin:
         found: dict[str, Any] = json.loads(done.stdout)
         return found
 
-    def _deployment(self, name: str) -> dict[str, Any] | None:
-        return self._get("deployment", manifests.k8s_name(name))
+    def _workload(self, name: str) -> dict[str, Any] | None:
+        """The Deployment or Job `name` maps to (see manifests.workload), or None: one kubectl call."""
+        k8s = manifests.k8s_name(name)
+        done = self.kubectl.run("get", f"deployment/{k8s}", f"job/{k8s}", "--ignore-not-found", "--output=json")
+        if not done.stdout.strip():
+            return None
+        found: dict[str, Any] = json.loads(done.stdout)
+        items = found.get("items", [found])  # a List (two names were asked for)
+        return items[0] if items else None
+
+    @staticmethod
+    def _target(workload: Mapping[str, Any]) -> str:
+        """`kind/name` for kubectl: logs and exec pick the workload's pod (a running one first)."""
+        return f"{str(workload.get('kind', 'Deployment')).lower()}/{(workload.get('metadata') or {}).get('name', '')}"
 
     def _host_ports(self, spec: ContainerSpec) -> list[list[object]]:
         """[address, host_port, container_port] per published port; a taken port raises now."""
@@ -288,7 +322,7 @@ class KubernetesPlugin:
     def oblako_run(self, spec: ContainerSpec) -> None:
         objects, notes = manifests.build(spec, self.settings)  # refuses what cannot map, first
         self._refuse_held_ports(spec)  # then what this machine alone can tell
-        existing = self._deployment(spec.name)
+        existing = self._workload(spec.name)
         if existing is not None:
             owner = (existing["metadata"].get("annotations") or {}).get(manifests.NAME_ANNOTATION, "?")
             if owner != spec.name:
@@ -300,7 +334,7 @@ class KubernetesPlugin:
         for note in notes:
             warnings.warn(note, UserWarning, stacklevel=2)
         self._ensure_namespace()
-        deployments = [o for o in objects if o["kind"] == "Deployment"]
+        workloads = [o for o in objects if o["kind"] in manifests.WORKLOAD_KINDS]
         # What the pod mounts comes first (claims are kept across runs; Secrets of host files
         # are named after their content), so the pod never waits for it; the Service comes
         # last. Both are created when missing, and one that exists is used as it is: a claim
@@ -309,30 +343,32 @@ class KubernetesPlugin:
         secrets = [o for o in objects if o["kind"] == "Secret"]
         names = [o for o in objects if manifests.ALIAS_ANNOTATION in o["metadata"]["annotations"]]
         others = [
-            o for o in objects if o["kind"] not in ("Deployment", "PersistentVolumeClaim", "Secret") and o not in names
+            o
+            for o in objects
+            if o["kind"] not in (*manifests.WORKLOAD_KINDS, "PersistentVolumeClaim", "Secret") and o not in names
         ]
         if secrets:
             self._create(secrets, "secret")
         if claims:
             self._create(claims, "pvc")
-        # `create`, not `apply`, for the Deployment: of two concurrent runs exactly one creates
+        # `create`, not `apply`, for the workload: of two concurrent runs exactly one creates
         # it, and the other learns so (AlreadyExists) instead of silently sharing it.
-        created = self.kubectl.run("create", "-f", "-", stdin=_list(deployments), check=False)
+        created = self.kubectl.run("create", "-f", "-", stdin=_list(workloads), check=False)
         if created.returncode != 0:
             if _already_exists(created.stderr):
                 raise NameInUseError(f"can't run {spec.name!r}: a workload of that name was created first")
-            raise kubectl_error(self.kubectl.where, ("create", "deployment"), created.stderr)
+            raise kubectl_error(self.kubectl.where, ("create", workloads[0]["kind"].lower()), created.stderr)
         try:
             mappings = self._host_ports(spec)  # now that the name is ours: a taken port is this run's problem
             if others:
                 self.kubectl.run("apply", "-f", "-", stdin=_list(others))
             if names:
                 self._create_names(names)
-            self._wait_available(spec)
-            if mappings:
+            running = self._wait_available(spec)
+            if mappings and running:  # a Job that has ended already publishes nothing, as an exited container
                 self._forward(spec, mappings)
         except BaseException:
-            self._delete(spec.name, grace=0)  # nothing half-started is left behind
+            self._delete(spec.name, grace=0, workload=workloads[0])  # nothing half-started is left behind
             raise
 
     def _forward(self, spec: ContainerSpec, mappings: list[list[object]]) -> None:
@@ -375,15 +411,18 @@ class KubernetesPlugin:
         found = self._get("service", service)
         return None if found is None else (found.get("spec") or {}).get("selector")
 
-    def _wait_available(self, spec: ContainerSpec) -> None:
-        """Until the Deployment is available; an image or crash problem ends the wait with its reason."""
+    def _wait_available(self, spec: ContainerSpec) -> bool:
+        """Until the Deployment is available, or the Job's container has started (and its pod
+        is ready) or ended, as `docker run -d` returns once it started; an image or crash
+        problem ends the wait with its reason. False when the Job has ended already."""
         name = manifests.k8s_name(spec.name)
         end = time.monotonic() + self.kubectl.timeout
         while True:
-            deployment = self._deployment(spec.name) or {}
-            if (deployment.get("status") or {}).get("availableReplicas", 0) >= 1:
-                return
+            workload = self._workload(spec.name) or {}
+            if (workload.get("status") or {}).get("availableReplicas", 0) >= 1:
+                return True
             pods = self.kubectl.json("get", "pods", f"--selector={manifests.WORKLOAD_LABEL}={name}")
+            job = workload.get("kind") == "Job"
             for pod in pods.get("items", []):
                 refused = pod.get("status") or {}
                 if refused.get("phase") == "Failed" and refused.get("reason"):  # e.g. a node's admission
@@ -399,15 +438,23 @@ class KubernetesPlugin:
                             f"the cluster can't get image {spec.image!r} ({reason}: {waiting.get('message', '')}); "
                             f"{LOAD_HINT}"
                         )
-                    if reason in CRASH_REASONS or status.get("restartCount", 0) >= 2:
+                    # A Job's container that ran and failed is waiting for its retry, not failing to start.
+                    crashed = reason in CRASH_REASONS and not (job and reason == "CrashLoopBackOff")
+                    if crashed or (not job and status.get("restartCount", 0) >= 2):
                         raise OblakoBackendError(
                             f"{spec.name!r} keeps failing in the cluster ({reason or 'restarting'}); its last lines:\n"
                             + self.oblako_logs(spec.name, 20, None, None, False)
                         )
+            if job and manifests.ended(workload):
+                return False  # checked after refusals and pulls: a Job that could not start has ended too
+            if job and manifests.started(name, pods.get("items", [])):
+                # Forwarded while it serves; one that ran and ended (maybe to be retried) is
+                # not, as an exited container publishes nothing.
+                return manifests.serving(name, pods.get("items", []))
             if time.monotonic() > end:
                 raise OblakoBackendError(
                     f"{spec.name!r} did not become available within {self.kubectl.timeout:g} s "
-                    f"(`kubectl -n {self.settings.namespace} describe deployment {name}` says why)"
+                    f"(`kubectl -n {self.settings.namespace} describe {self._target(workload)}` says why)"
                 )
             time.sleep(0.5)
 
@@ -415,14 +462,21 @@ class KubernetesPlugin:
         found = self.kubectl.json("get", "pods", f"--selector={selector}")
         return list(found.get("items", []))
 
-    def _info(self, deployment: dict[str, Any], pods: list[dict[str, Any]] | None = None) -> ContainerInfo:
-        """What `deployment` is; `pods` (any workload's) tell how a stopped one's container ended."""
-        meta = deployment.get("metadata") or {}
+    def _info(self, workload: dict[str, Any], pods: list[dict[str, Any]] | None = None) -> ContainerInfo:
+        """What `workload` is; `pods` (any workload's) tell how a stopped one's container ended,
+        and whether a Job's pod is ready.
+
+        A Deployment runs while it is available. A Job runs until it is over, also between a
+        failed run and its retry, as Docker counts a restarting container running; it is
+        never `starting` (its run returned once the container had started)."""
+        meta = workload.get("metadata") or {}
         name = (meta.get("annotations") or {}).get(manifests.NAME_ANNOTATION) or meta.get("name", "")
-        available = (deployment.get("status") or {}).get("availableReplicas", 0) >= 1
-        young = seconds_since(str(meta.get("creationTimestamp", ""))) < self.kubectl.timeout
+        available = _running(workload)
+        job = workload.get("kind") == "Job"
+        young = not job and seconds_since(str(meta.get("creationTimestamp", ""))) < self.kubectl.timeout
+        passing = available and (not job or manifests.ready(meta.get("name", ""), pods or []))
         made = epoch_seconds(str(meta.get("creationTimestamp", "")))
-        containers = ((deployment.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or [{}]
+        containers = ((workload.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or [{}]
         state = forward.recover(self._forward_file(name), self._context(), self.settings.namespace)
         ports = tuple(
             PublishedPort(int(str(container)), "tcp", str(address), int(str(host)))
@@ -432,13 +486,15 @@ class KubernetesPlugin:
             name=name,
             state=State.RUNNING if available else State.STOPPED,
             image=str(containers[0].get("image", "")),
-            labels=manifests.labels_of(deployment),
+            labels=manifests.labels_of(workload),
             ports=ports,
             backend=self.runtime,
             starting=not available and young,  # a run (maybe another process's) is still waiting for it
             # Its own check is the readiness probe: available means it passes (until then it is
             # not running yet, as this backend counts).
-            health=Health.HEALTHY if available and "exec" in (containers[0].get("readinessProbe") or {}) else None,
+            health=(Health.HEALTHY if passing else Health.STARTING)
+            if available and "exec" in (containers[0].get("readinessProbe") or {})
+            else None,
             exit_code=None if available else manifests.exit_code(meta.get("name", ""), pods or []),
             created=None if math.isinf(made) else made,
             command=" ".join(
@@ -464,13 +520,13 @@ class KubernetesPlugin:
                 f"can't exec as user {user!r} in {name!r}: kubectl exec runs a command as the container's own "
                 "user (set `user` on the service to change that); leave user out on this backend"
             )
-        deployment = self._deployment(name)
-        if deployment is None:
+        workload = self._workload(name)
+        if workload is None:
             raise OblakoBackendError(f"no workload named {name!r} in namespace {self.settings.namespace}")
-        if (deployment.get("status") or {}).get("availableReplicas", 0) < 1:
+        if not _running(workload):
             raise OblakoBackendError(f"{name!r} is not running: its pod is not available, so nothing can run in it")
         argv, stdin = execute.command(command, environment, working_dir)
-        target = f"deployment/{manifests.k8s_name(name)}"
+        target = self._target(workload)
         stderr = execute.Stderr(output)
         interactive = ["-i"] if stdin is not None else []  # the payload on stdin, then its end
         code = stream(
@@ -490,12 +546,11 @@ class KubernetesPlugin:
 
     @hookimpl
     def oblako_inspect(self, name: str) -> ContainerInfo | None:
-        deployment = self._deployment(name)
-        if deployment is None:
+        workload = self._workload(name)
+        if workload is None:
             return None
-        stopped = (deployment.get("status") or {}).get("availableReplicas", 0) < 1
-        workload = (deployment.get("metadata") or {}).get("name", "")
-        return self._info(deployment, self._pods(f"{manifests.WORKLOAD_LABEL}={workload}") if stopped else None)
+        k8s = (workload.get("metadata") or {}).get("name", "")
+        return self._info(workload, self._pods(f"{manifests.WORKLOAD_LABEL}={k8s}") if _needs_pods(workload) else None)
 
     # -- named volumes: PersistentVolumeClaims ------------------------------------------------
 
@@ -535,11 +590,11 @@ class KubernetesPlugin:
 
     @hookimpl
     def oblako_list(self) -> list[ContainerInfo]:
-        found = self.kubectl.json("get", "deployments", f"--selector={MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")
-        deployments = found.get("items", [])
-        stopped = any((d.get("status") or {}).get("availableReplicas", 0) < 1 for d in deployments)
-        pods = self._pods(f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}") if stopped else []  # one query for all
-        return [self._info(d, pods) for d in deployments]
+        found = self.kubectl.json("get", "deployments,jobs", f"--selector={MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")
+        workloads = found.get("items", [])
+        needed = any(_needs_pods(w) for w in workloads)
+        pods = self._pods(f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}") if needed else []  # one query for all
+        return [self._info(w, pods) for w in workloads]
 
     @hookimpl
     def oblako_top(self, name: str) -> Processes:
@@ -559,19 +614,35 @@ class KubernetesPlugin:
     def oblako_logs(self, name: str, tail: int, since: float | None, until: float | None, timestamps: bool) -> str:
         if tail == 0:
             return ""
-        target = f"deployment/{manifests.k8s_name(name)}"
-        done = self.kubectl.run("logs", target, f"--tail={tail}", *_log_window(since, until, timestamps), check=False)
-        if done.returncode != 0:
-            return ""
-        return "".join(_kept(line, until, timestamps) for line in done.stdout.splitlines(keepends=True))
+        k8s = manifests.k8s_name(name)
+        window = _log_window(since, until, timestamps)
+        done = self.kubectl.run("logs", f"deployment/{k8s}", f"--tail={tail}", *window, check=False)
+        if done.returncode == 0:
+            return "".join(_kept(line, until, timestamps) for line in done.stdout.splitlines(keepends=True))
+        return self._job_logs(k8s, tail, window, until, timestamps)  # no Deployment: a Job's, or none
+
+    def _job_logs(self, k8s: str, tail: int, window: list[str], until: float | None, timestamps: bool) -> str:
+        """Every run of Job `k8s`, oldest first, as Docker's log of a container holds each run:
+        a Job retries in a new pod, so the output is its pods' in turn (none: "")."""
+        pods = [p for p in self._pods(f"{manifests.WORKLOAD_LABEL}={k8s}") if _job_of(p) == k8s]
+        pods.sort(key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp", "")))
+        lines: list[str] = []
+        for pod in pods:
+            pod_name = f"pod/{(pod.get('metadata') or {}).get('name', '')}"
+            done = self.kubectl.run("logs", pod_name, "-c", manifests.CONTAINER, f"--tail={tail}", *window, check=False)
+            if done.returncode == 0:  # a pod still being made has none yet
+                lines += [_kept(line, until, timestamps) for line in done.stdout.splitlines(keepends=True)]
+        lines = [line for line in lines if line]
+        return "".join(lines[-tail:] if tail > 0 else lines)
 
     @hookimpl
     def oblako_follow_logs(
         self, name: str, tail: int, since: float | None, until: float | None, timestamps: bool
     ) -> LogStream:
-        if self._deployment(name) is None:
+        workload = self._workload(name)
+        if workload is None:
             raise OblakoBackendError(f"no workload named {name!r} to follow in namespace {self.settings.namespace}")
-        target = f"deployment/{manifests.k8s_name(name)}"
+        target = self._target(workload)  # a Job's current run (each retry is a new pod)
         window = _log_window(since, until, timestamps)
         argv = self.kubectl.argv("logs", "--follow", f"--tail={tail}", *window, target, bounded=False)
         deadline = self.kubectl.timeout / 3  # with the period below: a frozen API server is noticed in time
@@ -592,18 +663,36 @@ class KubernetesPlugin:
 
         return LogStream(before_until(), lines.close)
 
-    def _delete(self, name: str, grace: int) -> None:
+    def _delete(self, name: str, grace: int, workload: Mapping[str, Any] | None = None) -> None:
+        """Delete what `name` made (`workload`: its Deployment or Job, when the caller has it)."""
         forward.stop(self._forward_file(name))
         k8s = manifests.k8s_name(name)
-        self.kubectl.run(
-            "delete",
-            f"deployment/{k8s}",
-            f"service/{k8s}",
-            "--ignore-not-found",
-            f"--grace-period={grace}",
-            "--wait=true",
-            timeout=self.kubectl.timeout + grace,
-        )
+        workload = workload if workload is not None else self._workload(name)
+        if workload is not None and workload.get("kind") == "Job":
+            # Foreground: the Job goes once its pods have (a Job's pods are not a ReplicaSet's,
+            # which a Deployment's deletion takes along); they stop with their own grace period.
+            pod = ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
+            pod_grace = int(pod.get("terminationGracePeriodSeconds", 30))
+            self.kubectl.run(
+                "delete",
+                f"job/{k8s}",
+                f"service/{k8s}",
+                "--ignore-not-found",
+                "--cascade=foreground",
+                f"--grace-period={grace}",
+                "--wait=true",
+                timeout=self.kubectl.timeout + max(grace, pod_grace),
+            )
+        else:
+            self.kubectl.run(
+                "delete",
+                f"deployment/{k8s}",
+                f"service/{k8s}",
+                "--ignore-not-found",
+                f"--grace-period={grace}",
+                "--wait=true",
+                timeout=self.kubectl.timeout + grace,
+            )
         # Secrets made from host files (config maps, by earlier versions), and the Services that
         # give it names, belong to this workload alone (claims keep data: they stay).
         self.kubectl.run(
@@ -620,13 +709,13 @@ class KubernetesPlugin:
 
     @hookimpl
     def oblako_remove(self, name: str) -> None:
-        deployment = self._deployment(name)
+        workload = self._workload(name)
         claims = [
             v["persistentVolumeClaim"]["claimName"]
-            for v in (((deployment or {}).get("spec") or {}).get("template") or {}).get("spec", {}).get("volumes") or []
+            for v in (((workload or {}).get("spec") or {}).get("template") or {}).get("spec", {}).get("volumes") or []
             if "persistentVolumeClaim" in v
         ]
-        self._delete(name, grace=0)
+        self._delete(name, grace=0, workload=workload)
         if self.purge_volumes and claims:
             self.kubectl.run("delete", *(f"pvc/{c}" for c in claims), "--ignore-not-found", "--wait=false")
 
