@@ -852,8 +852,11 @@ def test_a_project_waits_for_its_migrations_to_complete_and_down_leaves_no_job_o
         )
     finally:
         assert cli(["down", "--backend", "kubernetes", "-f", str(path), "-p", project]) == 0
-    left = kubectl(k8s, "get", "deployments,jobs,pods,services", "-l", f"oblako.project={project}", "-o", "name")
+    left = kubectl(k8s, "get", "deployments,jobs,services", "-l", f"oblako.project={project}", "-o", "name")
     assert left.strip() == ""
+    assert _pods_of(k8s, f"{project}-migrate-1") == _pods_of(k8s, f"{project}-seed-1") == []  # gone with their Job
+    pods = ["get", "pods", "-l", f"oblako.project={project}", "-o", "name"]  # a Deployment's end after it, as before
+    wait_for(lambda: kubectl(k8s, *pods).strip() == "", "the app's pod to end")
 
 
 def test_a_migration_that_fails_stops_the_project_before_what_waits_for_it(
@@ -870,8 +873,9 @@ def test_a_migration_that_fails_stops_the_project_before_what_waits_for_it(
     err = capsys.readouterr().err
     assert f"{project}-migrate-1 exited with code 2" in err and "no-table" in err
     assert k8s.status(f"{project}-app-1") == ABSENT  # never started
-    left = kubectl(k8s, "get", "deployments,jobs,pods", "-l", f"oblako.project={project}", "-o", "name")
+    left = kubectl(k8s, "get", "deployments,jobs", "-l", f"oblako.project={project}", "-o", "name")
     assert left.strip() == ""  # up undid what it started
+    assert _pods_of(k8s, f"{project}-migrate-1") == []
 
 
 def test_compose_run_passes_the_one_offs_output_and_exit_code_on_and_leaves_nothing(
