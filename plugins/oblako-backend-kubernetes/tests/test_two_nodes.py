@@ -397,15 +397,16 @@ PROJECT = """services:
   web:
     image: {image}
     ports: ["{web}:8080"]
-    command: ["sh", "-c", "mkdir /w && echo web > /w/index.html; echo web-ready; exec httpd -f -p 8080 -h /w"]
+    command: ["sh", "-c", "mkdir /w && echo web > /w/index.html; echo web-ready; {serve} /w & wait"]
   db:
     image: {image}
     ports: ["{db}:8080"]
     volumes: ["data:/data"]
-    command: ["sh", "-c", "echo $$HOSTNAME >> /data/index.html; echo db-ready; exec httpd -f -p 8080 -h /data"]
+    command: ["sh", "-c", "echo $$HOSTNAME >> /data/index.html; echo db-ready; {serve} /data & wait"]
 volumes:
   data: {{}}
 """
+SERVE = "trap 'exit 0' TERM; httpd -f -p 8080 -h"  # a prompt exit on SIGTERM: no 30 s grace period
 
 
 def _pods(node: Node, namespace: str, project: str) -> dict[str, dict[str, str]]:
@@ -474,7 +475,7 @@ def test_a_project_on_two_nodes_serves_every_port_on_localhost_and_keeps_its_cla
     web, db = manifests.k8s_name(f"{project}-web-1"), manifests.k8s_name(f"{project}-db-1")
     web_port, db_port = runtimes.free_port(), runtimes.free_port()
     path = tmp_path / "compose.yaml"
-    path.write_text(PROJECT.format(image=IMAGE, web=web_port, db=db_port))
+    path.write_text(PROJECT.format(image=IMAGE, web=web_port, db=db_port, serve=SERVE))
     _volume(second_node, namespace, tmp_path / "pv")
     nodes = json.loads(second_node.kubectl("get", "nodes", "-o", "json"))["items"]
     # the first node(s): those schedulable now are cordoned for a while, then uncordoned again
@@ -514,8 +515,10 @@ def test_a_project_on_two_nodes_serves_every_port_on_localhost_and_keeps_its_cla
         assert again is not None and again.pid == status.pid  # one forwarder, for both nodes' pods
         assert sorted(again.serving) == sorted([db, web])
         assert "web-ready" in k8s.logs(f"{project}-web-1") and "db-ready" in k8s.logs(f"{project}-db-1")
+        # the kubelet reports the pod's address a little after it serves (port-forward needs none)
+        wait_for(lambda: _pods(second_node, namespace, project)[db]["ip"] != "", "db's pod address")
         out: list[bytes] = []
-        url = f"http://{now[db]['ip']}:8080/"
+        url = f"http://{_pods(second_node, namespace, project)[db]['ip']}:8080/"
         assert k8s.exec(f"{project}-web-1", ["wget", "-qO-", url], output=out.append, timeout=30) == 0
         assert now[db]["name"] in b"".join(out).decode()  # from the second node's pod to the first's
     finally:
