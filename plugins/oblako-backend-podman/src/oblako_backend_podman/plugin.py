@@ -89,7 +89,7 @@ class PodmanPlugin(DockerPlugin):
             if connection.libpod_host is None:
                 with self._requests("ask Podman how it runs"):
                     answer = self.api._get(self.api._url("/libpod/info"), timeout=core_config.call_timeout())
-                    answer.raise_for_status()
+                    self.api._raise_for_status(answer)
                 connection.libpod_host = dict(answer.json().get("host") or {})
         return connection.libpod_host
 
@@ -111,7 +111,7 @@ class PodmanPlugin(DockerPlugin):
             answer = self.api._get(url, params={"ps_args": top.DESCRIPTORS}, timeout=core_config.call_timeout())
             if answer.status_code == 404:
                 raise OblakoBackendError(f"no container {name!r} on {self.runtime}")
-            answer.raise_for_status()
+            self.api._raise_for_status(answer)  # Podman's refusal (say, it just stopped) as the engine's error
             found = answer.json()
         return top.as_docker(found.get("Titles") or [], found.get("Processes") or [])
 
