@@ -780,6 +780,24 @@ def test_restart_no_with_a_port_runs_until_it_ends_and_is_reached_and_exec_works
     assert k8s.status(name) == ABSENT and _pods_of(k8s, name) == []
 
 
+def test_stopping_a_job_keeps_the_timeout_given_not_its_pods_own_grace_period(k8s: Backend) -> None:
+    """A Job's pods ignore the grace given with the Job's deletion (they stop with their own):
+    `stop(timeout=1)` of one whose command ignores SIGTERM and whose grace period is 300 s
+    must still end it well inside that."""
+    import threading
+
+    name = f"stubborn-{uuid.uuid4().hex[:6]}"
+    stubborn = "trap '' TERM; while true; do sleep 1; done"
+    k8s.run(name=name, image=IMAGE, command=["sh", "-c", stubborn], restart="no", stop_grace_period=300)
+    wait_for(lambda: k8s.status(name) == RUNNING, "the Job's pod to run")
+    stopped = threading.Event()
+    worker = threading.Thread(target=lambda: (k8s.stop(name, timeout=1), stopped.set()), daemon=True)
+    worker.start()
+    worker.join(120)
+    assert stopped.is_set(), "stop waited for the pod's own 300 s grace period"
+    assert k8s.status(name) == ABSENT and _pods_of(k8s, name) == []
+
+
 def test_on_failure_with_a_count_retries_in_new_pods_then_stops_with_the_last_exit_code(k8s: Backend) -> None:
     name = f"retry-{uuid.uuid4().hex[:6]}"
     k8s.run(name=name, image=IMAGE, command=["sh", "-c", "echo try; exit 4"], restart="on-failure:2")

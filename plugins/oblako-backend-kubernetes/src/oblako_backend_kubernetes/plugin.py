@@ -669,19 +669,17 @@ class KubernetesPlugin:
         k8s = manifests.k8s_name(name)
         workload = workload if workload is not None else self._workload(name)
         if workload is not None and workload.get("kind") == "Job":
-            # Foreground: the Job goes once its pods have (a Job's pods are not a ReplicaSet's,
-            # which a Deployment's deletion takes along); they stop with their own grace period.
-            pod = ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
-            pod_grace = int(pod.get("terminationGracePeriodSeconds", 30))
+            # The Job alone first (its pods orphaned, so no retry replaces them), then its pods
+            # with the grace asked for: deleted along with the Job they would stop with their own.
+            self.kubectl.run("delete", f"job/{k8s}", f"service/{k8s}", "--ignore-not-found", "--cascade=orphan")
             self.kubectl.run(
                 "delete",
-                f"job/{k8s}",
-                f"service/{k8s}",
+                "pods",
+                f"--selector={manifests.WORKLOAD_LABEL}={k8s}",
                 "--ignore-not-found",
-                "--cascade=foreground",
                 f"--grace-period={grace}",
                 "--wait=true",
-                timeout=self.kubectl.timeout + max(grace, pod_grace),
+                timeout=self.kubectl.timeout + grace,
             )
         else:
             self.kubectl.run(
