@@ -1,6 +1,7 @@
-"""scripts/pytest.sh, the test command's last step: with a cluster named, the tests that need it
-run in a second pytest process beside the others; both must pass, and Ctrl-C ends both through
-their teardown. Run here on small suites of its own (no cluster is needed to show it)."""
+"""scripts/pytest.sh, the test command's last step: with OBLAKO_TEST_BESIDE=1 and a cluster
+named, the tests that need it run in a second pytest process beside the others; both must pass,
+and Ctrl-C ends both through their teardown. Run here on small suites of its own (no cluster is
+needed to show it)."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def command(where: Path) -> list[str]:
 
 
 def run(where: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    variables = {**os.environ, "OBLAKO_TEST_KUBECONFIG": "/nowhere", **env}
+    variables = {**os.environ, "OBLAKO_TEST_BESIDE": "1", "OBLAKO_TEST_KUBECONFIG": "/nowhere", **env}
     return subprocess.run(command(where), capture_output=True, text=True, timeout=120, env=variables, check=False)
 
 
@@ -73,7 +74,7 @@ def test_paths_that_hold_only_one_sides_tests_pass(tmp_path: Path) -> None:
 
 def test_ctrl_c_ends_both_through_their_teardown_and_shows_the_clusters_output(tmp_path: Path) -> None:
     where = suite(tmp_path)
-    variables = {**os.environ, "OBLAKO_TEST_KUBECONFIG": "/nowhere", "HOLD": "120"}
+    variables = {**os.environ, "OBLAKO_TEST_BESIDE": "1", "OBLAKO_TEST_KUBECONFIG": "/nowhere", "HOLD": "120"}
     proc = subprocess.Popen(
         command(where), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=variables, start_new_session=True
     )
@@ -92,8 +93,10 @@ def test_ctrl_c_ends_both_through_their_teardown_and_shows_the_clusters_output(t
     assert out.count("KeyboardInterrupt") >= 2 and "=== the tests that need the Kubernetes cluster" in out
 
 
-def test_without_a_cluster_named_it_is_plain_pytest(tmp_path: Path) -> None:
-    variables = {k: v for k, v in os.environ.items() if k != "OBLAKO_TEST_KUBECONFIG"}
+@pytest.mark.parametrize("unset", ["OBLAKO_TEST_KUBECONFIG", "OBLAKO_TEST_BESIDE"])
+def test_without_a_cluster_named_or_unasked_it_is_plain_pytest(tmp_path: Path, unset: str) -> None:
+    variables = {**os.environ, "OBLAKO_TEST_BESIDE": "1", "OBLAKO_TEST_KUBECONFIG": "/nowhere"}
+    del variables[unset]
     done = subprocess.run(
         command(suite(tmp_path)), capture_output=True, text=True, timeout=120, env=variables, check=False
     )
