@@ -130,6 +130,13 @@ def test_a_named_volume_survives_a_pod_delete_and_a_redeploy(k8s: Backend) -> No
     wait_for(lambda: svc.logs().count("kept-") == 2, "the redeployed pod to read both writes")
 
 
+@pytest.fixture
+def cli_on_k8s(k8s: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's environment pointed at `k8s`'s namespace and state directory."""
+    monkeypatch.setenv("OBLAKO_K8S_NAMESPACE", k8s.plugin.settings.namespace)
+    monkeypatch.setenv("OBLAKO_K8S_STATE_DIR", str(k8s.plugin.state_dir))
+
+
 def forwarder_of(backend: Backend, name: str) -> forward.ForwarderState:
     """The forwarder serving `name`'s record (running, and saying so)."""
     status = forward.ForwarderState.load(backend.plugin._forward_file(name).parent)
@@ -329,13 +336,12 @@ volumes:
 """
 
 
+@pytest.mark.usefixtures("cli_on_k8s")
 def test_a_compose_project_runs_on_the_cluster(
-    k8s: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    k8s: Backend, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from oblako_backends.cli import main as cli
 
-    monkeypatch.setenv("OBLAKO_K8S_NAMESPACE", k8s.plugin.settings.namespace)
-    monkeypatch.setenv("OBLAKO_K8S_STATE_DIR", str(k8s.plugin.state_dir))
     project = f"shop{uuid.uuid4().hex[:6]}"
     port = runtimes.free_port()
     (tmp_path / "site").mkdir()
@@ -369,15 +375,14 @@ def test_a_compose_project_runs_on_the_cluster(
     assert kubectl(k8s, "get", "services", "-l", f"oblako.project={project}", "-o", "name").strip() == ""
 
 
+@pytest.mark.usefixtures("cli_on_k8s")
 def test_replicas_are_deployments_of_their_own_and_the_service_name_selects_them_all(
-    k8s: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    k8s: Backend, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`scale: 2` runs `<project>-api-1` and `-2`, one Deployment each; the name `api` is one
     headless Service whose endpoints are both pods (made once, no warning for the second)."""
     from oblako_backends.cli import main as cli
 
-    monkeypatch.setenv("OBLAKO_K8S_NAMESPACE", k8s.plugin.settings.namespace)
-    monkeypatch.setenv("OBLAKO_K8S_STATE_DIR", str(k8s.plugin.state_dir))
     project = f"scale{uuid.uuid4().hex[:6]}"
     path = tmp_path / "compose.yaml"
     path.write_text(f"services:\n  api:\n    image: {IMAGE}\n    scale: 2\n")
@@ -499,15 +504,14 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+@pytest.mark.usefixtures("cli_on_k8s")
 def test_one_forwarder_process_serves_a_whole_project_and_down_leaves_none(
-    k8s: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    k8s: Backend, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Three services publishing ports: one host process forwards all three (where kubectl
     took two per service), a replaced pod's port serves again, and `down` ends the process."""
     from oblako_backends.cli import main as cli
 
-    monkeypatch.setenv("OBLAKO_K8S_NAMESPACE", k8s.plugin.settings.namespace)
-    monkeypatch.setenv("OBLAKO_K8S_STATE_DIR", str(k8s.plugin.state_dir))
     project = f"fw{uuid.uuid4().hex[:6]}"
     ports = [runtimes.free_port() for _ in range(3)]
     path = tmp_path / "compose.yaml"
@@ -705,13 +709,12 @@ services:
 """
 
 
+@pytest.mark.usefixtures("cli_on_k8s")
 def test_compose_options_reach_the_pod_and_those_without_a_counterpart_are_said_and_left_out(
-    k8s: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    k8s: Backend, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from oblako_backends.cli import main as cli
 
-    monkeypatch.setenv("OBLAKO_K8S_NAMESPACE", k8s.plugin.settings.namespace)
-    monkeypatch.setenv("OBLAKO_K8S_STATE_DIR", str(k8s.plugin.state_dir))
     project = f"opts{uuid.uuid4().hex[:6]}"
     path = tmp_path / "compose.yaml"
     path.write_text(COMPOSE_OPTIONS.format(image=IMAGE))
@@ -843,15 +846,14 @@ services:
 """
 
 
+@pytest.mark.usefixtures("cli_on_k8s")
 def test_a_project_waits_for_its_migrations_to_complete_and_down_leaves_no_job_or_pod(
-    k8s: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    k8s: Backend, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`migrate` says restart "no"; `seed` says nothing, which is Compose's "no" too: both run
     once as Jobs, and the app starts after both exited 0."""
     from oblako_backends.cli import main as cli
 
-    monkeypatch.setenv("OBLAKO_K8S_NAMESPACE", k8s.plugin.settings.namespace)
-    monkeypatch.setenv("OBLAKO_K8S_STATE_DIR", str(k8s.plugin.state_dir))
     project = f"mig{uuid.uuid4().hex[:6]}"
     path = tmp_path / "compose.yaml"
     path.write_text(COMPOSE_ONE_OFF.format(image=IMAGE))
@@ -877,13 +879,12 @@ def test_a_project_waits_for_its_migrations_to_complete_and_down_leaves_no_job_o
     wait_for(lambda: kubectl(k8s, *pods).strip() == "", "the app's pod to end")
 
 
+@pytest.mark.usefixtures("cli_on_k8s")
 def test_a_migration_that_fails_stops_the_project_before_what_waits_for_it(
-    k8s: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    k8s: Backend, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from oblako_backends.cli import main as cli
 
-    monkeypatch.setenv("OBLAKO_K8S_NAMESPACE", k8s.plugin.settings.namespace)
-    monkeypatch.setenv("OBLAKO_K8S_STATE_DIR", str(k8s.plugin.state_dir))
     project = f"bad{uuid.uuid4().hex[:6]}"
     path = tmp_path / "compose.yaml"
     path.write_text(COMPOSE_ONE_OFF.format(image=IMAGE).replace("echo migrated", "echo no-table; exit 2"))
