@@ -254,12 +254,24 @@ WORKLOAD_KINDS = ("Deployment", "Job")  # what a container can be; never both fo
 FOREVER = 2**31 - 1  # the largest backoffLimit (an int32): retries that never run out
 
 
+def _job_policy(restart: str | None) -> tuple[str, int] | None:
+    """(restartPolicy, backoffLimit) of the Job `restart` makes (see `_job`), or None for a
+    policy that restarts always: a Deployment."""
+    policy, _, count = (restart or "").partition(":")
+    if policy == "no":
+        return "Never", 0
+    if policy != "on-failure":
+        return None
+    retries = int(count or 0)
+    return ("Never", retries) if retries else ("OnFailure", FOREVER)
+
+
 def workload(restart: str | None) -> str:
     """The kind a container with this restart policy becomes. A Deployment restarts its pod
     whenever it ends, which is `always` and `unless-stopped` (a cluster has no daemon restart
     for the difference to show), and what a service without a policy has always been here, as
     long-running services are. `no` and `on-failure[:N]` let the container end: a Job."""
-    return "Job" if restart is not None and restart.partition(":")[0] in ("no", "on-failure") else "Deployment"
+    return "Deployment" if _job_policy(restart) is None else "Job"
 
 
 def _job(restart: str | None, meta: Mapping[str, Any], template: dict[str, Any]) -> dict[str, Any]:
@@ -279,15 +291,14 @@ def _job(restart: str | None, meta: Mapping[str, Any], template: dict[str, Any])
     ttlSecondsAfterFinished stays unset: a finished Job and its pods stay until they are
     removed, so how it ended can be read until then. The pods carry WORKLOAD_LABEL, as a
     Deployment's do, so one selector finds them for logs, exec and status."""
-    retries = int(restart.partition(":")[2] or 0) if restart and restart.startswith("on-failure") else 0
-    forever = restart is not None and restart.startswith("on-failure") and retries == 0
-    pod = {**template["spec"], "restartPolicy": "OnFailure" if forever else "Never"}
+    restart_policy, backoff_limit = _job_policy(restart) or ("Never", 0)
+    pod = {**template["spec"], "restartPolicy": restart_policy}
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": meta,
         "spec": {
-            "backoffLimit": FOREVER if forever else retries,
+            "backoffLimit": backoff_limit,
             "template": {**template, "spec": pod},
         },
     }
@@ -597,7 +608,7 @@ def exit_code(workload: str, pods: list[dict[str, Any]]) -> int | None:
     return None
 
 
-JOB_ENDED = ("Complete", "Failed", "SuccessCriteriaMet", "FailureTarget")  # the last two: 1.31's first word of it
+JOB_ENDED = ("Complete", "Failed", "SuccessCriteriaMet", "FailureTarget")  # the last two: what newer servers set first
 
 
 def ended(job: Mapping[str, Any]) -> bool:

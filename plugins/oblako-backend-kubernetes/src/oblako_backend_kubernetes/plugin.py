@@ -419,10 +419,10 @@ class KubernetesPlugin:
         end = time.monotonic() + self.kubectl.timeout
         while True:
             workload = self._workload(spec.name) or {}
-            if (workload.get("status") or {}).get("availableReplicas", 0) >= 1:
+            job = workload.get("kind") == "Job"
+            if workload and not job and _running(workload):
                 return True
             pods = self.kubectl.json("get", "pods", f"--selector={manifests.WORKLOAD_LABEL}={name}")
-            job = workload.get("kind") == "Job"
             for pod in pods.get("items", []):
                 refused = pod.get("status") or {}
                 if refused.get("phase") == "Failed" and refused.get("reason"):  # e.g. a node's admission
