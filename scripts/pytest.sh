@@ -8,6 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+case "${OBLAKO_TEST_BESIDE:-0}" in
+  0 | 1) ;;
+  *) echo "scripts/pytest.sh: OBLAKO_TEST_BESIDE must be 0 or 1 (1: the cluster's tests beside the others)" >&2; exit 2 ;;
+esac
 selects=false
 for arg in "$@"; do
   case $arg in -m | -m* | -k | -k*) selects=true ;; esac

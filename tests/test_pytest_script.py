@@ -101,3 +101,10 @@ def test_without_a_cluster_named_or_unasked_it_is_plain_pytest(tmp_path: Path, u
         command(suite(tmp_path)), capture_output=True, text=True, timeout=120, env=variables, check=False
     )
     assert done.returncode == 0 and "2 passed" in done.stdout and "=== the tests" not in done.stdout
+
+
+@pytest.mark.parametrize("value", ["yes", "2", "-1", "1 "])
+def test_a_value_of_oblako_test_beside_other_than_0_or_1_is_refused_naming_it(tmp_path: Path, value: str) -> None:
+    done = run(suite(tmp_path), OBLAKO_TEST_BESIDE=value)
+    assert done.returncode == 2 and "OBLAKO_TEST_BESIDE must be 0 or 1" in done.stderr
+    assert not (tmp_path / "started-test_other").exists()  # nothing ran
