@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import plugins
 from ..errors import ConfigurationError
@@ -15,8 +15,11 @@ from .diagnose import runtime_answers
 from .display import ProgressDisplay, print_json, table
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..backend import Backend
-    from ..project.model import ServiceDef
+    from ..project.model import Project, ServiceDef
+    from ..project.run import ServiceOutcome
 
 TOML_FILE = "oblako.toml"  # the services file found in the current directory after the Compose names
 
@@ -244,7 +247,9 @@ def cmd_restart(args: argparse.Namespace) -> int:
     return _start_again(args, restart, "restarted")
 
 
-def _start_again(args: argparse.Namespace, action: Any, done: str) -> int:
+def _start_again(
+    args: argparse.Namespace, action: Callable[[Project, Backend, list[str]], list[ServiceOutcome]], done: str
+) -> int:
     """`start` and `restart`: the project's chosen services handed to `action`, each said `done`."""
     from ..project import load
     from ..project.run import ProjectError
