@@ -83,12 +83,16 @@ class PodmanPlugin(DockerPlugin):
         """Podman's own /libpod/info `host` part (the Docker-compatible /info lacks what is
         asked here: Podman 4.3 lists only seccomp there), read once per connection: Podman
         gathers it slowly (it asks its OCI runtime and storage), so concurrent callers wait for
-        one answer, under the ordinary call deadline."""
+        one answer, under the ordinary call deadline. An engine without it (Docker at DOCKER_HOST,
+        used with a warning) has none of Podman's ways: an empty part."""
         connection = self.connection
         with self._host_lock:
             if connection.libpod_host is None:
                 with self._requests("ask Podman how it runs"):
                     answer = self.api._get(self.api._url("/libpod/info"), timeout=core_config.call_timeout())
+                    if answer.status_code == 404:  # not Podman (DOCKER_HOST wins): no libpod part to read
+                        connection.libpod_host = {}
+                        return connection.libpod_host
                     self.api._raise_for_status(answer)
                 connection.libpod_host = dict(answer.json().get("host") or {})
         return connection.libpod_host
