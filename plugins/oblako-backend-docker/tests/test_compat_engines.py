@@ -125,6 +125,9 @@ def test_service_adopt_replaces_oblakos_old_container_and_keeps_its_data(
 
 
 GRACEFUL = "trap 'echo stopped-gracefully > /data/trap; exit 0' TERM; sleep 600 & wait"
+# The new container shows what the old one's trap wrote, and itself ends on SIGTERM (a shell as
+# PID 1 ignores it otherwise, and its stop would wait out the whole stop_timeout).
+SHOWS_THE_TRAP = "cat /data/trap; trap 'exit 0' TERM; sleep 600 & wait"
 
 
 def test_adopting_checks_first_and_leaves_the_old_container_running_when_it_cannot_replace_it(
@@ -164,7 +167,7 @@ def test_adopting_stops_the_old_container_gracefully_and_keeps_its_volumes(
         wait_for(lambda: api.inspect_container(created["Id"])["State"]["Running"], "the old container to run")
         svc = Service(
             "db", IMAGE, backend=backend, container_name=name, adopt=True, stop_timeout=20,
-            volumes={anonymous: {"bind": "/data", "mode": "rw"}}, command=["sh", "-c", "cat /data/trap; sleep 600"],
+            volumes={anonymous: {"bind": "/data", "mode": "rw"}}, command=["sh", "-c", SHOWS_THE_TRAP],
         )  # fmt: skip
         assert svc.start() is True
         wait_for(lambda: svc.logs() != "", "the adopted service's first line")
