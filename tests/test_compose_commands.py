@@ -90,7 +90,38 @@ def test_ps_of_a_project_has_composes_columns_and_its_json_lines(
     assert cli(["ps", "--project", "shop", "-a", "db"]) == 0
     assert "Exited (3)" in capsys.readouterr().out
     assert cli(["ps", "db"]) == 2
-    assert "needs --project NAME" in capsys.readouterr().err
+    assert "needs --project NAME or --file FILE" in capsys.readouterr().err
+
+
+def test_ps_port_exec_logs_and_top_find_the_project_by_its_file_as_up_names_it(
+    backend: Backend, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--file FILE` instead of `--project NAME`: the project `up -f FILE` makes (named after the
+    file's directory here), as `docker compose -f FILE ps` finds it."""
+    path = tmp_path / "shop" / "compose.yaml"
+    path.parent.mkdir()
+    path.write_text("services:\n  web:\n    image: x:1\n    ports: ['127.0.0.1:18081:80']\n  db:\n    image: x:1\n")
+    backend.run(name="other-web-1", image="x:1", service="web", project="other")
+    backend.run(name="shop-web-1", image="x:1", ports={"80/tcp": ("127.0.0.1", 18081)}, service="web", project="shop")
+    backend.run(name="shop-db-1", image="x:1", service="db", project="shop")
+    assert cli(["ps", "--file", str(path), "--format", "json"]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sorted((c["Name"], c["Project"]) for c in listed) == [("shop-db-1", "shop"), ("shop-web-1", "shop")]
+    assert cli(["ps", "--file", str(path), "web"]) == 0
+    assert [r.split()[0] for r in capsys.readouterr().out.splitlines()[1:]] == ["shop-web-1"]
+    assert cli(["port", "--file", str(path), "web", "80"]) == 0
+    assert capsys.readouterr().out == "127.0.0.1:18081\n"
+    assert cli(["top", "--file", str(path), "db"]) == 0
+    assert {r.split()[0] for r in capsys.readouterr().out.splitlines()[1:]} == {"db"}
+    backend.plugin.emit("shop-db-1", "ready to serve")
+    assert cli(["logs", "--file", str(path), "db"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "db | ready to serve"
+    assert cli(["exec", "--file", str(path), "cache", "true"]) == 1  # the file's project has no such service
+    assert "no service 'cache' running in project 'shop' (its services: db, web)" in capsys.readouterr().err
+    assert cli(["port", "--file", str(tmp_path / "none.yaml"), "web", "80"]) == 2
+    assert "none.yaml" in capsys.readouterr().err
+    assert cli(["down", "-f", str(path)]) == 0
+    assert [i.name for i in backend.list()] == ["other-web-1"]
 
 
 def test_top_rows_are_composes_one_table_with_cmd_last_and_a_dash_where_a_title_is_missing() -> None:

@@ -35,6 +35,18 @@ def _split_pair(option: str, value: str, sep: str) -> tuple[str, str]:
     return key, rest
 
 
+def project_of(args: argparse.Namespace) -> str | None:
+    """The project a command names: `--project`, else the one `--file` makes (as `up` names
+    it), else None (the command is about one container by name)."""
+    if args.project is not None:
+        return str(args.project)
+    if args.file is None:
+        return None
+    from ..project import load
+
+    return load(args.file).name
+
+
 def _environment(items: list[str]) -> dict[str, str]:
     """`-e KEY=VALUE` options; a bare KEY takes this shell's value, as Docker's CLI does."""
     environment: dict[str, str] = {}
@@ -111,13 +123,14 @@ def cmd_adopt(args: argparse.Namespace) -> int:
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
-    if args.services and args.project is None:
-        raise ConfigurationError("ps SERVICE... needs --project NAME (the services of which project?)")
+    project = project_of(args)
+    if args.services and project is None:
+        raise ConfigurationError("ps SERVICE... needs --project NAME or --file FILE (the services of which project?)")
     infos = [
         i
         for i in plugins.get_backend(args.backend).list()
         if (args.all or i.state == RUNNING)
-        and (args.project is None or i.project == args.project)
+        and (project is None or i.project == project)
         and (not args.services or i.service in args.services)
     ]
     if args.json:
@@ -140,7 +153,7 @@ def cmd_ps(args: argparse.Namespace) -> int:
         for i in infos:
             print(json.dumps(ps_json(i, now), sort_keys=True))
         return 0
-    if args.project is None:
+    if project is None:
         rows = [["NAME", "PROJECT", "STATE", "IMAGE", "PORTS"]]
         rows += [[i.name, i.project or "-", str(i.state), i.image, ports_text(i)] for i in infos]
         table(rows)
@@ -176,14 +189,13 @@ def _log_window(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_logs(args: argparse.Namespace) -> int:
     window = _log_window(args)
     backend = plugins.get_backend(args.backend)
-    if args.project is None and args.file is None:
+    project = project_of(args)
+    if project is None:
         if len(args.names) != 1:
             raise ConfigurationError("logs takes one container NAME, or --project/--file with SERVICE names")
         return _container_logs(backend, args.names[0], args, window)
-    from ..project import load
     from ..project.run import containers as containers_of
 
-    project = args.project or load(args.file).name
     containers = containers_of(project, backend)
     unknown = [n for n in args.names if n not in containers]
     if unknown or not containers:
@@ -253,15 +265,13 @@ def cmd_top(args: argparse.Namespace) -> int:
     """`docker top NAME`, or with --project/--file `docker compose top [SERVICE...]`: one table
     of every running container's processes, SERVICE and # (its replica) first, CMD last."""
     backend = plugins.get_backend(args.backend)
-    if args.project is None and args.file is None:
+    project = project_of(args)
+    if project is None:
         if len(args.names) != 1:
             raise ConfigurationError("top takes one container NAME, or --project/--file with SERVICE names")
         found = backend.top(args.names[0])
         table([list(found.titles), *(list(row) for row in found.rows)])
         return 0
-    from ..project import load
-
-    project = args.project or load(args.file).name
     running = sorted((i for i in backend.list() if i.project == project and i.state == RUNNING), key=lambda i: i.name)
     services = {i.service or i.name for i in running}
     unknown = [n for n in args.names if n not in services]
@@ -317,17 +327,16 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 
 def _container(backend: Backend, args: argparse.Namespace) -> str:
-    """The container `args.name` means: itself, or with --project that service's replica."""
-    if args.project is None:
+    """The container `args.name` means: itself, or with --project/--file that service's replica."""
+    project = project_of(args)
+    if project is None:
         return str(args.name)
     from ..project.run import containers as containers_of
 
-    found = containers_of(args.project, backend)
+    found = containers_of(project, backend)
     if args.name not in found:
         known = ", ".join(sorted(found)) or "none"
-        raise OblakoBackendError(
-            f"no service {args.name!r} running in project {args.project!r} (its services: {known})"
-        )
+        raise OblakoBackendError(f"no service {args.name!r} running in project {project!r} (its services: {known})")
     replicas = sorted(found[args.name], key=lambda n: (len(n), n))  # <service>-2 before <service>-10
     if args.index > len(replicas):
         raise OblakoBackendError(f"service {args.name!r} has {len(replicas)} container(s); no --index {args.index}")

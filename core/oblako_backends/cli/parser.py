@@ -231,6 +231,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("ps", parents=[choose], help="containers this layer created")
     p.add_argument("-p", "--project", metavar="NAME", help="only this project's containers")
+    p.add_argument("--file", metavar="FILE", help="only the containers of this services file's project")
     p.add_argument("-a", "--all", action="store_true", help="include stopped ones")
     p.add_argument("--json", action="store_true")
     p.add_argument(
@@ -240,7 +241,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         help="json: one object per line, as Compose's (with --project, the table has Compose's columns)",
     )
     p.add_argument("--no-trunc", action="store_true", help="the whole COMMAND")
-    p.add_argument("services", nargs="*", metavar="SERVICE", help="with --project: only these services")
+    p.add_argument("services", nargs="*", metavar="SERVICE", help="with --project/--file: only these services")
     p.set_defaults(func=cmd_ps)
 
     p = sub.add_parser("status", parents=[choose], help="running, stopped or absent")
@@ -275,7 +276,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "exec", parents=[choose], help="run a command in a running container (or a project's service); its exit code"
     )
     p.add_argument("-p", "--project", metavar="NAME", help="NAME is a service of this project")
-    p.add_argument("--index", type=_positive, default=1, help="with --project: which replica (default 1)")
+    p.add_argument("--file", metavar="FILE", help="NAME is a service of this services file's project")
+    p.add_argument("--index", type=_positive, default=1, help="with --project/--file: which replica (default 1)")
     p.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("-w", "--workdir", metavar="DIR")
     p.add_argument("-u", "--user", metavar="USER")
@@ -287,7 +289,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
     p = sub.add_parser("port", parents=[choose], help="where a container's port is published on this machine")
     p.add_argument("-p", "--project", metavar="NAME", help="NAME is a service of this project")
-    p.add_argument("--index", type=_positive, default=1, help="with --project: which replica (default 1)")
+    p.add_argument("--file", metavar="FILE", help="NAME is a service of this services file's project")
+    p.add_argument("--index", type=_positive, default=1, help="with --project/--file: which replica (default 1)")
     p.add_argument("--protocol", choices=["tcp", "udp", "sctp"], default="tcp")
     p.add_argument("name", metavar="NAME")
     p.add_argument("private_port", type=_positive, metavar="PRIVATE_PORT")

@@ -29,9 +29,10 @@ def test_ps_of_a_project_shows_composes_columns_from_the_engine(
     port = runtimes.free_port()
     path = _project(
         tmp_path,
-        "services:\n  web:\n    image: {image}\n    ports: ['127.0.0.1:{port}:8080']\n"
+        "name: {project}\nservices:\n  web:\n    image: {image}\n    ports: ['127.0.0.1:{port}:8080']\n"
         "    command: ['sh', '-c', \"trap 'exit 0' TERM; httpd -f -p 8080 & wait\"]\n",
         port=port,
+        project=project,
     )
     try:
         assert cli(["up", "-f", str(path), "-p", project]) == 0
@@ -50,6 +51,11 @@ def test_ps_of_a_project_shows_composes_columns_from_the_engine(
             {"URL": "127.0.0.1", "TargetPort": 8080, "PublishedPort": port, "Protocol": "tcp"}
         ]
         assert listed["RunningFor"].endswith("ago") and listed["CreatedAt"].endswith("+0000 UTC")
+        capsys.readouterr()
+        assert cli(["exec", "--file", str(path), "web", "sh", "-c", "echo $((6 * 7)); exit 3"]) == 3  # by its file
+        assert capsys.readouterr().out == "42\n"
+        assert cli(["port", "--file", str(path), "web", "8080"]) == 0
+        assert capsys.readouterr().out == f"127.0.0.1:{port}\n"
     finally:
         assert cli(["down", "-f", str(path), "-p", project]) == 0
 
