@@ -1,7 +1,7 @@
 """A Compose project's networks on real engines (Docker, Podman rootful and rootless): each
 top-level network made with its labels and options and removed by `down`, an external one used
-and kept; services on several networks reach each other only where they share one, by each
-alias; a fixed address; a link's alias; `network_mode: service:X`; volume labels."""
+and kept; services on several networks (an internal one first) reach each other only where they
+share one, by each alias; a fixed address; a link's alias; `network_mode: service:X`; volume labels."""
 
 from __future__ import annotations
 
@@ -51,6 +51,7 @@ networks:
     ipam: {{config: [{{subnet: {subnet}}}]}}
   back:
     labels: {{tier: back}}
+    internal: true
   outside:
     external: true
     name: {external}
@@ -100,7 +101,7 @@ def test_a_project_s_networks_are_made_joined_and_removed_as_compose_does(
         front, back = (api.inspect_network(f"{name}_{k}") for k in ("front", "back"))
         assert front["Labels"]["tier"] == "front" and front["Labels"]["oblako.project"] == name
         assert [c["Subnet"] for c in front["IPAM"]["Config"]] == [subnet]
-        assert back["Labels"]["tier"] == "back"
+        assert back["Labels"]["tier"] == "back" and back["Internal"] is True  # worker's first network
         assert api.inspect_volume(f"{name}_data")["Labels"]["keep"] == "yes"
 
         def fetch(client: str, host: str) -> tuple[int, str]:
