@@ -265,6 +265,21 @@ def test_a_backend_that_joins_networks_by_address_keeps_one_network_per_service_
     assert all(not d.spec.networks for d in none.services)
 
 
+def test_a_backend_that_joins_several_networks_by_address_keeps_each_without_names(tmp_path: Path) -> None:
+    """Apple-like with several networks (network_by_address and networks): a service keeps
+    every network it names, in Compose's order, each without aliases; nothing says one only."""
+    project = read(tmp_path, FILE)
+    adapted, said = adapt(project, frozenset({"network_by_address", "networks"}), "apple")
+    by = {d.name: d for d in adapted.services}
+    assert [(n.name, n.aliases, n.ipv4_address) for n in by["a"].spec.networks] == [
+        ("custom-back", (), None),
+        ("demo_front", (), None),
+    ]
+    assert not [line for line in said if "one network" in line], said
+    assert "a: ipv4_address: apple cannot fix it; the runtime picks the address" in said
+    assert {c for d in adapted.services for c in d.spec.needs()} == {"networks"}  # all the backend has
+
+
 def test_the_spec_takes_one_network_as_oblako_passes_it_or_several_and_keeps_its_fingerprint() -> None:
     one = ContainerSpec(name="x", image="busybox", network="n", aliases=["x"])
     assert one.networks == (NetworkAttachment("n", ("x",)),)

@@ -94,7 +94,7 @@ CAPABILITIES: Mapping[str, str] = MappingProxyType(
         "selinux": "volumes' :z/:Z: the runtime relabels a mount's source for SELinux (VolumeSpec.selinux)",
         # Networks (ContainerSpec.networks, network_mode) and what `up` makes them with.
         "networks": "joins several networks (ContainerSpec.networks), each its own: containers reach each other "
-        "only on a network they share, by the aliases given there",
+        "only on a network they share, by the aliases given there (with service_names; else by address)",
         "ipv4_address": "a fixed IPv4 address on a network made with a subnet (NetworkAttachment.ipv4_address)",
         "network_options": "makes networks with a driver, internal (no way out) and IPAM subnets (NetworkOptions)",
         "network_mode_host": "network_mode: host, the host's own network namespace",

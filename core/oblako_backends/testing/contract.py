@@ -659,6 +659,7 @@ class NetworksContract:
 
     @pytest.mark.oblako_capability("exec")
     @pytest.mark.oblako_capability("networks")
+    @pytest.mark.oblako_capability("service_names")
     def test_containers_find_each_other_on_shared_networks_only_each_by_its_aliases_there(
         self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names, made_networks: list[str]
     ) -> None:
@@ -681,6 +682,35 @@ class NetworksContract:
             wait_for(fetched(client, host), f"{client} to fetch {host}")
         assert fetch_in(left, "both-two")[0] != 0  # an alias is the network's: not resolved on another
         assert fetch_in(left, "right")[0] != 0
+
+    @pytest.mark.oblako_capability("exec")
+    @pytest.mark.oblako_capability("networks")
+    def test_a_container_on_two_networks_is_attached_to_both_and_reaches_a_peer_on_each_by_address(
+        self, oblako_backend: Backend, oblako_test_image: str, oblako_name: Names, made_networks: list[str]
+    ) -> None:
+        """Several networks without names (as ``network_by_address`` has them): the runtime's
+        listing shows the container on both, and it fetches from a peer on each, at that peer's
+        address in the network's subnet."""
+        one, two = (self._network(oblako_backend, made_networks, oblako_name(n).lower()) for n in ("one", "two"))
+        both, left, right = oblako_name("both"), oblako_name("left"), oblako_name("right")
+        started(oblako_backend, left, oblako_test_image, SERVE, networks=[one])
+        started(oblako_backend, right, oblako_test_image, SERVE, networks=[two])
+        started(oblako_backend, both, oblako_test_image, networks=[one, two])
+
+        def fetches(url: str) -> Callable[[], bool]:
+            return lambda: run_in(oblako_backend, both, *fetch_argv(url)) == (0, "contract-ok\n")
+
+        for network, peer in ((one, left), (two, right)):
+            room = oblako_backend.network_capacity(network)
+            if room is None:  # a backend that reports no capacity: the peer's only address will do
+                address = next(iter(local_addresses(oblako_backend, peer) - {"127.0.0.1"}))
+            else:
+                assert {both, peer} <= set(room.attached), room
+                subnet = ipaddress.ip_network(room.subnet)
+                found = [a for a in local_addresses(oblako_backend, peer) if ipaddress.ip_address(a) in subnet]
+                assert found, (room, local_addresses(oblako_backend, peer))
+                address = found[0]
+            wait_for(fetches(f"http://{address}:8080/"), f"{both} to fetch from {peer} on {network} at {address}")
 
     @pytest.mark.oblako_capability("exec")
     @pytest.mark.oblako_capability("network_by_address")

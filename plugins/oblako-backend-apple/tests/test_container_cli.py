@@ -332,6 +332,16 @@ def test_the_network_is_one_glued_option_of_run_and_create_and_create_is_built_b
         container_cli.run_argv(spec, {}, (), tmp_path, None, "exec")
 
 
+def test_every_network_is_its_own_glued_option_the_first_first(tmp_path: Path) -> None:
+    """Several networks: `--network` once per network, in the order joined (0.5 attaches them
+    in that order, and publishes ports on the first: docs/how-to.md)."""
+    spec = ContainerSpec(name="web", image="busybox", networks=["demo_front", "demo_back", "demo_admin"])
+    argv = container_cli.run_argv(spec, {}, (), tmp_path, None)
+    given, rest = standin_parser().options("run", argv[1:])
+    assert [value for flag, value in given if flag == "--network"] == ["demo_front", "demo_back", "demo_admin"]
+    assert rest == ["docker.io/library/busybox"]
+
+
 @pytest.mark.parametrize("hostile", ["-n", "--all", "--label=a=b", "--"])
 def test_a_network_or_container_name_starting_with_a_dash_is_never_read_as_an_option(hostile: str) -> None:
     """A name is refused before any argv is built (ContainerSpec and the network checks); and

@@ -179,7 +179,8 @@ def test_a_compose_project_runs_through_the_cli(
         "    volumes: ['./site:/site:ro', 'data:/data']\n"
         "    command: ['sh', '-c', \"echo web-up; trap 'exit 0' TERM; httpd -f -p 8080 -h /site & wait\"]\n"
         "    healthcheck: {test: [CMD, wget, -q, -O-, 'http://localhost:8080/'], interval: 1s}\n"
-        "volumes:\n  data: {}\n"
+        f"  tool:\n    image: {runtimes.TEST_IMAGE}\n    command: ['sleep', '600']\n    networks: [default, back]\n"
+        "volumes:\n  data: {}\nnetworks:\n  back: {}\n"
     )
     try:
         assert cli(["up", "--backend", "apple", "-f", str(path), "-p", "appleproj"]) == 0
@@ -188,6 +189,7 @@ def test_a_compose_project_runs_through_the_cli(
         # What Apple's CLI cannot do is said once each, and the rest still runs.
         assert "warning: web: apple cannot run health checks inside the container; waiting for its first " in err
         assert "warning: service names do not resolve on apple: services on a network reach each other by " in err
+        assert "one network" not in err  # a service on two joins both
         # The project's network, made by `container network create` and joined with --network.
         listed = subprocess.run(
             [str(STANDIN), "network", "ls", "--format", "json"], capture_output=True, text=True, timeout=60, check=True
@@ -197,13 +199,16 @@ def test_a_compose_project_runs_through_the_cli(
         web = json.loads(subprocess.run([str(STANDIN), "inspect", "appleproj-web-1"], capture_output=True,
                                         text=True, timeout=60, check=True).stdout)[0]  # fmt: skip
         assert [n["network"] for n in web["networks"]] == ["appleproj_default"]
+        tool = json.loads(subprocess.run([str(STANDIN), "inspect", "appleproj-tool-1"], capture_output=True,
+                                         text=True, timeout=60, check=True).stdout)[0]  # fmt: skip
+        assert {n["network"] for n in tool["networks"]} == {"appleproj_default", "appleproj_back"}
         assert cli(["logs", "--backend", "apple", "--project", "appleproj"]) == 0
-        assert capsys.readouterr().out.splitlines() == ["web | web-up"]
+        assert capsys.readouterr().out.splitlines() == ["web  | web-up"]  # tool says nothing
     finally:
         assert cli(["down", "-v", "--backend", "apple", "-f", str(path), "-p", "appleproj"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "removed volume appleproj_data"
     listed = subprocess.run([str(STANDIN), "network", "ls", "-q"], capture_output=True, text=True, timeout=60)
-    assert "appleproj_default" not in listed.stdout.split()  # `down` took the network it made
+    assert {"appleproj_default", "appleproj_back"}.isdisjoint(listed.stdout.split())  # `down` took those it made
     assert not (tmp_path / "volumes" / "appleproj_data").exists()
 
 

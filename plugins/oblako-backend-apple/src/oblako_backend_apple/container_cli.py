@@ -95,8 +95,11 @@ def run_argv(
     for volume in spec.volumes:
         source = str(volumes_dir / volume.source) if volume.is_named else volume.source
         options.append(option("volume", f"{source}:{volume.target}{':ro' if volume.read_only else ''}"))
-    if spec.network:  # one network (capability network_by_address): the CLI's --network
-        options.append(option("network", spec.network))
+    # Every network joined, in order, one `--network` each (capabilities network_by_address
+    # and networks): 0.5 reads them as a list, the first attached first (ContainerClient's
+    # getAttachmentConfigurations), and forwards published ports to that first one (docs/how-to.md).
+    for attachment in spec.networks:
+        options.append(option("network", attachment.name))
     if spec.working_dir:
         options.append(option("workdir", spec.working_dir))
     if spec.user:

@@ -87,10 +87,14 @@ class ApplePlugin:
             "stop_signal",
             "stop_grace_period",
             "create",
-            # One network per container, made by `network create` (macOS 26+); names do not
+            # Networks made by `network create` (macOS 26+), joined by address: names do not
             # resolve there (docs/networking.md: no bare names on a custom network), so no
-            # service_names and no `networks` (several, each with its aliases).
+            # service_names and no aliases.
             "network_by_address",
+            # Several per container: `--network` repeated (0.5's docs/how-to.md: "If your
+            # container attaches to multiple networks, the ports you publish forward to the IP
+            # address of the interface attached to the first network").
+            "networks",
         }
     )
 
