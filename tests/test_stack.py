@@ -266,3 +266,21 @@ def test_a_bad_oblako_jobs_is_refused_naming_it_before_anything_is_made(
     assert cli(["up", "--backend", "memory", str(write(tmp_path, "[services.web]\nimage = 'x:1'\n"))]) == 2
     assert "OBLAKO_JOBS" in capsys.readouterr().err
     assert set(calls) <= {"oblako_list"}  # `up` asks whether the runtime answers, and makes nothing
+
+
+def test_a_container_seen_in_a_listing_is_checked_as_one_looked_up_before_it_is_stopped() -> None:
+    import dataclasses
+
+    from oblako_backends import NotOwnedError, Service
+
+    backend = get_backend("memory")
+    Service("web", "busybox", backend=backend, container_name="shop-web", project="shop").start()
+    (seen,) = [dataclasses.replace(i, id="c0ffee") for i in backend.list()]  # an engine's listing has IDs
+    with pytest.raises(NotOwnedError, match="belongs to project 'shop'"):
+        backend.stop("shop-web", project="other", seen=seen)
+    assert backend.status("shop-web") == "running"
+    not_ours = dataclasses.replace(seen, labels={})
+    with pytest.raises(NotOwnedError, match="was not created by oblako-backends"):
+        backend.stop("shop-web", project="shop", seen=not_ours)
+    assert backend.stop("shop-web", project="shop", seen=seen) == seen
+    assert backend.status("shop-web") == "absent"

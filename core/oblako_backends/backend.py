@@ -314,18 +314,30 @@ class Backend:
         }
 
     def stop(
-        self, name: str, timeout: float = 10.0, *, adopt: bool = False, project: str | None = ANY_PROJECT
+        self,
+        name: str,
+        timeout: float = 10.0,
+        *,
+        adopt: bool = False,
+        project: str | None = ANY_PROJECT,
+        seen: ContainerInfo | None = None,
     ) -> ContainerInfo | None:
         """Stop gracefully, then remove; return what was stopped (None when absent).
 
         Refuses a container it did not make (with `adopt`, except one that carries no owner's
         labels at all), and, when `project` is given, one of another project (None: of none).
+        `seen`: this container as `list()` gave it moments ago, with its ID: checked instead of
+        asking the runtime again, and then only that container (by its ID) is stopped (`down`
+        of many containers asks once for all).
         """
         grace = _spec().validate_seconds("timeout", timeout)
-        info = self._owned_or_absent(name, adopt, project)
+        if seen is not None and seen.id and seen.name == name:
+            info: ContainerInfo | None = self._checked(seen, adopt, project)
+        else:
+            info = self._owned_or_absent(name, adopt, project)
         if info is not None:
             log.debug("stop %s on %s (%g s grace)", name, self.name, grace)
-            self._call("oblako_stop", name=name, timeout=grace)
+            self._call("oblako_stop", name=name, timeout=grace, container_id=info.id)
         return info
 
     def remove(self, name: str, *, adopt: bool = False, project: str | None = ANY_PROJECT) -> ContainerInfo | None:
@@ -443,14 +455,18 @@ class Backend:
         self, name: str, adopt: bool = False, project: str | None = ANY_PROJECT
     ) -> ContainerInfo | None:
         info = self.inspect(name)
-        if info is not None and not info.owned and not (adopt and info.adoptable):
+        return None if info is None else self._checked(info, adopt, project)
+
+    def _checked(self, info: ContainerInfo, adopt: bool = False, project: str | None = ANY_PROJECT) -> ContainerInfo:
+        """`info`, when this layer may act on its container; else NotOwnedError."""
+        name = info.name
+        if not info.owned and not (adopt and info.adoptable):
             raise NotOwnedError(
                 f"container {name!r} exists on {self.name} but was not created by oblako-backends "
                 f"(it lacks the label {MANAGED_BY_LABEL}={MANAGED_BY_VALUE}), so it was left "
                 "alone. Remove it with your runtime's own CLI, or use another name."
             )
-        if info is not None:
-            refuse_other_project(info, project)
+        refuse_other_project(info, project)
         return info
 
     def _implemented(self, hook_name: str) -> bool:

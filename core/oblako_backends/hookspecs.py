@@ -189,11 +189,14 @@ def oblako_follow_logs(name: str, tail: int, since: float | None, until: float |
 
 
 @hookspec
-def oblako_stop(name: str, timeout: float) -> None:
+def oblako_stop(name: str, timeout: float, container_id: str) -> None:
     """Stop the container gracefully (kill after `timeout` seconds), then remove it.
 
     Named volumes are kept. Called only for a container this layer owns; a container
-    that vanished meanwhile is not an error.
+    that vanished meanwhile is not an error. `container_id`: the ID (`ContainerInfo.id`) of
+    the container the core checked under `name`, or "" when it has none; a backend with IDs
+    acts on that one container without looking the name up again (an implementation may
+    leave the argument out, as pluggy allows).
     """
 
 

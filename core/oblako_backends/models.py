@@ -171,6 +171,9 @@ class ContainerInfo:
     # command its main process runs, as one line: what `ps` of a project shows, as Compose's.
     created: float | None = None
     command: str = ""
+    # The runtime's own ID of this container, where it has one (Docker Engine API): the one
+    # container that was seen, whatever is named alike later. "" where the runtime has none.
+    id: str = ""
 
     @property
     def owned(self) -> bool:

@@ -201,11 +201,12 @@ class Service:
         """May `start` replace this container that is not ours (see `adopt`)?"""
         return self.adopt and info.adoptable and same_repository(info.image, self.spec.image)
 
-    def stop(self) -> None:
+    def stop(self, seen: ContainerInfo | None = None) -> None:
         """Stop and remove the container; named volumes keep their data. No-op when absent.
 
-        A service of a project never stops a same-named container of another project."""
-        self.backend.stop(self.container_name, timeout=self.stop_timeout, project=self.project)
+        A service of a project never stops a same-named container of another project. `seen`:
+        its container as `backend.list()` gave it moments ago (see `Backend.stop`)."""
+        self.backend.stop(self.container_name, timeout=self.stop_timeout, project=self.project, seen=seen)
 
     def __enter__(self) -> Service:
         """`with Service(...) as s:` starts it and waits until ready; leaving the block stops it,

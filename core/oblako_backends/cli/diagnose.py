@@ -13,6 +13,7 @@ from .display import print_json, table
 
 if TYPE_CHECKING:
     from ..backend import Backend
+    from ..models import ContainerInfo
     from ..reach import Reach
 
 
@@ -105,13 +106,18 @@ def _reach_lines(found: list[Reach]) -> list[tuple[str, str]]:
 def runtime_answers(backend: Backend) -> bool:
     """Say once, up front, that the runtime is not there (rather than once per service). One
     listing answers that: cheaper than a full probe, whose details only `doctor` shows."""
+    return listing(backend) is not None
+
+
+def listing(backend: Backend) -> list[ContainerInfo] | None:
+    """Every container this layer made there (`backend.list()`), or None, having said that the
+    runtime is not there (as `runtime_answers`): one request both answers and lists."""
     try:
-        backend.list()
+        return backend.list()
     except RuntimeUnavailableError as exc:
         print(f"oblako-backends: {exc}", file=sys.stderr)
         instead = answering_instead(backend.name)
         if instead:
             print(f"oblako-backends: {instead}", file=sys.stderr)
         print("oblako-backends: `oblako-backends doctor` says more", file=sys.stderr)
-        return False
-    return True
+        return None

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from .. import plugins
 from ..errors import ConfigurationError
-from .diagnose import runtime_answers
+from .diagnose import listing, runtime_answers
 from .display import ProgressDisplay, print_json, table
 
 if TYPE_CHECKING:
@@ -153,17 +153,18 @@ def cmd_down(args: argparse.Namespace) -> int:
     backend = plugins.get_backend(args.backend)
     files = services_files(args)
     project = load(files, args.project, args.profile, args.env_file)
-    if not runtime_answers(backend):
+    listed = listing(backend)  # one request: does the runtime answer, and what is there
+    if listed is None:
         return 1
     every = {d.name for d in load(files, args.project, ["*"], args.env_file).services}  # profiles too
-    left = orphans(project, backend, every)
+    left = orphans(project, backend, every, listed)
     if left and not args.remove_orphans:
         print(
             f"oblako-backends: found orphan containers ({', '.join(i.name for i in left)}) for this project: "
             "their services are no longer in the file; `down --remove-orphans` removes them",
             file=sys.stderr,
         )
-    errors = down(project, backend, remove=left if args.remove_orphans else ())
+    errors = down(project, backend, remove=left if args.remove_orphans else (), listed=listed)
     for service, error in errors.items():
         print(f"oblako-backends: {service}: {error}", file=sys.stderr)
     if args.volumes and not errors:

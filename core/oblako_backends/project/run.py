@@ -516,23 +516,30 @@ def _still_there(left: dict[str, str]) -> str:
     )
 
 
-def superseded(project: Project, backend: Backend) -> list[ContainerInfo]:
+def superseded(
+    project: Project, backend: Backend, listed: Sequence[ContainerInfo] | None = None
+) -> list[ContainerInfo]:
     """Containers this layer made for the project's services that no replica of the file is
     named: a container named as 0.2 named them (`<project>-<service>`), or a replica beyond the
-    service's scale. `up` removes them, `down` stops them with the rest."""
+    service's scale. `up` removes them, `down` stops them with the rest. `listed`: what
+    `backend.list()` gave moments ago (else it is asked)."""
     wanted = {spec.name for d in project.services for spec in d.replicas_specs()}
     services = {d.name for d in project.services}
     return [
         i
-        for i in backend.list()
+        for i in (backend.list() if listed is None else listed)
         if i.owned and i.project == project.name and i.service in services and i.name not in wanted
     ]
 
 
-def orphans(project: Project, backend: Backend, services: set[str]) -> list[ContainerInfo]:
+def orphans(
+    project: Project, backend: Backend, services: set[str], listed: Sequence[ContainerInfo] | None = None
+) -> list[ContainerInfo]:
     """Containers this layer made for the project whose service is none of `services` (every
-    service the file has, profiles or not): a service removed from the file or renamed."""
-    return [i for i in backend.list() if i.owned and i.project == project.name and i.service not in services]
+    service the file has, profiles or not): a service removed from the file or renamed.
+    `listed`: what `backend.list()` gave moments ago (else it is asked)."""
+    found = backend.list() if listed is None else listed
+    return [i for i in found if i.owned and i.project == project.name and i.service not in services]
 
 
 def _remove_superseded(project: Project, backend: Backend) -> None:
@@ -664,26 +671,35 @@ def containers(project: str, backend: Backend) -> dict[str, list[str]]:
 
 
 def down(
-    project: Project, backend: Backend, jobs: int | None = None, remove: Sequence[ContainerInfo] = ()
+    project: Project,
+    backend: Backend,
+    jobs: int | None = None,
+    remove: Sequence[ContainerInfo] = (),
+    listed: Sequence[ContainerInfo] | None = None,
 ) -> dict[str, str]:
     """Stop (and remove) every service of the file, dependents first, at most `jobs` at once
     (default: OBLAKO_JOBS), then the project's network if this layer made it; keep named volumes.
-    `remove`: the project's orphans (`orphans`) to stop first. Returns {service or container:
+    `remove`: the project's orphans (`orphans`) to stop first. `listed`: what `backend.list()`
+    gave moments ago (else it is asked, once): a container seen there with its ID is checked
+    there and stopped by that ID, with no look-up of its own. Returns {service or container:
     why} for each one that could not be stopped."""
     errors: dict[str, str] = {}
     limit = jobs or config.jobs()
+    if listed is None:
+        try:
+            listed = backend.list()
+        except OblakoBackendError:
+            listed = []  # the stops below then say what is wrong with the runtime
+    seen = {i.name: i for i in listed if i.id and i.owned and i.project == project.name}
     for info in remove:
         try:
-            backend.stop(info.name, project=project.name)
+            backend.stop(info.name, project=project.name, seen=seen.get(info.name))
         except OblakoBackendError as exc:
             errors[info.name] = str(exc)
     project, _ = adapt(project, backend.capabilities, backend.name)  # the network `up` made, or none, as `up` decided
-    try:
-        stale: dict[str, list[str]] = {}
-        for info in superseded(project, backend):
-            stale.setdefault(str(info.service), []).append(info.name)
-    except OblakoBackendError:
-        stale = {}  # the stops below then say what is wrong with the runtime
+    stale: dict[str, list[str]] = {}
+    for info in superseded(project, backend, listed):
+        stale.setdefault(str(info.service), []).append(info.name)
     for wave in reversed(project.waves()):
         services = [
             (d.name, svc)
@@ -691,7 +707,8 @@ def down(
             for svc in [*replicas(d, backend), *(_named(d, name, backend) for name in stale.get(d.name, ()))]
         ]
         with ThreadPoolExecutor(max_workers=max(1, min(limit, len(services)))) as pool:
-            for (name, _svc), error in zip(services, pool.map(_stop, [svc for _, svc in services]), strict=True):
+            stops = pool.map(lambda svc: _stop(svc, seen.get(svc.container_name)), [svc for _, svc in services])
+            for (name, _svc), error in zip(services, stops, strict=True):
                 if error:
                     errors[name] = error
     for net in project.used_networks() if not errors else ():
@@ -862,9 +879,9 @@ def _named(definition: ServiceDef, container: str, backend: Backend) -> Service:
     return service(definition, backend, dataclasses.replace(definition.spec, name=container))
 
 
-def _stop(svc: Service) -> str:
+def _stop(svc: Service, seen: ContainerInfo | None = None) -> str:
     try:
-        svc.stop()
+        svc.stop(seen)
     except OblakoBackendError as exc:
         return str(exc)
     return ""

@@ -167,3 +167,34 @@ def test_up_no_start_creates_the_network_volume_and_containers_and_start_starts_
         assert backend.logs(f"{project}-web-1") == "web-up\n"
     finally:
         assert cli(["down", "-v", "-f", str(path), "-p", project]) == 0
+
+
+def test_down_lists_the_project_once_then_only_stops_and_removes_each_container(
+    backend: Backend, tmp_path: Path, unique_name: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What Compose does: one listing, then a stop and a remove per container, all of them at
+    once (no look-up of each container by name, no listing per step)."""
+    import requests
+
+    project = unique_name("down").lower()
+    service = "    image: {image}\n    command: ['sh', '-c', \"{forever}\"]\n"
+    path = _project(tmp_path, "services:\n" + "".join(f"  s{i}:\n{service}" for i in range(3)))
+    assert cli(["up", "-f", str(path), "-p", project]) == 0
+    ids = {i.name: i.id for i in backend.list() if i.project == project}
+    assert len(ids) == 3 and all(ids.values())
+    sent: list[tuple[str, str]] = []
+    send = requests.Session.send
+
+    def counted(session: requests.Session, request: requests.PreparedRequest, **options: object) -> object:
+        sent.append((str(request.method), str(request.path_url).split("?")[0].split("/", 2)[-1]))
+        return send(session, request, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(requests.Session, "send", counted)
+    assert cli(["down", "-f", str(path), "-p", project]) == 0
+    on_containers = sorted(r for r in sent if r[1].startswith("containers"))
+    assert on_containers == sorted(
+        [("GET", "containers/json")]
+        + [("POST", f"containers/{i}/stop") for i in ids.values()]
+        + [("DELETE", f"containers/{i}") for i in ids.values()]
+    )
+    assert [i for i in backend.list() if i.project == project] == []

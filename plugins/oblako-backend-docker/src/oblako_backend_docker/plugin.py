@@ -596,7 +596,13 @@ class DockerPlugin:
                     ports.append(PublishedPort(int(number), proto or "tcp", b.get("HostIp", ""), int(b["HostPort"])))
         running = bool(state.get("Running")) and not state.get("Paused")
         info = self._info(
-            data.get("Name", name), running, config.get("Image"), config.get("Labels"), ports, self.health(data)
+            data.get("Name", name),
+            running,
+            config.get("Image"),
+            config.get("Labels"),
+            ports,
+            self.health(data),
+            container_id=str(data.get("Id") or ""),
         )
         if not running and state.get("Status") in ("exited", "stopped") and isinstance(state.get("ExitCode"), int):
             info = dataclasses.replace(info, exit_code=int(state["ExitCode"]))
@@ -730,6 +736,7 @@ class DockerPlugin:
         health: Health | None = None,
         created: float | None = None,
         command: str = "",
+        container_id: str = "",
     ) -> ContainerInfo:
         """One ContainerInfo from either of the engine's shapes (inspect or list)."""
         return ContainerInfo(
@@ -743,6 +750,7 @@ class DockerPlugin:
             engine_host=self.engine_host if ports else "",
             created=created,
             command=command,
+            id=container_id,
         )
 
     # -- named volumes ----------------------------------------------------------------------
@@ -958,6 +966,7 @@ class DockerPlugin:
                 listed_health(str(c.get("Status") or "")),
                 created=float(c["Created"]) if isinstance(c.get("Created"), (int, float)) else None,
                 command=str(c.get("Command") or ""),
+                container_id=str(c.get("Id") or ""),
             )
             for c in found
         ]
@@ -1010,8 +1019,8 @@ class DockerPlugin:
         return None
 
     @hookimpl
-    def oblako_stop(self, name: str, timeout: float) -> None:
-        container = self._exact_id(name)
+    def oblako_stop(self, name: str, timeout: float, container_id: str) -> None:
+        container = container_id or self._exact_id(name)  # the ID the core checked: no second look-up
         if container is None:
             return
         try:
