@@ -3,7 +3,9 @@ v2.40 uses), and refusals name the file, the line and the key's path, never a va
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -164,3 +166,57 @@ def test_importing_the_cli_and_its_help_do_not_import_jsonschema() -> None:
         capture_output=True, text=True, timeout=60, check=True, env={**os.environ},
     )  # fmt: skip
     assert "jsonschema" not in help_run.stderr
+
+
+def _variants(document: object, rng: random.Random, count: int) -> list[object]:
+    """`count` copies of `document`, each with one node (chosen at random) given another form
+    or an unknown key: what a person's mistakes look like to the schema."""
+    paths: list[tuple[object, ...]] = []
+
+    def walk(node: object, path: tuple[object, ...]) -> None:
+        paths.append(path)
+        children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, child in children:
+            walk(child, (*path, key))
+
+    walk(document, ())
+    forms: list[object] = [7, 2.5, 1.0, -1, True, None, "x", "", ["x"], ["x", "x"], [7], {}, {"x-a": 1}, {"bogus": 1}]
+    made = []
+    for _ in range(count):
+        copy = json.loads(json.dumps(document))
+        *parents, last = rng.choice(paths[1:]) if len(paths) > 1 else ((),)
+        node = copy
+        for key in parents:
+            node = node[key]
+        if isinstance(node[last], dict) and rng.random() < 0.3:
+            node[last][rng.choice(["bogus", "x-note", "image", "ports", "condition", "mode"])] = rng.choice(forms)
+        else:
+            node[last] = rng.choice(forms)
+        made.append(copy)
+    return made
+
+
+@pytest.mark.parametrize("file", CORPUS_FILES, ids=lambda p: p.relative_to(CORPUS).as_posix())
+def test_the_quick_check_answers_as_jsonschema_does_for_real_files_and_their_mistakes(file: Path) -> None:
+    from jsonschema import Draft7Validator
+
+    data, _ = load_yaml_lines(file, read_text(file, "Compose file"))
+    document = schema._plain(interpolate.interpolate(data, lambda name: None, file))
+    document = json.loads(json.dumps(document))  # plain JSON values, as the variants are
+    judge = Draft7Validator(schema.schema())
+    variants = _variants(document, random.Random(file.name), 60)
+    answers = [(schema.conforms(v), judge.is_valid(v)) for v in [document, *variants]]
+    assert answers[0] == (True, True)
+    assert [mine for mine, _ in answers] == [theirs for _, theirs in answers]
+    assert any(not theirs for _, theirs in answers[1:])  # the variants do test refusals
+
+
+def test_a_file_the_schema_accepts_is_read_without_importing_jsonschema(tmp_path: Path) -> None:
+    path = tmp_path / "compose.yaml"
+    path.write_text("services:\n  web:\n    image: busybox\n    ports: ['8080:80']\n")
+    code = (
+        "import sys, pathlib; from oblako_backends.project import compose; "
+        f"compose.read(pathlib.Path({str(path)!r})); print('jsonschema' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "False"

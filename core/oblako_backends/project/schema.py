@@ -4,7 +4,9 @@ v2.40 checks them with (compose-spec.json, vendored: see compose-spec.README.md)
 As Compose does, each file is checked once interpolated. A refusal names the file, the line and
 the path of the offending key (`services.web.ports[0]`) and says what is wrong with it, never
 the value itself: values may be secrets. Of several faults, the most specific is told (the
-deepest, as Compose picks it). jsonschema is imported only when a file is checked.
+deepest, as Compose picks it). A file is first checked by `conforms`, which knows the few
+rules this schema uses and says only yes or no; jsonschema (slow to import: a tenth of a second
+in every command) is imported only to explain a refusal.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import re
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -57,8 +60,11 @@ def _validator() -> Validator:
 
 def check(file: Path, data: Any, lines: Lines) -> None:
     """Refuse `data` (a Compose file, interpolated) if the schema does, naming where and why."""
+    plain = _plain(data)
+    if conforms(plain):
+        return
     worst: ValidationError | None = None
-    for error in _validator().iter_errors(_plain(data)):
+    for error in _validator().iter_errors(plain):
         error = _most_specific(error)
         if worst is None or _specificity(error) > _specificity(worst):
             worst = error
@@ -66,6 +72,117 @@ def check(file: Path, data: Any, lines: Lines) -> None:
         path, what = _explain(worst)
         line = lines.line(path)
         raise ConfigurationError(f"{file}{f':{line}' if line else ''}: {dotted(path) or '(top level)'}: {what}")
+
+
+# The JSON Schema (draft 7) rules `conforms` applies, and the words that only describe.
+_RULES = frozenset(
+    {"type", "$ref", "properties", "patternProperties", "additionalProperties", "items", "oneOf", "uniqueItems"}
+) | {"required", "enum", "minimum", "maximum", "pattern"}
+_NOTES = frozenset({"description", "deprecated", "default", "$schema", "$id", "title", "definitions"})
+
+
+class _Unknown(Exception):
+    """A rule `conforms` does not apply: jsonschema decides."""
+
+
+def conforms(document: Any) -> bool:
+    """Does `document` (as `_plain` makes it) satisfy the vendored schema? Exactly what
+    jsonschema's Draft7Validator answers, for the rules this schema uses; a rule it does not
+    know leaves the answer to jsonschema."""
+    try:
+        return _conforms(document, schema())
+    except _Unknown:
+        return _validator().is_valid(document)
+
+
+def _conforms(value: Any, rules: Any) -> bool:
+    if rules is True or rules == {}:
+        return True
+    if rules is False:
+        return False
+    if "$ref" in rules:  # draft 7: a $ref's siblings are ignored
+        ref = str(rules["$ref"])
+        if not ref.startswith("#/definitions/"):
+            raise _Unknown(ref)
+        return _conforms(value, schema()["definitions"][ref.removeprefix("#/definitions/")])
+    unknown = rules.keys() - _RULES - _NOTES
+    if unknown:
+        raise _Unknown(", ".join(sorted(unknown)))
+    if "type" in rules:
+        kinds = rules["type"]
+        if not any(_is(value, kind) for kind in ([kinds] if isinstance(kinds, str) else kinds)):
+            return False
+    if "enum" in rules and not any(_same(value, each) for each in rules["enum"]):
+        return False
+    if isinstance(value, dict) and not _mapping_conforms(value, rules):
+        return False
+    if isinstance(value, list):
+        if "items" in rules:
+            if not isinstance(rules["items"], dict):
+                raise _Unknown("items as a list")
+            if not all(_conforms(item, rules["items"]) for item in value):
+                return False
+        if rules.get("uniqueItems") and any(_same(a, b) for i, a in enumerate(value) for b in value[i + 1 :]):
+            return False
+    if _is(value, "number"):
+        if "minimum" in rules and value < rules["minimum"]:
+            return False
+        if "maximum" in rules and value > rules["maximum"]:
+            return False
+    if isinstance(value, str) and "pattern" in rules and not re.search(rules["pattern"], value):
+        return False
+    return "oneOf" not in rules or sum(_conforms(value, each) for each in rules["oneOf"]) == 1
+
+
+def _mapping_conforms(value: dict[str, Any], rules: dict[str, Any]) -> bool:
+    if any(key not in value for key in rules.get("required", ())):
+        return False
+    known: dict[str, Any] = rules.get("properties", {})
+    patterns: dict[str, Any] = rules.get("patternProperties", {})
+    extra = rules.get("additionalProperties", True)
+    for key, item in value.items():
+        matched = False
+        if key in known:
+            matched = True
+            if not _conforms(item, known[key]):
+                return False
+        for pattern, each in patterns.items():
+            if re.search(pattern, key):
+                matched = True
+                if not _conforms(item, each):
+                    return False
+        if not matched and not _conforms(item, extra):
+            return False
+    return True
+
+
+def _is(value: Any, kind: str) -> bool:
+    """JSON Schema's types of a parsed value (a bool is no number; 1.0 is an integer)."""
+    if kind == "integer":
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and value.is_integer()
+        )
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    kinds: dict[str, Any] = {"string": str, "object": dict, "array": list, "boolean": bool, "null": type(None)}
+    if kind not in kinds:
+        raise _Unknown(f"type {kind}")
+    return isinstance(value, kinds[kind])
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality: true is not 1, and lists and mappings are equal item by item."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, str) or isinstance(b, str):
+        return isinstance(a, str) and isinstance(b, str) and a == b
+    if isinstance(a, (dict, list)) or isinstance(b, (dict, list)):
+        return False  # one a mapping or list, the other not
+    return bool(a == b)
 
 
 def dotted(path: Sequence[str | int]) -> str:
@@ -161,6 +278,4 @@ def _explain(error: ValidationError) -> tuple[list[str | int], str]:
 
 
 def _matches(schema: dict[str, Any], key: str) -> bool:
-    import re
-
     return any(re.search(pattern, key) for pattern in schema.get("patternProperties", {}))
