@@ -156,7 +156,9 @@ def cmd_down(args: argparse.Namespace) -> int:
     listed = listing(backend)  # one request: does the runtime answer, and what is there
     if listed is None:
         return 1
-    every = {d.name for d in load(files, args.project, ["*"], args.env_file).services}  # profiles too
+    every = {d.name for d in project.services}
+    if any(i.project == project.name and i.service not in every for i in listed):  # an orphan, or a profile's
+        every = {d.name for d in load(files, args.project, ["*"], args.env_file).services}  # profiles too
     left = orphans(project, backend, every, listed)
     if left and not args.remove_orphans:
         print(
