@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,7 +16,17 @@ from pathlib import Path
 import pytest
 import runtimes
 from oblako_backend_kubernetes import forward, manifests
-from oblako_backends import ABSENT, RUNNING, Health, ImageNotFoundError, OblakoBackendError, Service, get_backend
+from oblako_backends import (
+    ABSENT,
+    RUNNING,
+    STOPPED,
+    Health,
+    ImageNotFoundError,
+    OblakoBackendError,
+    PortInUseError,
+    Service,
+    get_backend,
+)
 from oblako_backends.backend import Backend
 from oblako_backends.testing import contract
 
@@ -214,6 +225,31 @@ def test_a_bad_image_raises_image_not_found_within_the_deadline(k8s: Backend) ->
         k8s.run(name=name, image="localhost/oblako-missing:1")
     assert time.monotonic() - started < k8s.plugin.kubectl.timeout + 30
     assert k8s.status(name) == ABSENT  # nothing left behind
+
+
+def test_a_start_refused_for_a_held_port_leaves_it_created_and_one_whose_image_fails_leaves_nothing(
+    k8s: Backend,
+) -> None:
+    """A created workload's host port is checked before it is released (it stays Created, no
+    pod); the cluster pulls only at the start, so a missing image is told then, and that
+    failed start removes it as a failed run does."""
+    name, bad = f"held-{uuid.uuid4().hex[:6]}", f"nopull-{uuid.uuid4().hex[:6]}"
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        k8s.create(name=name, image=IMAGE, command=["sh", "-c", contract.FOREVER], ports={"8080/tcp": taken})
+        with pytest.raises(PortInUseError, match=str(taken)):
+            k8s.start(name)
+    info = k8s.inspect(name)
+    assert info is not None and info.waiting and info.state != RUNNING
+    assert (
+        kubectl(k8s, "get", "pods", "-l", f"{manifests.WORKLOAD_LABEL}={manifests.k8s_name(name)}", "-o", "name") == ""
+    )
+    k8s.create(name=bad, image="localhost/oblako-missing:1")  # no pod yet: nothing pulled
+    with pytest.raises(ImageNotFoundError, match="minikube image load"):
+        k8s.start(bad)
+    assert k8s.status(bad) == ABSENT
 
 
 def test_a_crash_loop_raises_with_the_last_log_lines(k8s: Backend) -> None:
@@ -533,6 +569,78 @@ def test_one_forwarder_process_serves_a_whole_project_and_down_leaves_none(
         assert cli(["down", "--backend", "kubernetes", "-f", str(path), "-p", project]) == 0
     assert forwarders(directory) == [] and not any(fetch_ok(p) for p in ports)
     assert [p.name for p in directory.iterdir() if p.name != forward.LOCK] == []
+
+
+COMPOSE_NO_START = """
+services:
+  migrate:
+    image: {image}
+    restart: "no"
+    command: ["sh", "-c", "echo migrated"]
+  web:
+    image: {image}
+    ports: ["{port}:8080"]
+    depends_on: {{migrate: {{condition: service_completed_successfully}}}}
+    command: ["sh", "-c", "mkdir /tmp/www && echo web > /tmp/www/index.html; exec httpd -f -p 8080 -h /tmp/www"]
+"""
+
+
+@pytest.mark.usefixtures("cli_on_k8s")
+def test_up_no_start_makes_everything_but_runs_no_pod_and_start_runs_and_serves_it(
+    k8s: Backend, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`up --no-start`: a Deployment of no replicas and a Job of no parallel pods, shown as
+    Created, no pod and no port served; `down` removes them unstarted. Made again, `start`
+    runs the Job to its end, then the web server, whose published port serves; `down` leaves
+    no object, pod or forwarder."""
+    from oblako_backends.cli import main as cli
+
+    project = f"nost{uuid.uuid4().hex[:6]}"
+    port = runtimes.free_port()
+    path = tmp_path / "compose.yaml"
+    path.write_text(COMPOSE_NO_START.format(image=IMAGE, port=port))
+    web, migrate = f"{project}-web-1", f"{project}-migrate-1"
+    directory = k8s.plugin._forward_file("any").parent
+    mine = ["-l", f"oblako.project={project}", "-o", "name"]
+    args = ["--backend", "kubernetes", "-f", str(path), "-p", project]
+
+    def created() -> None:
+        assert cli(["up", "--no-start", *args]) == 0, capsys.readouterr().err
+        capsys.readouterr()
+        assert cli(["ps", "-a", "--backend", "kubernetes", "--project", project, "--format", "json"]) == 0
+        shown = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert sorted((c["Service"], c["State"], c["Status"]) for c in shown) == [
+            ("migrate", "created", "Created"),
+            ("web", "created", "Created"),
+        ]
+        assert k8s.status(web) == k8s.status(migrate) == STOPPED  # neither running nor missing
+        made = kubectl(k8s, "get", "deployments,jobs", *mine).split()
+        assert sorted(made) == sorted([f"deployment.apps/{web}", f"job.batch/{migrate}"])
+        assert kubectl(k8s, "get", "pods", *mine).strip() == ""  # nothing runs
+        assert not fetch_ok(port) and forwarders(directory) == []  # nothing is served
+
+    try:
+        created()
+        assert cli(["down", *args]) == 0  # never started: removed all the same
+        assert kubectl(k8s, "get", "deployments,jobs,services", *mine).strip() == ""
+        created()
+        assert cli(["up", "--no-start", *args]) == 0  # again: the same ones, kept as they are
+        assert kubectl(k8s, "get", "pods", *mine).strip() == ""
+        assert cli(["start", *args]) == 0, capsys.readouterr().err
+        assert runtimes.http_get("127.0.0.1", port) == (200, "web\n")
+        ended = k8s.inspect(migrate)
+        assert ended is not None and ended.state != RUNNING and ended.exit_code == 0 and not ended.waiting
+        assert k8s.logs(migrate) == "migrated\n"
+        with pytest.raises(OblakoBackendError, match="runs only once"):
+            k8s.start(migrate)  # a Job that has ended cannot run again: `up` replaces it
+        running = k8s.inspect(web)
+        assert running is not None and running.state == RUNNING and not running.waiting
+        assert [(p.host_port, p.container_port) for p in running.ports] == [(port, 8080)]
+    finally:
+        assert cli(["down", *args]) == 0
+    assert kubectl(k8s, "get", "deployments,jobs,services", *mine).strip() == ""
+    assert forwarders(directory) == [] and not fetch_ok(port)
+    wait_for(lambda: kubectl(k8s, "get", "pods", *mine).strip() == "", "the web pod to end")
 
 
 def test_twelve_runs_from_separate_backends_converge_on_one_new_namespace_and_one_claim(

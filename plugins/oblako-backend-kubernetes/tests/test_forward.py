@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from oblako_backend_kubernetes import forward
+from oblako_backend_kubernetes import forward, manifests
 from oblako_backends import ConfigurationError
 from oblako_backends.commands import free_port
 from oblako_backends.testing import contract
@@ -137,8 +137,13 @@ def test_a_port_with_an_address_named_is_forwarded_there_only(state_dir: Path, m
     monkeypatch.setenv("OBLAKO_BIND_ADDRESS", "0.0.0.0")
     named, widened = free_port(), free_port()
     spec = ContainerSpec(name="web", image="busybox", ports={"80/tcp": ("127.0.0.1", named), "81/tcp": widened})
-    mappings = KubernetesPlugin(state_dir=str(state_dir))._host_ports(spec)
+    plugin = KubernetesPlugin(state_dir=str(state_dir))
+    mappings = plugin._host_ports(spec.name, plugin._published(spec))
     assert mappings == [["127.0.0.1", named, 80], ["0.0.0.0", widened, 81]]
+    # A workload held by `up --no-start` keeps its ports for the start, which maps them alike.
+    objects, _ = manifests.build(spec, plugin.settings)
+    held = manifests.held(next(o for o in objects if o["kind"] == "Deployment"), spec)
+    assert plugin._host_ports(spec.name, manifests.held_ports(held)) == mappings
 
 
 def serving_now(directory: Path) -> forward.ForwarderState:

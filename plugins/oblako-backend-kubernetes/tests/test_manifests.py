@@ -937,3 +937,30 @@ def test_a_jobs_container_has_started_once_it_serves_or_ended() -> None:
     assert manifests.started("one", [retrying]) and not manifests.serving("one", [retrying])  # ran, serves nothing
     assert not manifests.started("one", [pod_status("one", "2026-01-01T00:00:00Z", state={"waiting": {}})])
     assert not manifests.started("other", [running, retrying])
+
+
+@pytest.mark.parametrize(("restart", "kind", "field"), [(None, "Deployment", "replicas"), ("no", "Job", "parallelism")])
+def test_a_created_workload_waits_with_no_pod_until_released_and_keeps_its_ports(
+    restart: str | None, kind: str, field: str
+) -> None:
+    """`up --no-start`: a Deployment of no replicas, a Job of no parallel pods (no `suspend`
+    before 1.21), labelled as waiting; its start asks for one pod and drops that label."""
+    given = ContainerSpec(
+        name="web", image="busybox:1", restart=restart, ports={"80/tcp": ("127.0.0.1", 8080), "81/tcp": None}
+    ).owned_by("kubernetes", start_later=True)
+    built = objects(given)
+    made = manifests.held(built[kind], given)
+    assert made["spec"][field] == 0 and manifests.waiting(made)
+    assert not manifests.waiting(built[kind])  # what a run makes starts at once
+    assert built[kind]["spec"].get(field, 1) == 1  # the run's own manifest is left as it was
+    if kind == "Job":
+        assert made["spec"]["completions"] == 1  # one run once released, not a work queue
+    assert manifests.labels_of(made)["oblako.start"] == "later"
+    assert manifests.held_ports(made) == [("127.0.0.1", 8080, 80), (None, None, 81)]
+    patch = manifests.release(made)
+    assert patch["spec"] == {field: 1}
+    assert patch["metadata"]["labels"] == {"oblako.start": None}  # merge patch: removed
+    labels = json.loads(patch["metadata"]["annotations"][manifests.LABELS_ANNOTATION])
+    assert (
+        "oblako.start" not in labels and labels["oblako.managed-by"] == manifests.labels_of(made)["oblako.managed-by"]
+    )

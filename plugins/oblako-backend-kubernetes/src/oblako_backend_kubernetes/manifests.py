@@ -10,6 +10,7 @@ on this machine, and become Secrets or claims (see `host_path`).
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from oblako_backends import ConfigurationError, ContainerSpec, HealthCommand, InvalidSpecError, VolumeSpec
-from oblako_backends.labels import PROJECT_LABEL, SERVICE_LABEL
+from oblako_backends.labels import PROJECT_LABEL, SERVICE_LABEL, START_LABEL
 
 from . import options
 
@@ -33,6 +34,7 @@ NAME_ANNOTATION = "oblako.name"  # the name the caller used, when it had to be m
 LABELS_ANNOTATION = "oblako.labels"  # every label as given (not all are valid Kubernetes labels)
 VOLUME_LABEL = "oblako.volume"
 ALIAS_ANNOTATION = "oblako.alias-of"  # on a Service that exists to make a name resolve (aliases)
+PORTS_ANNOTATION = "oblako.ports"  # a held workload's published ports, forwarded once it is started
 SERVICE_NAME = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")  # DNS-1035: what a Service may be called
 CONTAINER = "main"
 
@@ -578,6 +580,49 @@ def _claim_object(claim: str, volume: str, owner: Mapping[str, str], settings: S
             "annotations": {NAME_ANNOTATION: volume},
         },
         "spec": body,
+    }
+
+
+def held(workload: Mapping[str, Any], spec: ContainerSpec) -> dict[str, Any]:
+    """`workload` made to wait for a start (`up --no-start`): a Deployment of no replicas, a
+    Job of no parallel pods (what stood for `suspend` before Kubernetes 1.21: its controller
+    makes no pod until parallelism is raised; completions 1 keeps it one run). The ports to
+    forward once it starts are kept on it, as [host_ip, host_port, container_port] (None: the
+    default address; a free port)."""
+    made = copy.deepcopy(dict(workload))
+    if made["kind"] == "Job":
+        made["spec"].update(parallelism=0, completions=1)
+    else:
+        made["spec"]["replicas"] = 0
+    ports = [[p.host_ip, p.host_port, p.container_port] for p in spec.ports]
+    made["metadata"]["annotations"][PORTS_ANNOTATION] = json.dumps(ports)
+    return made
+
+
+def waiting(workload: Mapping[str, Any]) -> bool:
+    """Whether `workload` was made by `held` and not started since: nothing runs it."""
+    spec = workload.get("spec") or {}
+    field = "parallelism" if workload.get("kind") == "Job" else "replicas"
+    return spec.get(field) == 0
+
+
+def held_ports(workload: Mapping[str, Any]) -> list[tuple[str | None, int | None, int]]:
+    """The published ports `held` kept on `workload`."""
+    raw = ((workload.get("metadata") or {}).get("annotations") or {}).get(PORTS_ANNOTATION) or "[]"
+    return [(address, host_port, int(container)) for address, host_port, container in json.loads(raw)]
+
+
+def release(workload: Mapping[str, Any]) -> dict[str, Any]:
+    """The merge patch that starts a held `workload`: one pod, and no longer labelled as
+    waiting (the label `up --no-start` gave it, dropped from the labels as given too)."""
+    field = "parallelism" if workload.get("kind") == "Job" else "replicas"
+    given = {k: v for k, v in labels_of(workload).items() if k != START_LABEL}
+    return {
+        "metadata": {
+            "labels": {START_LABEL: None},
+            "annotations": {LABELS_ANNOTATION: json.dumps(given, sort_keys=True)},
+        },
+        "spec": {field: 1},
     }
 
 

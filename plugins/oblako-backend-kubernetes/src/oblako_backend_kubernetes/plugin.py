@@ -105,7 +105,10 @@ def _kept(line: str, until: float | None, timestamps: bool) -> str:
 
 
 def _running(workload: Mapping[str, Any]) -> bool:
-    """A Deployment runs while available; a Job until it is over (see `KubernetesPlugin._info`)."""
+    """A Deployment runs while available; a Job until it is over (see `KubernetesPlugin._info`);
+    neither while it waits for a start (`up --no-start`)."""
+    if manifests.waiting(workload):
+        return False
     if workload.get("kind") == "Job":
         return not manifests.ended(workload)
     return int((workload.get("status") or {}).get("availableReplicas", 0)) >= 1
@@ -144,6 +147,8 @@ class KubernetesPlugin:
     # no and on-failure[:N] a Job that runs until it ends as asked (manifests.workload, _job);
     # a service without a policy stays a Deployment, as long-running services are. A Job's
     # exit code is its pod's, kept until it is removed: exit_code (what a one-off needs).
+    # create (`up --no-start`): everything a run makes, the workload held with no pod and no
+    # port forwarded until `start` (oblako_create, oblako_start).
     capabilities = frozenset(
         {
             "pull",
@@ -172,6 +177,7 @@ class KubernetesPlugin:
             "network_mode_host",
             "restart",
             "exit_code",
+            "create",  # held until started: a Deployment of no replicas, a Job of no parallel pods
         }
     )
 
@@ -285,24 +291,29 @@ class KubernetesPlugin:
         """`kind/name` for kubectl: logs and exec pick the workload's pod (a running one first)."""
         return f"{str(workload.get('kind', 'Deployment')).lower()}/{(workload.get('metadata') or {}).get('name', '')}"
 
-    def _host_ports(self, spec: ContainerSpec) -> list[list[object]]:
-        """[address, host_port, container_port] per published port; a taken port raises now."""
+    def _host_ports(self, name: str, ports: list[tuple[str | None, int | None, int]]) -> list[list[object]]:
+        """[address, host_port, container_port] per published port ((host_ip, host_port,
+        container_port) each); a taken port raises now."""
         mappings: list[list[object]] = []
-        for port in spec.ports:
-            host_port = port.host_port or free_port()
-            for address in (port.host_ip,) if port.host_ip else core_config.bind_addresses():
+        for host_ip, fixed, container_port in ports:
+            host_port = fixed or free_port()
+            for address in (host_ip,) if host_ip else core_config.bind_addresses():
                 with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as probe:
                     try:
                         probe.bind((address, host_port))
                     except OSError:
                         raise PortInUseError(
-                            f"can't run {spec.name!r}: host port {host_port} on {address} is already in use; find "
+                            f"can't run {name!r}: host port {host_port} on {address} is already in use; find "
                             f"the holder with `ss -ltnp 'sport = :{host_port}'` (often a stale port-forward: "
                             "`oblako-backends ps`), stop it, and retry",
                             host_port,
                         ) from None
-                mappings.append([address, host_port, port.container_port])
+                mappings.append([address, host_port, container_port])
         return mappings
+
+    @staticmethod
+    def _published(spec: ContainerSpec) -> list[tuple[str | None, int | None, int]]:
+        return [(p.host_ip, p.host_port, p.container_port) for p in spec.ports]
 
     def _refuse_held_ports(self, spec: ContainerSpec) -> None:
         """A fixed host port someone holds is refused before the cluster is asked: that needs
@@ -310,7 +321,7 @@ class KubernetesPlugin:
         name's own recorded forward is left to the cluster's answer (the name is taken)."""
         fixed = [p for p in spec.ports if p.host_port]
         if fixed and not any(p.host_port in self._own_forward_ports(spec.name) for p in fixed):
-            self._host_ports(spec)
+            self._host_ports(spec.name, self._published(spec))
 
     def _own_forward_ports(self, name: str) -> set[object]:
         """Host ports the forward records of `name` list (under any context: no kubectl is asked)."""
@@ -320,8 +331,21 @@ class KubernetesPlugin:
 
     @hookimpl
     def oblako_run(self, spec: ContainerSpec) -> None:
+        self._make(spec, hold=False)
+
+    @hookimpl
+    def oblako_create(self, spec: ContainerSpec) -> None:
+        """Everything a run makes, the workload held (manifests.held: no pod) and nothing
+        forwarded: `oblako_start` releases it. A Job too: its parallelism 0 stands for the
+        `suspend` a cluster before 1.21 lacks. The cluster pulls the image when the pod starts,
+        so an image it cannot get is told at the start, not here."""
+        self._make(spec, hold=True)
+
+    def _make(self, spec: ContainerSpec, hold: bool) -> None:
+        """Run `spec`, or with `hold` create it held (see `oblako_create`)."""
         objects, notes = manifests.build(spec, self.settings)  # refuses what cannot map, first
-        self._refuse_held_ports(spec)  # then what this machine alone can tell
+        if not hold:
+            self._refuse_held_ports(spec)  # then what this machine alone can tell
         existing = self._workload(spec.name)
         if existing is not None:
             owner = (existing["metadata"].get("annotations") or {}).get(manifests.NAME_ANNOTATION, "?")
@@ -335,6 +359,8 @@ class KubernetesPlugin:
             warnings.warn(note, UserWarning, stacklevel=2)
         self._ensure_namespace()
         workloads = [o for o in objects if o["kind"] in manifests.WORKLOAD_KINDS]
+        if hold:
+            workloads = [manifests.held(w, spec) for w in workloads]
         # What the pod mounts comes first (claims are kept across runs; Secrets of host files
         # are named after their content), so the pod never waits for it; the Service comes
         # last. Both are created when missing, and one that exists is used as it is: a claim
@@ -359,34 +385,66 @@ class KubernetesPlugin:
                 raise NameInUseError(f"can't run {spec.name!r}: a workload of that name was created first")
             raise kubectl_error(self.kubectl.where, ("create", workloads[0]["kind"].lower()), created.stderr)
         try:
-            mappings = self._host_ports(spec)  # now that the name is ours: a taken port is this run's problem
+            # Now that the name is ours, a taken port is this run's problem (a held one's, its start's).
+            mappings = [] if hold else self._host_ports(spec.name, self._published(spec))
             if others:
                 self.kubectl.run("apply", "-f", "-", stdin=_list(others))
             if names:
                 self._create_names(names)
-            running = self._wait_available(spec)
+            if hold:
+                return
+            running = self._wait_available(spec.name, spec.image)
             if mappings and running:  # a Job that has ended already publishes nothing, as an exited container
-                self._forward(spec, mappings)
+                self._forward(spec.name, mappings)
         except BaseException:
             self._delete(spec.name, grace=0, workload=workloads[0])  # nothing half-started is left behind
             raise
 
-    def _forward(self, spec: ContainerSpec, mappings: list[list[object]]) -> None:
+    @hookimpl
+    def oblako_start(self, name: str) -> None:
+        """Release a workload `oblako_create` held: one pod, waited for as a run waits, then
+        its ports forwarded. A free host port is checked before it is released; a start that
+        fails removes it, as a failed run does. One that was started already is left as it is
+        (the cluster restarts a Deployment's pod itself); a Job that has ended cannot run again."""
+        workload = self._workload(name)
+        if workload is None:
+            raise OblakoBackendError(f"no container {name!r} on {self.runtime} to start")
+        if not manifests.waiting(workload):
+            if workload.get("kind") == "Job" and manifests.ended(workload):
+                raise OblakoBackendError(
+                    f"can't start {name!r} again: it ran as a Kubernetes Job, which has ended and runs only once; "
+                    "remove it and run it again (`up` does both)"
+                )
+            return
+        mappings = self._host_ports(name, manifests.held_ports(workload))
+        containers = ((workload.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or [{}]
+        image = str(containers[0].get("image", ""))
+        patch = json.dumps(manifests.release(workload))
+        self.kubectl.run("patch", self._target(workload), "--type=merge", f"--patch={patch}")
+        try:
+            running = self._wait_available(name, image)
+            if mappings and running:
+                self._forward(name, mappings)
+        except BaseException:
+            self._delete(name, grace=0, workload=workload)  # nothing half-started is left behind
+            raise
+
+    def _forward(self, name: str, mappings: list[list[object]]) -> None:
         """Record the workload's forwards and wait until the namespace's forwarder serves them."""
-        record = forward.ForwardState(manifests.k8s_name(spec.name), mappings)
-        where = self._forward_file(spec.name)
+        record = forward.ForwardState(manifests.k8s_name(name), mappings)
+        where = self._forward_file(name)
         try:
             forward.start(where, record, self._context(), self.settings.namespace, self.kubectl.timeout)
         except forward.Refused as exc:
             if exc.held_port:
                 raise PortInUseError(
-                    f"can't run {spec.name!r}: {exc}; find the holder with `ss -ltnp 'sport = :{exc.held_port}'`, "
+                    f"can't run {name!r}: {exc}; find the holder with `ss -ltnp 'sport = :{exc.held_port}'`, "
                     "stop it, and retry",
                     exc.held_port,
                 ) from exc
-            raise OblakoBackendError(f"can't reach {spec.name!r} from this machine: {exc}") from exc
+            raise OblakoBackendError(f"can't reach {name!r} from this machine: {exc}") from exc
         except TimeoutError as exc:
-            raise OblakoBackendError(f"can't reach {spec.name!r} from this machine: {exc}") from exc
+            raise OblakoBackendError(f"can't reach {name!r} from this machine: {exc}") from exc
 
     def _create_names(self, services: list[dict[str, Any]]) -> None:
         """The Services that make aliases resolve. `create`, never `apply`: a name another
@@ -411,14 +469,14 @@ class KubernetesPlugin:
         found = self._get("service", service)
         return None if found is None else (found.get("spec") or {}).get("selector")
 
-    def _wait_available(self, spec: ContainerSpec) -> bool:
+    def _wait_available(self, container: str, image: str) -> bool:
         """Until the Deployment is available, or the Job's container has started (and its pod
         is ready) or ended, as `docker run -d` returns once it started; an image or crash
         problem ends the wait with its reason. False when the Job has ended already."""
-        name = manifests.k8s_name(spec.name)
+        name = manifests.k8s_name(container)
         end = time.monotonic() + self.kubectl.timeout
         while True:
-            workload = self._workload(spec.name) or {}
+            workload = self._workload(container) or {}
             job = workload.get("kind") == "Job"
             if workload and not job and _running(workload):
                 return True
@@ -427,7 +485,7 @@ class KubernetesPlugin:
                 refused = pod.get("status") or {}
                 if refused.get("phase") == "Failed" and refused.get("reason"):  # e.g. a node's admission
                     raise OblakoBackendError(
-                        f"{spec.name!r} cannot run in the cluster: its pod was refused "
+                        f"{container!r} cannot run in the cluster: its pod was refused "
                         f"({refused['reason']}: {refused.get('message', '')})"
                     )
                 for status in (pod.get("status") or {}).get("containerStatuses") or []:
@@ -435,15 +493,15 @@ class KubernetesPlugin:
                     reason = waiting.get("reason", "")
                     if reason in IMAGE_REASONS:
                         raise ImageNotFoundError(
-                            f"the cluster can't get image {spec.image!r} ({reason}: {waiting.get('message', '')}); "
+                            f"the cluster can't get image {image!r} ({reason}: {waiting.get('message', '')}); "
                             f"{LOAD_HINT}"
                         )
                     # A Job's container that ran and failed is waiting for its retry, not failing to start.
                     crashed = reason in CRASH_REASONS and not (job and reason == "CrashLoopBackOff")
                     if crashed or (not job and status.get("restartCount", 0) >= 2):
                         raise OblakoBackendError(
-                            f"{spec.name!r} keeps failing in the cluster ({reason or 'restarting'}); its last lines:\n"
-                            + self.oblako_logs(spec.name, 20, None, None, False)
+                            f"{container!r} keeps failing in the cluster ({reason or 'restarting'}); its last lines:\n"
+                            + self.oblako_logs(container, 20, None, None, False)
                         )
             if job and manifests.ended(workload):
                 return False  # checked after refusals and pulls: a Job that could not start has ended too
@@ -453,7 +511,7 @@ class KubernetesPlugin:
                 return manifests.serving(name, pods.get("items", []))
             if time.monotonic() > end:
                 raise OblakoBackendError(
-                    f"{spec.name!r} did not become available within {self.kubectl.timeout:g} s "
+                    f"{container!r} did not become available within {self.kubectl.timeout:g} s "
                     f"(`kubectl -n {self.settings.namespace} describe {self._target(workload)}` says why)"
                 )
             time.sleep(0.5)
@@ -474,6 +532,7 @@ class KubernetesPlugin:
         available = _running(workload)
         job = workload.get("kind") == "Job"
         young = not job and seconds_since(str(meta.get("creationTimestamp", ""))) < self.kubectl.timeout
+        young = young and not manifests.waiting(workload)  # held: nothing is starting it
         passing = available and (not job or manifests.ready(meta.get("name", ""), pods or []))
         made = epoch_seconds(str(meta.get("creationTimestamp", "")))
         containers = ((workload.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or [{}]
