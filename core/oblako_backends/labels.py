@@ -18,6 +18,7 @@ PROJECT_LABEL = "oblako.project"  # the project (services file) a container belo
 # On a container created without being started (`up --no-start`): `up` and `start` start it
 # (its value, "later") instead of taking it for a start in progress or a leftover to replace.
 START_LABEL = "oblako.start"
+START_LATER = "later"
 RESERVED_LABEL_PREFIX = "oblako."
 # Label namespaces by which tools claim containers as their own, and the tool each belongs
 # to. A container with none of them (say, one oblako made before it used this layer) may be

@@ -15,6 +15,7 @@ from .labels import (
     SERVICE_LABEL,
     SPEC_HASH_LABEL,
     START_LABEL,
+    START_LATER,
     owner_claims,
 )
 
@@ -198,7 +199,7 @@ class ContainerInfo:
     @property
     def waiting(self) -> bool:
         """Created to be started later (`up --no-start`) and not running: `up` and `start` start it."""
-        return self.labels.get(START_LABEL) == "later" and self.state != State.RUNNING and self.exit_code is None
+        return self.labels.get(START_LABEL) == START_LATER and self.state != State.RUNNING and self.exit_code is None
 
     @property
     def spec_hash(self) -> str | None:

@@ -31,6 +31,7 @@ from .labels import (  # re-exported: oblako_backends.spec.MANAGED_BY_LABEL and 
     SERVICE_LABEL as SERVICE_LABEL,
     SPEC_HASH_LABEL as SPEC_HASH_LABEL,
     START_LABEL as START_LABEL,
+    START_LATER as START_LATER,
 )
 
 # Docker's own rule for container names; Podman and Apple's CLI accept the same set.
@@ -490,7 +491,7 @@ class ContainerSpec:
         with `start_later`, the label of a container created to be started later)."""
         labels = dict(self.labels)
         if start_later:
-            labels[START_LABEL] = "later"
+            labels[START_LABEL] = START_LATER
         labels.update(
             {
                 MANAGED_BY_LABEL: MANAGED_BY_VALUE,

@@ -964,3 +964,21 @@ def test_a_created_workload_waits_with_no_pod_until_released_and_keeps_its_ports
     assert (
         "oblako.start" not in labels and labels["oblako.managed-by"] == manifests.labels_of(made)["oblako.managed-by"]
     )
+
+
+@pytest.mark.parametrize(("restart", "kind", "field"), [(None, "Deployment", "replicas"), ("no", "Job", "parallelism")])
+def test_a_workload_scaled_to_none_after_it_ran_is_not_taken_for_a_created_one(
+    restart: str | None, kind: str, field: str
+) -> None:
+    """Only what `up --no-start` made waits for a start: one this layer ran, scaled to no pod
+    since (by `kubectl scale`, say), is left alone by `start`, not scaled up and relabelled."""
+    given = ContainerSpec(name="web", image="busybox:1", restart=restart)
+    ran = objects(given.owned_by("kubernetes"))[kind]
+    ran["spec"][field] = 0  # scaled down outside oblako
+    assert not manifests.waiting(ran)
+    held = manifests.held(objects(given.owned_by("kubernetes", start_later=True))[kind], given)
+    assert manifests.waiting(held)
+    released = {**held, "spec": {**held["spec"], field: 0}}
+    released["metadata"] = {**held["metadata"], "annotations": {**held["metadata"]["annotations"]}}
+    released["metadata"]["annotations"].update(manifests.release(held)["metadata"]["annotations"])
+    assert not manifests.waiting(released)  # started once (label dropped), then scaled to none

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from oblako_backends import ConfigurationError, ContainerSpec, HealthCommand, InvalidSpecError, VolumeSpec
-from oblako_backends.labels import PROJECT_LABEL, SERVICE_LABEL, START_LABEL
+from oblako_backends.labels import PROJECT_LABEL, SERVICE_LABEL, START_LABEL, START_LATER
 
 from . import options
 
@@ -600,10 +600,11 @@ def held(workload: Mapping[str, Any], spec: ContainerSpec) -> dict[str, Any]:
 
 
 def waiting(workload: Mapping[str, Any]) -> bool:
-    """Whether `workload` was made by `held` and not started since: nothing runs it."""
+    """Whether `workload` was made by `held` and not started since: nothing runs it, and it is
+    still labelled to start later (one that ran and was scaled to none since is not waiting)."""
     spec = workload.get("spec") or {}
     field = "parallelism" if workload.get("kind") == "Job" else "replicas"
-    return spec.get(field) == 0
+    return spec.get(field) == 0 and labels_of(workload).get(START_LABEL) == START_LATER
 
 
 def held_ports(workload: Mapping[str, Any]) -> list[tuple[str | None, int | None, int]]:
