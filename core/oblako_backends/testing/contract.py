@@ -47,7 +47,12 @@ from ..spec import BuildSpec, HealthCommand
 Names = Callable[[str], str]
 # Runs until stopped, and stops at once on SIGTERM (a bare `sleep` as PID 1 ignores it).
 FOREVER = 'trap "exit 0" TERM; sleep 600 & wait'
-SERVE = "mkdir -p /tmp/www && echo contract-ok > /tmp/www/index.html && httpd -f -p 8080 -h /tmp/www"
+# Ends at once on SIGTERM, as FOREVER does (a shell or httpd as PID 1 ignores it, and a stop
+# would wait out its whole grace period).
+SERVE = (
+    'trap "exit 0" TERM; '
+    "mkdir -p /tmp/www && echo contract-ok > /tmp/www/index.html && httpd -f -p 8080 -h /tmp/www & wait"
+)
 DEADLINE = 60.0
 THREADS, PROCESSES = 8, 4
 RACER = f"sh -c 'echo racer-started; {FOREVER}'"
