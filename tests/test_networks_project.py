@@ -20,7 +20,8 @@ from oblako_backends.testing.contract import fetch_argv, local_addresses, run_in
 
 pytestmark = pytest.mark.runtime
 ENGINE_VARS = ("DOCKER_HOST", "CONTAINER_HOST", "DOCKER_CONTEXT", "COLIMA_HOME", "COLIMA_PROFILE")
-SERVE = "mkdir -p /w && hostname > /w/index.html && httpd -f -p 8080 -h /w"
+# Both end at once on SIGTERM: a shell or httpd as PID 1 ignores it, and down would wait 10 s.
+SERVE = 'trap "exit 0" TERM; mkdir -p /w && hostname > /w/index.html && httpd -f -p 8080 -h /w & wait'
 FOREVER = 'trap "exit 0" TERM; sleep 600 & wait'
 
 FILE = """\
