@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -250,6 +251,82 @@ def test_a_start_refused_for_a_held_port_leaves_it_created_and_one_whose_image_f
     with pytest.raises(ImageNotFoundError, match="minikube image load"):
         k8s.start(bad)
     assert k8s.status(bad) == ABSENT
+
+
+def test_of_two_starts_at_once_one_releases_it_and_the_other_is_told_and_removes_nothing(
+    k8s: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two backends (two `start` commands) both read the workload held before either releases
+    it (each waits for the other after its port check): the cluster takes one release, the
+    other start is told so, and the workload stays and serves."""
+    name = f"twice-{uuid.uuid4().hex[:6]}"
+    port = runtimes.free_port()
+    k8s.create(name=name, image=IMAGE, command=["sh", "-c", contract.SERVE], ports={"8080/tcp": port})
+    other = get_backend("kubernetes", namespace=k8s.plugin.settings.namespace, state_dir=str(k8s.plugin.state_dir))
+    both_read = threading.Barrier(2, timeout=60)
+    for backend in (k8s, other):
+        check = backend.plugin._host_ports
+
+        def checked_then_wait(
+            name: str, ports: list[tuple[str | None, int | None, int]], check: Callable[..., list[list[object]]] = check
+        ) -> list[list[object]]:
+            mappings = check(name, ports)
+            both_read.wait()
+            return mappings
+
+        monkeypatch.setattr(backend.plugin, "_host_ports", checked_then_wait)
+    failed: list[BaseException] = []
+
+    def start(backend: Backend) -> None:
+        try:
+            backend.start(name)
+        except BaseException as exc:
+            failed.append(exc)
+
+    threads = [threading.Thread(target=start, args=(b,)) for b in (k8s, other)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert [type(e) for e in failed] == [OblakoBackendError], failed
+    assert f"can't start {name!r}" in str(failed[0]) and "another start released it first" in str(failed[0])
+    info = k8s.inspect(name)
+    assert info is not None and info.state == RUNNING and not info.waiting
+    assert fetch_ok(port)
+
+
+def test_a_port_taken_between_its_check_and_the_forward_leaves_it_created_and_it_starts_once_free(
+    k8s: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The host port is free when `start` checks it and taken (by another process) once the pod
+    runs: the start fails with the port, the workload is held again (Created, no pod), and
+    starts and serves once the port is free."""
+    name = f"taken-{uuid.uuid4().hex[:6]}"
+    port = runtimes.free_port()
+    k8s.create(name=name, image=IMAGE, command=["sh", "-c", contract.SERVE], ports={"8080/tcp": port})
+    holder = socket.socket()
+    wait = k8s.plugin._wait_available
+    taken: list[int] = []
+
+    def waited_then_taken(container: str, image: str) -> bool:
+        running = wait(container, image)
+        if not taken:  # the first start only
+            holder.bind(("127.0.0.1", port))
+            holder.listen()
+            taken.append(port)
+        return running
+
+    monkeypatch.setattr(k8s.plugin, "_wait_available", waited_then_taken)
+    with holder:
+        with pytest.raises(PortInUseError, match=f"{port}.*left created"):
+            k8s.start(name)
+        assert taken == [port]
+    pods = ["get", "pods", "-l", f"{manifests.WORKLOAD_LABEL}={manifests.k8s_name(name)}", "-o", "name"]
+    wait_for(lambda: kubectl(k8s, *pods).strip() == "", "its pod to end")
+    info = k8s.inspect(name)
+    assert info is not None and info.waiting and info.state != RUNNING
+    k8s.start(name)
+    assert fetch_ok(port)
 
 
 def test_a_crash_loop_raises_with_the_last_log_lines(k8s: Backend) -> None:

@@ -982,3 +982,25 @@ def test_a_workload_scaled_to_none_after_it_ran_is_not_taken_for_a_created_one(
     released["metadata"] = {**held["metadata"], "annotations": {**held["metadata"]["annotations"]}}
     released["metadata"]["annotations"].update(manifests.release(held)["metadata"]["annotations"])
     assert not manifests.waiting(released)  # started once (label dropped), then scaled to none
+
+
+@pytest.mark.parametrize(("restart", "kind", "field"), [(None, "Deployment", "replicas"), ("no", "Job", "parallelism")])
+def test_a_release_holds_only_for_the_version_read_and_holding_again_makes_it_created_again(
+    restart: str | None, kind: str, field: str
+) -> None:
+    """The release names the resourceVersion read (the API server refuses it once the workload
+    changed: of two starts at once, one releases); a workload held again waits as made."""
+    given = ContainerSpec(name="web", image="busybox:1", restart=restart).owned_by("kubernetes", start_later=True)
+    read = manifests.held(objects(given)[kind], given)
+    read["metadata"]["resourceVersion"] = "4711"
+    assert manifests.release(read)["metadata"]["resourceVersion"] == "4711"
+    again = manifests.hold_again(read)
+    assert again["spec"] == {field: 0} and again["metadata"]["labels"] == {"oblako.start": "later"}
+    assert "resourceVersion" not in again["metadata"]  # this start released it: no one else's to refuse
+    made = {**read, "spec": {**read["spec"], field: 1}}
+    made["metadata"] = {**read["metadata"], "annotations": {**read["metadata"]["annotations"]}}
+    made["metadata"]["annotations"].update(manifests.release(read)["metadata"]["annotations"])
+    assert not manifests.waiting(made)
+    made["spec"][field] = 0
+    made["metadata"]["annotations"].update(again["metadata"]["annotations"])
+    assert manifests.waiting(made) and manifests.labels_of(made) == manifests.labels_of(read)

@@ -615,15 +615,32 @@ def held_ports(workload: Mapping[str, Any]) -> list[tuple[str | None, int | None
 
 def release(workload: Mapping[str, Any]) -> dict[str, Any]:
     """The merge patch that starts a held `workload`: one pod, and no longer labelled as
-    waiting (the label `up --no-start` gave it, dropped from the labels as given too)."""
+    waiting (the label `up --no-start` gave it, dropped from the labels as given too). It
+    carries the resourceVersion `workload` was read at: the API server refuses it (409
+    Conflict) when the workload changed since, say when another start released it first."""
     field = "parallelism" if workload.get("kind") == "Job" else "replicas"
     given = {k: v for k, v in labels_of(workload).items() if k != START_LABEL}
+    meta: dict[str, Any] = {
+        "labels": {START_LABEL: None},
+        "annotations": {LABELS_ANNOTATION: json.dumps(given, sort_keys=True)},
+    }
+    version = (workload.get("metadata") or {}).get("resourceVersion")
+    if version:
+        meta["resourceVersion"] = version
+    return {"metadata": meta, "spec": {field: 1}}
+
+
+def hold_again(workload: Mapping[str, Any]) -> dict[str, Any]:
+    """The merge patch that makes a `workload` read while held (the one `release` was given)
+    held again: no pod, labelled to start later, as `held` made it."""
+    field = "parallelism" if workload.get("kind") == "Job" else "replicas"
+    given = {**labels_of(workload), START_LABEL: START_LATER}
     return {
         "metadata": {
-            "labels": {START_LABEL: None},
+            "labels": {START_LABEL: START_LATER},
             "annotations": {LABELS_ANNOTATION: json.dumps(given, sort_keys=True)},
         },
-        "spec": {field: 1},
+        "spec": {field: 0},
     }
 
 

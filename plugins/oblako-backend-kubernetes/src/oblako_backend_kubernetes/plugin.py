@@ -403,9 +403,12 @@ class KubernetesPlugin:
     @hookimpl
     def oblako_start(self, name: str) -> None:
         """Release a workload `oblako_create` held: one pod, waited for as a run waits, then
-        its ports forwarded. A free host port is checked before it is released; a start that
-        fails removes it, as a failed run does. One that was started already is left as it is
-        (the cluster restarts a Deployment's pod itself); a Job that has ended cannot run again."""
+        its ports forwarded. A free host port is checked before it is released, and one taken
+        between that check and the forward makes it held again; a start that fails otherwise
+        removes it, as a failed run does. Of two starts at once, the one whose release the
+        cluster refuses (it changed since read) is told so and removes nothing. One that was
+        started already is left as it is (the cluster restarts a Deployment's pod itself); a
+        Job that has ended cannot run again."""
         workload = self._workload(name)
         if workload is None:
             raise OblakoBackendError(f"no container {name!r} on {self.runtime} to start")
@@ -419,14 +422,42 @@ class KubernetesPlugin:
         mappings = self._host_ports(name, manifests.held_ports(workload))
         containers = ((workload.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or [{}]
         image = str(containers[0].get("image", ""))
-        patch = json.dumps(manifests.release(workload))
-        self.kubectl.run("patch", self._target(workload), "--type=merge", f"--patch={patch}")
+        target = self._target(workload)
+        patch = json.dumps(manifests.release(workload))  # refused if it changed since it was read
+        patched = self.kubectl.run("patch", target, "--type=merge", f"--patch={patch}", check=False)
+        if patched.returncode != 0:
+            if "(conflict)" in patched.stderr.lower():  # not released by this call: left as it is
+                raise OblakoBackendError(
+                    f"can't start {name!r}: its {target} changed after it was read (another start "
+                    "released it first, or it was changed); see `oblako-backends ps -a`"
+                )
+            raise kubectl_error(self.kubectl.where, ("patch", target), patched.stderr)
+        # Released by this call: a start that fails from here on is this call's to undo.
         try:
             running = self._wait_available(name, image)
-            if mappings and running:
-                self._forward(name, mappings)
         except BaseException:
             self._delete(name, grace=0, workload=workload)  # nothing half-started is left behind
+            raise
+        if mappings and running:
+            try:
+                self._forward(name, mappings)
+            except PortInUseError as exc:  # taken since it was checked: held again, not removed
+                self._hold_again(name, workload)
+                raise PortInUseError(
+                    f"{exc}; {name!r} is left created: start it once the port is free", exc.port
+                ) from exc
+            except BaseException:
+                self._delete(name, grace=0, workload=workload)
+                raise
+
+    def _hold_again(self, name: str, workload: Mapping[str, Any]) -> None:
+        """Make the workload this start released held again (manifests.hold_again): its pod
+        ends, it shows as Created. Removed instead when even that fails."""
+        patch = json.dumps(manifests.hold_again(workload))
+        try:
+            self.kubectl.run("patch", self._target(workload), "--type=merge", f"--patch={patch}")
+        except BaseException:
+            self._delete(name, grace=0, workload=workload)
             raise
 
     def _forward(self, name: str, mappings: list[list[object]]) -> None:
