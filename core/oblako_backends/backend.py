@@ -190,7 +190,7 @@ class Backend:
             raise TypeError("pass either a ContainerSpec or keyword fields, not both")
         by_name = "service_names" in self.capabilities
         joins = by_name or "network_by_address" in self.capabilities
-        if (spec.aliases and not by_name) or (spec.network and not joins):
+        if ((spec.aliases or any(n.aliases for n in spec.networks)) and not by_name) or (spec.network and not joins):
             raise OblakoBackendError(
                 f"the {self.name} backend cannot give containers names that others resolve "
                 "(network, aliases); reach services through their published ports instead"
@@ -331,7 +331,7 @@ class Backend:
         of many containers asks once for all).
         """
         grace = _spec().validate_seconds("timeout", timeout)
-        if seen is not None and seen.id and seen.name == name:
+        if seen is not None and seen.id and seen.name == name and self._stops_by_id():
             info: ContainerInfo | None = self._checked(seen, adopt, project)
         else:
             info = self._owned_or_absent(name, adopt, project)
@@ -468,6 +468,11 @@ class Backend:
             )
         refuse_other_project(info, project)
         return info
+
+    def _stops_by_id(self) -> bool:
+        """Does every `oblako_stop` take `container_id`? Only then may a check against a listing
+        stand for a fresh one: a backend that stops by name could hit a container replaced since."""
+        return all("container_id" in i.argnames for i in self._pm.hook.oblako_stop.get_hookimpls())
 
     def _implemented(self, hook_name: str) -> bool:
         caller = getattr(self._pm.hook, hook_name)

@@ -171,7 +171,10 @@ def _is(value: Any, kind: str) -> bool:
 
 
 def _same(a: Any, b: Any) -> bool:
-    """JSON equality: true is not 1, and lists and mappings are equal item by item."""
+    """JSON equality: true is not 1, and lists and mappings are equal item by item; one object
+    is itself (as jsonschema holds: a NaN a YAML alias lists twice is a duplicate)."""
+    if a is b:
+        return True
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if isinstance(a, dict) and isinstance(b, dict):

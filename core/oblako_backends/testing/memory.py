@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -31,6 +32,7 @@ class _Container:
     written: list[float] = field(default_factory=list)  # when each line was written (seconds since the epoch)
     exit_code: int | None = None
     created: float = field(default_factory=time.time)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)  # a new one for each container of a name
 
 
 def _window(c: _Container, first: int, since: float | None, until: float | None, timestamps: bool) -> list[str]:
@@ -158,6 +160,7 @@ class MemoryPlugin:
             exit_code=c.exit_code,
             created=c.created,
             command=argv,
+            id=c.id,
         )
 
     @hookimpl
@@ -214,8 +217,13 @@ class MemoryPlugin:
         return LogStream(lines(), close)
 
     @hookimpl
-    def oblako_stop(self, name: str, timeout: float) -> None:
-        self.oblako_remove(name)
+    def oblako_stop(self, name: str, timeout: float, container_id: str) -> None:
+        """With `container_id`, only that container: one made since under the same name stays."""
+        with self._changed:
+            c = self._containers.get(name)
+            if c is not None and (not container_id or c.id == container_id):
+                del self._containers[name]
+                self._changed.notify_all()
 
     @hookimpl
     def oblako_remove(self, name: str) -> None:
