@@ -109,14 +109,15 @@ def test_limits_rootless_podman_would_ignore_on_cgroups_v1_are_refused_before_an
     assert "limits-" not in as_user.cli("ps", "--all").stdout  # nothing left running without its limits
 
 
+# Each server ends at once on SIGTERM (httpd as PID 1 ignores it, and down would wait 10 s).
 COMPOSE = f"""
 services:
   db:
     image: {IMAGE}
-    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+    command: ["sh", "-c", "trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait"]
   web:
     image: {IMAGE}
-    command: ["sh", "-c", "wget -qO- http://db:8080/ && exec httpd -f -p 8080 -h /www"]
+    command: ["sh", "-c", "wget -qO- http://db:8080/ || exit 1; trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait"]
     depends_on: [db]
     ports: ["8080"]
 """
