@@ -583,6 +583,17 @@ def _claim_object(claim: str, volume: str, owner: Mapping[str, str], settings: S
     }
 
 
+def _pods_field(workload: Mapping[str, Any]) -> str:
+    """The field of `workload`'s spec that says how many pods run it at once."""
+    return "parallelism" if workload.get("kind") == "Job" else "replicas"
+
+
+def container_of(workload: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The container `workload`'s pod template runs (empty when it has none)."""
+    containers = ((workload.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or [{}]
+    return dict(containers[0])
+
+
 def held(workload: Mapping[str, Any], spec: ContainerSpec) -> dict[str, Any]:
     """`workload` made to wait for a start (`up --no-start`): a Deployment of no replicas, a
     Job of no parallel pods (what stood for `suspend` before Kubernetes 1.21: its controller
@@ -590,10 +601,9 @@ def held(workload: Mapping[str, Any], spec: ContainerSpec) -> dict[str, Any]:
     forward once it starts are kept on it, as [host_ip, host_port, container_port] (None: the
     default address; a free port)."""
     made = copy.deepcopy(dict(workload))
+    made["spec"][_pods_field(made)] = 0
     if made["kind"] == "Job":
-        made["spec"].update(parallelism=0, completions=1)
-    else:
-        made["spec"]["replicas"] = 0
+        made["spec"]["completions"] = 1
     ports = [[p.host_ip, p.host_port, p.container_port] for p in spec.ports]
     made["metadata"]["annotations"][PORTS_ANNOTATION] = json.dumps(ports)
     return made
@@ -603,7 +613,7 @@ def waiting(workload: Mapping[str, Any]) -> bool:
     """Whether `workload` was made by `held` and not started since: nothing runs it, and it is
     still labelled to start later (one that ran and was scaled to none since is not waiting)."""
     spec = workload.get("spec") or {}
-    field = "parallelism" if workload.get("kind") == "Job" else "replicas"
+    field = _pods_field(workload)
     return spec.get(field) == 0 and labels_of(workload).get(START_LABEL) == START_LATER
 
 
@@ -618,7 +628,7 @@ def release(workload: Mapping[str, Any]) -> dict[str, Any]:
     waiting (the label `up --no-start` gave it, dropped from the labels as given too). It
     carries the resourceVersion `workload` was read at: the API server refuses it (409
     Conflict) when the workload changed since, say when another start released it first."""
-    field = "parallelism" if workload.get("kind") == "Job" else "replicas"
+    field = _pods_field(workload)
     given = {k: v for k, v in labels_of(workload).items() if k != START_LABEL}
     meta: dict[str, Any] = {
         "labels": {START_LABEL: None},
@@ -633,7 +643,7 @@ def release(workload: Mapping[str, Any]) -> dict[str, Any]:
 def hold_again(workload: Mapping[str, Any]) -> dict[str, Any]:
     """The merge patch that makes a `workload` read while held (the one `release` was given)
     held again: no pod, labelled to start later, as `held` made it."""
-    field = "parallelism" if workload.get("kind") == "Job" else "replicas"
+    field = _pods_field(workload)
     given = {**labels_of(workload), START_LABEL: START_LATER}
     return {
         "metadata": {

@@ -420,8 +420,7 @@ class KubernetesPlugin:
                 )
             return
         mappings = self._host_ports(name, manifests.held_ports(workload))
-        containers = ((workload.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or [{}]
-        image = str(containers[0].get("image", ""))
+        image = str(manifests.container_of(workload).get("image", ""))
         target = self._target(workload)
         patch = json.dumps(manifests.release(workload))  # refused if it changed since it was read
         patched = self.kubectl.run("patch", target, "--type=merge", f"--patch={patch}", check=False)
@@ -566,7 +565,7 @@ class KubernetesPlugin:
         young = young and not manifests.waiting(workload)  # held: nothing is starting it
         passing = available and (not job or manifests.ready(meta.get("name", ""), pods or []))
         made = epoch_seconds(str(meta.get("creationTimestamp", "")))
-        containers = ((workload.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or [{}]
+        main = manifests.container_of(workload)
         state = forward.recover(self._forward_file(name), self._context(), self.settings.namespace)
         ports = tuple(
             PublishedPort(int(str(container)), "tcp", str(address), int(str(host)))
@@ -575,7 +574,7 @@ class KubernetesPlugin:
         return ContainerInfo(
             name=name,
             state=State.RUNNING if available else State.STOPPED,
-            image=str(containers[0].get("image", "")),
+            image=str(main.get("image", "")),
             labels=manifests.labels_of(workload),
             ports=ports,
             backend=self.runtime,
@@ -583,13 +582,11 @@ class KubernetesPlugin:
             # Its own check is the readiness probe: available means it passes (until then it is
             # not running yet, as this backend counts).
             health=(Health.HEALTHY if passing else Health.STARTING)
-            if available and "exec" in (containers[0].get("readinessProbe") or {})
+            if available and "exec" in (main.get("readinessProbe") or {})
             else None,
             exit_code=None if available else manifests.exit_code(meta.get("name", ""), pods or []),
             created=None if math.isinf(made) else made,
-            command=" ".join(
-                str(a) for a in [*(containers[0].get("command") or ()), *(containers[0].get("args") or ())]
-            ),
+            command=" ".join(str(a) for a in [*(main.get("command") or ()), *(main.get("args") or ())]),
         )
 
     @hookimpl
