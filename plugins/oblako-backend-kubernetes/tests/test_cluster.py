@@ -648,18 +648,23 @@ def test_one_forwarder_process_serves_a_whole_project_and_down_leaves_none(
     assert [p.name for p in directory.iterdir() if p.name != forward.LOCK] == []
 
 
-COMPOSE_NO_START = """
+# A one-off that must complete before what waits for it (restart "no": a Job).
+WITH_A_MIGRATION = """
 services:
   migrate:
     image: {image}
     restart: "no"
     command: ["sh", "-c", "echo migrated"]
-  web:
+"""
+COMPOSE_NO_START = (
+    WITH_A_MIGRATION
+    + """  web:
     image: {image}
     ports: ["{port}:8080"]
     depends_on: {{migrate: {{condition: service_completed_successfully}}}}
     command: ["sh", "-c", "mkdir /tmp/www && echo web > /tmp/www/index.html; exec httpd -f -p 8080 -h /tmp/www"]
 """
+)
 
 
 @pytest.mark.usefixtures("cli_on_k8s")
@@ -1013,13 +1018,9 @@ def test_on_failure_that_succeeds_is_not_retried(k8s: Backend) -> None:
     k8s.remove(name)
 
 
-COMPOSE_ONE_OFF = """
-services:
-  migrate:
-    image: {image}
-    restart: "no"
-    command: ["sh", "-c", "echo migrated"]
-  seed:
+COMPOSE_ONE_OFF = (
+    WITH_A_MIGRATION
+    + """  seed:
     image: {image}
     command: ["sh", "-c", "echo seeded"]
   app:
@@ -1029,6 +1030,7 @@ services:
       seed: {{condition: service_completed_successfully}}
     command: ["sh", "-c", "echo app-up; trap 'exit 0' TERM; sleep 600 & wait"]
 """
+)
 
 
 @pytest.mark.usefixtures("cli_on_k8s")
